@@ -1,0 +1,186 @@
+"""Property value encoding (MS-OXCDATA 2.11.1, 2.11.2).
+
+Python shapes: integers -> int, PtypBoolean -> bool, floats -> float,
+PtypTime -> aware UTC datetime, PtypGuid -> uuid.UUID, PtypString -> str,
+PtypString8 -> str (code page given by the caller, cp1252 by default),
+PtypBinary -> bytes, PtypServerId -> bytes, multi-valued -> list.
+
+COUNT widths differ by context (MS-OXCDATA 2.11.1.1): 16-bit in most ROP
+buffers, 32-bit in FastTransfer streams and NSPI. ``wide`` selects 32 bits for
+both binary lengths and multi-value counts.
+"""
+from __future__ import annotations
+
+import struct
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from .types import MV_FLAG, PropType as T
+
+FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+class PropValueError(ValueError):
+    """A value does not fit its property type, or a buffer is short."""
+
+
+def filetime_to_datetime(ft: int) -> datetime:
+    # 100 ns ticks since 1601-01-01 UTC; keep microseconds, drop the rest.
+    return FILETIME_EPOCH + timedelta(microseconds=ft // 10)
+
+
+def datetime_to_filetime(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    delta = dt - FILETIME_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+_FIXED = {
+    T.Integer16: "<h",
+    T.Integer32: "<i",
+    T.Floating32: "<f",
+    T.Floating64: "<d",
+    T.Currency: "<q",
+    T.FloatingTime: "<d",
+    T.ErrorCode: "<I",
+    T.Integer64: "<q",
+}
+
+
+def encode_value(ptype: int, value, *, wide: bool = False, codepage: str = "cp1252") -> bytes:
+    """Encode one value of ``ptype`` (without tag)."""
+    try:
+        if ptype in _FIXED:
+            fmt = _FIXED[ptype]
+            if ptype == T.Integer64 and value >= 1 << 63:  # ids are unsigned on the wire
+                value -= 1 << 64
+            if ptype == T.Integer32 and value >= 1 << 31:
+                value -= 1 << 32
+            if ptype == T.Integer16 and value >= 1 << 15:
+                value -= 1 << 16
+            return struct.pack(fmt, value)
+        if ptype == T.Boolean:
+            return b"\x01" if value else b"\x00"
+        if ptype == T.Time:
+            return struct.pack("<Q", datetime_to_filetime(value))
+        if ptype == T.Guid:
+            return value.bytes_le
+        if ptype == T.String:
+            return value.encode("utf-16-le") + b"\x00\x00"
+        if ptype == T.String8:
+            return value.encode(codepage, "replace") + b"\x00"
+        if ptype in (T.Binary, T.ServerId, T.Object):
+            data = bytes(value)
+            return struct.pack("<I" if wide else "<H", len(data)) + data
+        if ptype & MV_FLAG:
+            base = ptype & ~MV_FLAG
+            parts = [struct.pack("<I" if wide else "<H", len(value))]
+            for v in value:
+                if base in (T.String, T.String8, T.Binary):
+                    # MV strings and binaries are length-prefixed/terminated per element.
+                    parts.append(encode_value(base, v, wide=wide, codepage=codepage))
+                else:
+                    parts.append(encode_value(base, v, wide=wide, codepage=codepage))
+            return b"".join(parts)
+        if ptype in (T.Null, T.Unspecified):
+            return b""
+    except (struct.error, AttributeError, TypeError, UnicodeError) as exc:
+        raise PropValueError(f"cannot encode {value!r} as type 0x{ptype:04X}: {exc}") from None
+    raise PropValueError(f"unsupported property type 0x{ptype:04X}")
+
+
+def _need(buf, off: int, n: int) -> None:
+    if off + n > len(buf):
+        raise PropValueError(f"buffer too short: need {n} bytes at {off}, have {len(buf) - off}")
+
+
+def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage: str = "cp1252"):
+    """Decode one value of ``ptype`` at ``off``; returns (value, new offset)."""
+    if ptype in _FIXED:
+        fmt = _FIXED[ptype]
+        n = struct.calcsize(fmt)
+        _need(buf, off, n)
+        (v,) = struct.unpack_from(fmt, buf, off)
+        if ptype == T.Integer64 and v < 0:
+            v += 1 << 64  # keep 64-bit ids unsigned in Python
+        return v, off + n
+    if ptype == T.Boolean:
+        _need(buf, off, 1)
+        return buf[off] != 0, off + 1
+    if ptype == T.Time:
+        _need(buf, off, 8)
+        (ft,) = struct.unpack_from("<Q", buf, off)
+        return filetime_to_datetime(ft), off + 8
+    if ptype == T.Guid:
+        _need(buf, off, 16)
+        return uuid.UUID(bytes_le=bytes(buf[off:off + 16])), off + 16
+    if ptype == T.String:
+        end = off
+        while True:
+            _need(buf, end, 2)
+            if buf[end] == 0 and buf[end + 1] == 0:
+                break
+            end += 2
+        return bytes(buf[off:end]).decode("utf-16-le", "replace"), end + 2
+    if ptype == T.String8:
+        end = bytes(buf).find(b"\x00", off) if not isinstance(buf, bytes) else buf.find(b"\x00", off)
+        if end < 0:
+            raise PropValueError("unterminated PtypString8")
+        return bytes(buf[off:end]).decode(codepage, "replace"), end + 1
+    if ptype in (T.Binary, T.ServerId, T.Object):
+        fmt = "<I" if wide else "<H"
+        n = struct.calcsize(fmt)
+        _need(buf, off, n)
+        (size,) = struct.unpack_from(fmt, buf, off)
+        off += n
+        _need(buf, off, size)
+        return bytes(buf[off:off + size]), off + size
+    if ptype & MV_FLAG:
+        base = ptype & ~MV_FLAG
+        fmt = "<I" if wide else "<H"
+        n = struct.calcsize(fmt)
+        _need(buf, off, n)
+        (count,) = struct.unpack_from(fmt, buf, off)
+        off += n
+        if count > len(buf):  # every element takes at least one byte
+            raise PropValueError(f"multi-value count {count} exceeds buffer")
+        out = []
+        for _ in range(count):
+            v, off = decode_value(base, buf, off, wide=wide, codepage=codepage)
+            out.append(v)
+        return out, off
+    if ptype in (T.Null, T.Unspecified):
+        return None, off
+    raise PropValueError(f"unsupported property type 0x{ptype:04X}")
+
+
+def encode_tagged(tag: int, value, **kw) -> bytes:
+    """TaggedPropertyValue (MS-OXCDATA 2.11.4): tag then value."""
+    return struct.pack("<I", tag) + encode_value(tag & 0xFFFF, value, **kw)
+
+
+def decode_tagged(buf, off: int = 0, **kw):
+    _need(buf, off, 4)
+    (tag,) = struct.unpack_from("<I", buf, off)
+    value, off = decode_value(tag & 0xFFFF, buf, off + 4, **kw)
+    return tag, value, off
+
+
+def encode_bag(props: dict[int, object]) -> bytes:
+    """A whole property bag as a count and tagged values, wide counts (state-db storage form)."""
+    out = [struct.pack("<I", len(props))]
+    for tag, value in props.items():
+        out.append(encode_tagged(tag, value, wide=True))
+    return b"".join(out)
+
+
+def decode_bag(buf) -> dict[int, object]:
+    _need(buf, 0, 4)
+    (count,) = struct.unpack_from("<I", buf, 0)
+    off = 4
+    props: dict[int, object] = {}
+    for _ in range(count):
+        tag, value, off = decode_tagged(buf, off, wide=True)
+        props[tag] = value
+    return props
