@@ -1,0 +1,324 @@
+"""The directory (GAL) over LDAP with ldap3 (implements base.DirectoryClient).
+
+ldap3's calls block, so each runs in a worker thread on a SAFE_SYNC connection
+(ldap3's thread-safe strategy). Searches use one service connection (bound as
+``bind_dn`` or anonymous); authentication binds a fresh connection as the
+user's DN (RFC 4513 5.1.3), never with an empty password (5.1.2: that would be
+an unauthenticated bind that "succeeds").
+
+The objectClass -> kind rules and the entry mapping live here and are shared
+with the file-backed directory (filedir.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from .base import BackendError, DirectoryEntry
+
+# RFC 4517/4519 objectClass names; LDAP servers return the stored classes only,
+# not superclasses, so every subclass we expect is listed.
+USER_CLASSES = frozenset({"person", "organizationalperson", "inetorgperson", "user", "posixaccount"})
+GROUP_CLASSES = frozenset({"groupofnames", "groupofuniquenames"})
+DEFAULT_KIND_MAP: Mapping[str, str] = {
+    **{c: "user" for c in USER_CLASSES},
+    **{c: "group" for c in GROUP_CLASSES},
+}
+
+DEFAULT_USER_FILTER = "(objectClass=person)"
+DEFAULT_GROUP_FILTER = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+
+HIDDEN_ATTRIBUTES = frozenset({"userpassword"})   # never leaves the directory layer
+
+# OID of the simple paged results control (RFC 2696).
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+
+
+@dataclass(frozen=True)
+class AttributeMap:
+    """Which LDAP attributes carry the fields of a DirectoryEntry."""
+
+    uid: str = "uid"
+    mail: str = "mail"
+    display_name: tuple[str, ...] = ("displayName", "cn")
+    members: tuple[str, ...] = ("member", "uniqueMember")
+    # Prefix-searched for ResolveNames (MS-OXWSRSLNM / NSPI ResolveNames).
+    search: tuple[str, ...] = ("cn", "displayName", "givenName", "sn", "mail", "uid")
+    kinds: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_KIND_MAP))
+
+
+def first(attrs: Mapping[str, list[str]], name: str) -> str | None:
+    """First value of an attribute, name matched case-insensitively (RFC 4512 2.5)."""
+    lname = name.lower()
+    for k, v in attrs.items():
+        if k.lower() == lname and v:
+            return v[0]
+    return None
+
+
+def values(attrs: Mapping[str, list[str]], name: str) -> list[str]:
+    lname = name.lower()
+    return [x for k, v in attrs.items() if k.lower() == lname for x in v]
+
+
+def kind_of(attrs: Mapping[str, list[str]], amap: AttributeMap) -> str | None:
+    kinds = {amap.kinds.get(oc.lower()) for oc in values(attrs, "objectClass")} - {None}
+    for k in ("group", "room", "equipment", "user"):   # most specific first
+        if k in kinds:
+            return k
+    return None
+
+
+def to_entry(dn: str, attrs: Mapping[str, list[str]], amap: AttributeMap) -> DirectoryEntry | None:
+    """An LDAP entry as a DirectoryEntry; None for entries that are not people or groups."""
+    kind = kind_of(attrs, amap)
+    if kind is None:
+        return None
+    uid = first(attrs, amap.uid)
+    name = next((v for a in amap.display_name if (v := first(attrs, a))), None) or uid or dn
+    members: list[str] = []
+    if kind == "group":
+        for a in amap.members:
+            members.extend(values(attrs, a))
+    kept = {k: list(v) for k, v in attrs.items() if k.lower() not in HIDDEN_ATTRIBUTES}
+    return DirectoryEntry(dn=dn, kind=kind, uid=uid, display_name=name,
+                          email=first(attrs, amap.mail), attributes=kept, members=tuple(members))
+
+
+def decode_values(raw: Mapping[str, Iterable[bytes]]) -> dict[str, list[str]]:
+    """Raw LDAP values to text; binary values (jpegPhoto ...) go base64 under "<name>;binary"."""
+    out: dict[str, list[str]] = {}
+    for name, vals in raw.items():
+        for v in vals:
+            try:
+                out.setdefault(name, []).append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.setdefault(f"{name};binary", []).append(base64.b64encode(v).decode("ascii"))
+    return out
+
+
+def looks_like_dn(text: str) -> bool:
+    return "=" in text and ("," in text or text.count("=") == 1) and "@" not in text.split("=", 1)[0]
+
+
+class LdapDirectory:
+    """DirectoryClient over an LDAP server (OpenLDAP, 389-DS, AD with a suitable map)."""
+
+    def __init__(self, url: str, base_dn: str, *, bind_dn: str | None = None,
+                 bind_password: str | None = None, user_filter: str = DEFAULT_USER_FILTER,
+                 group_filter: str = DEFAULT_GROUP_FILTER, attribute_map: AttributeMap | None = None,
+                 page_size: int = 500, timeout: float = 10.0) -> None:
+        import ldap3  # local: keeps the module importable for its pure helpers
+
+        self._ldap3 = ldap3
+        self.url = url
+        self.base_dn = base_dn
+        self.bind_dn = bind_dn
+        self.bind_password = bind_password
+        self.user_filter = user_filter
+        self.group_filter = group_filter
+        self.amap = attribute_map or AttributeMap()
+        self.page_size = page_size
+        self.timeout = timeout
+        self._server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
+        self._conn = None
+        self._lock = threading.Lock()
+        self.pages_fetched = 0      # search result pages received; for tests and metrics
+
+    # ------------------------------------------------------------ plumbing
+
+    def _connection(self, user: str | None = None, password: str | None = None):
+        ldap3 = self._ldap3
+        conn = ldap3.Connection(self._server, user=user, password=password,
+                                client_strategy=ldap3.SAFE_SYNC, receive_timeout=max(1, int(self.timeout)),
+                                raise_exceptions=False, read_only=True)
+        return conn
+
+    def _service(self):
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                conn = self._connection(self.bind_dn, self.bind_password)
+                if not conn.bind()[0]:
+                    raise BackendError(f"LDAP service bind as {self.bind_dn or 'anonymous'} refused", "auth")
+                self._conn = conn
+            return self._conn
+
+    def _drop_service(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.unbind()
+            except Exception:  # already broken; nothing more to do
+                pass
+
+    def _search_sync(self, base: str, flt: str, *, scope: str = "SUBTREE", size_limit: int = 0,
+                     paged: bool = False) -> list[tuple[str, dict[str, list[str]]]]:
+        """Search with one reconnect on a dropped connection; follows paged-results cookies."""
+        ldap3 = self._ldap3
+        scope_v = {"BASE": ldap3.BASE, "LEVEL": ldap3.LEVEL, "SUBTREE": ldap3.SUBTREE}[scope]
+        for attempt in (1, 2):
+            try:
+                conn = self._service()
+                out: list[tuple[str, dict[str, list[str]]]] = []
+                cookie: bytes | None = None
+                while True:
+                    kw = {}
+                    if paged:
+                        kw = {"paged_size": self.page_size, "paged_cookie": cookie}
+                    status, result, response, _ = conn.search(
+                        base, flt, search_scope=scope_v,
+                        # memberOf is operational (slapd memberof overlay, AD): ask for it by name
+                        attributes=[ldap3.ALL_ATTRIBUTES, "memberOf"],
+                        size_limit=size_limit, **kw)
+                    self.pages_fetched += 1
+                    code = result.get("result")
+                    # 0 success, 4 sizeLimitExceeded (partial answer is what we asked for),
+                    # 32 noSuchObject (a member DN that no longer exists).
+                    if code not in (0, 4, 32):
+                        raise BackendError(f"LDAP search {flt} under {base}: {result.get('description')} "
+                                           f"{result.get('message', '')}".strip(), "failed")
+                    for item in response or ():
+                        if item.get("type") == "searchResEntry":
+                            out.append((item["dn"], decode_values(item.get("raw_attributes", {}))))
+                    cookie = None
+                    if paged:
+                        ctrl = (result.get("controls") or {}).get(PAGED_RESULTS_OID)
+                        cookie = (ctrl or {}).get("value", {}).get("cookie") or None
+                    if not cookie:
+                        return out
+            except BackendError:
+                raise
+            except ldap3.core.exceptions.LDAPException as exc:
+                self._drop_service()
+                if attempt == 2:
+                    raise BackendError(f"LDAP {self.url}: {exc}", "unavailable") from exc
+        raise AssertionError("unreachable")
+
+    async def _search(self, base: str, flt: str, **kw) -> list[tuple[str, dict[str, list[str]]]]:
+        return await asyncio.to_thread(self._search_sync, base, flt, **kw)
+
+    def _entries(self, found: Iterable[tuple[str, dict[str, list[str]]]]) -> list[DirectoryEntry]:
+        out = [e for dn, attrs in found if (e := to_entry(dn, attrs, self.amap)) is not None]
+        return out
+
+    @staticmethod
+    def escape(text: str) -> str:
+        """RFC 4515 3: escape * ( ) \\ NUL in assertion values."""
+        from ldap3.utils.conv import escape_filter_chars
+        return escape_filter_chars(text)
+
+    def _kinds_filter(self, kinds: Sequence[str]) -> str:
+        parts = []
+        if "user" in kinds:
+            parts.append(self.user_filter)
+        if "group" in kinds:
+            parts.append(self.group_filter)
+        if not parts:
+            return ""
+        return parts[0] if len(parts) == 1 else "(|" + "".join(parts) + ")"
+
+    # ------------------------------------------------------------ DirectoryClient
+
+    async def get_user(self, login_or_email: str) -> DirectoryEntry | None:
+        text = login_or_email.strip()
+        if not text:
+            return None
+        if looks_like_dn(text):
+            found = await self._search(text, self.user_filter, scope="BASE")
+        else:
+            v = self.escape(text)
+            flt = f"(&{self.user_filter}(|({self.amap.uid}={v})({self.amap.mail}={v})))"
+            found = await self._search(self.base_dn, flt, size_limit=2)
+        entries = self._entries(found)
+        # Two entries for one login would make authentication ambiguous: refuse both.
+        return entries[0] if len(entries) == 1 else None
+
+    async def authenticate(self, login: str, password: str) -> DirectoryEntry | None:
+        if not password:
+            return None   # RFC 4513 5.1.2: an empty password is an unauthenticated bind
+        entry = await self.get_user(login)
+        if entry is None:
+            return None
+        ok = await asyncio.to_thread(self._bind_as, entry.dn, password)
+        return entry if ok else None
+
+    def _bind_as(self, dn: str, password: str) -> bool:
+        ldap3 = self._ldap3
+        conn = self._connection(dn, password)
+        try:
+            ok, result, _, _ = conn.bind()
+        except ldap3.core.exceptions.LDAPException as exc:
+            raise BackendError(f"LDAP {self.url}: {exc}", "unavailable") from exc
+        finally:
+            try:
+                conn.unbind()
+            except Exception:  # a refused bind may already have closed it
+                pass
+        if ok:
+            return True
+        if result and result.get("result") == 49:      # invalidCredentials
+            return False
+        raise BackendError(f"LDAP bind as {dn}: {result}", "failed")
+
+    async def search(self, text: str, limit: int = 100) -> list[DirectoryEntry]:
+        text = text.strip()
+        if not text:
+            return []
+        v = self.escape(text)
+        ors = "".join(f"({a}={v}*)" for a in self.amap.search)
+        flt = f"(&{self._kinds_filter(('user', 'group'))}(|{ors}))"
+        found = await self._search(self.base_dn, flt, size_limit=limit)
+        return sorted(self._entries(found), key=lambda e: e.display_name.lower())[:limit]
+
+    async def list_all(self, kinds: Sequence[str] = ("user", "group")) -> list[DirectoryEntry]:
+        flt = self._kinds_filter(kinds)
+        if not flt:
+            return []
+        found = await self._search(self.base_dn, flt, paged=True)
+        return sorted((e for e in self._entries(found) if e.kind in kinds),
+                      key=lambda e: e.display_name.lower())
+
+    async def _find_group(self, dn_or_email: str) -> DirectoryEntry | None:
+        text = dn_or_email.strip()
+        if looks_like_dn(text):
+            found = await self._search(text, "(objectClass=*)", scope="BASE")
+        else:
+            v = self.escape(text)
+            found = await self._search(self.base_dn,
+                                       f"(&{self.group_filter}(|({self.amap.mail}={v})(cn={v})))",
+                                       size_limit=2)
+        groups = [e for e in self._entries(found) if e.kind == "group"]
+        return groups[0] if len(groups) == 1 else None
+
+    async def expand_group(self, dn_or_email: str) -> list[DirectoryEntry]:
+        """Member entries; nested groups are expanded too, each group once (cycles are cut)."""
+        group = await self._find_group(dn_or_email)
+        if group is None:
+            raise BackendError(f"no group {dn_or_email!r} in the directory", "notfound")
+        seen_groups = {group.dn.lower()}
+        seen: set[str] = set()
+        out: list[DirectoryEntry] = []
+        queue = list(group.members)
+        while queue:
+            dn = queue.pop(0)
+            if dn.lower() in seen:
+                continue
+            seen.add(dn.lower())
+            found = self._entries(await self._search(dn, "(objectClass=*)", scope="BASE"))
+            if not found:
+                continue      # dangling member DN
+            member = found[0]
+            if member.kind == "group":
+                if member.dn.lower() not in seen_groups:
+                    seen_groups.add(member.dn.lower())
+                    queue.extend(member.members)
+                continue
+            out.append(member)
+        return out
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._drop_service)
