@@ -1,0 +1,214 @@
+"""pymap (MIT) maildir IMAP server, in-process in the caller's asyncio loop.
+
+pymap has no public embedding API. What works (backends.md section 1): build
+the arguments with pymap's own argparse wiring, make the maildir backend from
+them, and serve ``pymap.imap.IMAPServer`` with asyncio.start_server. We call
+start_server ourselves rather than ``services["imap"].start`` so a port 0 bind
+can tell us the port it got.
+
+On-disk layout under ``base_dir`` (pymap's maildir backend):
+  pymap-etc-passwd   name:x::::<maildir relative path>:   (passwd(5) layout)
+  pymap-etc-shadow   name:<pbkdf2 hash>:::::::            (shadow(5) layout)
+  mail/<login>/      the user's Maildir++ (INBOX; ``.Sent`` etc. as sub-folders)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from pysasl.hashing import BuiltinHash
+
+from .users import DemoUser
+
+# pymap has no SPECIAL-USE (RFC 6154); the store maps folder roles by these names.
+DEFAULT_FOLDERS: tuple[str, ...] = ("Sent", "Drafts", "Trash", "Junk", "Outbox")
+
+# pymap's maildir backend keeps only keywords listed in a folder's
+# dovecot-keywords file (index -> letter a..z, at most 26). $label1..5 are the
+# Thunderbird/Outlook-over-IMAP category keywords, the rest RFC 5788 registered.
+DEFAULT_KEYWORDS: tuple[str, ...] = (
+    "$Forwarded", "$Junk", "$NotJunk", "$MDNSent",
+    "$label1", "$label2", "$label3", "$label4", "$label5",
+)
+
+PASSWD_FILE = "pymap-etc-passwd"
+SHADOW_FILE = "pymap-etc-shadow"
+# The hash pymap verifies with when we hand it BuiltinHash(); passlib, if
+# present, would otherwise be chosen and read a different pbkdf2 encoding.
+_HASH = BuiltinHash()
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    login: str
+    maildir: Path     # the INBOX Maildir
+
+
+def _read_colon_file(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                fields = line.split(":")
+                out[fields[0]] = fields
+    return out
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_users(base_dir: Path, users: Sequence[DemoUser]) -> list[str]:
+    """Create or update pymap's passwd/shadow files; returns the logins whose
+    password hash was (re)written. A stored hash that still verifies is kept,
+    so a restart does not rehash (pbkdf2-sha256, 500000 rounds: ~0.1 s each)."""
+    base_dir.mkdir(parents=True, exist_ok=True)
+    passwd = _read_colon_file(base_dir / PASSWD_FILE)
+    shadow = _read_colon_file(base_dir / SHADOW_FILE)
+    def fresh_hash(user: DemoUser) -> str | None:
+        old = shadow.get(user.login)
+        if old is not None and len(old) > 1 and _HASH.verify(user.password, old[1]):
+            return None
+        return _HASH.hash(user.password)
+
+    # hashlib's pbkdf2 releases the GIL, so the users are hashed in parallel.
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(users)))) as pool:
+        hashes = list(pool.map(fresh_hash, users))
+    changed: list[str] = []
+    for user, new_hash in zip(users, hashes):
+        passwd[user.login] = [user.login, "x", "", "", "", f"mail/{user.login}", ""]
+        if new_hash is not None:
+            shadow[user.login] = [user.login, new_hash, "", "", "", "", "", "", ""]
+            changed.append(user.login)
+    _write_private(base_dir / PASSWD_FILE, "".join(":".join(f) + "\r\n" for f in passwd.values()))
+    _write_private(base_dir / SHADOW_FILE, "".join(":".join(f) + "\r\n" for f in shadow.values()))
+    return changed
+
+
+def ensure_keywords(folder_dir: Path, keywords: Sequence[str] = DEFAULT_KEYWORDS) -> None:
+    """Append missing keywords to dovecot-keywords without renumbering the
+    existing ones: the index is the letter stored in every message file name."""
+    path = folder_dir / "dovecot-keywords"
+    known: dict[str, int] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                known[parts[1]] = int(parts[0])
+    nxt = max(known.values(), default=-1) + 1
+    lines = []
+    for kw in keywords:
+        if kw not in known and nxt < 26:
+            lines.append(f"{nxt} {kw}\n")
+            known[kw] = nxt
+            nxt += 1
+    if lines:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+
+
+def ensure_maildir(root: Path, folders: Sequence[str] = DEFAULT_FOLDERS) -> None:
+    """INBOX plus the default folders in Maildir++ layout (``.Name``, with a
+    ``maildirfolder`` marker as pymap's own CREATE writes), each with its
+    dovecot-keywords, and all of them subscribed."""
+    dirs = [root] + [root / f".{name}" for name in folders]
+    for d in dirs:
+        for sub in ("cur", "new", "tmp"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        if d is not root:
+            (d / "maildirfolder").touch(exist_ok=True)
+        ensure_keywords(d)
+    subs = root / "subscriptions"
+    present = set(subs.read_text(encoding="utf-8").split()) if subs.exists() else set()
+    missing = [n for n in ("INBOX", *folders) if n not in present]
+    if missing:
+        with open(subs, "a", encoding="utf-8", newline="") as fh:
+            fh.writelines(n + "\r\n" for n in missing)
+
+
+class EmbeddedImap:
+    """pymap maildir server for ``users`` under ``base_dir``."""
+
+    def __init__(self, base_dir: Path, users: Sequence[DemoUser], host: str = "127.0.0.1",
+                 port: int = 0, fqdn: str = "localhost"):
+        self.base_dir = Path(base_dir)
+        self.users = list(users)
+        self.host = host
+        self.port = port
+        self.fqdn = fqdn
+        self._stack: AsyncExitStack | None = None
+
+    def account(self, login: str) -> ImapAccount:
+        return ImapAccount(login, self.base_dir / "mail" / login)
+
+    def prepare(self) -> None:
+        """Files only; safe to run in a worker thread before start()."""
+        write_users(self.base_dir, self.users)
+        for user in self.users:
+            ensure_maildir(self.account(user.login).maildir)
+
+    async def start(self) -> None:
+        # The greeting calls socket.getfqdn() (a DNS lookup) unless FQDN is set.
+        os.environ.setdefault("FQDN", self.fqdn)
+        from pymap.backend.maildir import Config, Login, MaildirBackend
+
+        args = _pymap_args(self.host, self.base_dir)
+        config = Config.from_args(args, hash_context=_HASH, invalid_user_sleep=0.1)
+        backend = MaildirBackend(Login(config), config)
+        # pymap reads its concurrency subsystem from a context variable; set it
+        # in a private context so the caller's context is left alone.
+        ctx = contextvars.copy_context()
+        ctx.run(config.apply_context)
+        self._stack = AsyncExitStack()
+        try:
+            await self._stack.__aenter__()
+            server = await asyncio.create_task(self._serve(backend, config), context=ctx)
+            self.port = server.sockets[0].getsockname()[1]
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _serve(self, backend, config) -> asyncio.AbstractServer:
+        from proxyprotocol.reader import ProxyProtocolReader
+        from pymap.imap import IMAPServer
+
+        assert self._stack is not None
+        await backend.start(self._stack)
+        callback = ProxyProtocolReader(config.proxy_protocol).get_callback(
+            IMAPServer(backend.login, config))
+        server = await asyncio.start_server(callback, host=self.host, port=self.port)
+        await self._stack.enter_async_context(server)
+        return server
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+
+def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:
+    """The same Namespace `pymap --no-tls --host H --port 0 maildir DIR` builds."""
+    from pymap.backend import backends
+    from pymap.main import _PymapArgumentParser
+    from pymap.service import services
+
+    parser = _PymapArgumentParser()
+    parser.add_argument("--debug", action="store_true")
+    sub = parser.add_subparsers(dest="backend", required=True)
+    for name, backend_type in backends.items():
+        backend_type.add_subparser(name, sub).set_defaults(backend_type=backend_type)
+    for service_type in services.values():
+        service_type.add_arguments(parser)
+    parser.set_defaults(skip_services=[], passlib_cfg=None)
+    return parser.parse_args(["--no-tls", "--host", host, "--port", "0", "maildir", str(base_dir)])
