@@ -1,0 +1,93 @@
+"""Session fixtures that start REAL servers on 127.0.0.1, only when a test asks.
+
+Each server gets a free port and its own temp dir, starts once per session on
+first use and is stopped by pid at the end (tests/servers/). A server that
+fails to start makes every test that needs it error with the server's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import (
+    DovecotInfo,
+    PostfixInfo,
+    PostgresInfo,
+    RadicaleInfo,
+    RealStack,
+    SlapdInfo,
+    start_dovecot,
+    start_postfix,
+    start_postgres,
+    start_radicale,
+    start_slapd,
+    start_with_retry,
+)
+
+SERVER_FIXTURES = frozenset({"slapd", "dovecot", "radicale", "postfix", "postgres", "postgres_dsn", "real_stack"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that uses a real server is an integration test, wherever it lives.
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[SlapdInfo]:
+    running = start_with_retry(start_slapd)
+    try:
+        yield running.info
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot(slapd: SlapdInfo) -> Iterator[DovecotInfo]:
+    running = start_with_retry(lambda: start_dovecot(slapd))
+    try:
+        yield running.info
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def radicale(slapd: SlapdInfo) -> Iterator[RadicaleInfo]:
+    running = start_with_retry(lambda: start_radicale(slapd))
+    try:
+        yield running.info
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postfix(dovecot: DovecotInfo) -> Iterator[PostfixInfo]:
+    running = start_with_retry(lambda: start_postfix(dovecot))
+    try:
+        yield running.info
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresInfo]:
+    running = start_with_retry(start_postgres)
+    try:
+        yield running.info
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres: PostgresInfo) -> str:
+    return postgres.dsn
+
+
+@pytest.fixture(scope="session")
+def real_stack(
+    slapd: SlapdInfo, dovecot: DovecotInfo, radicale: RadicaleInfo, postfix: PostfixInfo, postgres_dsn: str
+) -> RealStack:
+    return RealStack(slapd=slapd, dovecot=dovecot, radicale=radicale, postfix=postfix, postgres_dsn=postgres_dsn)

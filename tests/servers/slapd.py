@@ -1,0 +1,142 @@
+"""OpenLDAP slapd with a static slapd.conf (`-f`), back_mdb and memberof.
+
+The directory (fixtures/directory.ldif) is loaded ONLINE with ldapadd after
+start: an offline slapadd bypasses overlays, so memberOf would stay empty
+(backends.md section 4).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import (
+    FIXTURES,
+    HOST,
+    Running,
+    ServerStartError,
+    chown_tree,
+    free_port,
+    is_root,
+    make_root,
+    register,
+    remove_root,
+    run,
+    service_account,
+    spawn,
+    stop_process,
+    wait_for_port,
+)
+
+BASE_DN = "dc=example,dc=test"
+PEOPLE_DN = f"ou=people,{BASE_DN}"
+GROUPS_DN = f"ou=groups,{BASE_DN}"
+ADMIN_DN = f"cn=admin,{BASE_DN}"
+ADMIN_PASSWORD = "adminpw"
+
+# Accounts in fixtures/directory.ldif.
+DIRECTORY_USERS: dict[str, str] = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}
+
+SCHEMA_DIR = Path("/etc/ldap/schema")
+MODULE_DIR = Path("/usr/lib/ldap")
+
+
+@dataclass(frozen=True)
+class SlapdInfo:
+    url: str
+    base_dn: str = BASE_DN
+    admin_dn: str = ADMIN_DN
+    admin_password: str = ADMIN_PASSWORD
+    people_dn: str = PEOPLE_DN
+    groups_dn: str = GROUPS_DN
+    root: Path | None = None
+
+    def user_dn(self, uid: str) -> str:
+        return f"uid={uid},{self.people_dn}"
+
+
+def _slapd_conf(root: Path) -> str:
+    schemas = "\n".join(f"include {SCHEMA_DIR / s}.schema" for s in ("core", "cosine", "inetorgperson", "nis"))
+    return f"""\
+{schemas}
+
+modulepath {MODULE_DIR}
+moduleload back_mdb
+moduleload memberof
+
+pidfile {root}/slapd.pid
+argsfile {root}/slapd.args
+loglevel stats
+
+# rootDSE and the schema entry are public so clients can discover controls.
+access to dn.base="" by * read
+access to dn.base="cn=Subschema" by * read
+
+database mdb
+suffix "{BASE_DN}"
+rootdn "{ADMIN_DN}"
+rootpw {ADMIN_PASSWORD}
+directory {root}/data
+maxsize 67108864
+
+index objectClass eq
+index uid,mail,cn,sn,givenName,displayName eq,sub
+index member,memberOf eq
+
+# memberof must be configured before the data is loaded (online, below).
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+
+# Users bind with their own password and may read the directory; only the
+# rootdn (admin) writes. Passwords are never readable.
+access to attrs=userPassword
+    by self =xw
+    by anonymous auth
+    by * none
+access to *
+    by users read
+    by anonymous auth
+    by * none
+"""
+
+
+def start_slapd(ldif: Path = FIXTURES / "directory.ldif") -> Running[SlapdInfo]:
+    slapd = shutil.which("slapd") or "/usr/sbin/slapd"
+    root = make_root("slapd")
+    account = service_account("openldap")
+    (root / "data").mkdir()
+    conf = root / "slapd.conf"
+    conf.write_text(_slapd_conf(root))
+    chown_tree(root, account)
+    log = root / "slapd.log"
+    port = free_port()
+    url = f"ldap://{HOST}:{port}"
+    # `-d stats` keeps slapd in the foreground (so the pid we hold is the
+    # server) and sends its log, start-up errors included, to stderr.
+    cmd = [slapd, "-d", "stats", "-f", str(conf), "-h", f"{url}/"]
+    if is_root():
+        # slapd reads its config as root, then drops to the service account.
+        cmd += ["-u", account.name, "-g", account.group]
+    proc = spawn(cmd, log=log)
+
+    def stop() -> None:
+        stop_process(proc)
+        remove_root(root)
+
+    running = register(Running(SlapdInfo(url=url, root=root), stop))
+    try:
+        wait_for_port(port, what="slapd", log=log, proc=proc, timeout=20)
+        run(
+            ["ldapadd", "-x", "-H", url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-f", str(ldif)],
+            what="slapd: loading directory.ldif",
+            log=log,
+        )
+    except ServerStartError:
+        running.stop()
+        raise
+    return running
+
