@@ -1,0 +1,375 @@
+"""Mail folders on IMAP.
+
+Identity: a message row holds (folder, UIDVALIDITY, UID) and, when the server
+offers OBJECTID (RFC 8474), its EMAILID, which lets a message moved by another
+client keep its MID. Change numbers advance when FLAGS or MODSEQ change.
+Bodies are immutable on IMAP, so property changes other than flags are kept as
+overlay properties in the state database; a draft is rewritten (APPEND the new
+MIME, expunge the old one) under the same MID.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from gateway.backends.base import BackendError, ImapMessageSummary
+from protocols.mapi.props import core as P
+from protocols.mapi.props.named import PidNameKeywords
+
+from .. import conversions as conv
+from ..errors import BackendUnavailable, InvalidOperation, NotFound
+from ..model import MessageContent
+from ..objects import Folder, Item
+from ..summary import PROTOCOL_KEYWORDS, SYSTEM_FLAGS, flag_props, summary_props
+
+if TYPE_CHECKING:
+    from ..mailbox import Mailbox
+
+FLAG_KEYS = {P.PidTagMessageFlags, P.PidTagFlagStatus, P.PidTagFollowupIcon, P.PidTagLastVerbExecuted,
+             PidNameKeywords}
+MAIL_CLASSES = ("IPM.Note", "REPORT.", "IPM.Schedule.Meeting", "IPM.Post", "IPM.Outlook.Recall", "IPM.Sharing")
+
+
+_ATOM = re.compile(r'^[^\x00-\x20\x7f(){%*"\\\]]+$')
+
+
+def norm_flags(flags) -> str:
+    """Flags as stored: the server's spelling, sorted, \\Recent dropped (it is per-session)."""
+    return " ".join(sorted({f for f in flags if f.lower() != "\\recent"}))
+
+
+def is_keyword_atom(word: str) -> bool:
+    """IMAP keywords are atoms (RFC 3501 9): categories with spaces can only live in the overlay."""
+    return bool(_ATOM.match(word))
+
+
+def flags_for_props(props: dict, current: set[str]) -> tuple[set[str], set[str]]:
+    """(flags to add, flags to remove) so IMAP holds what ``props`` say."""
+    add, remove = set(), set()
+    if P.PidTagMessageFlags in props:
+        value = props[P.PidTagMessageFlags] or 0
+        (add if value & P.MSGFLAG_READ else remove).add("\\Seen")
+    if P.PidTagFlagStatus in props:
+        (add if props[P.PidTagFlagStatus] == P.FOLLOWUP_FLAGGED else remove).add("\\Flagged")
+    if P.PidTagLastVerbExecuted in props:
+        verb = props[P.PidTagLastVerbExecuted]
+        if verb in (P.NOTEIVERB_REPLYTOSENDER, P.NOTEIVERB_REPLYTOALL):
+            add.add("\\Answered")
+        elif verb == P.NOTEIVERB_FORWARD:
+            add.add("$Forwarded")
+    if PidNameKeywords in props:
+        wanted = {w for w in (props[PidNameKeywords] or []) if is_keyword_atom(w)}
+        have = {f for f in current if f.lower() not in SYSTEM_FLAGS and f.lower() not in PROTOCOL_KEYWORDS}
+        add |= wanted - have
+        remove |= have - wanted
+    return add - current, remove & current
+
+
+class ImapAdapter:
+    def __init__(self, mbx: "Mailbox"):
+        self.mbx = mbx
+        self._delimiter: str | None = None
+
+    @property
+    def imap(self):
+        return self.mbx.backends.imap
+
+    async def delimiter(self) -> str:
+        if self._delimiter is None:
+            folders = await self.imap.list_folders()
+            self._delimiter = next((f.delimiter for f in folders if f.delimiter), "/")
+        return self._delimiter
+
+    def accepts(self, folder: Folder, content: MessageContent) -> str:
+        """Non-mail items (a deleted appointment in Deleted Items) live in the state database."""
+        cls = str(content.props.get(P.PidTagMessageClass) or "IPM.Note")
+        return "imap" if cls.startswith(MAIL_CLASSES) else "local"
+
+    # ------------------------------------------------------------ sync
+    async def sync(self, folder: Folder) -> dict[int, ImapMessageSummary]:
+        """Reconcile the folder's id map with IMAP; returns {mid globcnt: summary} in UID order."""
+        mbx, db = mbx_db = self.mbx, self.mbx.db
+        try:
+            st = await self.imap.status(folder.ref)
+        except BackendError as exc:
+            if exc.kind == "notfound":
+                raise NotFound(f"IMAP folder {folder.ref!r} is gone") from exc
+            raise BackendUnavailable(str(exc)) from exc
+        frow = db.one("SELECT uidvalidity FROM folders WHERE mailbox_id = ? AND fid = ?",
+                      (mbx.mailbox_id, folder.globcnt))
+        rows = db.all("SELECT mid, uidvalidity, uid, emailid, modseq, flags FROM messages WHERE mailbox_id = ? "
+                      "AND fid = ? AND kind = 'imap'", (mbx.mailbox_id, folder.globcnt))
+        known = {r[2]: r for r in rows if r[1] == st.uidvalidity}
+        stale = [r for r in rows if r[1] != st.uidvalidity]  # UIDVALIDITY changed: their UIDs mean nothing now
+        stale_by_emailid = {r[3]: r for r in stale if r[3]}
+        summaries = (await self.imap.fetch_summaries(folder.ref, "1:*", envelope=True, bodystructure=True)
+                     if st.exists else [])
+        out: dict[int, ImapMessageSummary] = {}
+        with db.transaction():
+            for s in summaries:
+                fl = norm_flags(s.flags)
+                row = known.pop(s.uid, None)
+                if row is None and s.emailid and s.emailid in stale_by_emailid:
+                    row = stale_by_emailid.pop(s.emailid)
+                    mbx.touch_message(row[0], uidvalidity=st.uidvalidity, uid=s.uid, flags=fl, modseq=s.modseq)
+                    out[row[0]] = s
+                    continue
+                if row is None:
+                    moved = self._find_moved(s, folder.globcnt)
+                    if moved is not None:
+                        mbx.tombstone_message(moved, keep_data=True)
+                        g = mbx.insert_message(folder.globcnt, "imap", uidvalidity=st.uidvalidity, uid=s.uid,
+                                               emailid=s.emailid, modseq=s.modseq, flags=fl, globcnt=moved)
+                    else:
+                        g = mbx.insert_message(folder.globcnt, "imap", uidvalidity=st.uidvalidity, uid=s.uid,
+                                               emailid=s.emailid, modseq=s.modseq, flags=fl)
+                    out[g] = s
+                    continue
+                if row[5] != fl or (s.modseq is not None and row[4] != s.modseq):
+                    mbx.touch_message(row[0], flags=fl, modseq=s.modseq)
+                out[row[0]] = s
+            for row in list(known.values()) + list(stale_by_emailid.values()) + \
+                    [r for r in stale if not r[3]]:
+                mbx.tombstone_message(row[0])
+            if frow is None or frow[0] != st.uidvalidity:
+                db.execute("UPDATE folders SET uidvalidity = ? WHERE mailbox_id = ? AND fid = ?",
+                           (st.uidvalidity, mbx.mailbox_id, folder.globcnt))
+            db.execute("UPDATE folders SET highestmodseq = ?, uidnext = ? WHERE mailbox_id = ? AND fid = ?",
+                       (st.highestmodseq, st.uidnext, mbx.mailbox_id, folder.globcnt))
+        del mbx_db
+        return out
+
+    def _find_moved(self, s: ImapMessageSummary, fid: int) -> int | None:
+        """A message another client moved here: same EMAILID in another folder of this mailbox."""
+        if not s.emailid:
+            return None
+        row = self.mbx.db.one("SELECT mid FROM messages WHERE mailbox_id = ? AND emailid = ? AND fid <> ? "
+                              "AND kind = 'imap'", (self.mbx.mailbox_id, s.emailid, fid))
+        return row[0] if row else None
+
+    # ------------------------------------------------------------ reading
+    async def list(self, folder: Folder, *, sync: bool = True) -> list[Item]:
+        summaries = await self.sync(folder)
+        mbx = self.mbx
+        rows = {r[0]: r for r in mbx.db.all(
+            "SELECT mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, associated, cn, pcl, "
+            "modified FROM messages WHERE mailbox_id = ? AND fid = ?", (mbx.mailbox_id, folder.globcnt))}
+        overlays = self._folder_overlays(folder.globcnt)
+        keys = ("mid", "fid", "kind", "uidvalidity", "uid", "href", "etag", "emailid", "modseq", "flags",
+                "associated", "cn", "pcl", "modified")
+        items = []
+        for g, s in summaries.items():
+            row = dict(zip(keys, rows[g]))
+            props = summary_props(s)
+            props.update(overlays.get(g, {}))
+            props.update(mbx.id_props(row))
+            items.append(Item(mbx.ident.mid(g), g, folder.fid, "imap", False, props))
+        # items of other kinds kept in this folder (e.g. a deleted appointment)
+        items += await mbx.adapter_for("local").list_rows(folder, [dict(zip(keys, r)) for r in rows.values()
+                                                                     if r[2] == "local" and not r[10]])
+        return items
+
+    def _folder_overlays(self, fid: int) -> dict[int, dict]:
+        mbx = self.mbx
+        from protocols.mapi.values import decode_value
+        out: dict[int, dict] = {}
+        for obj, tag, blob in mbx.db.all(
+                "SELECT p.obj_id, p.tag, p.value FROM props p JOIN messages m ON m.mailbox_id = p.mailbox_id "
+                "AND m.mid = p.obj_id WHERE p.mailbox_id = ? AND p.obj_kind = 'm' AND m.fid = ?",
+                (mbx.mailbox_id, fid)):
+            value, _ = decode_value(tag & 0xFFFF, bytes(blob), wide=True)
+            out.setdefault(obj, {})[mbx.names.key_for_tag(tag)] = value
+        return out
+
+    async def _fetch_raw(self, folder: Folder, row: dict) -> bytes:
+        try:
+            raw = await self.imap.fetch_message(folder.ref, row["uid"])
+        except BackendError as exc:
+            raise NotFound(f"message {row['uid']} is no longer in {folder.ref!r}") from exc
+        if b"\r\n" not in raw[:2000] and b"\n" in raw:
+            raw = raw.replace(b"\n", b"\r\n")  # pymap's maildir serves LF line endings
+        return raw
+
+    async def get(self, folder: Folder, row: dict) -> Item:
+        raw = await self._fetch_raw(folder, row)
+        content = conv.mime_to_content(raw)
+        flags = set((row["flags"] or "").split())
+        content.props.update(self.mbx.overlay("m", row["mid"]))
+        fp = flag_props(flags)
+        if PidNameKeywords in content.props and PidNameKeywords not in fp:
+            fp.pop(PidNameKeywords, None)  # categories kept in the overlay (server dropped the keywords)
+        msgflags = fp.pop(P.PidTagMessageFlags)
+        base = content.props.get(P.PidTagMessageFlags, 0) & ~(P.MSGFLAG_READ | P.MSGFLAG_UNSENT)
+        content.props.update(fp)
+        content.props[P.PidTagMessageFlags] = base | msgflags | (P.MSGFLAG_HASATTACH if content.attachments else 0)
+        content.props[P.PidTagMessageSize] = len(raw)
+        content.props[P.PidTagHasAttachments] = bool(content.attachments)
+        content.props.update(self.mbx.id_props(row))
+        return Item(self.mbx.ident.mid(row["mid"]), row["mid"], folder.fid, "imap", False, content.props, content)
+
+    # ------------------------------------------------------------ writing
+    async def create(self, folder: Folder, content: MessageContent) -> int:
+        mime = conv.content_to_mime(content)
+        flags = set()
+        add, _ = flags_for_props(content.props, set())
+        flags |= add
+        msgflags = content.props.get(P.PidTagMessageFlags, 0) or 0
+        if msgflags & P.MSGFLAG_UNSENT or folder.role in ("drafts", "outbox"):
+            flags.add("\\Draft")
+        date = content.props.get(P.PidTagMessageDeliveryTime) or content.props.get(P.PidTagClientSubmitTime)
+        uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(flags), date)
+        if uid is None:
+            raise BackendUnavailable("the IMAP server did not report the new message's UID (no UIDPLUS)")
+        g = self.mbx.insert_message(folder.globcnt, "imap", uidvalidity=uidvalidity, uid=uid,
+                                    flags=norm_flags(flags))
+        await self._keep_lost(g, content, mime, flags, folder)
+        return g
+
+    async def _keep_lost(self, g: int, content: MessageContent, mime: bytes, flags: set[str], folder: Folder) -> None:
+        """Whatever MIME and flags cannot carry goes to the overlay, so nothing is dropped."""
+        kept = conv.mime_to_content(mime).props
+        kept.update({k: v for k, v in flag_props(flags).items()})
+        lost = conv.lost_props({k: v for k, v in content.props.items() if k not in FLAG_KEYS}, kept)
+        if PidNameKeywords in content.props and content.props[PidNameKeywords]:
+            row = self.mbx.message_row(g)
+            stored = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
+            have = set(stored[0].flags) if stored else set()
+            if not set(content.props[PidNameKeywords]) <= have:  # the server dropped keywords (pymap)
+                lost[PidNameKeywords] = list(content.props[PidNameKeywords])
+        if lost:
+            self.mbx.set_overlay("m", g, lost)
+
+    async def set_flags(self, folder: Folder, rows: list[dict], flags: list[str], mode: str) -> None:
+        uids = [r["uid"] for r in rows]
+        await self.imap.store_flags(folder.ref, uids, flags, mode=mode)
+        low = {f.lower() for f in flags}
+        for r in rows:
+            cur = set((r["flags"] or "").split())
+            if mode == "+":
+                new = cur | set(flags)
+            elif mode == "-":
+                new = {f for f in cur if f.lower() not in low}
+            else:
+                new = set(flags)
+            self.mbx.touch_message(r["mid"], flags=norm_flags(new))
+
+    async def update(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
+        mbx = self.mbx
+        flag_part = {k: v for k, v in set_props.items() if k in FLAG_KEYS}
+        rest = {k: v for k, v in set_props.items() if k not in FLAG_KEYS and k not in conv.DERIVED}
+        if flag_part:
+            summaries = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
+            if not summaries:
+                raise NotFound("the message is no longer on the server")
+            current = set(summaries[0].flags)
+            add, drop = flags_for_props(flag_part, current)
+            if add:
+                await self.imap.store_flags(folder.ref, [row["uid"]], sorted(add), mode="+")
+            if drop:
+                await self.imap.store_flags(folder.ref, [row["uid"]], sorted(drop), mode="-")
+            new = (current | add) - drop
+            mbx.touch_message(row["mid"], flags=norm_flags(new))
+            if PidNameKeywords in flag_part:
+                after = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
+                wanted = set(flag_part[PidNameKeywords] or [])
+                if after and not wanted <= set(after[0].flags):
+                    mbx.set_overlay("m", row["mid"], {PidNameKeywords: list(wanted)})
+                else:
+                    mbx.set_overlay("m", row["mid"], {}, remove=[PidNameKeywords])
+        is_draft = "\\draft" in (row["flags"] or "").lower() or folder.role in ("drafts", "outbox")
+        if (rest or remove) and is_draft:
+            await self._rewrite(folder, row, rest, remove)
+        elif rest or remove:
+            mbx.set_overlay("m", row["mid"], rest, remove=remove)
+            mbx.touch_message(row["mid"])
+
+    async def _rewrite(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
+        """Drafts change content: append the new MIME, then expunge the old copy; the MID stays."""
+        item = await self.get(folder, row)
+        content = item.content
+        content.props.update(set_props)
+        for key in remove:
+            content.props.pop(key, None)
+        for key in conv.DERIVED:
+            content.props.pop(key, None)
+        mime = conv.content_to_mime(content)
+        flags = set((row["flags"] or "").split()) | {"\\Draft"}
+        uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(_restore_case(flags)), None)
+        await self.imap.expunge(folder.ref, [row["uid"]])
+        self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
+        self.mbx.set_overlay("m", row["mid"], {}, remove=list(self.mbx.overlay("m", row["mid"]).keys()))
+        await self._keep_lost(row["mid"], content, mime, flags, folder)
+
+    async def delete(self, folder: Folder, rows: list[dict]) -> None:
+        imap_rows = [r for r in rows if r["kind"] == "imap"]
+        if imap_rows:
+            await self.imap.expunge(folder.ref, [r["uid"] for r in imap_rows])
+
+    async def move(self, src: Folder, dest: Folder, rows: list[dict], *, copy: bool) -> dict[int, int]:
+        """IMAP MOVE/COPY with COPYUID; a moved message keeps its MID, a copy gets a new one."""
+        uids = [r["uid"] for r in rows]
+        mapping = await (self.imap.copy if copy else self.imap.move)(src.ref, uids, dest.ref)
+        st = await self.imap.status(dest.ref)
+        out: dict[int, int] = {}
+        for r in rows:
+            new_uid = mapping.get(r["uid"])
+            if copy:
+                g = self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity, uid=new_uid,
+                                            flags=r["flags"], emailid=None)
+                for k, v in [(k, v) for k, v in self.mbx.overlay("m", r["mid"]).items()]:
+                    self.mbx.set_overlay("m", g, {k: v})
+                out[r["mid"]] = g
+            else:
+                self.mbx.tombstone_message(r["mid"], keep_data=True)
+                self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity, uid=new_uid,
+                                        flags=r["flags"], emailid=r["emailid"], globcnt=r["mid"])
+                out[r["mid"]] = r["mid"]
+            if new_uid is None:
+                # no COPYUID: the next sync of dest re-associates by EMAILID or gives a new id
+                self.mbx.db.execute("UPDATE messages SET uid = NULL WHERE mailbox_id = ? AND mid = ?",
+                                    (self.mbx.mailbox_id, out[r["mid"]]))
+        return out
+
+    # ------------------------------------------------------------ folders
+    async def create_folder(self, parent: Folder, name: str, cls: str) -> int:
+        delim = await self.delimiter()
+        if delim in name:
+            raise InvalidOperation(f"folder names cannot contain {delim!r} on this server")
+        full = name if parent.kind != "imap" else f"{parent.ref}{delim}{name}"
+        await self.imap.create_folder(full)
+        return self.mbx.insert_folder(parent.globcnt, "imap", full, name, cls)
+
+    async def rename_folder(self, folder: Folder, new_name: str, new_parent: Folder | None) -> None:
+        delim = await self.delimiter()
+        if delim in new_name:
+            raise InvalidOperation(f"folder names cannot contain {delim!r} on this server")
+        parent_ref = None
+        if new_parent is not None:
+            if new_parent.kind not in ("imap",) and new_parent.role != "ipm_subtree":
+                raise InvalidOperation("a mail folder can only move under a mail folder")
+            parent_ref = new_parent.ref if new_parent.kind == "imap" else None
+        else:
+            parent_ref = folder.ref.rsplit(delim, 1)[0] if delim in folder.ref else None
+        new_ref = f"{parent_ref}{delim}{new_name}" if parent_ref else new_name
+        await self.imap.rename_folder(folder.ref, new_ref)
+        fields = {"ref": new_ref, "display_name": new_name}
+        if new_parent is not None:
+            fields["parent"] = new_parent.globcnt
+        self.mbx.update_folder_row(folder.globcnt, **fields)
+        # children's IMAP names carry the parent's name
+        old_prefix = folder.ref + delim
+        for g, ref in self.mbx.db.all("SELECT fid, ref FROM folders WHERE mailbox_id = ? AND kind = 'imap' "
+                                      "AND deleted = 0", (self.mbx.mailbox_id,)):
+            if ref and ref.startswith(old_prefix):
+                self.mbx.db.execute("UPDATE folders SET ref = ? WHERE mailbox_id = ? AND fid = ?",
+                                    (new_ref + delim + ref[len(old_prefix):], self.mbx.mailbox_id, g))
+
+    async def delete_folder(self, folder: Folder) -> None:
+        await self.imap.delete_folder(folder.ref)
+
+
+def _restore_case(flags: set[str]) -> set[str]:
+    """Flags are stored lower-cased; IMAP system flags want their canonical spelling."""
+    canon = {"\\seen": "\\Seen", "\\answered": "\\Answered", "\\flagged": "\\Flagged", "\\draft": "\\Draft",
+             "\\deleted": "\\Deleted"}
+    return {canon.get(f.lower(), f) for f in flags}

@@ -1,0 +1,82 @@
+"""The store's one door to the conversions (MS-OXCMAIL, MS-OXCICAL, MS-OXVCARD).
+
+Imports are lazy so the store's id and hierarchy code loads without them.
+"""
+from __future__ import annotations
+
+from .model import MessageContent
+
+# Properties the store computes itself; never kept as overlay.
+from protocols.mapi.props import core as P
+
+DERIVED = {
+    P.PidTagMid, P.PidTagFolderId, P.PidTagParentFolderId, P.PidTagEntryId, P.PidTagRecordKey,
+    P.PidTagParentEntryId, P.PidTagSourceKey, P.PidTagParentSourceKey, P.PidTagChangeKey, P.PidTagChangeNumber,
+    P.PidTagPredecessorChangeList, P.PidTagLastModificationTime, P.PidTagAssociated, P.PidTagObjectType,
+    P.PidTagMessageSize, P.PidTagMessageFlags, P.PidTagHasAttachments, P.PidTagDisplayTo, P.PidTagDisplayCc,
+    P.PidTagDisplayBcc, P.PidTagInstanceKey, P.PidTagAccess, P.PidTagAccessLevel, P.PidTagMessageStatus,
+}
+
+
+def mime_to_content(raw: bytes) -> MessageContent:
+    from .convert.mail import mime_to_message
+    return mime_to_message(raw)
+
+
+def content_to_mime(content: MessageContent) -> bytes:
+    from .convert.mail import message_to_mime
+    return message_to_mime(content, include_bcc=True)
+
+
+def content_to_mime_for_sending(content: MessageContent) -> bytes:
+    from .convert.mail import message_to_mime
+    return message_to_mime(content, include_bcc=False)
+
+
+def dav_to_content(data: bytes, container_class: str) -> MessageContent:
+    if container_class.startswith("IPF.Contact"):
+        from .convert import vcard
+        text = data.decode("utf-8", "replace").upper()
+        if "KIND:GROUP" in text or "X-ADDRESSBOOKSERVER-KIND:GROUP" in text:
+            return vcard.vcard_to_distlist(data)
+        return vcard.vcard_to_contact(data)
+    from .convert import ical
+    if container_class.startswith("IPF.Task"):
+        return ical.ical_to_task(data)
+    return ical.ical_to_appointment(data)
+
+
+def content_to_dav(content: MessageContent, container_class: str) -> tuple[bytes, str, str]:
+    """(body, content type, file extension) for a PUT."""
+    cls = str(content.props.get(P.PidTagMessageClass, "") or "")
+    if container_class.startswith("IPF.Contact"):
+        from .convert import vcard
+        if cls.startswith("IPM.DistList"):
+            return vcard.distlist_to_vcard(content), "text/vcard; charset=utf-8", ".vcf"
+        return vcard.contact_to_vcard(content), "text/vcard; charset=utf-8", ".vcf"
+    from .convert import ical
+    if container_class.startswith("IPF.Task") or cls.startswith("IPM.Task"):
+        return ical.task_to_ical(content), "text/calendar; charset=utf-8", ".ics"
+    return ical.appointment_to_ical(content), "text/calendar; charset=utf-8", ".ics"
+
+
+def lost_props(wanted: dict, kept: dict) -> dict:
+    """Properties of ``wanted`` that did not survive the trip through a backend format."""
+    out = {}
+    for key, value in wanted.items():
+        if key in DERIVED:
+            continue
+        if key not in kept or not _same(kept[key], value):
+            out[key] = value
+    return out
+
+
+def _same(a, b) -> bool:
+    if a == b:
+        return True
+    from datetime import datetime
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return abs((a - b).total_seconds()) < 1
+    if isinstance(a, str) and isinstance(b, str):
+        return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
+    return False

@@ -1,0 +1,591 @@
+"""Mailbox: one user's backends shown as one Exchange mailbox.
+
+The single API every front end uses (EMSMDB ROPs, NSPI, EWS). Folders and
+items carry MAPI property bags; ids (FID/MID, EntryIDs, SourceKeys, change
+keys) come from the state database and survive restarts and moves.
+
+Work per folder kind is done by an adapter (adapters/imap.py, dav.py,
+local.py); this module owns the id maps, the hierarchy and change numbers.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import AsyncIterator, Iterable
+
+from gateway.backends.base import DavClient, DirectoryClient, ImapClient, SubmissionClient
+from protocols.mapi import ids as wire
+from protocols.mapi.props import core as P
+from protocols.mapi.values import decode_value, encode_value
+
+from . import folders as layout
+from .errors import InvalidOperation, NotFound
+from .ids import FIRST_FREE_GLOBCNT, Counter, MailboxIdentity
+from .model import MessageContent
+from .namedmap import NamedPropMap
+from .objects import Folder, FolderChanges, Item
+from .state.db import StateDB
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class MailboxBackends:
+    """The clients through which this user's data is reached (already authenticated)."""
+
+    imap: ImapClient
+    dav: DavClient | None = None
+    smtp: SubmissionClient | None = None
+    directory: DirectoryClient | None = None
+
+
+class Mailbox:
+    def __init__(self, db: StateDB, ident: MailboxIdentity, backends: MailboxBackends, *,
+                 display_name: str | None = None, email: str | None = None,
+                 imap_names: dict | None = None):
+        self.db = db
+        self.ident = ident
+        self.backends = backends
+        self.display_name = display_name or ident.owner
+        self.email = email or ident.owner
+        self.counter = Counter(db, ident.mailbox_id)
+        self.names = NamedPropMap(db, ident.mailbox_id)
+        self.imap_names = imap_names
+        from .adapters.dav import DavAdapter
+        from .adapters.imap import ImapAdapter
+        from .adapters.local import LocalAdapter
+        self._adapters = {"imap": ImapAdapter(self), "caldav": DavAdapter(self), "carddav": DavAdapter(self),
+                          "local": LocalAdapter(self), "root": LocalAdapter(self)}
+
+    # ------------------------------------------------------------ opening
+    @classmethod
+    async def open(cls, db: StateDB, owner: str, backends: MailboxBackends, *, display_name: str | None = None,
+                   email: str | None = None, imap_names: dict | None = None) -> "Mailbox":
+        ident = provision(db, owner, display_name)
+        mbx = cls(db, ident, backends, display_name=display_name, email=email, imap_names=imap_names)
+        await mbx.sync_hierarchy()
+        return mbx
+
+    async def close(self) -> None:
+        for client in (self.backends.imap, self.backends.dav):
+            if client is not None:
+                await client.close()
+
+    # ------------------------------------------------------------ ids
+    @property
+    def mailbox_id(self) -> int:
+        return self.ident.mailbox_id
+
+    def new_cn(self) -> int:
+        return self.counter.allocate()
+
+    def _pcl_with(self, pcl: bytes | None, cn: int) -> bytes:
+        return wire.merge_pcl(pcl or b"", self.ident.change_key(cn))
+
+    # ------------------------------------------------------------ hierarchy
+    def _folder_rows(self, where: str = "", params: tuple = ()) -> list[tuple]:
+        return self.db.all(
+            "SELECT fid, parent, role, kind, ref, display_name, container_class, cn FROM folders "
+            f"WHERE mailbox_id = ? AND deleted = 0 {where} ORDER BY fid", (self.mailbox_id, *params))
+
+    def _folder_from_row(self, row) -> Folder:
+        g, parent, role, kind, ref, name, cls, cn = row
+        return Folder(self.ident.fid(g), g, self.ident.fid(parent) if parent is not None else None, role, kind, ref,
+                      name, cls, cn)
+
+    async def sync_hierarchy(self) -> None:
+        """Match backend collections to folders; new ones get FIDs, vanished ones become tombstones."""
+        imap_folders = await self.backends.imap.list_folders()
+        calendars, books = (await self.backends.dav.discover()) if self.backends.dav else ([], [])
+        plan = layout.plan_hierarchy(imap_folders, calendars, books, names=self.imap_names)
+        for role, name in plan.create_imap:
+            special = {"sent": "\\Sent", "deleted": "\\Trash", "drafts": "\\Drafts", "junk": "\\Junk"}.get(role)
+            await self.backends.imap.create_folder(name, special_use=special)
+        if plan.create_dav and self.backends.dav is not None:
+            created = await self._adapters["caldav"].create_missing(plan.create_dav, calendars, books)
+            if created:
+                calendars, books = await self.backends.dav.discover()
+                plan = layout.plan_hierarchy(imap_folders, calendars, books, names=self.imap_names)
+        self._apply_plan(plan)
+
+    def _apply_plan(self, plan: layout.HierarchyPlan) -> None:
+        now = now_iso()
+        with self.db.transaction():
+            rows = self.db.all("SELECT fid, role, kind, ref FROM folders WHERE mailbox_id = ? AND deleted = 0",
+                               (self.mailbox_id,))
+            by_role = {role: fid for fid, role, kind, ref in rows if role}
+            by_ref = {(kind, ref): fid for fid, role, kind, ref in rows if ref is not None}
+            seen: set[int] = set()
+            pending = list(plan.folders)
+            # parents first: a child's parent may be another planned folder
+            for _ in range(len(pending) + 1):
+                if not pending:
+                    break
+                later = []
+                for pf in pending:
+                    parent = self._resolve_parent(pf.parent, by_role, by_ref)
+                    if parent is None:
+                        later.append(pf)
+                        continue
+                    fid = by_role.get(pf.role) if pf.role else by_ref.get((pf.kind, pf.ref))
+                    if fid is None:
+                        fid = by_ref.get((pf.kind, pf.ref))
+                    if fid is None:
+                        fid = layout.BY_ROLE[pf.role].globcnt if pf.role else self.counter.allocate()
+                        self.db.execute(
+                            "INSERT INTO folders (mailbox_id, fid, parent, role, kind, ref, display_name, "
+                            "container_class, cn, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (self.mailbox_id, fid, parent, pf.role, pf.kind, pf.ref, pf.display_name,
+                             pf.container_class, self.new_cn(), now, now))
+                        self._bump_hierarchy()
+                    else:
+                        cur = self.db.one("SELECT parent, ref, display_name FROM folders WHERE mailbox_id = ? "
+                                          "AND fid = ?", (self.mailbox_id, fid))
+                        if cur != (parent, pf.ref, cur[2] if pf.role else pf.display_name):
+                            self.db.execute("UPDATE folders SET parent = ?, ref = ?, display_name = ?, cn = ?, "
+                                            "modified = ? WHERE mailbox_id = ? AND fid = ?",
+                                            (parent, pf.ref, cur[2] if pf.role else pf.display_name, self.new_cn(),
+                                             now, self.mailbox_id, fid))
+                            self._bump_hierarchy()
+                    by_ref[(pf.kind, pf.ref)] = fid
+                    if pf.role:
+                        by_role[pf.role] = fid
+                    seen.add(fid)
+                pending = later
+            for fid, role, kind, ref in rows:
+                if kind in ("imap", "caldav", "carddav") and fid not in seen and not role:
+                    self._tombstone_folder(fid)
+
+    def _resolve_parent(self, parent: tuple[str, str], by_role: dict, by_ref: dict) -> int | None:
+        kind, key = parent
+        if kind == "role":
+            return by_role.get(key)
+        return by_ref.get((kind, key))
+
+    def _tombstone_folder(self, globcnt: int) -> None:
+        self.db.execute("UPDATE folders SET deleted = 1, cn = ?, modified = ? WHERE mailbox_id = ? AND fid = ?",
+                        (self.new_cn(), now_iso(), self.mailbox_id, globcnt))
+        for (mid,) in self.db.all("SELECT mid FROM messages WHERE mailbox_id = ? AND fid = ?",
+                                  (self.mailbox_id, globcnt)):
+            self.tombstone_message(mid)
+        self._bump_hierarchy()
+
+    def _bump_hierarchy(self) -> None:
+        self.db.execute("UPDATE mailboxes SET hierarchy_cn = hierarchy_cn + 1 WHERE id = ?", (self.mailbox_id,))
+
+    async def folders(self) -> list[Folder]:
+        return [self._with_folder_props(self._folder_from_row(r)) for r in self._folder_rows()]
+
+    async def get_folder(self, fid: int) -> Folder:
+        row = self._folder_rows("AND fid = ?", (self.ident.globcnt_of(fid),))
+        if not row:
+            raise NotFound(f"no folder 0x{fid:016x}")
+        return self._with_folder_props(self._folder_from_row(row[0]))
+
+    async def folder_by_role(self, role: str) -> Folder:
+        row = self._folder_rows("AND role = ?", (role,))
+        if not row:
+            raise NotFound(f"no {role} folder")
+        return self._with_folder_props(self._folder_from_row(row[0]))
+
+    async def child_folders(self, fid: int) -> list[Folder]:
+        rows = self._folder_rows("AND parent = ?", (self.ident.globcnt_of(fid),))
+        return [self._with_folder_props(self._folder_from_row(r)) for r in rows]
+
+    def _with_folder_props(self, f: Folder) -> Folder:
+        ident = self.ident
+        pcl = self.db.one("SELECT pcl FROM folders WHERE mailbox_id = ? AND fid = ?", (self.mailbox_id, f.globcnt))[0]
+        props = {
+            P.PidTagFolderId: f.fid,
+            P.PidTagDisplayName: f.display_name,
+            P.PidTagEntryId: ident.folder_entryid(f.globcnt),
+            P.PidTagRecordKey: ident.folder_entryid(f.globcnt),
+            P.PidTagSourceKey: ident.source_key(f.globcnt),
+            P.PidTagChangeKey: ident.change_key(f.cn),
+            P.PidTagChangeNumber: ident.change_number(f.cn),
+            P.PidTagPredecessorChangeList: self._pcl_with(pcl, f.cn),
+            P.PidTagFolderType: layout.FOLDER_TYPE_ROOT if f.kind == "root" else 1,
+            P.PidTagObjectType: P.MAPI_FOLDER,
+            P.PidTagAttributeHidden: f.role is not None and layout.BY_ROLE[f.role].parent == "root",
+        }
+        if f.container_class:
+            props[P.PidTagContainerClass] = f.container_class
+        if f.parent_fid is not None:
+            pg = self.ident.globcnt_of(f.parent_fid)
+            props[P.PidTagParentFolderId] = f.parent_fid
+            props[P.PidTagParentEntryId] = ident.folder_entryid(pg)
+            props[P.PidTagParentSourceKey] = ident.source_key(pg)
+        counts = self.db.one(
+            "SELECT COUNT(*), SUM(CASE WHEN associated = 1 THEN 1 ELSE 0 END) FROM messages "
+            "WHERE mailbox_id = ? AND fid = ?", (self.mailbox_id, f.globcnt))
+        total, assoc = counts[0] or 0, counts[1] or 0
+        props[P.PidTagContentCount] = total - assoc
+        props[P.PidTagAssociatedContentCount] = assoc
+        unread = self.db.one("SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND fid = ? "
+                             "AND associated = 0 AND kind = 'imap' AND (flags IS NULL OR LOWER(flags) NOT LIKE ?)",
+                             (self.mailbox_id, f.globcnt, "%seen%"))[0]
+        props[P.PidTagContentUnreadCount] = unread if f.kind == "imap" else 0
+        children = self.db.one("SELECT COUNT(*) FROM folders WHERE mailbox_id = ? AND parent = ? AND deleted = 0",
+                               (self.mailbox_id, f.globcnt))[0]
+        props[P.PidTagSubfolders] = children > 0
+        props[P.PidTagFolderChildCount] = children
+        props.update(self._overlay("f", f.globcnt))
+        f.props = props
+        return f
+
+    async def create_folder(self, parent_fid: int, name: str, container_class: str = "IPF.Note") -> Folder:
+        parent = await self.get_folder(parent_fid)
+        for child in await self.child_folders(parent_fid):
+            if child.display_name.lower() == name.lower():
+                raise InvalidOperation(f"a folder named {name!r} already exists here")  # ecDuplicateName
+        cls = container_class or "IPF.Note"
+        if cls.startswith("IPF.Note") or cls == "IPF" and parent.kind in ("imap", "local"):
+            kind = "imap" if parent.kind == "imap" or parent.role == "ipm_subtree" else "local"
+        elif cls.startswith(("IPF.Appointment", "IPF.Task")) and self.backends.dav is not None:
+            kind = "caldav"
+        elif cls.startswith("IPF.Contact") and self.backends.dav is not None:
+            kind = "carddav"
+        else:
+            kind = "local"
+        globcnt = await self._adapters[kind].create_folder(parent, name, cls)
+        return await self.get_folder(self.ident.fid(globcnt))
+
+    def insert_folder(self, parent_globcnt: int, kind: str, ref: str | None, name: str, cls: str | None) -> int:
+        globcnt = self.counter.allocate()
+        now = now_iso()
+        self.db.execute("INSERT INTO folders (mailbox_id, fid, parent, role, kind, ref, display_name, "
+                        "container_class, cn, created, modified) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+                        (self.mailbox_id, globcnt, parent_globcnt, kind, ref, name, cls, self.new_cn(), now, now))
+        self._bump_hierarchy()
+        return globcnt
+
+    async def rename_folder(self, fid: int, new_name: str) -> Folder:
+        f = await self.get_folder(fid)
+        if f.role:
+            raise InvalidOperation("well-known folders cannot be renamed")
+        await self._adapters[f.kind].rename_folder(f, new_name, None)
+        return await self.get_folder(fid)
+
+    async def move_folder(self, fid: int, new_parent_fid: int, new_name: str | None = None) -> Folder:
+        f = await self.get_folder(fid)
+        parent = await self.get_folder(new_parent_fid)
+        if f.role:
+            raise InvalidOperation("well-known folders cannot be moved")
+        await self._adapters[f.kind].rename_folder(f, new_name or f.display_name, parent)
+        return await self.get_folder(fid)
+
+    def update_folder_row(self, globcnt: int, **fields) -> None:
+        if not fields:
+            return
+        fields["cn"] = self.new_cn()
+        fields["modified"] = now_iso()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE folders SET {cols} WHERE mailbox_id = ? AND fid = ?",
+                        (*fields.values(), self.mailbox_id, globcnt))
+        self._bump_hierarchy()
+
+    async def delete_folder(self, fid: int) -> None:
+        f = await self.get_folder(fid)
+        if f.role:
+            raise InvalidOperation("well-known folders cannot be deleted")
+        for child in await self.child_folders(fid):
+            await self.delete_folder(child.fid)
+        await self._adapters[f.kind].delete_folder(f)
+        self._tombstone_folder(f.globcnt)
+
+    async def set_folder_props(self, fid: int, props: dict) -> Folder:
+        f = await self.get_folder(fid)
+        name = props.get(P.PidTagDisplayName)
+        rest = {k: v for k, v in props.items() if k != P.PidTagDisplayName}
+        if name is not None and name != f.display_name:
+            await self.rename_folder(fid, name)
+        if rest:
+            self.set_overlay("f", f.globcnt, rest)
+            self.update_folder_row(f.globcnt)
+        return await self.get_folder(fid)
+
+    # ------------------------------------------------------------ overlay properties
+    def _overlay(self, obj_kind: str, globcnt: int) -> dict:
+        out = {}
+        for tag, blob in self.db.all("SELECT tag, value FROM props WHERE mailbox_id = ? AND obj_kind = ? "
+                                     "AND obj_id = ?", (self.mailbox_id, obj_kind, globcnt)):
+            value, _ = decode_value(tag & 0xFFFF, bytes(blob), wide=True)
+            out[self.names.key_for_tag(tag)] = value
+        return out
+
+    def overlay(self, obj_kind: str, globcnt: int) -> dict:
+        return self._overlay(obj_kind, globcnt)
+
+    def set_overlay(self, obj_kind: str, globcnt: int, props: dict, remove: Iterable = ()) -> None:
+        """Keep properties the backend cannot hold (never dropped)."""
+        from .contentcodec import to_tagged
+        tagged = to_tagged(props, self.names)
+        with self.db.transaction():
+            for tag, value in tagged.items():
+                self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ? AND tag = ?",
+                                (self.mailbox_id, obj_kind, globcnt, tag))
+                self.db.execute("INSERT INTO props (mailbox_id, obj_kind, obj_id, tag, value) VALUES (?, ?, ?, ?, ?)",
+                                (self.mailbox_id, obj_kind, globcnt, tag,
+                                 encode_value(tag & 0xFFFF, value, wide=True)))
+            for key in remove:
+                tag = to_tagged({key: None}, self.names)
+                for t in tag:
+                    self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ? "
+                                    "AND tag = ?", (self.mailbox_id, obj_kind, globcnt, t))
+
+    def move_overlay(self, obj_kind: str, old: int, new: int) -> None:
+        self.db.execute("UPDATE props SET obj_id = ? WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ?",
+                        (new, self.mailbox_id, obj_kind, old))
+
+    # ------------------------------------------------------------ message rows
+    def message_row(self, globcnt: int) -> dict:
+        row = self.db.one("SELECT mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, "
+                          "associated, cn, pcl, modified FROM messages WHERE mailbox_id = ? AND mid = ?",
+                          (self.mailbox_id, globcnt))
+        if row is None:
+            raise NotFound(f"no item {globcnt:#x}")
+        keys = ("mid", "fid", "kind", "uidvalidity", "uid", "href", "etag", "emailid", "modseq", "flags",
+                "associated", "cn", "pcl", "modified")
+        return dict(zip(keys, row))
+
+    def insert_message(self, fid_globcnt: int, kind: str, *, uidvalidity=None, uid=None, href=None, etag=None,
+                       emailid=None, modseq=None, flags=None, associated=False, summary=None,
+                       globcnt: int | None = None) -> int:
+        globcnt = globcnt if globcnt is not None else self.counter.allocate()
+        cn = self.new_cn()
+        now = now_iso()
+        self.db.execute(
+            "INSERT INTO messages (mailbox_id, mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, "
+            "associated, cn, pcl, created, modified, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.mailbox_id, globcnt, fid_globcnt, kind, uidvalidity, uid, href, etag, emailid, modseq, flags,
+             1 if associated else 0, cn, self._pcl_with(None, cn), now, now, summary))
+        return globcnt
+
+    def touch_message(self, globcnt: int, **fields) -> int:
+        """Record a change: new change number, PCL extended, fields updated."""
+        cn = self.new_cn()
+        row = self.db.one("SELECT pcl FROM messages WHERE mailbox_id = ? AND mid = ?", (self.mailbox_id, globcnt))
+        fields.update(cn=cn, pcl=self._pcl_with(row[0] if row else None, cn), modified=now_iso())
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE messages SET {cols} WHERE mailbox_id = ? AND mid = ?",
+                        (*fields.values(), self.mailbox_id, globcnt))
+        return cn
+
+    def tombstone_message(self, globcnt: int, *, keep_data: bool = False) -> None:
+        """The item left its folder: drop its row, remember the removal for incremental sync."""
+        row = self.db.one("SELECT fid, associated FROM messages WHERE mailbox_id = ? AND mid = ?",
+                          (self.mailbox_id, globcnt))
+        if row is None:
+            return
+        self.db.execute("DELETE FROM messages WHERE mailbox_id = ? AND mid = ?", (self.mailbox_id, globcnt))
+        if not row[1]:
+            self.db.execute("DELETE FROM tombstones WHERE mailbox_id = ? AND fid = ? AND mid = ?",
+                            (self.mailbox_id, row[0], globcnt))
+            self.db.execute("INSERT INTO tombstones (mailbox_id, fid, mid, cn) VALUES (?, ?, ?, ?)",
+                            (self.mailbox_id, row[0], globcnt, self.new_cn()))
+        if keep_data:
+            return
+        self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = 'm' AND obj_id = ?",
+                        (self.mailbox_id, globcnt))
+        self.db.execute("DELETE FROM local_content WHERE mailbox_id = ? AND mid = ?", (self.mailbox_id, globcnt))
+
+    def rekey_message(self, old: int, new: int) -> None:
+        """Give the row ``old`` the MID ``new`` (a moved item keeps its identity)."""
+        with self.db.transaction():
+            self.db.execute("UPDATE messages SET mid = ? WHERE mailbox_id = ? AND mid = ?", (new, self.mailbox_id, old))
+            self.move_overlay("m", old, new)
+            self.db.execute("UPDATE local_content SET mid = ? WHERE mailbox_id = ? AND mid = ?",
+                            (new, self.mailbox_id, old))
+            self.touch_message(new)
+
+    def id_props(self, row: dict) -> dict:
+        ident = self.ident
+        g, fg, cn = row["mid"], row["fid"], row["cn"]
+        modified = datetime.fromisoformat(row["modified"])
+        return {
+            P.PidTagMid: ident.mid(g),
+            P.PidTagFolderId: ident.fid(fg),
+            P.PidTagParentFolderId: ident.fid(fg),
+            P.PidTagEntryId: ident.message_entryid(fg, g),
+            P.PidTagRecordKey: ident.message_entryid(fg, g),
+            P.PidTagParentEntryId: ident.folder_entryid(fg),
+            P.PidTagSourceKey: ident.source_key(g),
+            P.PidTagParentSourceKey: ident.source_key(fg),
+            P.PidTagChangeKey: ident.change_key(cn),
+            P.PidTagChangeNumber: ident.change_number(cn),
+            P.PidTagPredecessorChangeList: bytes(row["pcl"]) if row["pcl"] else self._pcl_with(None, cn),
+            P.PidTagLastModificationTime: modified,
+            P.PidTagAssociated: bool(row["associated"]),
+            P.PidTagObjectType: P.MAPI_MESSAGE,
+        }
+
+    def adapter_for(self, kind: str):
+        return self._adapters["caldav" if kind == "dav" else kind]
+
+    async def _folder_by_globcnt(self, globcnt: int) -> Folder:
+        return await self.get_folder(self.ident.fid(globcnt))
+
+    # ------------------------------------------------------------ items
+    async def sync_folder(self, fid: int) -> None:
+        """Bring the id map of one folder up to date with its backend."""
+        f = await self.get_folder(fid)
+        await self._adapters[f.kind].sync(f)
+
+    async def list_items(self, fid: int, *, associated: bool = False, sync: bool = True) -> list[Item]:
+        """Table rows: summary properties plus ids, in the backend's order."""
+        f = await self.get_folder(fid)
+        adapter = self._adapters[f.kind]
+        if associated:
+            return await self._adapters["local"].list_associated(f)
+        return await adapter.list(f, sync=sync)
+
+    async def get_item(self, mid: int) -> Item:
+        row = self.message_row(self.ident.globcnt_of(mid))
+        f = await self._folder_by_globcnt(row["fid"])
+        kind = "local" if row["kind"] == "local" else f.kind
+        return await self._adapters[kind].get(f, row)
+
+    async def create_item(self, fid: int, content: MessageContent, *, associated: bool = False) -> Item:
+        f = await self.get_folder(fid)
+        kind = "local" if associated or f.kind in ("local", "root") else f.kind
+        kind = self._adapters[kind].accepts(f, content)
+        if associated:
+            content = MessageContent({**content.props, P.PidTagAssociated: True}, content.recipients,
+                                     content.attachments)
+        globcnt = await self._adapters[kind].create(f, content)
+        return await self.get_item(self.ident.mid(globcnt))
+
+    async def update_item(self, mid: int, set_props: dict | None = None, remove: Iterable = (), *,
+                          change_key: bytes | None = None) -> Item:
+        """Set/remove properties; a stale ``change_key`` raises Conflict (EWS ErrorIrresolvableConflict)."""
+        from .errors import Conflict
+        g = self.ident.globcnt_of(mid)
+        row = self.message_row(g)
+        if change_key is not None and change_key != self.ident.change_key(row["cn"]):
+            raise Conflict("the item was changed since its change key was read")
+        f = await self._folder_by_globcnt(row["fid"])
+        kind = "local" if row["kind"] == "local" else f.kind
+        await self._adapters[kind].update(f, row, dict(set_props or {}), list(remove))
+        return await self.get_item(mid)
+
+    async def set_read(self, mids: Iterable[int], read: bool = True) -> None:
+        for mid in mids:
+            item_row = self.message_row(self.ident.globcnt_of(mid))
+            f = await self._folder_by_globcnt(item_row["fid"])
+            if item_row["kind"] == "imap":
+                await self._adapters["imap"].set_flags(f, [item_row], ["\\Seen"], "+" if read else "-")
+            else:
+                cur = (await self.get_item(mid)).props.get(P.PidTagMessageFlags, 0)
+                new = cur | P.MSGFLAG_READ if read else cur & ~P.MSGFLAG_READ
+                await self.update_item(mid, {P.PidTagMessageFlags: new})
+
+    async def delete_items(self, mids: Iterable[int]) -> None:
+        """Hard delete (EWS HardDelete, RopDeleteMessages); soft delete is a move to Deleted Items."""
+        groups: dict[tuple[int, str], list[dict]] = {}
+        for mid in mids:
+            row = self.message_row(self.ident.globcnt_of(mid))
+            groups.setdefault((row["fid"], row["kind"]), []).append(row)
+        for (fg, kind), rows in groups.items():
+            f = await self._folder_by_globcnt(fg)
+            await self._adapters["local" if kind == "local" else f.kind].delete(f, rows)
+            for row in rows:
+                self.tombstone_message(row["mid"])
+
+    async def move_items(self, mids: Iterable[int], dest_fid: int, *, copy: bool = False) -> dict[int, int]:
+        """Move (or copy) items; a moved item keeps its MID where the backends allow. Returns {old: new}."""
+        dest = await self.get_folder(dest_fid)
+        result: dict[int, int] = {}
+        groups: dict[int, list[dict]] = {}
+        for mid in mids:
+            row = self.message_row(self.ident.globcnt_of(mid))
+            groups.setdefault(row["fid"], []).append(row)
+        for fg, rows in groups.items():
+            src = await self._folder_by_globcnt(fg)
+            same_backend = [r for r in rows if r["kind"] == "imap" and src.kind == "imap" and dest.kind == "imap"]
+            if same_backend:
+                moved = await self._adapters["imap"].move(src, dest, same_backend, copy=copy)
+                result.update({self.ident.mid(k): self.ident.mid(v) for k, v in moved.items()})
+            for row in rows:
+                if row in same_backend:
+                    continue
+                item = await self.get_item(self.ident.mid(row["mid"]))
+                content = item.content or MessageContent(dict(item.props))
+                new = await self.create_item(dest_fid, content, associated=bool(row["associated"]))
+                if copy:
+                    result[item.mid] = new.mid
+                    continue
+                await self.delete_items([item.mid])
+                self.rekey_message(new.globcnt, row["mid"])
+                result[item.mid] = item.mid
+        return result
+
+    async def submit(self, mid: int) -> Item | None:
+        """Send a message (Outbox/Drafts) over SMTP; on success it moves to Sent Items.
+
+        A failed send raises SubmitFailed and leaves the message where it was."""
+        from .submit import submit_message
+        return await submit_message(self, mid)
+
+    def changes_since(self, fid: int, cn: int = 0) -> FolderChanges:
+        """Items created, changed or deleted in a folder after change number ``cn``."""
+        g = self.ident.globcnt_of(fid)
+        rows = self.db.all("SELECT mid, cn, 0 FROM messages WHERE mailbox_id = ? AND fid = ? AND cn > ? "
+                           "AND associated = 0 UNION ALL SELECT mid, cn, 1 FROM tombstones WHERE mailbox_id = ? "
+                           "AND fid = ? AND cn > ? ORDER BY 2", (self.mailbox_id, g, cn, self.mailbox_id, g, cn))
+        out = FolderChanges(fid, last_cn=cn)
+        for mid, mcn, deleted in rows:
+            (out.deleted if deleted else out.changed).append(self.ident.mid(mid))
+            out.last_cn = max(out.last_cn, mcn)
+        return out
+
+    def hierarchy_changes_since(self, cn: int = 0) -> tuple[list[int], list[int], int]:
+        """(changed FIDs, deleted FIDs, last cn) for SyncFolderHierarchy / ICS hierarchy sync."""
+        rows = self.db.all("SELECT fid, cn, deleted FROM folders WHERE mailbox_id = ? AND cn > ? ORDER BY cn",
+                           (self.mailbox_id, cn))
+        changed, deleted, last = [], [], cn
+        for g, fcn, gone in rows:
+            (deleted if gone else changed).append(self.ident.fid(g))
+            last = max(last, fcn)
+        return changed, deleted, last
+
+    async def watch(self) -> AsyncIterator[FolderChanges]:
+        """The change source: yields per-folder changes as backends report them."""
+        from .changes import watch_mailbox
+        async for change in watch_mailbox(self):
+            yield change
+
+    # ------------------------------------------------------------ entry ids
+    def resolve_entryid(self, data: bytes) -> tuple[str, int]:
+        """EntryID -> ("folder", FID) or ("message", MID)."""
+        kind, fg, mg = self.ident.parse_entryid(data)
+        return (kind, self.ident.fid(fg)) if kind == "folder" else (kind, self.ident.mid(mg))
+
+
+def provision(db: StateDB, owner: str, display_name: str | None = None) -> MailboxIdentity:
+    """The mailbox row and its gateway-kept folders; idempotent."""
+    owner = owner.lower()
+    with db.transaction():
+        row = db.one("SELECT id, mailbox_guid, replica_guid FROM mailboxes WHERE owner = ?", (owner,))
+        if row is None:
+            db.execute("INSERT INTO mailboxes (owner, display_name, mailbox_guid, replica_guid, next_globcnt, "
+                       "created) VALUES (?, ?, ?, ?, ?, ?)",
+                       (owner, display_name, str(uuid.uuid4()), str(uuid.uuid4()), FIRST_FREE_GLOBCNT, now_iso()))
+            row = db.one("SELECT id, mailbox_guid, replica_guid FROM mailboxes WHERE owner = ?", (owner,))
+        ident = MailboxIdentity(int(row[0]), owner, uuid.UUID(row[1]), uuid.UUID(row[2]))
+        counter = Counter(db, ident.mailbox_id)
+        now = now_iso()
+        for wk in layout.WELL_KNOWN:
+            if wk.kind not in ("root", "local"):
+                continue
+            exists = db.one("SELECT 1 FROM folders WHERE mailbox_id = ? AND fid = ?", (ident.mailbox_id, wk.globcnt))
+            if exists:
+                continue
+            parent = layout.BY_ROLE[wk.parent].globcnt if wk.parent else None
+            db.execute("INSERT INTO folders (mailbox_id, fid, parent, role, kind, ref, display_name, container_class, "
+                       "cn, created, modified) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                       (ident.mailbox_id, wk.globcnt, parent, wk.role, wk.kind, wk.display_name, wk.container_class,
+                        counter.allocate(), now, now))
+    return ident

@@ -1,0 +1,111 @@
+"""Tables of the state database (one schema, two dialects).
+
+Ids are stored as GLOBCNT integers (48 bits), never as the 64-bit FID/MID
+value, whose top byte would overflow a signed BIGINT.
+"""
+from __future__ import annotations
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailboxes (
+    id {serial},
+    owner TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    mailbox_guid TEXT NOT NULL,
+    replica_guid TEXT NOT NULL,
+    next_globcnt BIGINT NOT NULL,
+    hierarchy_cn BIGINT NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS folders (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    fid BIGINT NOT NULL,
+    parent BIGINT,
+    role TEXT,
+    kind TEXT NOT NULL,
+    ref TEXT,
+    display_name TEXT NOT NULL,
+    container_class TEXT,
+    uidvalidity BIGINT,
+    highestmodseq BIGINT,
+    uidnext BIGINT,
+    sync_token TEXT,
+    cn BIGINT NOT NULL,
+    pcl {blob},
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (mailbox_id, fid)
+);
+CREATE INDEX IF NOT EXISTS folders_ref ON folders (mailbox_id, kind, ref);
+CREATE INDEX IF NOT EXISTS folders_parent ON folders (mailbox_id, parent);
+CREATE TABLE IF NOT EXISTS messages (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    mid BIGINT NOT NULL,
+    fid BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    uidvalidity BIGINT,
+    uid BIGINT,
+    href TEXT,
+    etag TEXT,
+    emailid TEXT,
+    modseq BIGINT,
+    flags TEXT,
+    associated INTEGER NOT NULL DEFAULT 0,
+    cn BIGINT NOT NULL,
+    pcl {blob},
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    summary {blob},
+    PRIMARY KEY (mailbox_id, mid)
+);
+CREATE INDEX IF NOT EXISTS messages_uid ON messages (mailbox_id, fid, uid);
+CREATE INDEX IF NOT EXISTS messages_href ON messages (mailbox_id, href);
+CREATE INDEX IF NOT EXISTS messages_emailid ON messages (mailbox_id, emailid);
+CREATE INDEX IF NOT EXISTS messages_cn ON messages (mailbox_id, fid, cn);
+CREATE TABLE IF NOT EXISTS tombstones (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    fid BIGINT NOT NULL,
+    mid BIGINT NOT NULL,
+    cn BIGINT NOT NULL,
+    PRIMARY KEY (mailbox_id, fid, mid)
+);
+CREATE INDEX IF NOT EXISTS tombstones_cn ON tombstones (mailbox_id, fid, cn);
+CREATE TABLE IF NOT EXISTS props (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    obj_kind TEXT NOT NULL,
+    obj_id BIGINT NOT NULL,
+    tag BIGINT NOT NULL,
+    value {blob} NOT NULL,
+    PRIMARY KEY (mailbox_id, obj_kind, obj_id, tag)
+);
+CREATE TABLE IF NOT EXISTS local_content (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    mid BIGINT NOT NULL,
+    content {blob} NOT NULL,
+    PRIMARY KEY (mailbox_id, mid)
+);
+CREATE TABLE IF NOT EXISTS named_props (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    propid INTEGER NOT NULL,
+    guid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    name TEXT,
+    lid BIGINT,
+    PRIMARY KEY (mailbox_id, propid),
+    UNIQUE (mailbox_id, guid, kind, name_key)
+);
+"""
+
+
+def schema_statements(dialect: str) -> list[str]:
+    if dialect == "postgres":
+        subst = {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"}
+    else:
+        subst = {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"}
+    text = _TABLES.format(**subst)
+    return [s.strip() for s in text.split(";") if s.strip()]
