@@ -252,7 +252,8 @@ def start_smtp_sink(*, auth: dict[str, str] | None = None) -> SmtpSink:
             from aiosmtpd.smtp import AuthResult, LoginPassword
             ok = (isinstance(auth_data, LoginPassword)
                   and auth.get(auth_data.login.decode()) == auth_data.password.decode())
-            return AuthResult(success=ok)
+            # handled=False: let aiosmtpd send its 535 (the default True means "already answered")
+            return AuthResult(success=ok, handled=False)
         kwargs.update(authenticator=authenticator, auth_require_tls=False)
     controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()

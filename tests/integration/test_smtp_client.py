@@ -1,0 +1,89 @@
+"""SmtpSubmission against a real aiosmtpd server (a sink that refuses some domains)."""
+from __future__ import annotations
+
+import pytest
+
+from gateway.backends.base import BackendError
+from gateway.backends.smtp import SmtpRefused, SmtpSubmission
+
+from ._dav_ldap_servers import free_port, start_smtp_sink
+
+pytestmark = pytest.mark.integration
+
+MESSAGE = (b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n"
+           b"Subject: Lunch\r\nMessage-ID: <lunch-1@example.test>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           b"Caf\xc3\xa9 at noon?\r\n.leading dot survives\r\n")
+
+
+@pytest.fixture(scope="module")
+def sink():
+    server = start_smtp_sink()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_sink():
+    server = start_smtp_sink(auth={"alice": "alicepw"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear(sink):
+    sink.handler.messages.clear()
+
+
+async def test_message_received_with_envelope(sink):
+    smtp = SmtpSubmission("127.0.0.1", sink.port)
+    await smtp.send(MESSAGE, "alice@example.test", ["bob@example.test", "carol@example.test"])
+    [got] = sink.handler.messages
+    assert got.mail_from == "alice@example.test"
+    assert got.rcpt_tos == ["bob@example.test", "carol@example.test"]
+    assert b"Subject: Lunch\r\n" in got.data
+    assert b"Caf\xc3\xa9 at noon?" in got.data                 # 8-bit body intact
+    assert b"\r\n.leading dot survives\r\n" in got.data          # dot-stuffing undone by the server
+
+
+async def test_permanent_refusal_is_denied_and_nothing_sent(sink):
+    smtp = SmtpSubmission("127.0.0.1", sink.port)
+    with pytest.raises(SmtpRefused) as err:
+        await smtp.send(MESSAGE, "alice@example.test", ["bob@example.test", "mallory@refused.test"])
+    assert err.value.kind == "denied" and err.value.stage == "RCPT TO"
+    assert "550 5.7.1 Relaying denied for mallory@refused.test" in str(err.value)
+    assert [r.recipient for r in err.value.replies] == ["mallory@refused.test"]
+    assert sink.handler.messages == []                          # all or nothing
+
+
+async def test_temporary_refusal_is_failed(sink):
+    smtp = SmtpSubmission("127.0.0.1", sink.port)
+    with pytest.raises(BackendError) as err:
+        await smtp.send(MESSAGE, "alice@example.test", ["x@later.test"])
+    assert err.value.kind == "failed"
+    assert "451 4.3.0 Try again later" in str(err.value)
+    # the connection pool is not shared: the next send works
+    await smtp.send(MESSAGE, "alice@example.test", ["bob@example.test"])
+    assert len(sink.handler.messages) == 1
+
+
+async def test_auth_right_and_wrong(auth_sink):
+    ok = SmtpSubmission("127.0.0.1", auth_sink.port, username="alice", password="alicepw")
+    await ok.send(MESSAGE, "alice@example.test", ["bob@example.test"])
+    assert auth_sink.handler.messages[-1].rcpt_tos == ["bob@example.test"]
+    bad = SmtpSubmission("127.0.0.1", auth_sink.port, username="alice", password="nope")
+    with pytest.raises(BackendError) as err:
+        await bad.send(MESSAGE, "alice@example.test", ["bob@example.test"])
+    assert err.value.kind == "auth"
+
+
+async def test_no_server_is_unavailable():
+    smtp = SmtpSubmission("127.0.0.1", free_port(), timeout=5)
+    with pytest.raises(BackendError) as err:
+        await smtp.send(MESSAGE, "alice@example.test", ["bob@example.test"])
+    assert err.value.kind == "unavailable"
+
+
+async def test_no_recipients_refused_locally(sink):
+    with pytest.raises(BackendError):
+        await SmtpSubmission("127.0.0.1", sink.port).send(MESSAGE, "alice@example.test", [])
