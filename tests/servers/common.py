@@ -225,14 +225,21 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours still "exists"; reap it if it is ours.
+    # A zombie still "exists" for kill(0). Reap it if it is our child; if it
+    # was daemonized (pg_ctl, postfix) its reaper is init, which may be slow
+    # (in containers PID 1 is not always a prompt reaper), so read its state.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
     except ChildProcessError:
         pass
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return not Path("/proc/self").exists()  # no procfs: trust kill(0)
+    # Field 3, after the parenthesised command name, is the state.
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def stop_pid(pid: int, *, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:

@@ -81,9 +81,10 @@ def start_postgres() -> Running[PostgresInfo]:
         except (OSError, ValueError, IndexError):
             pid = None
         if pid is not None:
-            # SIGINT is the postmaster's "fast shutdown" (PostgreSQL docs,
-            # 19.5 Shutting Down the Server); stop_pid escalates to SIGKILL.
-            stop_pid(pid, sig=signal.SIGINT, timeout=15)
+            # SIGQUIT is the postmaster's "immediate shutdown" (PostgreSQL
+            # docs, 19.5 Shutting Down the Server): no shutdown checkpoint,
+            # which is fine for a cluster that is deleted next.
+            stop_pid(pid, sig=signal.SIGQUIT, timeout=15)
         remove_root(root)
 
     running = register(Running(info, stop))
