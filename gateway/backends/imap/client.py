@@ -1,0 +1,666 @@
+"""ImapClient (gateway/backends/base.py) on our own asyncio IMAP connection.
+
+Extensions are used when CAPABILITY offers them and replaced when not:
+
+| extension | used for | without it |
+|---|---|---|
+| QRESYNC / CONDSTORE (RFC 7162) | changes_since via UID FETCH (CHANGEDSINCE m VANISHED); MODSEQ; STORE UNCHANGEDSINCE | full ``UID FETCH 1:* (FLAGS)`` diff against the caller's known UIDs |
+| SPECIAL-USE (RFC 6154) | folder roles from LIST RETURN (SPECIAL-USE) | special_use None (the store maps roles by name) |
+| CREATE-SPECIAL-USE | create_folder(special_use=...) | the role is not set on the server |
+| MOVE (RFC 6851) | move | UID COPY + STORE \\Deleted + UID EXPUNGE |
+| UIDPLUS (RFC 4315) | APPENDUID, COPYUID, UID EXPUNGE | Message-ID search after APPEND; no uid map; EXPUNGE with other \\Deleted messages protected |
+| OBJECTID (RFC 8474) | MAILBOXID, EMAILID | None |
+| NOTIFY (RFC 5465) | watch: one connection for all folders | IDLE, one connection per folder; else STATUS polling |
+
+Message bodies are returned exactly as the server sends them: pymap's maildir
+backend serves LF-only line ends (backends.md), Dovecot CRLF. The store
+normalises; doing it here would make RFC822.SIZE and BODY[] disagree.
+
+The session flag \\Recent is dropped from summaries: it differs per session and
+would look like a flag change on every sync (IMAP4rev2 removed it).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
+
+from gateway.backends.base import (
+    BackendError,
+    ImapChanges,
+    ImapEvent,
+    ImapFolderInfo,
+    ImapFolderStatus,
+    ImapMessageSummary,
+)
+from gateway.backends.imap import parse
+from gateway.backends.imap.connection import CommandResult, ConnectionLost, ImapConnection, ImapError
+from gateway.backends.imap.parse import Literal, Response
+from gateway.backends.imap.pool import ConnectionPool, ConnectionFactory
+
+T = TypeVar("T")
+
+_SECTION = re.compile(r"[0-9A-Za-z.\- ()]*")
+_SUMMARY_KEYS = ("UID", "RFC822.SIZE", "INTERNALDATE")
+
+
+async def connect(host: str, port: int, login: str, password: str, *, tls: bool = False,
+                  starttls: bool = False, ssl_context: ssl.SSLContext | None = None,
+                  authzid: str | None = None, pool_size: int = 3, timeout: float = 60.0,
+                  poll_interval: float = 30.0) -> "ImapBackendClient":
+    """Log in (LOGIN or AUTHENTICATE PLAIN; with ``authzid`` the gateway acts for
+    that user, e.g. login="master", authzid="alice" on Dovecot) and return a
+    pooled client. Wrong credentials raise BackendError(kind="auth")."""
+
+    async def factory() -> ImapConnection:
+        conn = await ImapConnection.open(host, port, tls=tls, starttls=starttls,
+                                         ssl_context=ssl_context, timeout=timeout)
+        try:
+            await conn.login(login, password, authzid)
+            caps = conn.capabilities
+            if "ENABLE" in caps and "QRESYNC" in caps:
+                await conn.enable("QRESYNC")
+            elif "ENABLE" in caps and "CONDSTORE" in caps:
+                await conn.enable("CONDSTORE")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    first = await factory()
+    return ImapBackendClient(factory, first, pool_size=pool_size, poll_interval=poll_interval)
+
+
+class ImapBackendClient:
+    """One user's IMAP access; implements gateway.backends.base.ImapClient."""
+
+    def __init__(self, factory: ConnectionFactory, first: ImapConnection, *, pool_size: int = 3,
+                 poll_interval: float = 30.0):
+        self._factory = factory
+        self.capabilities: frozenset[str] = first.capabilities
+        self.enabled: frozenset[str] = first.enabled
+        self.poll_interval = poll_interval
+        self._pool = ConnectionPool(factory, pool_size)
+        self._pool.add(first)
+        self._watchers: set[ImapWatcher] = set()
+        self.delimiter: str | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def _has(self, cap: str) -> bool:
+        return cap in self.capabilities
+
+    @property
+    def _condstore(self) -> bool:
+        return "CONDSTORE" in self.enabled or self._has("CONDSTORE")
+
+    async def _run(self, folder: str | None, op: Callable[[ImapConnection], Awaitable[T]], *,
+                   retry: bool = True) -> T:
+        """Run ``op`` on a pooled connection with ``folder`` selected; a dropped
+        connection is replaced and, for operations safe to repeat, retried once."""
+        for attempt in (0, 1):
+            try:
+                async with self._pool.acquire(folder) as conn:
+                    if folder is not None:
+                        await conn.select(folder)
+                    return await op(conn)
+            except ConnectionLost:
+                if attempt or not retry:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _summary_items(self, envelope: bool, bodystructure: bool) -> str:
+        items = ["UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
+        if envelope:
+            items.append("ENVELOPE")
+        if bodystructure:
+            items.append("BODYSTRUCTURE")
+        if self._condstore:
+            items.append("MODSEQ")
+        if self._has("OBJECTID"):
+            items.append("EMAILID")
+        return "(" + " ".join(items) + ")"
+
+    @staticmethod
+    def _summaries(result: CommandResult, keep: Callable[[int], bool] = lambda _uid: True
+                   ) -> list[ImapMessageSummary]:
+        by_uid: dict[int, ImapMessageSummary] = {}
+        for r in result.of_kind("FETCH"):
+            if not r.data:
+                continue
+            items = parse.fetch_items(r.data[0])
+            if not all(k in items for k in _SUMMARY_KEYS):
+                continue  # an unsolicited flag update, not our answer
+            s = parse.summary_from_fetch(items)
+            if keep(s.uid):
+                by_uid[s.uid] = _without_recent(s)
+        return [by_uid[u] for u in sorted(by_uid)]
+
+    async def _fetch_summaries_on(self, conn: ImapConnection, uids: str, envelope: bool,
+                                  bodystructure: bool = False, modifiers: bytes = b"") -> CommandResult:
+        args: list[bytes] = [uids.encode(), self._summary_items(envelope, bodystructure).encode()]
+        if modifiers:
+            args.append(modifiers)
+        return await conn.command("UID FETCH", *args)
+
+    async def _status_on(self, conn: ImapConnection, folder: str) -> ImapFolderStatus:
+        items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]
+        if self._condstore:
+            items.append("HIGHESTMODSEQ")
+        if self._has("OBJECTID"):
+            items.append("MAILBOXID")
+        result = await conn.command("STATUS", parse.mailbox_arg(folder), f"({' '.join(items)})".encode())
+        for r in result.of_kind("STATUS"):
+            name, values = parse.parse_status(r)
+            if name == folder or len(result.of_kind("STATUS")) == 1:
+                return parse.status_from_items(values)
+        raise BackendError(f"STATUS {folder}: no STATUS response", "failed")
+
+    # ------------------------------------------------------------ folders
+
+    async def list_folders(self) -> list[ImapFolderInfo]:
+        if self._has("SPECIAL-USE"):
+            ret = b"RETURN (SPECIAL-USE CHILDREN)" if self._has("LIST-EXTENDED") else b"RETURN (SPECIAL-USE)"
+            args: tuple[bytes, ...] = (b'""', b'"*"', ret)
+        else:
+            args = (b'""', b'"*"')
+
+        async def op(conn: ImapConnection) -> list[ImapFolderInfo]:
+            result = await conn.command("LIST", *args)
+            seen: dict[str, ImapFolderInfo] = {}
+            for r in result.of_kind("LIST"):
+                info = parse.parse_list(r)
+                seen[info.name] = info
+                if info.delimiter and self.delimiter is None:
+                    self.delimiter = info.delimiter
+            return list(seen.values())
+
+        return await self._run(None, op)
+
+    async def status(self, folder: str) -> ImapFolderStatus:
+        return await self._run(None, lambda conn: self._status_on(conn, folder))
+
+    async def create_folder(self, name: str, special_use: str | None = None) -> None:
+        args: list[Any] = [parse.mailbox_arg(name)]
+        if special_use and self._has("CREATE-SPECIAL-USE"):
+            args.append(f"(USE ({special_use}))".encode())  # RFC 6154 3
+        await self._run(None, lambda conn: conn.command("CREATE", *args), retry=False)
+
+    async def rename_folder(self, old: str, new: str) -> None:
+        async def op(conn: ImapConnection) -> None:
+            if conn.selected is not None and conn.selected.name.startswith(old):
+                await conn.unselect()
+            await conn.command("RENAME", parse.mailbox_arg(old), parse.mailbox_arg(new))
+        try:
+            await self._run(None, op, retry=False)
+        finally:
+            self._pool.forget_folder(old)
+
+    async def delete_folder(self, name: str) -> None:
+        async def op(conn: ImapConnection) -> None:
+            if conn.selected is not None and conn.selected.name == name:
+                await conn.unselect()
+            await conn.command("DELETE", parse.mailbox_arg(name))
+        try:
+            await self._run(None, op, retry=False)
+        finally:
+            self._pool.forget_folder(name)
+
+    # ------------------------------------------------------------ messages
+
+    async def fetch_summaries(self, folder: str, uids: str | Sequence[int] = "1:*", *, envelope: bool = True,
+                              bodystructure: bool = False) -> list[ImapMessageSummary]:
+        if not isinstance(uids, str):
+            if not uids:
+                return []
+            uids = parse.format_sequence_set(uids)
+        keep = _uid_filter(uids)
+
+        async def op(conn: ImapConnection) -> list[ImapMessageSummary]:
+            return self._summaries(await self._fetch_summaries_on(conn, uids, envelope, bodystructure), keep)
+
+        return await self._run(folder, op)
+
+    async def fetch_message(self, folder: str, uid: int) -> bytes:
+        """BODY.PEEK[] as the server sends it (LF-only from pymap maildir)."""
+        return await self.fetch_part(folder, uid, "")
+
+    async def fetch_part(self, folder: str, uid: int, section: str) -> bytes:
+        """BODY.PEEK[section], e.g. "1.2", "HEADER", "2.MIME" (RFC 3501 6.4.5);
+        transfer encoding is left on."""
+        if not _SECTION.fullmatch(section):
+            raise ValueError(f"bad section {section!r}")
+
+        async def op(conn: ImapConnection) -> bytes:
+            result = await conn.command("UID FETCH", str(int(uid)), f"(BODY.PEEK[{section}])")
+            for r in result.of_kind("FETCH"):
+                items = parse.fetch_items(r.data[0]) if r.data else {}
+                if "UID" in items and parse.number(items["UID"]) == uid:
+                    value = parse.section_value(items, section)
+                    if value is not None:
+                        return value
+            raise BackendError(f"message UID {uid} not found in {folder!r}", "notfound")
+
+        return await self._run(folder, op)
+
+    async def append(self, folder: str, message: bytes, flags: Sequence[str] = (),
+                     date: datetime | None = None) -> tuple[int, int | None]:
+        args: list[Any] = [parse.mailbox_arg(folder)]
+        flags = [f for f in flags if f.upper() != "\\RECENT"]
+        if flags:
+            args.append(parse.flag_list(flags))
+        if date is not None:
+            args.append(f'"{parse.format_internaldate(date)}"'.encode())
+        args.append(Literal(message))
+
+        async def op(conn: ImapConnection) -> tuple[int, int | None]:
+            result = await conn.command("APPEND", *args)
+            got = parse.appenduid(result.tagged)
+            if got is not None:
+                return got
+            # No UIDPLUS: find the message by its Message-ID (best effort).
+            status = await self._status_on(conn, folder)
+            msgid = _message_id(message)
+            if not msgid:
+                return status.uidvalidity, None
+            await conn.select(folder)
+            found = await conn.command("UID SEARCH", b"HEADER Message-ID", parse.astring(msgid))
+            uids = [int(t) for r in found.of_kind("SEARCH") for t in r.data if isinstance(t, str) and t.isdigit()]
+            return status.uidvalidity, (max(uids) if uids else None)
+
+        return await self._run(None, op, retry=False)
+
+    async def store_flags(self, folder: str, uids: Sequence[int], flags: Sequence[str], *,
+                          mode: str = "+", unchangedsince: int | None = None) -> list[int]:
+        """UID STORE; returns the UIDs refused by UNCHANGEDSINCE ([MODIFIED], RFC 7162 3.1.3)."""
+        if mode not in ("+", "-", ""):
+            raise ValueError(f"bad store mode {mode!r}")
+        if not uids:
+            return []
+        if unchangedsince is not None and not self._condstore:
+            raise BackendError("UNCHANGEDSINCE needs CONDSTORE, which this server does not offer", "failed")
+        args: list[bytes] = [parse.format_sequence_set(uids).encode()]
+        if unchangedsince is not None:
+            args.append(f"(UNCHANGEDSINCE {int(unchangedsince)})".encode())
+        args += [f"{mode}FLAGS.SILENT".encode(), parse.flag_list([f for f in flags if f.upper() != "\\RECENT"])]
+
+        async def op(conn: ImapConnection) -> list[int]:
+            try:
+                result = await conn.command("UID STORE", *args)
+            except ImapError as exc:
+                if exc.response.code == "MODIFIED":
+                    return parse.modified(exc.response)
+                raise
+            return parse.modified(result.tagged)
+
+        return await self._run(folder, op)
+
+    async def copy(self, folder: str, uids: Sequence[int], dest: str) -> dict[int, int]:
+        """UID COPY; {source uid: destination uid} from COPYUID ({} without UIDPLUS)."""
+        if not uids:
+            return {}
+
+        async def op(conn: ImapConnection) -> dict[int, int]:
+            result = await conn.command("UID COPY", parse.format_sequence_set(uids).encode(),
+                                        parse.mailbox_arg(dest))
+            return _copyuid_map(result)
+
+        return await self._run(folder, op, retry=False)
+
+    async def move(self, folder: str, uids: Sequence[int], dest: str) -> dict[int, int]:
+        """UID MOVE (RFC 6851), else COPY + \\Deleted + UID EXPUNGE of exactly these UIDs."""
+        if not uids:
+            return {}
+        uid_set = parse.format_sequence_set(uids).encode()
+
+        async def op(conn: ImapConnection) -> dict[int, int]:
+            if self._has("MOVE"):
+                return _copyuid_map(await conn.command("UID MOVE", uid_set, parse.mailbox_arg(dest)))
+            mapping = _copyuid_map(await conn.command("UID COPY", uid_set, parse.mailbox_arg(dest)))
+            await self._expunge_on(conn, uids)
+            return mapping
+
+        return await self._run(folder, op, retry=False)
+
+    async def expunge(self, folder: str, uids: Sequence[int]) -> None:
+        if not uids:
+            return
+        await self._run(folder, lambda conn: self._expunge_on(conn, uids))
+
+    async def _expunge_on(self, conn: ImapConnection, uids: Sequence[int]) -> None:
+        uid_set = parse.format_sequence_set(uids).encode()
+        await conn.command("UID STORE", uid_set, b"+FLAGS.SILENT", b"(\\Deleted)")
+        if self._has("UIDPLUS"):
+            await conn.command("UID EXPUNGE", uid_set)  # RFC 4315 2.1
+            return
+        # Plain EXPUNGE removes every \Deleted message: keep the others safe meanwhile.
+        found = await conn.command("UID SEARCH", b"DELETED")
+        mine = set(uids)
+        others = [int(t) for r in found.of_kind("SEARCH") for t in r.data
+                  if isinstance(t, str) and t.isdigit() and int(t) not in mine]
+        other_set = parse.format_sequence_set(others).encode() if others else b""
+        if others:
+            await conn.command("UID STORE", other_set, b"-FLAGS.SILENT", b"(\\Deleted)")
+        try:
+            await conn.command("EXPUNGE")
+        finally:
+            if others:
+                await conn.command("UID STORE", other_set, b"+FLAGS.SILENT", b"(\\Deleted)")
+
+    # ------------------------------------------------------------ sync
+
+    async def changes_since(self, folder: str, uidvalidity: int, modseq: int | None,
+                            known_uids: Sequence[int] | None = None, *,
+                            known_flags: Mapping[int, frozenset[str]] | None = None) -> ImapChanges:
+        """What changed in ``folder`` since (uidvalidity, modseq).
+
+        With CONDSTORE/QRESYNC and a modseq: one UID FETCH (CHANGEDSINCE modseq
+        VANISHED) (RFC 7162 3.2.6) gives the changed summaries and vanished UIDs.
+        Otherwise a full ``UID FETCH 1:* (FLAGS)`` is diffed against
+        ``known_uids``: new UIDs come back with envelopes; of the known ones,
+        those whose flags differ from ``known_flags`` (if given, else all of
+        them, without envelopes, for the caller to compare) are reported.
+        Without ``known_uids`` nothing can be reported as vanished except via
+        QRESYNC. A different UIDVALIDITY gives full_resync with every message.
+        The returned status is read before the changes, so nothing that
+        happens meanwhile is lost (it may be reported twice)."""
+
+        async def op(conn: ImapConnection) -> ImapChanges:
+            status = await self._status_on(conn, folder)
+            await conn.select(folder)
+            known = set(known_uids) if known_uids is not None else None
+            if status.uidvalidity != uidvalidity:
+                everything = self._summaries(await self._fetch_summaries_on(conn, "1:*", True))
+                return ImapChanges(status, tuple(everything), (), full_resync=True)
+            if modseq is not None and self._condstore:
+                qresync = "QRESYNC" in conn.enabled
+                mod = f"(CHANGEDSINCE {int(modseq)}{' VANISHED' if qresync else ''})".encode()
+                result = await self._fetch_summaries_on(conn, "1:*", True, modifiers=mod)
+                changed = self._summaries(result)
+                gone: set[int] = set()
+                if qresync:
+                    for r in result.of_kind("VANISHED"):
+                        gone.update(parse.vanished(r)[1])
+                elif known is not None:
+                    gone = known - set(await self._all_uids(conn))
+                if known is not None:
+                    gone &= known  # VANISHED (EARLIER) may name UIDs the caller never saw
+                gone -= {s.uid for s in changed}
+                return ImapChanges(status, tuple(changed), tuple(sorted(gone)))
+            # Full diff (pymap and other servers without CONDSTORE).
+            result = await conn.command("UID FETCH", b"1:*", b"(UID FLAGS)")
+            current: dict[int, frozenset[str]] = {}
+            for r in result.of_kind("FETCH"):
+                items = parse.fetch_items(r.data[0]) if r.data else {}
+                if "UID" in items:
+                    current[parse.number(items["UID"])] = _flags(items.get("FLAGS"))
+            if known is None:
+                new, existing = set(current), set()
+            else:
+                new, existing = set(current) - known, set(current) & known
+            if known_flags is not None:
+                existing = {u for u in existing if current[u] != _strip_recent(known_flags.get(u, frozenset()))}
+            changed: list[ImapMessageSummary] = []
+            if new:
+                changed += self._summaries(await self._fetch_summaries_on(
+                    conn, parse.format_sequence_set(new), True))
+            if existing:
+                changed += self._summaries(await self._fetch_summaries_on(
+                    conn, parse.format_sequence_set(existing), False))
+            changed.sort(key=lambda s: s.uid)
+            gone = sorted(known - set(current)) if known is not None else []
+            return ImapChanges(status, tuple(changed), tuple(gone))
+
+        return await self._run(folder, op)
+
+    async def _all_uids(self, conn: ImapConnection) -> list[int]:
+        result = await conn.command("UID SEARCH", b"ALL")
+        return [int(t) for r in result.of_kind("SEARCH") for t in r.data if isinstance(t, str) and t.isdigit()]
+
+    def watch(self, folders: Sequence[str], *, mode: str | None = None,
+              poll_interval: float | None = None) -> "ImapWatcher":
+        """Events for ``folders`` until the iterator is closed (``aclose()`` or
+        ``async with``). ``mode`` "notify", "idle" or "poll" overrides the choice
+        from CAPABILITY (NOTIFY, else IDLE, else polling)."""
+        if mode is None:
+            mode = "notify" if self._has("NOTIFY") else "idle" if self._has("IDLE") else "poll"
+        watcher = ImapWatcher(self, list(folders), mode, poll_interval or self.poll_interval)
+        self._watchers.add(watcher)
+        return watcher
+
+    async def close(self) -> None:
+        for w in list(self._watchers):
+            await w.aclose()
+        await self._pool.close()
+
+
+# ---------------------------------------------------------------- watch
+
+_STOP = object()
+_IDLE_RESTART = 25 * 60.0   # RFC 2177: re-issue IDLE at least every 29 minutes
+_NOTIFY_KEEPALIVE = 240.0
+_RECONNECT_DELAY = 1.0
+
+
+class ImapWatcher:
+    """Async iterator of ImapEvent; ``aclose()`` stops its tasks and connections."""
+
+    def __init__(self, client: ImapBackendClient, folders: list[str], mode: str, poll_interval: float):
+        if mode not in ("notify", "idle", "poll"):
+            raise ValueError(f"bad watch mode {mode!r}")
+        self.mode = mode
+        self.folders = folders
+        self._client = client
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._closed = False
+        self._poll_interval = poll_interval
+        self._ready_count = 0
+        self._ready = asyncio.Event()
+        self._conns: set[ImapConnection] = set()
+        if mode == "notify":
+            self._tasks = [asyncio.create_task(self._notify_loop())]
+        elif mode == "idle":
+            self._tasks = [asyncio.create_task(self._idle_loop(f)) for f in folders]
+        else:
+            self._tasks = [asyncio.create_task(self._poll_loop())]
+        if not folders:
+            self._ready.set()
+
+    def __aiter__(self) -> "ImapWatcher":
+        return self
+
+    async def __anext__(self) -> ImapEvent:
+        if self._closed and self._queue.empty():
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is _STOP:
+            self._queue.put_nowait(_STOP)
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def ready(self, timeout: float = 10.0) -> None:
+        """Wait until the server is watching (NOTIFY set / IDLE entered / first poll done)."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for conn in list(self._conns):
+            conn.abort()
+        self._conns.clear()
+        self._client._watchers.discard(self)
+        self._queue.put_nowait(_STOP)
+
+    async def __aenter__(self) -> "ImapWatcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _emit(self, folder: str, kind: str) -> None:
+        self._queue.put_nowait(ImapEvent(folder=folder, kind=kind))
+
+    def _mark_ready(self, needed: int) -> None:
+        self._ready_count += 1
+        if self._ready_count >= needed:
+            self._ready.set()
+
+    async def _open(self) -> ImapConnection:
+        conn = await self._client._factory()
+        self._conns.add(conn)
+        return conn
+
+    async def _notify_loop(self) -> None:
+        names = b" ".join(_inline(parse.mailbox_arg(f)) for f in self.folders)
+        first = True
+        while True:
+            conn: ImapConnection | None = None
+            try:
+                conn = await self._open()
+                await conn.command("NOTIFY", b"SET", b"(mailboxes (" + names +
+                                   b") (MessageNew MessageExpunge FlagChange))")
+                if first:
+                    self._mark_ready(1)
+                else:  # events may have been missed while reconnecting
+                    for f in self.folders:
+                        self._emit(f, "changed")
+                first = False
+                while True:
+                    resp = await conn.unsolicited(_NOTIFY_KEEPALIVE)
+                    if resp is None:
+                        for r in (await conn.command("NOOP")).untagged:
+                            self._notify_event(r)
+                    else:
+                        self._notify_event(resp)
+                        if resp.kind == "BYE":
+                            raise ConnectionLost(resp.text)
+            except ConnectionLost:
+                await asyncio.sleep(_RECONNECT_DELAY)
+            except BackendError as exc:
+                self._queue.put_nowait(exc)
+                return
+            finally:
+                if conn is not None:
+                    self._conns.discard(conn)
+                    conn.abort()
+
+    def _notify_event(self, resp: Response) -> None:
+        # RFC 5465 5.2-5.4: changes in non-selected mailboxes come as STATUS.
+        if resp.kind == "STATUS" and resp.data:
+            try:
+                name, _ = parse.parse_status(resp)
+            except parse.ParseError:
+                return
+            self._emit(name, "changed")
+
+    async def _idle_loop(self, folder: str) -> None:
+        first = True
+        while True:
+            conn: ImapConnection | None = None
+            try:
+                conn = await self._open()
+                await conn.select(folder, readonly=True)
+                if not first:
+                    self._emit(folder, "changed")
+                while True:
+                    on_idle = (lambda: self._mark_ready(len(self.folders))) if first else None
+                    responses = await conn.idle(_IDLE_RESTART, on_idle=on_idle)
+                    first = False
+                    kinds: list[str] = []
+                    for r in responses:
+                        kind = {"EXISTS": "exists", "EXPUNGE": "expunge", "VANISHED": "expunge",
+                                "FETCH": "flags"}.get(r.kind)
+                        if kind and kind not in kinds:
+                            kinds.append(kind)
+                        if r.kind == "BYE":
+                            raise ConnectionLost(r.text)
+                    for kind in kinds:
+                        self._emit(folder, kind)
+            except ConnectionLost:
+                await asyncio.sleep(_RECONNECT_DELAY)
+            except BackendError as exc:
+                self._queue.put_nowait(exc)
+                return
+            finally:
+                if conn is not None:
+                    self._conns.discard(conn)
+                    conn.abort()
+
+    async def _poll_loop(self) -> None:
+        last: dict[str, tuple[Any, ...]] = {}
+        while True:
+            for folder in self.folders:
+                try:
+                    st = await self._client.status(folder)
+                except ConnectionLost:
+                    continue
+                except BackendError as exc:
+                    self._queue.put_nowait(exc)
+                    return
+                key = (st.uidvalidity, st.uidnext, st.exists, st.unseen, st.highestmodseq)
+                if folder in last and last[folder] != key:
+                    self._emit(folder, "changed")
+                last[folder] = key
+            self._ready.set()
+            await asyncio.sleep(self._poll_interval)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _copyuid_map(result: CommandResult) -> dict[int, int]:
+    for r in result.codes("COPYUID"):
+        got = parse.copyuid(r)
+        if got is not None:
+            return got[1]
+    return {}
+
+
+def _flags(tok: Any) -> frozenset[str]:
+    return _strip_recent(frozenset(str(f) for f in tok or ()))
+
+
+def _strip_recent(flags: frozenset[str]) -> frozenset[str]:
+    return frozenset(f for f in flags if f.upper() != "\\RECENT")
+
+
+def _without_recent(s: ImapMessageSummary) -> ImapMessageSummary:
+    if not any(f.upper() == "\\RECENT" for f in s.flags):
+        return s
+    return replace(s, flags=_strip_recent(s.flags))
+
+
+def _uid_filter(uids: str) -> Callable[[int], bool]:
+    """"n:*" also matches the highest UID when it is below n (RFC 3501 6.4.8):
+    drop that stray answer."""
+    m = re.fullmatch(r"(\d+):\*", uids.strip())
+    if m:
+        low = int(m.group(1))
+        return lambda uid: uid >= low
+    return lambda _uid: True
+
+
+def _inline(arg: bytes | Literal) -> bytes:
+    if isinstance(arg, Literal):
+        return b'"' + arg.data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return arg
+
+
+_MSGID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]+>)", re.I | re.M)
+
+
+def _message_id(message: bytes) -> str | None:
+    head = message.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    m = _MSGID.search(head)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+__all__ = ["connect", "ImapBackendClient", "ImapWatcher", "BackendError"]
