@@ -222,3 +222,16 @@ async def test_owner_only_rights_deny_other_user(radicale, calendar):
         assert err.value.kind == "denied"
     finally:
         await bob.close()
+
+
+async def test_extra_headers_are_sent(radicale):
+    """No username: the caller's own header (here an Authorization) carries the identity."""
+    import base64
+    token = base64.b64encode(b"bob:bobpw").decode()
+    bob = DavClient(radicale.url, None, None, headers={"Authorization": f"Basic {token}"})
+    try:
+        await bob.make_calendar("/bob/hdr/", "Header Cal")
+        calendars, _ = await bob.discover()
+        assert bob.principal == "/bob/" and [c.href for c in calendars] == ["/bob/hdr/"]
+    finally:
+        await bob.close()

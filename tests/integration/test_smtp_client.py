@@ -87,3 +87,11 @@ async def test_no_server_is_unavailable():
 async def test_no_recipients_refused_locally(sink):
     with pytest.raises(BackendError):
         await SmtpSubmission("127.0.0.1", sink.port).send(MESSAGE, "alice@example.test", [])
+
+
+def test_has_the_protocol_method():
+    import inspect
+
+    from gateway.backends import base
+    assert list(inspect.signature(base.SubmissionClient.send).parameters) == \
+        list(inspect.signature(SmtpSubmission.send).parameters)

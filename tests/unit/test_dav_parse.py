@@ -254,3 +254,15 @@ def test_sync_mkcalendar_mkcol_bodies():
     col = _parse(x.mkcol_addressbook_body("Contacts"))
     rt = col.find(f".//{qn(DAV, 'resourcetype')}")
     assert {c.tag for c in rt} == {qn(DAV, "collection"), qn(CARDDAV, "addressbook")}
+
+
+def test_client_has_every_protocol_method():
+    import inspect
+
+    from gateway.backends import base
+    from gateway.backends.dav import DavClient
+    for name, member in vars(base.DavClient).items():
+        if inspect.iscoroutinefunction(member):
+            assert inspect.iscoroutinefunction(getattr(DavClient, name)), name
+            ours = inspect.signature(getattr(DavClient, name)).parameters
+            assert list(inspect.signature(member).parameters) == list(ours), name

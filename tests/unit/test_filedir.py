@@ -144,3 +144,19 @@ def test_missing_file_is_unavailable(tmp_path):
     with pytest.raises(BackendError) as err:
         FileDirectory(tmp_path / "nope.ldif")
     assert err.value.kind == "unavailable"
+
+
+@pytest.mark.parametrize("cls_path", ["gateway.backends.filedir:FileDirectory",
+                                      "gateway.backends.ldap:LdapDirectory"])
+def test_directories_have_every_protocol_method(cls_path):
+    import importlib
+    import inspect
+
+    from gateway.backends import base
+    mod, _, name = cls_path.partition(":")
+    cls = getattr(importlib.import_module(mod), name)
+    for meth, member in vars(base.DirectoryClient).items():
+        if inspect.iscoroutinefunction(member):
+            assert inspect.iscoroutinefunction(getattr(cls, meth)), meth
+            assert list(inspect.signature(member).parameters) == \
+                list(inspect.signature(getattr(cls, meth)).parameters), meth
