@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -123,6 +124,11 @@ def ensure_maildir(root: Path, folders: Sequence[str] = DEFAULT_FOLDERS) -> None
     ``maildirfolder`` marker as pymap's own CREATE writes), each with its
     dovecot-keywords, and all of them subscribed."""
     dirs = [root] + [root / f".{name}" for name in folders]
+    # Folders created later over IMAP get no keyword file from pymap; give
+    # every existing one its file here, so they have it from the next start.
+    if root.is_dir():
+        dirs += [p for p in sorted(root.iterdir())
+                 if p.name.startswith(".") and (p / "cur").is_dir() and p not in dirs]
     for d in dirs:
         for sub in ("cur", "new", "tmp"):
             (d / sub).mkdir(parents=True, exist_ok=True)
@@ -159,12 +165,11 @@ class EmbeddedImap:
             ensure_maildir(self.account(user.login).maildir)
 
     async def start(self) -> None:
-        # The greeting calls socket.getfqdn() (a DNS lookup) unless FQDN is set.
-        os.environ.setdefault("FQDN", self.fqdn)
-        from pymap.backend.maildir import Config, Login, MaildirBackend
+        from pymap.backend.maildir import Login, MaildirBackend
 
         args = _pymap_args(self.host, self.base_dir)
-        config = Config.from_args(args, hash_context=_HASH, invalid_user_sleep=0.1)
+        config = _config_class().from_args(args, hash_context=_HASH, invalid_user_sleep=0.1)
+        config.fqdn = self.fqdn
         backend = MaildirBackend(Login(config), config)
         # pymap reads its concurrency subsystem from a context variable; set it
         # in a private context so the caller's context is left alone.
@@ -212,3 +217,19 @@ def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:
         service_type.add_arguments(parser)
     parser.set_defaults(skip_services=[], passlib_cfg=None)
     return parser.parse_args(["--no-tls", "--host", host, "--port", "0", "maildir", str(base_dir)])
+
+
+@functools.cache
+def _config_class():
+    """pymap's maildir Config with a fixed greeting host name: the stock one
+    reads $FQDN or calls socket.getfqdn(), a DNS lookup on every greeting."""
+    from pymap.backend.maildir import Config
+
+    class EmbeddedConfig(Config):
+        fqdn = "localhost"
+
+        @property
+        def greeting(self) -> bytes:
+            return b"Server ready " + self.fqdn.encode("ascii")
+
+    return EmbeddedConfig
