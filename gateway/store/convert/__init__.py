@@ -1,0 +1,1 @@
+"""Conversions between wire formats and MAPI property bags (no I/O): mail (MS-OXCMAIL), rtf (MS-OXRTFCP), ical, vcard."""

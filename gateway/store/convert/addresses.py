@@ -1,0 +1,178 @@
+"""Addresses for mail conversion: one-off EntryIDs, FlatEntryLists, search keys,
+and tolerant RFC 5322 address-list parsing.
+
+One-off EntryID (MS-OXCDATA 2.2.5.1)::
+
+    Flags (4, zero) | ProviderUID (16, 812B1FA4 BEA31019 9D6E00DD 010F5402)
+    | Version (2, zero) | bit fields (2) | DisplayName | AddressType | EmailAddress
+
+The two bytes of bit fields are, most significant bit first in wire order:
+Pad(1) MAE(2) Format(4) M(1) | U(1) R(2) L(1) Pad(4). We write M=1 (send
+MIME, not TNEF), U=1 (strings are UTF-16LE), L=1 (do not look the address up):
+bytes 0x01 0x90, the value Outlook writes for SMTP one-offs.
+
+FlatEntryList (MS-OXCDATA 2.3.3): Count (4) | Size (4, bytes of FlatEntries)
+| FlatEntry* where FlatEntry = Size (4) | EntryID, each padded to 4 bytes.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from email.header import decode_header
+from email.utils import getaddresses
+
+ONE_OFF_PROVIDER_UID = bytes.fromhex("812B1FA4BEA310199D6E00DD010F5402")
+_ONE_OFF_FLAGS_UNICODE = 0x80  # U bit, second flag byte
+_ONE_OFF_FLAGS_NO_LOOKUP = 0x10  # L bit, second flag byte
+_ONE_OFF_FLAGS_MIME = 0x01  # M bit, first flag byte
+
+
+@dataclass(frozen=True)
+class OneOff:
+    display_name: str
+    address_type: str
+    email_address: str
+
+
+def encode_one_off(display_name: str, email_address: str, address_type: str = "SMTP") -> bytes:
+    """A Unicode one-off EntryID (MS-OXCDATA 2.2.5.1)."""
+    def z(s: str) -> bytes:
+        return (s or "").encode("utf-16-le", "surrogatepass") + b"\x00\x00"
+
+    return (
+        b"\x00\x00\x00\x00" + ONE_OFF_PROVIDER_UID + b"\x00\x00"
+        + bytes([_ONE_OFF_FLAGS_MIME, _ONE_OFF_FLAGS_UNICODE | _ONE_OFF_FLAGS_NO_LOOKUP])
+        + z(display_name or email_address) + z(address_type) + z(email_address)
+    )
+
+
+def decode_one_off(data: bytes) -> OneOff | None:
+    """Read a one-off EntryID (Unicode or 8-bit); None if it is not one."""
+    if len(data) < 24 or data[4:20] != ONE_OFF_PROVIDER_UID:
+        return None
+    unicode = bool(data[23] & _ONE_OFF_FLAGS_UNICODE)
+    pos = 24
+    fields = []
+    for _ in range(3):
+        if unicode:
+            end = pos
+            while end + 1 < len(data) and not (data[end] == 0 and data[end + 1] == 0):
+                end += 2
+            fields.append(data[pos:end].decode("utf-16-le", "replace"))
+            pos = end + 2
+        else:
+            end = data.find(b"\x00", pos)
+            if end < 0:
+                end = len(data)
+            fields.append(data[pos:end].decode("cp1252", "replace"))
+            pos = end + 1
+    return OneOff(*fields)
+
+
+def encode_flat_entry_list(entry_ids: list[bytes]) -> bytes:
+    body = bytearray()
+    for eid in entry_ids:
+        body += struct.pack("<I", len(eid)) + eid
+        body += b"\x00" * (-len(body) % 4)
+    return struct.pack("<II", len(entry_ids), len(body)) + bytes(body)
+
+
+def decode_flat_entry_list(data: bytes) -> list[bytes]:
+    """FlatEntryList -> EntryIDs; stops quietly at a short buffer."""
+    out: list[bytes] = []
+    if len(data) < 8:
+        return out
+    count, _size = struct.unpack_from("<II", data, 0)
+    pos = 8
+    for _ in range(count):
+        if pos + 4 > len(data):
+            break
+        (n,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        out.append(bytes(data[pos:pos + n]))
+        pos += n
+        pos += -pos % 4
+    return out
+
+
+def search_key(address_type: str, email_address: str) -> bytes:
+    """PidTagSearchKey: "ADDRTYPE:ADDRESS" in upper case, NUL-terminated (MS-OXCMAIL 2.2.3.2.3)."""
+    return (f"{address_type}:{email_address}".upper()).encode("ascii", "replace") + b"\x00"
+
+
+# --- header text --------------------------------------------------------------
+
+def fix_raw_header(value: str) -> str:
+    """Headers parsed from bytes keep 8-bit octets as surrogate escapes; read them
+    as UTF-8 (what SMTPUTF8 and most modern senders use), else as windows-1252."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    raw = value.encode("ascii", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    if charset:
+        cs = charset.split("*", 1)[0]  # RFC 2231 language suffix
+        try:
+            return data.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def decode_words(value) -> str:
+    """RFC 2047 encoded words (B and Q, split across words, unknown charsets) -> str.
+
+    Never raises: a broken word is kept as it is written."""
+    if value is None:
+        return ""
+    value = fix_raw_header(str(value))
+    try:
+        parts = decode_header(value)
+    except Exception:  # email.errors.HeaderParseError and odd inputs
+        return value
+    out = []
+    prev_encoded = False
+    for chunk, charset in parts:
+        if isinstance(chunk, bytes):
+            text = _decode_bytes(chunk, charset)
+            encoded = charset is not None
+        else:
+            text, encoded = chunk, False
+        out.append(text)
+        prev_encoded = encoded
+    del prev_encoded
+    text = "".join(out)
+    # decode_header keeps folding whitespace of unencoded runs; unfold
+    return " ".join(text.replace("\r", " ").replace("\n", " ").split()) if "\n" in text or "\r" in text else text
+
+
+def parse_address_list(values: list[str]) -> list[tuple[str, str]]:
+    """One or more To/Cc/... header values -> [(display name, address)].
+
+    Group syntax contributes its members; an empty group ("undisclosed-recipients:;")
+    contributes nothing. Names are decoded from RFC 2047 after splitting so an
+    encoded comma cannot break the list."""
+    result: list[tuple[str, str]] = []
+    cleaned = [fix_raw_header(str(v)) for v in values if v is not None]
+    try:
+        pairs = getaddresses(cleaned)
+    except Exception:
+        pairs = []
+    for name, addr in pairs:
+        addr = (addr or "").strip()
+        name = decode_words(name).strip() if name else ""
+        if not addr or addr.endswith(":"):
+            continue
+        if "@" not in addr and not name:
+            # "undisclosed-recipients" and similar leftovers are not addresses
+            continue
+        result.append((name, addr))
+    return result
