@@ -154,6 +154,7 @@ class EmbeddedImap:
         self.port = port
         self.fqdn = fqdn
         self._stack: AsyncExitStack | None = None
+        self._pools: list[ThreadPoolExecutor] = []
 
     def account(self, login: str) -> ImapAccount:
         return ImapAccount(login, self.base_dir / "mail" / login)
@@ -167,9 +168,19 @@ class EmbeddedImap:
     async def start(self) -> None:
         from pymap.backend.maildir import Login, MaildirBackend
 
+        from pymap.concurrent import Subsystem
+
         args = _pymap_args(self.host, self.base_dir)
-        config = _config_class().from_args(args, hash_context=_HASH, invalid_user_sleep=0.1)
+        cpu_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pymap-cpu")
+        config = _config_class().from_args(args, hash_context=_HASH, invalid_user_sleep=0.1,
+                                           cpu_subsystem=Subsystem.for_threading(cpu_pool))
         config.fqdn = self.fqdn
+        # pymap makes its maildir I/O pool in Config.parse_args and never
+        # shuts it down; a restart in the same process would leak its threads.
+        io_pool = getattr(config.subsystem, "_executor", None)
+        for pool in (cpu_pool, io_pool):
+            if isinstance(pool, ThreadPoolExecutor):
+                self._pools.append(pool)
         backend = MaildirBackend(Login(config), config)
         # pymap reads its concurrency subsystem from a context variable; set it
         # in a private context so the caller's context is left alone.
@@ -193,13 +204,28 @@ class EmbeddedImap:
         callback = ProxyProtocolReader(config.proxy_protocol).get_callback(
             IMAPServer(backend.login, config))
         server = await asyncio.start_server(callback, host=self.host, port=self.port)
-        await self._stack.enter_async_context(server)
+        self._stack.push_async_callback(_close_server, server)
         return server
 
     async def stop(self) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _close_server(server: asyncio.AbstractServer) -> None:
+    server.close()
+    # From 3.12 wait_closed() also waits for client connections (an IDLE
+    # client would hold stop() forever); 3.13 can close them.
+    if hasattr(server, "close_clients"):
+        server.close_clients()
+    try:
+        await asyncio.wait_for(server.wait_closed(), timeout=2.0)
+    except asyncio.TimeoutError:
+        pass
 
 
 def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:

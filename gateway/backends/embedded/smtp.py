@@ -124,6 +124,8 @@ class EmbeddedSmtp:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+            if hasattr(server, "close_clients"):  # 3.13
+                server.close_clients()
             # From 3.12 wait_closed also waits for open client connections.
             try:
                 await asyncio.wait_for(server.wait_closed(), timeout=2.0)
