@@ -7,6 +7,7 @@ fails to start makes every test that needs it error with the server's log.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -25,8 +26,26 @@ from tests.servers import (
     start_slapd,
     start_with_retry,
 )
+from tests.servers.common import reap_stale_roots
 
 SERVER_FIXTURES = frozenset({"slapd", "dovecot", "radicale", "postfix", "postgres", "postgres_dsn", "real_stack"})
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Servers whose test session was SIGKILLed (so no teardown ran) are
+    # stopped by their recorded pids before new ones start.
+    reap_stale_roots()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A CI timeout sends SIGTERM; turn it into a normal exit so the atexit
+    # hook in tests/servers stops every server that is still running.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,6 +9,7 @@ fixed port, a fixed path or a process name.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import pwd
 import shutil
@@ -102,9 +103,59 @@ def make_root(name: str) -> Path:
     mkdtemp makes it 0700; servers that drop privileges (dovecot, postfix,
     postgres) must be able to traverse it, so open it to 0755.
     """
-    root = Path(tempfile.mkdtemp(prefix=f"exgate-{name}-"))
+    root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{name}-"))
     root.chmod(0o755)
+    (root / OWNER_FILE).write_text(_identity(os.getpid()) or "")
     return root
+
+
+# Each temp root names the test process that owns it and the server pids it
+# started, as "pid starttime" lines (start time guards against pid reuse).
+# If a session is SIGKILLed, the next session stops those servers by pid and
+# removes the root (`reap_stale_roots`); live sessions' roots are left alone.
+ROOT_PREFIX = "exgate-"
+OWNER_FILE = ".exgate-owner"
+PIDS_FILE = ".exgate-pids"
+
+
+def _identity(pid: int) -> str | None:
+    """"pid starttime" for a live process, None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return f"{pid} {fields[19]}"  # field 22 of proc(5): starttime
+
+
+def record_pid(root: Path, pid: int) -> None:
+    ident = _identity(pid)
+    if ident is not None:
+        with open(root / PIDS_FILE, "a") as f:
+            f.write(ident + "\n")
+
+
+def reap_stale_roots() -> list[Path]:
+    """Stop servers left by dead test sessions and remove their temp roots."""
+    reaped = []
+    for owner in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*/{OWNER_FILE}"):
+        root = owner.parent
+        try:
+            line = owner.read_text().strip()
+            pids = (root / PIDS_FILE).read_text().split("\n") if (root / PIDS_FILE).exists() else []
+        except OSError:
+            continue
+        if not line or _identity(int(line.split()[0])) == line:
+            continue  # owner still running (or unknown): not ours to touch
+        for entry in filter(None, (p.strip() for p in pids)):
+            pid = int(entry.split()[0])
+            if _identity(pid) == entry:
+                stop_pid(pid, timeout=5)
+        shutil.rmtree(root, ignore_errors=True)
+        reaped.append(root)
+    return reaped
 
 
 def remove_root(root: Path) -> None:
@@ -202,7 +253,7 @@ def spawn(
     open would otherwise block once the pipe fills (backends.md, Dovecot).
     A new session keeps the server out of pytest's terminal signals.
     """
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, object] = {"preexec_fn": _die_with_parent}
     if account is not None and is_root() and account.uid != 0:
         kwargs.update(user=account.uid, group=account.gid, extra_groups=[])
     with open(log, "ab") as out:
@@ -216,6 +267,23 @@ def spawn(
             start_new_session=True,
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the test process dies.
+
+    Teardown and the atexit hook cover normal ends; this covers a SIGKILLed
+    pytest, which would otherwise leave foreground servers running in their
+    own sessions. Linux only; elsewhere a no-op.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def pid_alive(pid: int) -> bool:

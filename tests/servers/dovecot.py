@@ -20,6 +20,7 @@ from .common import (
     chown_tree,
     free_port,
     make_root,
+    record_pid,
     register,
     remove_root,
     service_account,
@@ -174,6 +175,7 @@ def start_dovecot(slapd: SlapdInfo) -> Running[DovecotInfo]:
     # runs as root (when we are root) and drops to `account` per service.
     stderr = root / "dovecot.stderr"
     proc = spawn([dovecot, "-F", "-c", str(conf)], log=stderr)
+    record_pid(root, proc.pid)
 
     def stop() -> None:
         stop_process(proc)

@@ -7,6 +7,9 @@ machine. Postfix's master must run as root. backends.md section 5.
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import shutil
 import subprocess
 import time
@@ -19,11 +22,12 @@ from .common import (
     ServerStartError,
     free_port,
     is_root,
+    log_tail,
     make_root,
     pid_alive,
+    record_pid,
     register,
     remove_root,
-    run,
     stop_pid,
     wait_for_port,
 )
@@ -129,8 +133,11 @@ def start_postfix(dovecot: DovecotInfo) -> Running[PostfixInfo]:
     logs = [log]
     info = PostfixInfo(host=HOST, port=port, root=root)
 
-    def pf(*args: str, timeout: float = 60.0) -> str:
-        return run([postfix, "-c", str(etc), *args], what=f"postfix {args[0]}", log=logs, timeout=timeout)
+    def pf(*args: str, timeout: float = 60.0) -> None:
+        cmd = [postfix, "-c", str(etc), *args]
+        status, output = _run_on_pty(cmd, timeout)
+        if status != 0:
+            raise ServerStartError(f"postfix {args[0]}: {' '.join(cmd)} exited {status}\n{output}\n{log_tail(logs)}")
 
     def stop() -> None:
         pid = _master_pid(pidfile)
@@ -155,6 +162,9 @@ def start_postfix(dovecot: DovecotInfo) -> Running[PostfixInfo]:
         pf("set-permissions", timeout=120)
         pf("check")
         pf("start")
+        master = _master_pid(pidfile)
+        if master is not None:
+            record_pid(root, master)
         wait_for_port(port, what="postfix smtpd", log=logs, timeout=30)
     except ServerStartError:
         running.stop()
@@ -167,3 +177,40 @@ def _master_pid(pidfile: Path) -> int | None:
         return int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _run_on_pty(cmd: list[str], timeout: float) -> tuple[int, str]:
+    """Run a postfix command with a terminal as stdout/stderr.
+
+    postfix(1) writes its fatal errors only to a tty or to the maillog
+    (backends.md section 5); when the maillog itself is the problem, a pipe
+    would get nothing. A pty gets the message either way.
+    """
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True)
+    finally:
+        os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:  # EIO: every writer has closed the terminal
+                    data = b""
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break  # exited and nothing left to read (a daemon may hold the pty)
+            elif time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                chunks.append(f"\n(timed out after {timeout}s)".encode())
+                break
+    finally:
+        os.close(master)
+    return proc.wait(), b"".join(chunks).decode(errors="replace").replace("\r\n", "\n").strip()

@@ -20,9 +20,9 @@ from .common import (
     ServerStartError,
     chown_tree,
     free_port,
-    is_root,
     make_root,
     read_pidfile,
+    record_pid,
     register,
     remove_root,
     run,
@@ -97,7 +97,7 @@ def start_postgres() -> Running[PostgresInfo]:
         opts = f"-h {HOST} -p {port} -k {sock} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         run([pg_ctl, "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
             what="pg_ctl start", log=log, account=account, env=env, timeout=90)
-        read_pidfile(pidfile)
+        record_pid(root, read_pidfile(pidfile))
         wait_for_port(port, what="postgres", log=log, timeout=30)
         run([psql, "-h", HOST, "-p", str(port), "-U", SUPERUSER, "-d", "postgres", "-v", "ON_ERROR_STOP=1",
              "-c", f"CREATE DATABASE {DATABASE}"],

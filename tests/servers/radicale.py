@@ -17,6 +17,7 @@ from .common import (
     ServerStartError,
     free_port,
     make_root,
+    record_pid,
     register,
     remove_root,
     spawn,
@@ -84,6 +85,7 @@ def start_radicale(slapd: SlapdInfo) -> Running[RadicaleInfo]:
     # Runs as the calling user: the interpreter may live where an
     # unprivileged account cannot read it (e.g. pyenv under /root).
     proc = spawn(cmd, log=log, cwd=root)
+    record_pid(root, proc.pid)
 
     def stop() -> None:
         stop_process(proc)

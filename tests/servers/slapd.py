@@ -16,14 +16,12 @@ from .common import (
     HOST,
     Running,
     ServerStartError,
-    chown_tree,
     free_port,
-    is_root,
     make_root,
+    record_pid,
     register,
     remove_root,
     run,
-    service_account,
     spawn,
     stop_process,
     wait_for_port,
@@ -107,21 +105,19 @@ access to *
 def start_slapd(ldif: Path = FIXTURES / "directory.ldif") -> Running[SlapdInfo]:
     slapd = shutil.which("slapd") or "/usr/sbin/slapd"
     root = make_root("slapd")
-    account = service_account("openldap")
     (root / "data").mkdir()
     conf = root / "slapd.conf"
     conf.write_text(_slapd_conf(root))
-    chown_tree(root, account)
     log = root / "slapd.log"
     port = free_port()
     url = f"ldap://{HOST}:{port}"
     # `-d stats` keeps slapd in the foreground (so the pid we hold is the
-    # server) and sends its log, start-up errors included, to stderr.
+    # server) and sends its log, start-up errors included, to stderr. No -u:
+    # a uid change would clear the parent-death signal that stops slapd if
+    # the test process is killed; it only listens on 127.0.0.1 anyway.
     cmd = [slapd, "-d", "stats", "-f", str(conf), "-h", f"{url}/"]
-    if is_root():
-        # slapd reads its config as root, then drops to the service account.
-        cmd += ["-u", account.name, "-g", account.group]
     proc = spawn(cmd, log=log)
+    record_pid(root, proc.pid)
 
     def stop() -> None:
         stop_process(proc)
