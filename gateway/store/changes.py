@@ -26,8 +26,16 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS) -
     last = {f.fid: mbx.changes_since(f.fid, 0).last_cn for f in folders}
     queue: asyncio.Queue = asyncio.Queue()
 
+    watcher = mbx.backends.imap.watch(list(by_ref))
+
     async def imap_events():
-        async for ev in mbx.backends.imap.watch(list(by_ref)):
+        ready = getattr(watcher, "ready", None)
+        if ready is not None:
+            await ready()
+        # whatever happened before the server was watching: one resync covers the gap
+        for f in by_ref.values():
+            queue.put_nowait(f)
+        async for ev in watcher:
             if ev.folder in by_ref:
                 queue.put_nowait(by_ref[ev.folder])
 
@@ -60,3 +68,6 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS) -
             t.cancel()
             with contextlib.suppress(BaseException):
                 await t
+        closer = getattr(watcher, "aclose", None)
+        if closer is not None:
+            await closer()

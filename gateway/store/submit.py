@@ -40,11 +40,17 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
     item = await mbx.get_item(mid)
     content = item.content
     g = item.globcnt
+
+    def refuse(reason: str, cause: Exception | None = None) -> SubmitFailed:
+        mbx.set_overlay("m", g, {PidTagSubmitError: f"Sending failed: {reason}"})
+        mbx.touch_message(g)
+        return SubmitFailed(reason)
+
     if mbx.backends.smtp is None:
-        raise SubmitFailed("no SMTP server is configured for sending")
+        raise refuse("no SMTP server is configured for sending")
     rcpts = recipient_addresses(content)
     if not rcpts:
-        raise SubmitFailed("the message has no recipients with an SMTP address")
+        raise refuse("the message has no recipients with an SMTP address")
     props = content.props
     for key in conv.DERIVED:
         if key != P.PidTagMessageFlags:
@@ -67,13 +73,9 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
     try:
         await mbx.backends.smtp.send(wire, mbx.email, rcpts)
     except BackendError as exc:
-        mbx.set_overlay("m", g, {PidTagSubmitError: f"Sending failed: {exc}"})
-        mbx.touch_message(g)
-        raise SubmitFailed(f"the SMTP server refused the message: {exc}") from exc
+        raise refuse(f"the SMTP server refused the message: {exc}") from exc
     except OSError as exc:
-        mbx.set_overlay("m", g, {PidTagSubmitError: f"Sending failed: {exc}"})
-        mbx.touch_message(g)
-        raise SubmitFailed(f"the SMTP server could not be reached: {exc}") from exc
+        raise refuse(f"the SMTP server could not be reached: {exc}") from exc
     if props.get(P.PidTagDeleteAfterSubmit):
         await mbx.delete_items([mid])
         return None

@@ -78,6 +78,8 @@ class DavClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._kinds: dict[str, str] = {}          # collection path -> "calendar" | "addressbook"
         self.principal: str | None = None
+        self.calendar_home: str | None = None     # known after discover()
+        self.addressbook_home: str | None = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -173,9 +175,12 @@ class DavClient:
         entry = self._self_entry(ms, principal) or (ms.responses[0] if ms.responses else None)
         homes: list[str] = []
         if entry is not None:
-            for tag in (qn(CALDAV, "calendar-home-set"), qn(CARDDAV, "addressbook-home-set")):
+            for tag, attr in ((qn(CALDAV, "calendar-home-set"), "calendar_home"),
+                              (qn(CARDDAV, "addressbook-home-set"), "addressbook_home")):
                 for h in entry.href_list(tag):
                     p = x.canonical_path(h, self.url(principal))
+                    if getattr(self, attr) is None:
+                        setattr(self, attr, p)  # where new collections are made (MKCALENDAR/MKCOL)
                     if p not in homes:
                         homes.append(p)
         calendars: list[DavCollection] = []

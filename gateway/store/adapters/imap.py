@@ -194,10 +194,11 @@ class ImapAdapter:
         raw = await self._fetch_raw(folder, row)
         content = conv.mime_to_content(raw)
         flags = set((row["flags"] or "").split())
-        content.props.update(self.mbx.overlay("m", row["mid"]))
+        overlay = self.mbx.overlay("m", row["mid"])
+        content.props.update(overlay)
         fp = flag_props(flags)
-        if PidNameKeywords in content.props and PidNameKeywords not in fp:
-            fp.pop(PidNameKeywords, None)  # categories kept in the overlay (server dropped the keywords)
+        if PidNameKeywords in overlay:
+            fp.pop(PidNameKeywords, None)  # categories the server could not keep live in the overlay
         msgflags = fp.pop(P.PidTagMessageFlags)
         base = content.props.get(P.PidTagMessageFlags, 0) & ~(P.MSGFLAG_READ | P.MSGFLAG_UNSENT)
         content.props.update(fp)
@@ -271,9 +272,9 @@ class ImapAdapter:
             mbx.touch_message(row["mid"], flags=norm_flags(new))
             if PidNameKeywords in flag_part:
                 after = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
-                wanted = set(flag_part[PidNameKeywords] or [])
-                if after and not wanted <= set(after[0].flags):
-                    mbx.set_overlay("m", row["mid"], {PidNameKeywords: list(wanted)})
+                wanted = list(flag_part[PidNameKeywords] or [])
+                if after and not set(wanted) <= set(after[0].flags):
+                    mbx.set_overlay("m", row["mid"], {PidNameKeywords: wanted})
                 else:
                     mbx.set_overlay("m", row["mid"], {}, remove=[PidNameKeywords])
         is_draft = "\\draft" in (row["flags"] or "").lower() or folder.role in ("drafts", "outbox")

@@ -1,0 +1,164 @@
+"""`exgate demo` and `exgate serve`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.config import Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
+from gateway.http.app import GatewayState, build_app
+from gateway.http import tls
+from gateway.store.state.db import StateDB
+
+log = logging.getLogger("exgate")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+async def start_http(state: GatewayState, data_dir: Path) -> tuple[web.AppRunner, str, Path | None]:
+    hc = state.config.http
+    app = build_app(state)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    ssl_ctx = None
+    cert = None
+    if hc.tls:
+        cert = Path(hc.cert_file) if hc.cert_file else data_dir / "tls" / "exgate.crt"
+        key = Path(hc.key_file) if hc.key_file else data_dir / "tls" / "exgate.key"
+        if not hc.cert_file:
+            tls.ensure_self_signed(cert, key, [hc.host, "localhost"])
+        ssl_ctx = tls.server_context(cert, key)
+    site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else hc.port
+    scheme = "https" if hc.tls else "http"
+    return runner, f"{scheme}://{hc.host}:{port}", cert
+
+
+async def _wait_for_stop() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - non-Unix
+            pass
+    await stop.wait()
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed
+    from gateway.store.factory import Credentials, open_mailbox
+
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ldif = REPO_ROOT / "fixtures" / "directory.ldif"
+    users = load_demo_users(ldif)
+    stack = EmbeddedStack(data_dir / "backends", users, host=args.host)
+    await stack.start()
+    runner = None
+    try:
+        await seed(stack, users)
+        cfg = Config(
+            domain=users[0].domain,
+            http=HttpConfig(host=args.host, port=args.port, tls=not args.http),
+            state=StateConfig(dsn=str(data_dir / "state.sqlite3")),
+            imap=ImapConfig(host=stack.imap_host, port=stack.imap_port),
+            dav=DavConfig(url=stack.dav_url),
+            ldap=LdapConfig(directory_file=str(ldif)),
+            smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
+        )
+        db = StateDB.open(cfg.state.dsn)
+        # Open every mailbox once: folders get their ids now, and a broken backend shows at start.
+        folder_counts = {}
+        for u in users:
+            mbx = await open_mailbox(db, cfg, Credentials(u.login, u.email, u.display_name, u.password))
+            folder_counts[u.login] = len(await mbx.folders())
+            await mbx.close()
+        state = GatewayState(cfg, db)
+        runner, base_url, cert = await start_http(state, data_dir)
+        info = {
+            "base_url": base_url,
+            "endpoints": {name: base_url + path for name, path in state.endpoints.items()},
+            "tls_certificate": str(cert) if cert else None,
+            "tls_sha256": tls.fingerprint(cert) if cert else None,
+            "backends": {"imap": f"{stack.imap_host}:{stack.imap_port}", "caldav_carddav": stack.dav_url,
+                         "smtp": f"{stack.smtp_host}:{stack.smtp_port}"},
+            "state_database": cfg.state.dsn,
+            "users": [{"email": u.email, "login": u.login, "password": u.password, "display_name": u.display_name,
+                       "folders": folder_counts[u.login]} for u in users],
+        }
+        (data_dir / "demo.json").write_text(json.dumps(info, indent=2) + "\n")
+        print(f"exgate demo is running at {base_url}  (data: {data_dir})")
+        for name, url in info["endpoints"].items():
+            print(f"  {name:<12} {url}")
+        if cert:
+            print(f"  certificate  {cert}  sha256 {info['tls_sha256']}")
+        print(f"  backends     IMAP {info['backends']['imap']}, DAV {stack.dav_url}, SMTP {info['backends']['smtp']}")
+        print("  users:")
+        for u in info["users"]:
+            print(f"    {u['email']:<24} login {u['login']:<8} password {u['password']:<10} "
+                  f"({u['folders']} folders)")
+        print(f"  (also written to {data_dir / 'demo.json'}; Ctrl-C stops)", flush=True)
+        if args.exit_after_start:
+            return 0
+        await _wait_for_stop()
+        return 0
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await stack.stop()
+
+
+async def run_serve(args: argparse.Namespace) -> int:
+    cfg = Config.load(args.config)
+    if args.host:
+        cfg = replace(cfg, http=replace(cfg.http, host=args.host))
+    if args.port is not None:
+        cfg = replace(cfg, http=replace(cfg.http, port=args.port))
+    data_dir = Path(args.data_dir or ".").resolve()
+    db = StateDB.open(cfg.state.dsn)
+    state = GatewayState(cfg, db)
+    runner, base_url, cert = await start_http(state, data_dir)
+    print(f"exgate is serving at {base_url}", flush=True)
+    try:
+        await _wait_for_stop()
+    finally:
+        await runner.cleanup()
+        db.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="exgate", description="Exchange protocols in front of open servers")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="start embedded backends with seeded users and the gateway")
+    demo.add_argument("--data-dir", default="exgate-demo", help="where mail, calendars and state persist")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8443)
+    demo.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    demo.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
+    serve = sub.add_parser("serve", help="run against real servers described by a config file")
+    serve.add_argument("-c", "--config", required=True)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", help="where a generated self-signed certificate is kept")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runner = run_demo if args.command == "demo" else run_serve
+    try:
+        return asyncio.run(runner(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""TLS for the gateway: a configured PEM pair, or a self-signed one the demo generates.
+
+Outlook and most EWS clients insist on HTTPS; a self-signed certificate is
+enough for a demo once the client is told to trust it (the demo prints its
+path and SHA-256 fingerprint).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def ensure_self_signed(cert_path: Path, key_path: Path, hostnames: list[str]) -> None:
+    """Create a self-signed certificate for ``hostnames`` unless one is already there."""
+    if cert_path.exists() and key_path.exists():
+        return
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "exgate demo")])
+    alt = []
+    for h in hostnames:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            alt.append(x509.DNSName(h))
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def fingerprint(cert_path: Path) -> str:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+    return ctx

@@ -1,0 +1,77 @@
+"""Open a user's mailbox: connect the backends as that user and hand them to the store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.backends.base import BackendError, DirectoryClient
+from gateway.config import Config
+
+from .errors import AccessDenied, BackendUnavailable
+from .mailbox import Mailbox, MailboxBackends
+from .state.db import StateDB
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    email: str
+    display_name: str
+    password: str | None = None    # None after NTLM: the backends are reached by master/proxy login
+
+
+def directory_from_config(cfg: Config) -> DirectoryClient:
+    if cfg.ldap.url:
+        from gateway.backends.ldap import LdapDirectory
+        return LdapDirectory(cfg.ldap.url, cfg.ldap.base_dn, bind_dn=cfg.ldap.bind_dn,
+                             bind_password=cfg.ldap.bind_password)
+    if cfg.ldap.directory_file:
+        from gateway.backends.filedir import FileDirectory
+        return FileDirectory(cfg.ldap.directory_file)
+    raise BackendUnavailable("no directory configured: set [ldap] url or directory_file")
+
+
+async def connect_backends(cfg: Config, cred: Credentials) -> MailboxBackends:
+    from gateway.backends.dav import DavClient
+    from gateway.backends.imap import connect as imap_connect
+    from gateway.backends.smtp import SmtpSubmission
+
+    ic = cfg.imap
+    login = ic.login_format.format(login=cred.login, email=cred.email)
+    try:
+        if ic.auth == "master":
+            imap = await imap_connect(ic.host, ic.port, ic.master_user, ic.master_password, tls=ic.tls,
+                                      starttls=ic.starttls, authzid=login)
+        else:
+            if cred.password is None:
+                raise AccessDenied("IMAP pass-through needs the user's password; configure imap.auth = 'master'")
+            imap = await imap_connect(ic.host, ic.port, login, cred.password, tls=ic.tls, starttls=ic.starttls)
+    except BackendError as exc:
+        if exc.kind == "auth":
+            raise AccessDenied(f"the IMAP server refused {login}: {exc}") from exc
+        raise BackendUnavailable(f"IMAP server {ic.host}:{ic.port}: {exc}") from exc
+    dav = None
+    if cfg.dav.url:
+        if cfg.dav.auth == "proxy":
+            headers = {cfg.dav.proxy_header: cred.login} if cfg.dav.proxy_header else {}
+            dav = DavClient(cfg.dav.url, cfg.dav.service_user, cfg.dav.service_password, headers=headers)
+        else:
+            dav = DavClient(cfg.dav.url, cred.login, cred.password)
+    sc = cfg.smtp
+    if sc.auth == "user":
+        smtp = SmtpSubmission(sc.host, sc.port, username=cred.login, password=cred.password, starttls=sc.starttls,
+                              tls=sc.tls)
+    else:
+        smtp = SmtpSubmission(sc.host, sc.port, starttls=sc.starttls, tls=sc.tls)
+    return MailboxBackends(imap=imap, dav=dav, smtp=smtp)
+
+
+async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
+    backends = await connect_backends(cfg, cred)
+    try:
+        return await Mailbox.open(db, cred.email, backends, display_name=cred.display_name, email=cred.email,
+                                  imap_names=cfg.imap.folder_names or None)
+    except BaseException:
+        await backends.imap.close()
+        if backends.dav is not None:
+            await backends.dav.close()
+        raise
