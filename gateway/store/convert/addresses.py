@@ -16,6 +16,7 @@ FlatEntryList (MS-OXCDATA 2.3.3): Count (4) | Size (4, bytes of FlatEntries)
 """
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from email.header import decode_header
@@ -134,24 +135,15 @@ def decode_words(value) -> str:
     if value is None:
         return ""
     value = fix_raw_header(str(value))
+    value = re.sub(r"\r?\n(?=[ \t])", "", value)  # unfold (RFC 5322 2.2.3)
     try:
         parts = decode_header(value)
     except Exception:  # email.errors.HeaderParseError and odd inputs
         return value
     out = []
-    prev_encoded = False
     for chunk, charset in parts:
-        if isinstance(chunk, bytes):
-            text = _decode_bytes(chunk, charset)
-            encoded = charset is not None
-        else:
-            text, encoded = chunk, False
-        out.append(text)
-        prev_encoded = encoded
-    del prev_encoded
-    text = "".join(out)
-    # decode_header keeps folding whitespace of unencoded runs; unfold
-    return " ".join(text.replace("\r", " ").replace("\n", " ").split()) if "\n" in text or "\r" in text else text
+        out.append(_decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    return "".join(out).replace("\r", "").replace("\n", "")
 
 
 def parse_address_list(values: list[str]) -> list[tuple[str, str]]:

@@ -7,6 +7,8 @@ attachment. ``mime_to_message`` never raises on bad input.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import re
 from datetime import datetime, timezone
@@ -552,10 +554,9 @@ def mime_to_message(raw: bytes, *, delivery_time: datetime | None = None) -> Mes
         props[P.PidTagConversationTopic] = topic
     tindex = _header(msg, "thread-index")
     if tindex:
-        import base64
         try:
             props[P.PidTagConversationIndex] = base64.b64decode(tindex + "=" * (-len(tindex) % 4))
-        except Exception:
+        except (binascii.Error, ValueError):
             pass
 
     # originator (2.2.3.2.1 From, 2.2.3.2.2 Sender)

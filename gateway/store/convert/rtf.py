@@ -349,7 +349,7 @@ def _walk(rtf: bytes, html_mode: bool) -> str:
                 uc = p
             elif w == b"u" and p is not None:
                 if visible():
-                    emit(chr(p + 65536 if p < 0 else p))
+                    emit(chr(p & 0xFFFF))  # signed 16-bit; UTF-16 pairs are joined below
                 ucskip = uc
             elif not visible():
                 pass
@@ -378,7 +378,9 @@ def _walk(rtf: bytes, html_mode: bool) -> str:
             if visible():
                 pending.extend(text)
     flush()
-    return "".join(out)
+    text = "".join(out)
+    # \uN pairs for characters beyond the BMP arrive as two surrogates
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def rtf_to_html(rtf: bytes) -> str | None:
