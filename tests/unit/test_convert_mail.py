@@ -17,7 +17,7 @@ from gateway.store.convert.addresses import (
     encode_one_off,
 )
 from gateway.store.convert.mail import (
-    apply_flags, category_to_keyword, flags_to_props, keyword_to_category, message_to_mime,
+    apply_flags, calendar_part, category_to_keyword, flags_to_props, keyword_to_category, message_to_mime,
     mime_to_message, props_to_flags,
 )
 from gateway.store.convert.mail_in import split_subject
@@ -200,6 +200,19 @@ def test_meeting_request_keeps_icalendar():
     out = message_to_mime(m)
     assert re.search(rb"Content-Type: text/calendar; charset=utf-8; method=REQUEST", out)
     assert b"\r\nSender: Google Calendar <calendar-notification@google.com>\r\n" in out
+
+
+def test_calendar_handoff_both_ways():
+    m = load("meeting_cancel.eml")
+    ics = calendar_part(m)
+    assert ics.startswith(b"BEGIN:VCALENDAR") and b"METHOD:CANCEL" in ics
+    assert calendar_part(load("outlook_reply_alternative.eml")) is None
+    # a meeting message built from properties gets its iTIP body from the caller
+    bare = MessageContent(props={P.PidTagMessageClass: "IPM.Schedule.Meeting.Canceled", P.PidTagSubject: "Canceled: x",
+                                 P.PidTagBody: "cancelled\r\n"})
+    again = mime_to_message(message_to_mime(bare, calendar=ics))
+    assert again.props[P.PidTagMessageClass] == "IPM.Schedule.Meeting.Canceled"
+    assert calendar_part(again) == ics
 
 
 @pytest.mark.parametrize("name, cls", [

@@ -61,9 +61,19 @@ from .mail_in import mime_to_message
 from .mail_out import message_to_mime
 
 __all__ = [
-    "mime_to_message", "message_to_mime", "flags_to_props", "props_to_flags", "apply_flags",
+    "mime_to_message", "message_to_mime", "calendar_part", "flags_to_props", "props_to_flags", "apply_flags",
     "keyword_to_category", "category_to_keyword", "MANAGED_MESSAGE_FLAGS", "IGNORED_KEYWORDS",
 ]
+
+def calendar_part(msg) -> bytes | None:
+    """The raw iCalendar of a meeting message: the hidden text/calendar
+    attachment mime_to_message keeps (hand it to ical.itip_to_meeting_message)."""
+    for att in msg.attachments:
+        p = att.props
+        if p.get(P.PidTagAttachmentHidden) and (p.get(P.PidTagAttachMimeTag) or "").lower() == "text/calendar":
+            return p.get(P.PidTagAttachDataBinary)
+    return None
+
 
 # PidTagMessageFlags bits that IMAP flags own; the others (HASATTACH ...) come from content.
 MANAGED_MESSAGE_FLAGS = P.MSGFLAG_READ | P.MSGFLAG_UNSENT

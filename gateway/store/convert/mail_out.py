@@ -408,8 +408,12 @@ def _top_headers(msg: MessageContent, include_bcc: bool, include_trace: bool) ->
     return h
 
 
-def message_to_mime(msg: MessageContent, *, include_bcc: bool = False, include_trace: bool = False) -> bytes:
+def message_to_mime(msg: MessageContent, *, include_bcc: bool = False, include_trace: bool = False,
+                    calendar: bytes | None = None) -> bytes:
     """Write an RFC 5322 message (CRLF) for a Message object.
+
+    ``calendar`` is an iTIP body (e.g. from ical.meeting_message_to_itip) to
+    send as the text/calendar alternative when the message holds none itself.
 
     ``include_bcc`` writes a Bcc header (drafts, Sent Items copies);
     ``include_trace`` writes PidTagMessageDeliveryTime as a Received header so
@@ -438,6 +442,9 @@ def message_to_mime(msg: MessageContent, *, include_bcc: bool = False, include_t
     html_present = props.get(P.PidTagHtml) is not None
     inline = [a for a in atts if html_present and _is_inline(a) and a.embedded is None]
     calendars = [a for a in atts if _is_calendar(a)]
+    if calendar is not None and not calendars:
+        calendars = [Attachment(props={P.PidTagAttachMimeTag: "text/calendar", P.PidTagAttachmentHidden: True,
+                                       P.PidTagAttachDataBinary: calendar})]
     rest = [a for a in atts if a not in inline and a not in calendars]
     body = _body_parts(msg, inline, calendars, bool(rest))
     heads = [body] if body is not None else []
