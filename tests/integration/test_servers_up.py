@@ -64,8 +64,13 @@ def test_imap_login_with_directory_password(dovecot: DovecotInfo) -> None:
         flags = b" ".join(lines).decode()
         for flag in (r"\Drafts", r"\Sent", r"\Trash", r"\Junk", r"\Archive"):
             assert flag in flags, (flag, lines)
-        typ, data = m.select("INBOX")
+        # CONDSTORE is live, not just advertised: SELECT with the CONDSTORE
+        # parameter reports HIGHESTMODSEQ (RFC 7162 3.1.2.1, 3.1.8). imaplib
+        # sends the mailbox argument as given, so the parameter rides along.
+        typ, data = m.select("INBOX (CONDSTORE)")
         assert typ == "OK"
+        codes = b" ".join(c for c in m.untagged_responses.get("OK", []) if isinstance(c, bytes))
+        assert b"HIGHESTMODSEQ" in codes, codes
     finally:
         m.logout()
 

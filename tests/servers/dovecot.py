@@ -43,7 +43,7 @@ class DovecotInfo:
     lmtp_port: int
     master_user: str = MASTER_USER
     master_password: str = MASTER_PASSWORD
-    users: dict[str, str] = field(default_factory=lambda: dict(DIRECTORY_USERS))
+    users: dict[str, str] = field(default_factory=lambda: dict(DIRECTORY_USERS), hash=False)
     root: Path | None = None
     master_separator: str = MASTER_SEPARATOR
 

@@ -30,7 +30,7 @@ from .slapd import DIRECTORY_USERS, SlapdInfo
 @dataclass(frozen=True)
 class RadicaleInfo:
     url: str
-    users: dict[str, str] = field(default_factory=lambda: dict(DIRECTORY_USERS))
+    users: dict[str, str] = field(default_factory=lambda: dict(DIRECTORY_USERS), hash=False)
     root: Path | None = None
 
 
