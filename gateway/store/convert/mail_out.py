@@ -124,8 +124,11 @@ def _b64(data: bytes) -> bytes:
     return b"\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76)) + (b"\r\n" if enc else b"")
 
 
+_NOT_7BIT = re.compile(rb"[^\t\r\n\x20-\x7e]")
+
+
 def _is_7bit_safe(data: bytes) -> bool:
-    if any(b > 0x7E or (b < 0x20 and b not in (9, 10, 13)) for b in data):
+    if _NOT_7BIT.search(data):
         return False
     lines = data.split(b"\r\n")
     return all(b"\r" not in ln and b"\n" not in ln and len(ln) <= 998 for ln in lines)
