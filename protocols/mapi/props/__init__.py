@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import core, mail, named, contact
+from . import core, mail, named, contact, appointment, task
 from .named import NamedProp, PSETID, PS_INTERNET_HEADERS, PS_PUBLIC_STRINGS, PS_MAPI
 
-_AREAS: list[ModuleType] = [core, named, mail, contact]
+_AREAS: list[ModuleType] = [core, named, mail, contact, appointment, task]
 _BY_NAME: dict[str, object] = {}
 _TAG_NAMES: dict[int, str] = {}
 
