@@ -10,35 +10,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from aiohttp import web
-
 from gateway.config import Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
-from gateway.http.app import GatewayState, build_app
 from gateway.http import tls
+from gateway.http.server import start_gateway
 from gateway.store.state.db import StateDB
 
 log = logging.getLogger("exgate")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-async def start_http(state: GatewayState, data_dir: Path) -> tuple[web.AppRunner, str, Path | None]:
-    hc = state.config.http
-    app = build_app(state)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    ssl_ctx = None
-    cert = None
-    if hc.tls:
-        cert = Path(hc.cert_file) if hc.cert_file else data_dir / "tls" / "exgate.crt"
-        key = Path(hc.key_file) if hc.key_file else data_dir / "tls" / "exgate.key"
-        if not hc.cert_file:
-            tls.ensure_self_signed(cert, key, [hc.host, "localhost"])
-        ssl_ctx = tls.server_context(cert, key)
-    site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else hc.port
-    scheme = "https" if hc.tls else "http"
-    return runner, f"{scheme}://{hc.host}:{port}", cert
 
 
 async def _wait_for_stop() -> None:
@@ -81,8 +59,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             mbx = await open_mailbox(db, cfg, Credentials(u.login, u.email, u.display_name, u.password))
             folder_counts[u.login] = len(await mbx.folders())
             await mbx.close()
-        state = GatewayState(cfg, db)
-        runner, base_url, cert = await start_http(state, data_dir)
+        gw = await start_gateway(cfg, data_dir, db=db)
+        runner, base_url, cert, state = gw.runner, gw.base_url, gw.certificate, gw.state
         info = {
             "base_url": base_url,
             "endpoints": {name: base_url + path for name, path in state.endpoints.items()},
@@ -123,15 +101,13 @@ async def run_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         cfg = replace(cfg, http=replace(cfg.http, port=args.port))
     data_dir = Path(args.data_dir or ".").resolve()
-    db = StateDB.open(cfg.state.dsn)
-    state = GatewayState(cfg, db)
-    runner, base_url, cert = await start_http(state, data_dir)
-    print(f"exgate is serving at {base_url}", flush=True)
+    gw = await start_gateway(cfg, data_dir)
+    print(f"exgate is serving at {gw.base_url}", flush=True)
     try:
         await _wait_for_stop()
     finally:
-        await runner.cleanup()
-        db.close()
+        await gw.stop()
+        gw.state.db.close()
     return 0
 
 

@@ -28,6 +28,9 @@ from tests.servers import (
 )
 from tests.servers.common import reap_stale_roots
 
+# Backend sets and a running gateway, shared by integration and client tests.
+pytest_plugins = ("tests.stacks",)
+
 SERVER_FIXTURES = frozenset({"slapd", "dovecot", "radicale", "postfix", "postgres", "postgres_dsn", "real_stack"})
 
 

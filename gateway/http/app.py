@@ -22,6 +22,13 @@ class GatewayState:
     db: StateDB
     started: float = field(default_factory=time.time)
     endpoints: dict[str, str] = field(default_factory=dict)  # name -> path, for the demo's listing
+    mailboxes: "MailboxCache | None" = None
+    directory: object | None = None   # DirectoryClient for sign-in, the GAL and ResolveNames
+
+    def __post_init__(self):
+        from .sessions import MailboxCache
+        if self.mailboxes is None:
+            self.mailboxes = MailboxCache(self.db, self.config)
 
 
 
@@ -39,9 +46,14 @@ async def root(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + "\n")
 
 
+async def _close_mailboxes(app: web.Application) -> None:
+    await app[GATEWAY].mailboxes.close()
+
+
 def build_app(state: GatewayState) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[GATEWAY] = state
+    app.on_cleanup.append(_close_mailboxes)
     app.router.add_get("/", root)
     app.router.add_get("/healthz", health)
     state.endpoints.setdefault("health", "/healthz")

@@ -33,17 +33,17 @@ def content_to_mime_for_sending(content: MessageContent) -> bytes:
     return message_to_mime(content, include_bcc=False)
 
 
-def dav_to_content(data: bytes, container_class: str) -> MessageContent:
+def dav_to_content(data: bytes, container_class: str, *, owner: str | None = None) -> MessageContent:
+    """``owner`` (the mailbox's SMTP address) tells organizer from attendee in meetings."""
     if container_class.startswith("IPF.Contact"):
         from .convert import vcard
-        text = data.decode("utf-8", "replace").upper()
-        if "KIND:GROUP" in text or "X-ADDRESSBOOKSERVER-KIND:GROUP" in text:
+        if vcard.is_group_vcard(data):
             return vcard.vcard_to_distlist(data)
         return vcard.vcard_to_contact(data)
     from .convert import ical
     if container_class.startswith("IPF.Task"):
         return ical.ical_to_task(data)
-    return ical.ical_to_appointment(data)
+    return ical.ical_to_appointment(data, owner=owner)
 
 
 def content_to_dav(content: MessageContent, container_class: str) -> tuple[bytes, str, str]:

@@ -10,16 +10,9 @@ import re
 
 from gateway.backends.base import ImapAddress, ImapMessageSummary
 from protocols.mapi.props import core as P
-from protocols.mapi.props.named import PidNameKeywords
 
 # MS-OXCMAIL 2.2.3.2.4.1: a prefix is 1-3 non-digit, non-space characters, a colon and a space.
 _PREFIX = re.compile(r"^([^\s\d:]{1,3}):\s+")
-
-SYSTEM_FLAGS = {"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft", "\\recent"}
-# Keywords that carry meaning in flags and are not categories.
-PROTOCOL_KEYWORDS = {"$forwarded", "$junk", "$notjunk", "$mdnsent", "nonjunk", "junk", "$submitpending",
-                     "$submitted", "$phishing", "$important"}
-
 
 def split_subject(subject: str) -> tuple[str, str]:
     """(PidTagSubjectPrefix, PidTagNormalizedSubject)."""
@@ -31,25 +24,8 @@ def split_subject(subject: str) -> tuple[str, str]:
 
 def flag_props(flags) -> dict:
     """IMAP flags and keywords -> MAPI properties (read, follow-up, last verb, categories)."""
-    lower = {f.lower() for f in flags}
-    props: dict = {}
-    msgflags = 0
-    if "\\seen" in lower:
-        msgflags |= P.MSGFLAG_READ
-    if "\\draft" in lower:
-        msgflags |= P.MSGFLAG_UNSENT
-    props[P.PidTagMessageFlags] = msgflags
-    if "\\flagged" in lower:
-        props[P.PidTagFlagStatus] = P.FOLLOWUP_FLAGGED
-        props[P.PidTagFollowupIcon] = 6  # red flag
-    if "$forwarded" in lower:
-        props[P.PidTagLastVerbExecuted] = P.NOTEIVERB_FORWARD
-    elif "\\answered" in lower:
-        props[P.PidTagLastVerbExecuted] = P.NOTEIVERB_REPLYTOSENDER
-    cats = [f for f in flags if f.lower() not in SYSTEM_FLAGS and f.lower() not in PROTOCOL_KEYWORDS]
-    if cats:
-        props[PidNameKeywords] = cats
-    return props
+    from .convert.mail import apply_flags
+    return apply_flags({}, flags)
 
 
 def _names(addrs: tuple[ImapAddress, ...]) -> str:

@@ -125,7 +125,7 @@ class DavAdapter:
 
     def _record(self, folder: Folder, res: DavResource, row) -> int:
         try:
-            content = conv.dav_to_content(res.data or b"", folder.container_class or "IPF.Appointment")
+            content = conv.dav_to_content(res.data or b"", folder.container_class or "IPF.Appointment", owner=self.mbx.email)
         except Exception as exc:  # a resource we cannot read still shows up, as an error item
             content = MessageContent({P.PidTagMessageClass: "IPM.Note", P.PidTagSubject: f"(unreadable: {exc})"})
         blob = self._summary_blob(content)
@@ -164,7 +164,7 @@ class DavAdapter:
             if exc.kind == "notfound":
                 raise NotFound(f"{row['href']} is gone") from exc
             raise BackendUnavailable(str(exc)) from exc
-        content = conv.dav_to_content(res.data or b"", folder.container_class or "IPF.Appointment")
+        content = conv.dav_to_content(res.data or b"", folder.container_class or "IPF.Appointment", owner=self.mbx.email)
         if res.etag and res.etag != row["etag"]:
             self.mbx.touch_message(row["mid"], etag=res.etag, summary=self._summary_blob(content))
             row = self.mbx.message_row(row["mid"])
@@ -181,7 +181,7 @@ class DavAdapter:
             etag = await self.dav.put(href, data, ctype, create_only=True)
         except BackendError as exc:
             raise BackendUnavailable(f"the DAV server refused the new item: {exc}") from exc
-        kept = conv.dav_to_content(data, folder.container_class or "IPF.Appointment")
+        kept = conv.dav_to_content(data, folder.container_class or "IPF.Appointment", owner=self.mbx.email)
         g = self.mbx.insert_message(folder.globcnt, "dav", href=href, etag=etag, summary=self._summary_blob(kept))
         lost = conv.lost_props(content.props, kept.props)
         if lost:
@@ -204,7 +204,7 @@ class DavAdapter:
             if exc.kind == "conflict":
                 raise Conflict("the item changed on the server meanwhile") from exc
             raise BackendUnavailable(str(exc)) from exc
-        kept = conv.dav_to_content(data, folder.container_class or "IPF.Appointment")
+        kept = conv.dav_to_content(data, folder.container_class or "IPF.Appointment", owner=self.mbx.email)
         self.mbx.touch_message(row["mid"], etag=etag, summary=self._summary_blob(kept))
         overlay = self.mbx.overlay("m", row["mid"])
         self.mbx.set_overlay("m", row["mid"], {}, remove=list(overlay))

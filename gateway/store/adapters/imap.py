@@ -9,7 +9,6 @@ MIME, expunge the old one) under the same MID.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from gateway.backends.base import BackendError, ImapMessageSummary
@@ -20,7 +19,8 @@ from .. import conversions as conv
 from ..errors import BackendUnavailable, InvalidOperation, NotFound
 from ..model import MessageContent
 from ..objects import Folder, Item
-from ..summary import PROTOCOL_KEYWORDS, SYSTEM_FLAGS, flag_props, summary_props
+from ..convert.mail import apply_flags
+from ..summary import flag_props, summary_props
 
 if TYPE_CHECKING:
     from ..mailbox import Mailbox
@@ -30,39 +30,33 @@ FLAG_KEYS = {P.PidTagMessageFlags, P.PidTagFlagStatus, P.PidTagFollowupIcon, P.P
 MAIL_CLASSES = ("IPM.Note", "REPORT.", "IPM.Schedule.Meeting", "IPM.Post", "IPM.Outlook.Recall", "IPM.Sharing")
 
 
-_ATOM = re.compile(r'^[^\x00-\x20\x7f(){%*"\\\]]+$')
-
-
 def norm_flags(flags) -> str:
     """Flags as stored: the server's spelling, sorted, \\Recent dropped (it is per-session)."""
     return " ".join(sorted({f for f in flags if f.lower() != "\\recent"}))
 
 
-def is_keyword_atom(word: str) -> bool:
-    """IMAP keywords are atoms (RFC 3501 9): categories with spaces can only live in the overlay."""
-    return bool(_ATOM.match(word))
-
 
 def flags_for_props(props: dict, current: set[str]) -> tuple[set[str], set[str]]:
-    """(flags to add, flags to remove) so IMAP holds what ``props`` say."""
-    add, remove = set(), set()
+    """(flags to add, flags to remove) so that IMAP holds what ``props`` say; only the
+    properties present in ``props`` are considered."""
+    from ..convert.mail import IGNORED_KEYWORDS, apply_flags, props_to_flags
+    merged = apply_flags({}, current)
+    merged.update(props)
+    desired = props_to_flags(merged)
+    managed = {"\\seen", "\\flagged", "\\answered", "$forwarded"}
     if P.PidTagMessageFlags in props:
-        value = props[P.PidTagMessageFlags] or 0
-        (add if value & P.MSGFLAG_READ else remove).add("\\Seen")
-    if P.PidTagFlagStatus in props:
-        (add if props[P.PidTagFlagStatus] == P.FOLLOWUP_FLAGGED else remove).add("\\Flagged")
-    if P.PidTagLastVerbExecuted in props:
-        verb = props[P.PidTagLastVerbExecuted]
-        if verb in (P.NOTEIVERB_REPLYTOSENDER, P.NOTEIVERB_REPLYTOALL):
-            add.add("\\Answered")
-        elif verb == P.NOTEIVERB_FORWARD:
-            add.add("$Forwarded")
-    if PidNameKeywords in props:
-        wanted = {w for w in (props[PidNameKeywords] or []) if is_keyword_atom(w)}
-        have = {f for f in current if f.lower() not in SYSTEM_FLAGS and f.lower() not in PROTOCOL_KEYWORDS}
-        add |= wanted - have
-        remove |= have - wanted
-    return add - current, remove & current
+        managed.add("\\draft")
+    have = {f.lower(): f for f in current}
+
+    def is_managed(flag: str) -> bool:
+        low = flag.lower()
+        if low in managed:
+            return True
+        return PidNameKeywords in props and not low.startswith("\\") and low not in IGNORED_KEYWORDS
+    add = {f for f in desired if f.lower() not in have and is_managed(f)}
+    want = {f.lower() for f in desired}
+    remove = {orig for low, orig in have.items() if is_managed(orig) and low not in want}
+    return add, remove
 
 
 class ImapAdapter:
@@ -196,13 +190,11 @@ class ImapAdapter:
         flags = set((row["flags"] or "").split())
         overlay = self.mbx.overlay("m", row["mid"])
         content.props.update(overlay)
-        fp = flag_props(flags)
-        if PidNameKeywords in overlay:
-            fp.pop(PidNameKeywords, None)  # categories the server could not keep live in the overlay
-        msgflags = fp.pop(P.PidTagMessageFlags)
-        base = content.props.get(P.PidTagMessageFlags, 0) & ~(P.MSGFLAG_READ | P.MSGFLAG_UNSENT)
-        content.props.update(fp)
-        content.props[P.PidTagMessageFlags] = base | msgflags | (P.MSGFLAG_HASATTACH if content.attachments else 0)
+        apply_flags(content.props, flags)  # IMAP flags are the truth for read state, follow-up and verbs
+        if PidNameKeywords in overlay:  # categories the server could not keep live in the overlay
+            content.props[PidNameKeywords] = overlay[PidNameKeywords]
+        if content.attachments:
+            content.props[P.PidTagMessageFlags] |= P.MSGFLAG_HASATTACH
         content.props[P.PidTagMessageSize] = len(raw)
         content.props[P.PidTagHasAttachments] = bool(content.attachments)
         content.props.update(self.mbx.id_props(row))
@@ -232,10 +224,12 @@ class ImapAdapter:
         kept.update({k: v for k, v in flag_props(flags).items()})
         lost = conv.lost_props({k: v for k, v in content.props.items() if k not in FLAG_KEYS}, kept)
         if PidNameKeywords in content.props and content.props[PidNameKeywords]:
+            from ..convert.mail import category_to_keyword
             row = self.mbx.message_row(g)
             stored = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
-            have = set(stored[0].flags) if stored else set()
-            if not set(content.props[PidNameKeywords]) <= have:  # the server dropped keywords (pymap)
+            have = {f.lower() for f in stored[0].flags} if stored else set()
+            if not {category_to_keyword(c).lower() for c in content.props[PidNameKeywords]} <= have:
+                # the server dropped the keywords (pymap keeps only predefined ones)
                 lost[PidNameKeywords] = list(content.props[PidNameKeywords])
         if lost:
             self.mbx.set_overlay("m", g, lost)
@@ -271,9 +265,11 @@ class ImapAdapter:
             new = (current | add) - drop
             mbx.touch_message(row["mid"], flags=norm_flags(new))
             if PidNameKeywords in flag_part:
+                from ..convert.mail import category_to_keyword
                 after = await self.imap.fetch_summaries(folder.ref, str(row["uid"]), envelope=False)
                 wanted = list(flag_part[PidNameKeywords] or [])
-                if after and not set(wanted) <= set(after[0].flags):
+                kept = {f.lower() for f in after[0].flags} if after else set()
+                if after and not {category_to_keyword(w).lower() for w in wanted} <= kept:
                     mbx.set_overlay("m", row["mid"], {PidNameKeywords: wanted})
                 else:
                     mbx.set_overlay("m", row["mid"], {}, remove=[PidNameKeywords])

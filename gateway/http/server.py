@@ -1,0 +1,52 @@
+"""Start the gateway's HTTP(S) server in the running loop (used by the CLI and by client tests)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.config import Config
+from gateway.store.state.db import StateDB
+
+from . import tls
+from .app import GatewayState, build_app
+
+
+@dataclass
+class RunningGateway:
+    base_url: str
+    state: GatewayState
+    runner: web.AppRunner
+    certificate: Path | None
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = None,
+                        directory=None) -> RunningGateway:
+    """Open the state database, build the app and listen on cfg.http.host:port (0 = a free port)."""
+    if directory is None:
+        from gateway.store.factory import directory_from_config
+        try:
+            directory = directory_from_config(cfg)
+        except Exception:
+            directory = None
+    state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory)
+    hc = cfg.http
+    app = build_app(state)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    ssl_ctx, cert = None, None
+    if hc.tls:
+        cert = Path(hc.cert_file) if hc.cert_file else data_dir / "tls" / "exgate.crt"
+        key = Path(hc.key_file) if hc.key_file else data_dir / "tls" / "exgate.key"
+        if not hc.cert_file:
+            tls.ensure_self_signed(cert, key, [hc.host, "localhost"])
+        ssl_ctx = tls.server_context(cert, key)
+    site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else hc.port
+    scheme = "https" if hc.tls else "http"
+    return RunningGateway(f"{scheme}://{hc.host}:{port}", state, runner, cert)

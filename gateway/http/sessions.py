@@ -1,0 +1,85 @@
+"""Who is asking, and their open mailbox.
+
+The auth layer (gateway/http/auth*) puts an ``AuthenticatedUser`` on each
+request as ``request[USER]``; front ends call ``await mailbox_for(request)``
+to get that user's Mailbox. Mailboxes are opened once per user and shared by
+that user's requests; a front end never opens another user's mailbox (access
+to others goes through ``open_other`` and the backends' ACLs).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.config import Config
+from gateway.store.factory import Credentials, open_mailbox
+from gateway.store.mailbox import Mailbox
+from gateway.store.state.db import StateDB
+
+USER = web.RequestKey("exgate_user", object)
+IDLE_CLOSE_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    login: str                    # directory uid
+    email: str                    # primary SMTP address: the mailbox's owner key
+    display_name: str
+    password: str | None = None   # known after Basic; None after NTLM/Kerberos (backends via master/proxy)
+    method: str = "basic"         # "basic", "ntlm", "negotiate"
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.login, self.email, self.display_name, self.password)
+
+
+class MailboxCache:
+    """One open Mailbox per user, closed after it has been idle for a while."""
+
+    def __init__(self, db: StateDB, config: Config):
+        self.db = db
+        self.config = config
+        self._open: dict[str, tuple[Mailbox, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, user: AuthenticatedUser) -> Mailbox:
+        key = user.email.lower()
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            found = self._open.get(key)
+            if found is not None:
+                self._open[key] = (found[0], time.monotonic())
+                return found[0]
+            mbx = await open_mailbox(self.db, self.config, user.credentials())
+            self._open[key] = (mbx, time.monotonic())
+            return mbx
+
+    async def drop(self, email: str) -> None:
+        found = self._open.pop(email.lower(), None)
+        if found is not None:
+            await found[0].close()
+
+    async def close_idle(self, max_idle: float = IDLE_CLOSE_SECONDS) -> None:
+        now = time.monotonic()
+        for key, (mbx, used) in list(self._open.items()):
+            if now - used > max_idle:
+                await self.drop(key)
+
+    async def close(self) -> None:
+        for key in list(self._open):
+            await self.drop(key)
+
+
+def current_user(request: web.Request) -> AuthenticatedUser:
+    user = request.get(USER)
+    if user is None:  # the auth middleware lets nothing through unauthenticated but public paths
+        raise web.HTTPUnauthorized(reason="authentication required")
+    return user
+
+
+async def mailbox_for(request: web.Request) -> Mailbox:
+    from .app import GATEWAY
+    state = request.app[GATEWAY]
+    return await state.mailboxes.get(current_user(request))

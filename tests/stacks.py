@@ -1,0 +1,85 @@
+"""Shared fixtures (a pytest plugin, loaded by tests/conftest.py): backend sets and a running gateway.
+
+- ``embedded``: the `exgate demo` backends (pymap, Radicale child, aiosmtpd), seeded once per session.
+- ``backend``: (kind, Config) for "dovecot" (real Dovecot + Radicale + Postfix + slapd) and "embedded".
+- ``demo_gateway`` / ``real_gateway``: the gateway's HTTPS server in this process, on a free port,
+  in front of the embedded stack / the real servers (``RunningGateway.base_url``, self-signed TLS).
+"""
+from __future__ import annotations
+
+import pytest
+
+from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed
+from gateway.backends.embedded.users import DIRECTORY_LDIF
+from gateway.config import Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
+
+USERS = {u.login: u for u in load_demo_users()}
+
+
+@pytest.fixture(scope="session")
+async def embedded(tmp_path_factory):
+    stack = EmbeddedStack(tmp_path_factory.mktemp("embedded-store"), list(USERS.values()))
+    await stack.start()
+    await seed(stack)
+    try:
+        yield stack
+    finally:
+        await stack.stop()
+
+
+def real_config(dovecot, radicale, postfix, slapd, state_dsn: str) -> Config:
+    return Config(
+        state=StateConfig(dsn=state_dsn),
+        imap=ImapConfig(host=dovecot.host, port=dovecot.imap_port),
+        dav=DavConfig(url=radicale.url),
+        ldap=LdapConfig(url=slapd.url, base_dn=slapd.base_dn),
+        smtp=SmtpConfig(host=postfix.host, port=postfix.port),
+    )
+
+
+def embedded_config(stack: EmbeddedStack, state_dsn: str) -> Config:
+    return Config(
+        state=StateConfig(dsn=state_dsn),
+        imap=ImapConfig(host=stack.imap_host, port=stack.imap_port),
+        dav=DavConfig(url=stack.dav_url),
+        ldap=LdapConfig(directory_file=str(DIRECTORY_LDIF)),
+        smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
+    )
+
+
+@pytest.fixture(params=["dovecot", "embedded"])
+def backend(request, tmp_path):
+    dsn = str(tmp_path / "state.sqlite3")
+    if request.param == "dovecot":
+        cfg = real_config(request.getfixturevalue("dovecot"), request.getfixturevalue("radicale"),
+                          request.getfixturevalue("postfix"), request.getfixturevalue("slapd"), dsn)
+    else:
+        cfg = embedded_config(request.getfixturevalue("embedded"), dsn)
+    return request.param, cfg
+
+
+async def _gateway(cfg: Config, data_dir):
+    from dataclasses import replace
+    from gateway.http.server import start_gateway
+    cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=0, tls=True))
+    return await start_gateway(cfg, data_dir)
+
+
+@pytest.fixture(scope="session")
+async def demo_gateway(embedded, tmp_path_factory):
+    d = tmp_path_factory.mktemp("gw-demo")
+    gw = await _gateway(embedded_config(embedded, str(d / "state.sqlite3")), d)
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture(scope="session")
+async def real_gateway(dovecot, radicale, postfix, slapd, tmp_path_factory):
+    d = tmp_path_factory.mktemp("gw-real")
+    gw = await _gateway(real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3")), d)
+    try:
+        yield gw
+    finally:
+        await gw.stop()
