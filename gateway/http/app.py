@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from gateway.config import Config
 from gateway.store.state.db import StateDB
+
+if TYPE_CHECKING:
+    from .auth import AuthSettings
 
 GATEWAY = web.AppKey("gateway", object)
 
@@ -46,15 +50,33 @@ async def root(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + "\n")
 
 
+async def whoami(request: web.Request) -> web.Response:
+    """Who this request is signed in as; with ?mailbox=ADDR, whether that mailbox may be opened (403 if not)."""
+    from .auth import require_own_mailbox
+    from .sessions import current_user
+    user = current_user(request)
+    wanted = request.query.get("mailbox")
+    if wanted is not None:
+        require_own_mailbox(request, wanted)
+    return web.json_response({"login": user.login, "email": user.email, "display_name": user.display_name,
+                              "method": user.method, **({"mailbox": wanted} if wanted is not None else {})})
+
+
 async def _close_mailboxes(app: web.Application) -> None:
     await app[GATEWAY].mailboxes.close()
 
 
-def build_app(state: GatewayState) -> web.Application:
+def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) -> web.Application:
+    from .auth import install_auth
+    from .auth.redact import install_log_redaction
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[GATEWAY] = state
+    # Every route, including ones front ends add later, runs behind sign-in (gateway/http/auth).
+    install_auth(app, state, auth_settings)
+    install_log_redaction()
     app.on_cleanup.append(_close_mailboxes)
     app.router.add_get("/", root)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/exgate/whoami", whoami)
     state.endpoints.setdefault("health", "/healthz")
     return app

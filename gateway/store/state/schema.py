@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS folders (
     highestmodseq BIGINT,
     uidnext BIGINT,
     sync_token TEXT,
+    total_count BIGINT,
+    unread_count BIGINT,
+    counted_at DOUBLE PRECISION,
     cn BIGINT NOT NULL,
     pcl {blob},
     created TEXT NOT NULL,
@@ -98,6 +101,11 @@ CREATE TABLE IF NOT EXISTS named_props (
     lid BIGINT,
     PRIMARY KEY (mailbox_id, propid),
     UNIQUE (mailbox_id, guid, kind, name_key)
+);
+CREATE TABLE IF NOT EXISTS ntlm_credentials (
+    login TEXT PRIMARY KEY,
+    nt_hash TEXT NOT NULL,
+    updated TEXT NOT NULL
 );
 """
 
