@@ -57,7 +57,11 @@ class Authenticator:
         from .connections import ConnectionTable
         self.connections = ConnectionTable(self.settings.max_pending_handshakes)
         from .credentials import NtHashSource
+        from .ntlm import ServerIdentity
         self.nt_hashes = NtHashSource(state)
+        domain = state.config.domain
+        self.server_identity = ServerIdentity(nb_domain=self.settings.ntlm_domain, nb_computer="EXGATE",
+                                              dns_domain=domain, dns_computer=f"exgate.{domain}")
 
     # ------------------------------------------------------------- users
 
