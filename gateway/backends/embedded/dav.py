@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from .trusted import GatewayTrust
 from .users import DemoUser
 
 # Well above glibc's default of 5000; passlib's pure-Python backend needs
@@ -93,8 +94,10 @@ class EmbeddedDav:
     """Radicale child process serving ``users`` from ``base_dir``."""
 
     def __init__(self, base_dir: Path, users: Sequence[DemoUser], host: str = "127.0.0.1",
-                 port: int = 0, log_path: Path | None = None, start_timeout: float = 15.0):
+                 port: int = 0, log_path: Path | None = None, start_timeout: float = 15.0,
+                 trust: "GatewayTrust | None" = None):
         self.base_dir = Path(base_dir).resolve()
+        self.trust = trust     # the gateway's proxy path (trusted.py, radicale_auth.py)
         self.users = list(users)
         self.host = host
         self.port = port
@@ -124,7 +127,7 @@ class EmbeddedDav:
             sys.executable, "-m", "radicale",
             "--config",  # no value: read no config file at all
             "--server-hosts", f"{self.host}:{port}",
-            "--auth-type", "htpasswd",
+            "--auth-type", "gateway.backends.embedded.radicale_auth" if self.trust else "htpasswd",
             "--auth-htpasswd-filename", str(self.htpasswd_path),
             "--auth-htpasswd-encryption", "sha512",
             "--auth-cache-logins", "True",
@@ -143,9 +146,13 @@ class EmbeddedDav:
         for _ in range(attempts):
             port = self.port or _free_port(self.host)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            env = None
+            if self.trust is not None:
+                from .trusted import SECRET_ENV, USER_ENV
+                env = {**os.environ, SECRET_ENV: self.trust.secret, USER_ENV: self.trust.user}
             with open(self.log_path, "ab") as log:
                 self.proc = await asyncio.create_subprocess_exec(
-                    *self.command(port), stdin=asyncio.subprocess.DEVNULL,
+                    *self.command(port), stdin=asyncio.subprocess.DEVNULL, env=env,
                     stdout=log, stderr=log, start_new_session=True,
                     preexec_fn=_die_with_parent)
             if await self._wait_ready(port):

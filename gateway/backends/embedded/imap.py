@@ -26,6 +26,7 @@ from typing import Sequence
 
 from pysasl.hashing import BuiltinHash
 
+from .trusted import GatewayTrust
 from .users import DemoUser
 
 # pymap has no SPECIAL-USE (RFC 6154); the store maps folder roles by these names.
@@ -147,8 +148,9 @@ class EmbeddedImap:
     """pymap maildir server for ``users`` under ``base_dir``."""
 
     def __init__(self, base_dir: Path, users: Sequence[DemoUser], host: str = "127.0.0.1",
-                 port: int = 0, fqdn: str = "localhost"):
+                 port: int = 0, fqdn: str = "localhost", trust: "GatewayTrust | None" = None):
         self.base_dir = Path(base_dir)
+        self.trust = trust     # the gateway's master path (trusted.py); None: user passwords only
         self.users = list(users)
         self.host = host
         self.port = port
@@ -181,7 +183,11 @@ class EmbeddedImap:
         for pool in (cpu_pool, io_pool):
             if isinstance(pool, ThreadPoolExecutor):
                 self._pools.append(pool)
-        backend = MaildirBackend(Login(config), config)
+        login = Login(config)
+        if self.trust is not None:
+            from .trusted import trusted_login
+            login = trusted_login(login, self.trust, config)
+        backend = MaildirBackend(login, config)
         # pymap reads its concurrency subsystem from a context variable; set it
         # in a private context so the caller's context is left alone.
         ctx = contextvars.copy_context()

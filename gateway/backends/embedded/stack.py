@@ -21,6 +21,7 @@ from typing import Sequence
 from .dav import EmbeddedDav
 from .imap import EmbeddedImap
 from .smtp import EmbeddedSmtp
+from .trusted import GatewayTrust
 from .users import DemoUser
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,16 @@ class EmbeddedStack:
 
     def __init__(self, data_dir: Path, users: Sequence[DemoUser], host: str = "127.0.0.1",
                  imap_port: int = 0, dav_port: int = 0, smtp_port: int = 0,
-                 fqdn: str = "localhost"):
+                 fqdn: str = "localhost", trust: GatewayTrust | None = None):
         self.data_dir = Path(data_dir).resolve()
+        # The gateway reaches both servers as any demo user with this per-run secret (trusted.py),
+        # which is what sign-ins without a password (NTLM) need.
+        self.trust = trust or GatewayTrust()
         self.users = list(users)
         self.host = host
-        self.imap = EmbeddedImap(self.data_dir / "imap", self.users, host, imap_port, fqdn)
+        self.imap = EmbeddedImap(self.data_dir / "imap", self.users, host, imap_port, fqdn, trust=self.trust)
         self.dav = EmbeddedDav(self.data_dir / "dav", self.users, host, dav_port,
-                               log_path=self.data_dir / "logs" / "radicale.log")
+                               log_path=self.data_dir / "logs" / "radicale.log", trust=self.trust)
         self.smtp = EmbeddedSmtp(
             {u.email: self.imap.account(u.login).maildir for u in self.users},
             self.data_dir / "outbound", host, smtp_port, fqdn)
