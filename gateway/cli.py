@@ -45,14 +45,24 @@ async def run_demo(args: argparse.Namespace) -> int:
         await seed(stack, users)
         cfg = Config(
             domain=users[0].domain,
-            http=HttpConfig(host=args.host, port=args.port, tls=not args.http),
+            # --http is for local trials: Basic is then allowed in clear, which a real setup must not do.
+            http=HttpConfig(host=args.host, port=args.port, tls=not args.http, allow_basic_over_http=args.http),
             state=StateConfig(dsn=str(data_dir / "state.sqlite3")),
-            imap=ImapConfig(host=stack.imap_host, port=stack.imap_port),
-            dav=DavConfig(url=stack.dav_url),
+            # The gateway reaches the embedded servers as any demo user with the stack's per-run
+            # secret (backends/embedded/trusted.py), so NTLM sign-ins, which bring no password, work.
+            imap=ImapConfig(host=stack.imap_host, port=stack.imap_port, auth="master",
+                            master_user=stack.trust.user, master_password=stack.trust.secret),
+            dav=DavConfig(url=stack.dav_url, auth="proxy", service_user=stack.trust.user,
+                          service_password=stack.trust.secret, proxy_header="X-Remote-User"),
             ldap=LdapConfig(directory_file=str(ldif)),
             smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
         )
         db = StateDB.open(cfg.state.dsn)
+        # NTLM checks against NT hashes: store the demo users' (as `exgate passwd` would).
+        from gateway.http.auth.credentials import NtHashStore
+        hashes = NtHashStore(db)
+        for u in users:
+            hashes.set_password(u.login, u.password)
         # Open every mailbox once: folders get their ids now, and a broken backend shows at start.
         folder_counts = {}
         for u in users:
@@ -126,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir", help="where a generated self-signed certificate is kept")
+    from gateway.admin import add_parser as add_passwd_parser
+    add_passwd_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "passwd":
+        from gateway.admin import run_passwd
+        return run_passwd(args)
     runner = run_demo if args.command == "demo" else run_serve
     try:
         return asyncio.run(runner(args))
