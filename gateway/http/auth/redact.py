@@ -16,7 +16,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"[^'\"\r\n,}]+"), r"\1\2<redacted>"),
     (re.compile(r"(?i)\b(basic|ntlm|negotiate|bearer)\s+[A-Za-z0-9+/=._-]{8,}"), r"\1 <redacted>"),
     (re.compile(r"TlRMTVNTUA[A-Za-z0-9+/=]*"), "<redacted>"),          # base64 of "NTLMSSP\0"
-    (re.compile(r"(?i)\b(pass(?:word|wd)?|pwd|secret|nt_?hash|token)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&}]+"),
+    (re.compile(r"(?i)(pass(?:word|wd)?|pwd|secret|nt_?hash|token)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&}]+"),
      r"\1\2<redacted>"),
     (re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])"), "<redacted>"),   # NT/LM hashes, MD5s
 )
