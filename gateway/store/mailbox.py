@@ -9,18 +9,20 @@ local.py); this module owns the id maps, the hierarchy and change numbers.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import AsyncIterator, Iterable
 
-from gateway.backends.base import DavClient, DirectoryClient, ImapClient, SubmissionClient
+from gateway.backends.base import BackendError, DavClient, DirectoryClient, ImapClient, SubmissionClient
 from protocols.mapi import ids as wire
 from protocols.mapi.props import core as P
 from protocols.mapi.values import decode_value, encode_value
 
 from . import folders as layout
-from .errors import InvalidOperation, NotFound
+from .errors import InvalidOperation, NotFound, StoreError
 from .ids import FIRST_FREE_GLOBCNT, Counter, MailboxIdentity
 from .model import MessageContent
 from .namedmap import NamedPropMap
@@ -177,9 +179,37 @@ class Mailbox:
         self.db.execute("UPDATE mailboxes SET hierarchy_cn = hierarchy_cn + 1 WHERE id = ?", (self.mailbox_id,))
 
     async def folders(self) -> list[Folder]:
+        await self.refresh_counts()
         return [self._with_folder_props(self._folder_from_row(r)) for r in self._folder_rows()]
 
-    async def get_folder(self, fid: int) -> Folder:
+    async def refresh_counts(self, max_age: float = 5.0, fids: list[int] | None = None) -> None:
+        """Item counts as the backends see them now: IMAP STATUS; DAV folders are synced."""
+        now = time.time()
+        rows = self.db.all("SELECT fid, kind, ref, counted_at FROM folders WHERE mailbox_id = ? AND deleted = 0 "
+                           "AND kind IN ('imap', 'caldav', 'carddav')", (self.mailbox_id,))
+        todo = [(g, kind, ref) for g, kind, ref, at in rows
+                if (fids is None or g in fids) and (at is None or now - at > max_age)]
+
+        async def one(g: int, kind: str, ref: str) -> None:
+            try:
+                if kind == "imap":
+                    st = await self.backends.imap.status(ref)
+                    self.db.execute("UPDATE folders SET total_count = ?, unread_count = ?, counted_at = ? "
+                                    "WHERE mailbox_id = ? AND fid = ?",
+                                    (st.exists, st.unseen, now, self.mailbox_id, g))
+                else:
+                    await self._adapters[kind].sync(self._folder_from_row(self._folder_rows("AND fid = ?", (g,))[0]))
+                    self.db.execute("UPDATE folders SET counted_at = ? WHERE mailbox_id = ? AND fid = ?",
+                                    (now, self.mailbox_id, g))
+            except StoreError:
+                pass  # a folder that vanished is noticed by the next hierarchy sync
+            except BackendError:
+                pass
+        await asyncio.gather(*(one(*t) for t in todo))
+
+    async def get_folder(self, fid: int, *, counts: bool = False) -> Folder:
+        if counts:
+            await self.refresh_counts(fids=[self.ident.globcnt_of(fid)])
         row = self._folder_rows("AND fid = ?", (self.ident.globcnt_of(fid),))
         if not row:
             raise NotFound(f"no folder 0x{fid:016x}")
@@ -219,15 +249,27 @@ class Mailbox:
             props[P.PidTagParentEntryId] = ident.folder_entryid(pg)
             props[P.PidTagParentSourceKey] = ident.source_key(pg)
         counts = self.db.one(
-            "SELECT COUNT(*), SUM(CASE WHEN associated = 1 THEN 1 ELSE 0 END) FROM messages "
+            "SELECT COUNT(*), SUM(CASE WHEN associated = 1 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN kind <> 'imap' AND associated = 0 THEN 1 ELSE 0 END) FROM messages "
             "WHERE mailbox_id = ? AND fid = ?", (self.mailbox_id, f.globcnt))
-        total, assoc = counts[0] or 0, counts[1] or 0
-        props[P.PidTagContentCount] = total - assoc
+        total, assoc, others = counts[0] or 0, counts[1] or 0, counts[2] or 0
+        backend_total, backend_unread = self.db.one(
+            "SELECT total_count, unread_count FROM folders WHERE mailbox_id = ? AND fid = ?",
+            (self.mailbox_id, f.globcnt))
+        if f.kind == "imap" and backend_total is not None:
+            # STATUS is the truth for mail; items the gateway keeps in this folder add to it
+            props[P.PidTagContentCount] = backend_total + others
+        else:
+            props[P.PidTagContentCount] = total - assoc
         props[P.PidTagAssociatedContentCount] = assoc
-        unread = self.db.one("SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND fid = ? "
-                             "AND associated = 0 AND kind = 'imap' AND (flags IS NULL OR LOWER(flags) NOT LIKE ?)",
-                             (self.mailbox_id, f.globcnt, "%seen%"))[0]
-        props[P.PidTagContentUnreadCount] = unread if f.kind == "imap" else 0
+        if f.kind == "imap" and backend_unread is not None:
+            props[P.PidTagContentUnreadCount] = backend_unread
+        elif f.kind == "imap":
+            props[P.PidTagContentUnreadCount] = self.db.one(
+                "SELECT COUNT(*) FROM messages WHERE mailbox_id = ? AND fid = ? AND associated = 0 AND kind = 'imap' "
+                "AND (flags IS NULL OR LOWER(flags) NOT LIKE ?)", (self.mailbox_id, f.globcnt, "%seen%"))[0]
+        else:
+            props[P.PidTagContentUnreadCount] = 0
         children = self.db.one("SELECT COUNT(*) FROM folders WHERE mailbox_id = ? AND parent = ? AND deleted = 0",
                                (self.mailbox_id, f.globcnt))[0]
         props[P.PidTagSubfolders] = children > 0
@@ -357,6 +399,7 @@ class Mailbox:
         globcnt = globcnt if globcnt is not None else self.counter.allocate()
         cn = self.new_cn()
         now = now_iso()
+        self.stale_counts(fid_globcnt)
         self.db.execute(
             "INSERT INTO messages (mailbox_id, mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, "
             "associated, cn, pcl, created, modified, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -367,12 +410,20 @@ class Mailbox:
     def touch_message(self, globcnt: int, **fields) -> int:
         """Record a change: new change number, PCL extended, fields updated."""
         cn = self.new_cn()
-        row = self.db.one("SELECT pcl FROM messages WHERE mailbox_id = ? AND mid = ?", (self.mailbox_id, globcnt))
+        row = self.db.one("SELECT pcl, fid FROM messages WHERE mailbox_id = ? AND mid = ?",
+                          (self.mailbox_id, globcnt))
         fields.update(cn=cn, pcl=self._pcl_with(row[0] if row else None, cn), modified=now_iso())
+        if row:
+            self.stale_counts(row[1])
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE messages SET {cols} WHERE mailbox_id = ? AND mid = ?",
                         (*fields.values(), self.mailbox_id, globcnt))
         return cn
+
+    def stale_counts(self, fid_globcnt: int) -> None:
+        """The folder's item counts must be asked for again (the gateway changed something)."""
+        self.db.execute("UPDATE folders SET counted_at = NULL WHERE mailbox_id = ? AND fid = ?",
+                        (self.mailbox_id, fid_globcnt))
 
     def tombstone_message(self, globcnt: int, *, keep_data: bool = False) -> None:
         """The item left its folder: drop its row, remember the removal for incremental sync."""
@@ -380,6 +431,7 @@ class Mailbox:
                           (self.mailbox_id, globcnt))
         if row is None:
             return
+        self.stale_counts(row[0])
         self.db.execute("DELETE FROM messages WHERE mailbox_id = ? AND mid = ?", (self.mailbox_id, globcnt))
         if not row[1]:
             self.db.execute("DELETE FROM tombstones WHERE mailbox_id = ? AND fid = ? AND mid = ?",

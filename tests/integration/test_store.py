@@ -103,6 +103,13 @@ async def test_folders_in_exchange_shape(backend):
         assert by_role["inbox"].props[P.PidTagEntryId] == mbx.ident.folder_entryid(by_role["inbox"].globcnt)
         assert mbx.resolve_entryid(by_role["inbox"].props[P.PidTagEntryId]) == ("folder", by_role["inbox"].fid)
         assert by_role["common_views"].props[P.PidTagAttributeHidden] is True
+        # counts come from the backends (IMAP STATUS) without listing the folder first
+        status_total = await mbx.backends.imap.status("INBOX")
+        assert by_role["inbox"].props[P.PidTagContentCount] == status_total.exists
+        inbox = by_role["inbox"]
+        before = inbox.props[P.PidTagContentCount]
+        await mbx.create_item(inbox.fid, note(f"count {uuid.uuid4()}"))
+        assert (await mbx.get_folder(inbox.fid, counts=True)).props[P.PidTagContentCount] == before + 1
     finally:
         await mbx.close()
 

@@ -9,6 +9,7 @@ MIME, expunge the old one) under the same MID.
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from gateway.backends.base import BackendError, ImapMessageSummary
@@ -128,8 +129,11 @@ class ImapAdapter:
             if frow is None or frow[0] != st.uidvalidity:
                 db.execute("UPDATE folders SET uidvalidity = ? WHERE mailbox_id = ? AND fid = ?",
                            (st.uidvalidity, mbx.mailbox_id, folder.globcnt))
-            db.execute("UPDATE folders SET highestmodseq = ?, uidnext = ? WHERE mailbox_id = ? AND fid = ?",
-                       (st.highestmodseq, st.uidnext, mbx.mailbox_id, folder.globcnt))
+            db.execute("UPDATE folders SET highestmodseq = ?, uidnext = ?, total_count = ?, unread_count = ?, "
+                       "counted_at = ? WHERE mailbox_id = ? AND fid = ?",
+                       (st.highestmodseq, st.uidnext, len(summaries),
+                        sum(1 for s in summaries if not any(f.lower() == "\\seen" for f in s.flags)),
+                        time.time(), mbx.mailbox_id, folder.globcnt))
         del mbx_db
         return out
 
