@@ -51,15 +51,25 @@ async def root(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """Who this request is signed in as; with ?mailbox=ADDR, whether that mailbox may be opened (403 if not)."""
+    """Who this request is signed in as; with ?mailbox=ADDR, open that mailbox if it is the user's own (403 if not)."""
     from .auth import require_own_mailbox
     from .sessions import current_user
     user = current_user(request)
+    body = {"login": user.login, "email": user.email, "display_name": user.display_name, "method": user.method}
     wanted = request.query.get("mailbox")
     if wanted is not None:
+        # Refused before any backend is touched; then opened as the user (checks the backend path).
         require_own_mailbox(request, wanted)
-    return web.json_response({"login": user.login, "email": user.email, "display_name": user.display_name,
-                              "method": user.method, **({"mailbox": wanted} if wanted is not None else {})})
+        from gateway.store.errors import AccessDenied, BackendUnavailable
+        from .sessions import mailbox_for
+        try:
+            mbx = await mailbox_for(request)
+            body.update(mailbox=wanted, folders=len(await mbx.folders()))
+        except AccessDenied as exc:
+            raise web.HTTPForbidden(reason="access denied", text=f"403 Forbidden: {exc}\n") from None
+        except BackendUnavailable as exc:
+            raise web.HTTPBadGateway(text=f"502 Bad Gateway: {exc}\n") from None
+    return web.json_response(body)
 
 
 async def _close_mailboxes(app: web.Application) -> None:

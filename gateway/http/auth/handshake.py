@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.backends.base import BackendError
 from gateway.http.sessions import AuthenticatedUser
 
 from . import negotiate, ntlm
@@ -103,7 +104,11 @@ async def _authenticate(auth, conn, pending: Pending, raw: bytes, mic: bytes | N
     msg = ntlm.read_authenticate(raw)
     name = msg.user_name or ""
     await auth.throttle.wait(name, addr)
-    cred = await auth.nt_hashes.lookup(name)
+    try:
+        cred = await auth.nt_hashes.lookup(name)
+    except BackendError as exc:
+        from .middleware import directory_unavailable
+        raise directory_unavailable(exc) from None
     if cred is None:
         auth.throttle.failure(name, addr)
         log.info("%s sign-in refused for %r from %s: unknown user or no NT hash", pending.scheme, name, addr)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from gateway.backends.base import BackendError
 from gateway.http.sessions import USER, AuthenticatedUser
 
 from . import policy
@@ -80,7 +81,10 @@ class Authenticator:
             return cached[2]
         await self.throttle.wait(login, addr)
         directory = self.state.directory
-        entry = await directory.authenticate(login, password) if directory is not None and password else None
+        try:
+            entry = await directory.authenticate(login, password) if directory is not None and password else None
+        except BackendError as exc:
+            raise directory_unavailable(exc) from None
         if entry is None:
             self.throttle.failure(login, addr)
             self._basic_cache.pop(key, None)
@@ -114,6 +118,13 @@ class Authenticator:
 
 
 AUTH = web.AppKey("exgate_auth", Authenticator)
+
+
+def directory_unavailable(exc: Exception) -> web.HTTPServiceUnavailable:
+    """The directory could not answer: not the user's fault, so no 401 and no throttling."""
+    log.warning("directory unavailable during sign-in: %s", exc)
+    return web.HTTPServiceUnavailable(reason="directory unavailable",
+                                      text="503 Service Unavailable: the directory could not check the sign-in\n")
 
 
 def _client_address(request: web.Request) -> str | None:
