@@ -18,19 +18,48 @@ DERIVED = {
 }
 
 
-def mime_to_content(raw: bytes) -> MessageContent:
-    from .convert.mail import mime_to_message
-    return mime_to_message(raw)
+MEETING_CLASSES = ("IPM.Schedule.Meeting.",)
+
+
+def mime_to_content(raw: bytes, *, owner: str | None = None) -> MessageContent:
+    """MIME -> properties; a meeting request/response/cancel also gets its meeting
+    properties (MS-OXCICAL via the iTIP part), mail properties taking precedence."""
+    from .convert.mail import calendar_part, mime_to_message
+    msg = mime_to_message(raw)
+    cls = str(msg.props.get(P.PidTagMessageClass) or "")
+    ics = calendar_part(msg) if cls.startswith(MEETING_CLASSES) else None
+    if ics:
+        from .convert import ical
+        try:
+            meeting = ical.itip_to_meeting_message(ics, owner=owner)
+        except ical.ICalError:
+            return msg  # unreadable iCalendar: the message stays a mail with its attachment
+        for key, value in meeting.props.items():
+            msg.props.setdefault(key, value)
+    return msg
+
+
+def _calendar_for(content: MessageContent) -> bytes | None:
+    """iTIP text for a meeting message composed as properties (no calendar part of its own)."""
+    from .convert.mail import calendar_part
+    cls = str(content.props.get(P.PidTagMessageClass) or "")
+    if not cls.startswith(MEETING_CLASSES) or calendar_part(content) is not None:
+        return None
+    from .convert import ical
+    try:
+        return ical.meeting_message_to_itip(content)
+    except ical.ICalError:
+        return None
 
 
 def content_to_mime(content: MessageContent) -> bytes:
     from .convert.mail import message_to_mime
-    return message_to_mime(content, include_bcc=True)
+    return message_to_mime(content, include_bcc=True, calendar=_calendar_for(content))
 
 
 def content_to_mime_for_sending(content: MessageContent) -> bytes:
     from .convert.mail import message_to_mime
-    return message_to_mime(content, include_bcc=False)
+    return message_to_mime(content, include_bcc=False, calendar=_calendar_for(content))
 
 
 def dav_to_content(data: bytes, container_class: str, *, owner: str | None = None) -> MessageContent:

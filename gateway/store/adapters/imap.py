@@ -190,7 +190,7 @@ class ImapAdapter:
 
     async def get(self, folder: Folder, row: dict) -> Item:
         raw = await self._fetch_raw(folder, row)
-        content = conv.mime_to_content(raw)
+        content = conv.mime_to_content(raw, owner=self.mbx.email)
         flags = set((row["flags"] or "").split())
         overlay = self.mbx.overlay("m", row["mid"])
         content.props.update(overlay)
