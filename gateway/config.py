@@ -1,6 +1,6 @@
 """exgate configuration (TOML), as typed dataclasses.
 
-See exgate.toml.example for a Dovecot + Radicale + OpenLDAP + Postfix setup.
+See fixtures/config/exgate.example.toml for a Dovecot + Radicale + OpenLDAP + Postfix setup.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Pure functions, no I/O. The work is split across ``mail_in`` (MIME -> props),
 ``mail_out`` (props -> MIME), ``addresses`` (one-off EntryIDs, FlatEntryList,
 address parsing) and ``rtf`` (MS-OXRTFCP). The full mapping table is in
-docs/mapping-mail.md; the short form:
+gateway/store/convert/docs/mail.md; the short form:
 
 | MIME                                   | Message object                                                    |
 |----------------------------------------|-------------------------------------------------------------------|

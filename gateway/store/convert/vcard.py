@@ -10,7 +10,7 @@ Pure functions, no I/O:
 
 The mapping follows MS-OXVCARD 2.1.3 with the contact object of MS-OXOCNTC 2.2;
 where producers use their own extensions (Apple X-AB*, Evolution X-EVOLUTION-*,
-KDE X-KADDRESSBOOK-*) they are read as well. docs/mapping-vcard.md has the table.
+KDE X-KADDRESSBOOK-*) they are read as well. gateway/store/convert/docs/vcard.md has the table.
 
 The vCard text is read by the small parser below rather than by vobject:
 vobject 0.9 treats every card as 3.0 (vCard 4.0 data: URIs, PREF= and

@@ -2,7 +2,7 @@
 
 Named properties live in PSETID_Address; the tagged ones that core.py does not
 define yet are added here. Two PS_PUBLIC_STRINGS names are exgate's own (see
-docs/mapping-vcard.md): they keep the vCard UID and the vCard lines that have
+gateway/store/convert/docs/vcard.md): they keep the vCard UID and the vCard lines that have
 no MAPI property, so a CardDAV item survives a round trip through Outlook.
 """
 from __future__ import annotations
@@ -104,7 +104,7 @@ PidLidDistributionListOneOffMembers = lid(_A, 0x8054, T.MultipleBinary)
 PidLidDistributionListMembers = lid(_A, 0x8055, T.MultipleBinary)
 PidLidDistributionListStream = lid(_A, 0x8064, T.Binary)
 
-# --- exgate's own, PS_PUBLIC_STRINGS (documented in docs/mapping-vcard.md) ---
+# --- exgate's own, PS_PUBLIC_STRINGS (documented in gateway/store/convert/docs/vcard.md) ---
 # The vCard UID (RFC 6350 6.7.6), kept verbatim so the CardDAV identity survives.
 PidNameExgateVCardUid = name(PS_PUBLIC_STRINGS, "urn:exgate:vcard:uid", T.String)
 # vCard content lines with no MAPI mapping, unfolded, one per line (LF-separated).
