@@ -1,0 +1,20 @@
+"""EWS front end: ``/EWS/Exchange.asmx`` (SOAP 1.1), one handler per operation on the store.
+
+``register(app)`` adds the route (any letter case, as IIS matches paths); the operation table is
+``dispatch.OPERATIONS`` (name -> handler). Handlers get an ``EwsContext`` and return the
+``m:<Op>Response`` element; this module wraps it in the envelope with ServerVersionInfo.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+EWS_PATH = "/EWS/Exchange.asmx"
+
+
+def register(app: web.Application) -> None:
+    from gateway.http.app import GATEWAY
+    from .endpoint import handle_ews, handle_ews_get
+    route = r"/{ews_path:(?i:ews/exchange\.asmx)}"
+    app.router.add_route("POST", route, handle_ews)
+    app.router.add_route("GET", route, handle_ews_get)
+    app[GATEWAY].endpoints.setdefault("ews", EWS_PATH)

@@ -1,0 +1,214 @@
+"""Autodiscover handlers: what a client is told about where EWS, MAPI/HTTP and the OAB live.
+
+URLs come from ``config.http.public_url`` or, when unset, from the request's own scheme and host.
+The mailbox GUID in ``MailboxId=`` and the Server names is the store's mailbox GUID (provisioned
+idempotently from the state database, without opening the backends), the same one MAPI sees.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.http.auth.access import normalize_address, owns_mailbox
+from gateway.http.sessions import USER, AuthenticatedUser, current_user
+from gateway.store.mailbox import provision
+from protocols.autodiscover import pox, soap
+
+CAS_VERSION = "15.00.0847.031"
+EWS_SCHEMAS = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, " \
+              "Exchange2013_SP1"
+SERVER_VERSION_HEX = "73C0834F"   # 15.0.847 as Outlook's packed ServerVersion
+DEPLOYMENT_ID = str(uuid.uuid5(uuid.NAMESPACE_DNS, "exgate.deployment"))
+ORG_DN = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+
+
+@dataclass
+class Target:
+    """Whose settings are being described."""
+
+    email: str
+    login: str
+    display_name: str
+
+
+def _state(request):
+    from gateway.http.app import GATEWAY
+    return request.app[GATEWAY]
+
+
+def base_url(request: web.Request) -> str:
+    public = _state(request).config.http.public_url
+    if public:
+        return public.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def host_of(base: str) -> str:
+    return base.split("://", 1)[-1].split("/", 1)[0]
+
+
+def legacy_dn(login: str) -> str:
+    return f"{ORG_DN}/cn=Recipients/cn={login}"
+
+
+def mailbox_guid(request, email: str, display_name: str | None = None) -> uuid.UUID:
+    return provision(_state(request).db, email, display_name).mailbox_guid
+
+
+def urls(base: str) -> dict[str, str]:
+    ews = f"{base}/EWS/Exchange.asmx"
+    return {"ews": ews, "oab": f"{base}/OAB/", "ecp": f"{base}/ecp/", "oof": ews, "um": f"{base}/UnifiedMessaging/"
+            "Service.asmx", "mapi": f"{base}/mapi/", "rpc": f"{base}/rpc/rpcproxy.dll"}
+
+
+async def _lookup(request, address: str):
+    directory = getattr(_state(request), "directory", None)
+    if directory is None:
+        return None
+    try:
+        return await directory.get_user(address)
+    except Exception:  # noqa: BLE001 - a directory failure reads as "not found" here
+        return None
+
+
+async def resolve_target(request, address: str) -> tuple[Target | None, str | None]:
+    """(settings target, or redirect address). Neither: the address is unknown (error 500)."""
+    user: AuthenticatedUser | None = request.get(USER)
+    wanted = normalize_address(address)
+    if user is not None:
+        if owns_mailbox(user, wanted):
+            if wanted != normalize_address(user.email):
+                return None, user.email       # an alias or login: point the client at the primary address
+            return Target(user.email, user.login, user.display_name), None
+        local = wanted.split("@", 1)[0]
+        if local == user.login.lower() or local == user.email.split("@", 1)[0].lower():
+            return None, user.email          # same person, address in another domain
+        return None, None
+    entry = await _lookup(request, wanted)
+    if entry is None or not entry.email:
+        return None, None
+    if entry.email.lower() != wanted:
+        return None, entry.email
+    # anonymous caller: tell where the services are, not who the person is
+    return Target(entry.email, entry.uid or wanted.split("@", 1)[0], entry.email), None
+
+
+def outlook_settings(request, target: Target) -> pox.OutlookSettings:
+    base = base_url(request)
+    u = urls(base)
+    domain = target.email.split("@", 1)[-1]
+    guid = mailbox_guid(request, target.email, target.display_name)
+    server = f"{guid}@{domain}"
+    host = host_of(base)
+    mid = f"?MailboxId={server}"
+    server_dn = f"{ORG_DN}/cn=Configuration/cn=Servers/cn={server}"
+    common = [("ASUrl", u["ews"]), ("EwsUrl", u["ews"]), ("EmwsUrl", u["ews"]), ("EcpUrl", u["ecp"]),
+              ("OOFUrl", u["oof"]), ("OABUrl", u["oab"])]
+    exch = pox.ProtocolBlock(type="EXCH", settings=[
+        ("Server", server), ("ServerDN", server_dn), ("ServerVersion", SERVER_VERSION_HEX),
+        ("MdbDN", f"{server_dn}/cn=Microsoft Private MDB"), *common, ("ServerExclusiveConnect", "off")])
+    http_block = [("Server", host), ("SSL", "On" if base.startswith("https") else "Off"),
+                  ("AuthPackage", "Basic"), *common, ("ServerExclusiveConnect", "On"),
+                  ("CertPrincipalName", "None"), ("GroupingInformation", "exgate")]
+    expr = pox.ProtocolBlock(type="EXPR", settings=list(http_block))
+    exhttp = pox.ProtocolBlock(type="EXHTTP", settings=list(http_block))
+    mapi = pox.ProtocolBlock(attr_type="mapiHttp", version="1", nested=[
+        ("MailStore", [("InternalUrl", f"{u['mapi']}emsmdb/{mid}"), ("ExternalUrl", f"{u['mapi']}emsmdb/{mid}")]),
+        ("AddressBook", [("InternalUrl", f"{u['mapi']}nspi/{mid}"), ("ExternalUrl", f"{u['mapi']}nspi/{mid}")])])
+    return pox.OutlookSettings(target.display_name, legacy_dn(target.login), target.email, DEPLOYMENT_ID,
+                               [exch, expr, exhttp, mapi])
+
+
+def _xml(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="text/xml", charset="utf-8")
+
+
+async def handle_pox(request: web.Request) -> web.Response:
+    if request.method == "GET":
+        # Exchange answers a GET with error 600 (there is no request to read)
+        return _xml(pox.encode_error(600, "Invalid Request"))
+    try:
+        req = pox.parse_request(await request.read())
+    except pox.PoxError:
+        return _xml(pox.encode_error(600, "Invalid Request"))
+    if req.schema and req.schema.strip() != pox.OUTLOOK_NS:
+        return _xml(pox.encode_error(601, "Provider is not available", outlook=False))
+    if not req.email:
+        return _xml(pox.encode_error(600, "Invalid Request"))
+    target, redirect = await resolve_target(request, req.email)
+    if redirect:
+        return _xml(pox.encode_redirect_addr(redirect))
+    if target is None:
+        return _xml(pox.encode_error(500, "The email address can't be found."))
+    return _xml(pox.encode_settings(outlook_settings(request, target)))
+
+
+def user_settings(request, target: Target) -> dict[str, str]:
+    base = base_url(request)
+    u = urls(base)
+    domain = target.email.split("@", 1)[-1]
+    guid = mailbox_guid(request, target.email, target.display_name)
+    server = f"{guid}@{domain}"
+    host = host_of(base)
+    return {
+        "UserDisplayName": target.display_name, "UserDN": legacy_dn(target.login),
+        "UserDeploymentId": DEPLOYMENT_ID, "AutoDiscoverSMTPAddress": target.email,
+        "InternalEwsUrl": u["ews"], "ExternalEwsUrl": u["ews"], "InternalOABUrl": u["oab"],
+        "ExternalOABUrl": u["oab"], "InternalEcpUrl": u["ecp"], "ExternalEcpUrl": u["ecp"],
+        "InternalMailboxServer": server, "InternalRpcClientServer": server,
+        "InternalMailboxServerDN": f"{ORG_DN}/cn=Configuration/cn=Servers/cn={server}",
+        "MailboxDN": f"{ORG_DN}/cn=Configuration/cn=Servers/cn={server}/cn=Microsoft Private MDB",
+        "ExternalMailboxServer": host, "ExternalMailboxServerRequiresSSL": "True" if base.startswith("https")
+        else "False", "ExternalMailboxServerAuthenticationMethods": "Basic",
+        "CasVersion": CAS_VERSION, "ExternalEwsVersion": CAS_VERSION, "EwsSupportedSchemas": EWS_SCHEMAS,
+        "MapiHttpEnabled": "True", "ShowGalAsDefaultView": "True", "UserMSOnline": "False",
+        "CrossOrganizationSharingEnabled": "False", "GroupingInformation": "exgate",
+        "InternalServerExclusiveConnect": "Off", "ExternalServerExclusiveConnect": "On",
+    }
+
+
+async def handle_soap(request: web.Request) -> web.Response:
+    current_user(request)
+    try:
+        req = soap.parse_request(await request.read())
+    except soap.SoapAutodiscoverError as exc:
+        return _xml(soap.encode_user_settings_response([], error_code="InvalidRequest", error_message=str(exc)))
+    if req.operation != "GetUserSettings":
+        return _xml(soap.encode_user_settings_response(
+            [], error_code="InvalidRequest", error_message=f"{req.operation} is not supported by this server."))
+    results = []
+    for mailbox in req.users:
+        target, redirect = await resolve_target(request, mailbox)
+        if redirect:
+            results.append(soap.UserResult(mailbox, "RedirectAddress", "Redirection address.", redirect=redirect))
+            continue
+        if target is None:
+            results.append(soap.UserResult(mailbox, "InvalidUser", f"Invalid user: '{mailbox}'"))
+            continue
+        have = user_settings(request, target)
+        r = soap.UserResult(mailbox)
+        for name in req.settings:
+            if name in have:
+                r.settings[name] = have[name]
+            else:
+                r.setting_errors[name] = "SettingIsNotAvailable"
+        results.append(r)
+    return _xml(soap.encode_user_settings_response(results))
+
+
+async def handle_json(request: web.Request) -> web.Response:
+    """``/autodiscover/autodiscover.json/v1.0/<address>?Protocol=EWS`` -> {"Protocol": .., "Url": ..}."""
+    proto = request.query.get("Protocol") or request.query.get("protocol") or ""
+    base = base_url(request)
+    u = urls(base)
+    known = {"ews": ("EWS", u["ews"]), "autodiscoverv1": ("AutodiscoverV1", f"{base}/autodiscover/autodiscover.xml"),
+             "activesync": ("ActiveSync", ""), "rest": ("Rest", "")}
+    p = known.get(proto.lower())
+    if p is None or not p[1]:
+        return web.Response(status=400, text=json.dumps({"ErrorCode": "ProtocolNotSupported",
+                                                         "ErrorMessage": f"The protocol '{proto}' is not supported"}),
+                            content_type="application/json")
+    return web.json_response({"Protocol": p[0], "Url": p[1]})

@@ -1,0 +1,35 @@
+"""The EWS operation table: body element local name -> handler(EwsContext) -> response element.
+
+Operations not listed answer ErrorInvalidOperation (endpoint.py). Calendar, contacts and task
+items, attachments, notifications, OOF, free/busy, user configuration and delegates are for
+later handlers added here.
+"""
+from __future__ import annotations
+
+from . import folders, items, misc, people, sync
+
+OPERATIONS = {
+    "GetFolder": folders.get_folder,
+    "FindFolder": folders.find_folder,
+    "CreateFolder": folders.create_folder,
+    "UpdateFolder": folders.update_folder,
+    "DeleteFolder": folders.delete_folder,
+    "MoveFolder": folders.move_folder,
+    "CopyFolder": folders.copy_folder,
+    "EmptyFolder": folders.empty_folder,
+    "SyncFolderHierarchy": sync.sync_folder_hierarchy,
+    "SyncFolderItems": sync.sync_folder_items,
+    "FindItem": items.find_item,
+    "GetItem": items.get_item,
+    "CreateItem": items.create_item,
+    "UpdateItem": items.update_item,
+    "DeleteItem": items.delete_item,
+    "MoveItem": items.move_item,
+    "CopyItem": items.copy_item,
+    "SendItem": items.send_item,
+    "MarkAsJunk": items.mark_as_junk,
+    "ResolveNames": people.resolve_names,
+    "ExpandDL": people.expand_dl,
+    "GetServerTimeZones": misc.get_server_time_zones,
+    "ConvertId": misc.convert_id,
+}
