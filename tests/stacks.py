@@ -32,16 +32,22 @@ def real_config(dovecot, radicale, postfix, slapd, state_dsn: str) -> Config:
         state=StateConfig(dsn=state_dsn),
         imap=ImapConfig(host=dovecot.host, port=dovecot.imap_port),
         dav=DavConfig(url=radicale.url),
-        ldap=LdapConfig(url=slapd.url, base_dn=slapd.base_dn),
+        # a service bind, as a deployment has: the test slapd refuses anonymous searches
+        ldap=LdapConfig(url=slapd.url, base_dn=slapd.base_dn, bind_dn=slapd.admin_dn,
+                        bind_password=slapd.admin_password),
         smtp=SmtpConfig(host=postfix.host, port=postfix.port),
     )
 
 
 def embedded_config(stack: EmbeddedStack, state_dsn: str) -> Config:
+    """As `exgate demo` runs it: backends reached through the stack's gateway-trusted login,
+    so NTLM sign-ins (no password) open mailboxes too."""
     return Config(
         state=StateConfig(dsn=state_dsn),
-        imap=ImapConfig(host=stack.imap_host, port=stack.imap_port),
-        dav=DavConfig(url=stack.dav_url),
+        imap=ImapConfig(host=stack.imap_host, port=stack.imap_port, auth="master",
+                        master_user=stack.trust.user, master_password=stack.trust.secret),
+        dav=DavConfig(url=stack.dav_url, auth="proxy", service_user=stack.trust.user,
+                      service_password=stack.trust.secret, proxy_header="X-Remote-User"),
         ldap=LdapConfig(directory_file=str(DIRECTORY_LDIF)),
         smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
     )

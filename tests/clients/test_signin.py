@@ -39,22 +39,9 @@ def _prepare(gw):
     return gw
 
 
-@pytest.fixture(scope="session")
-async def real_gateway_bound(dovecot, radicale, postfix, slapd, tmp_path_factory):
-    """real_gateway with a service bind: the test slapd refuses anonymous searches."""
-    d = tmp_path_factory.mktemp("gw-real-auth")
-    cfg = real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3"))
-    cfg = replace(cfg, ldap=replace(cfg.ldap, bind_dn=slapd.admin_dn, bind_password=slapd.admin_password))
-    gw = await _gateway_with(cfg, d)
-    try:
-        yield gw
-    finally:
-        await gw.stop()
-
-
 @pytest.fixture(params=["demo", "real"])
 def gateway(request):
-    gw = request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway_bound")
+    gw = request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway")
     return _prepare(gw)
 
 
