@@ -134,7 +134,7 @@ async def handle_pox(request: web.Request) -> web.Response:
         req = pox.parse_request(await request.read())
     except pox.PoxError:
         return _xml(pox.encode_error(600, "Invalid Request"))
-    if req.schema and req.schema.strip() != pox.OUTLOOK_NS:
+    if req.schema and req.schema.strip().replace("https://", "http://", 1) != pox.OUTLOOK_NS:
         return _xml(pox.encode_error(601, "Provider is not available", outlook=False))
     if not req.email:
         return _xml(pox.encode_error(600, "Invalid Request"))

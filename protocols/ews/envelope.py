@@ -15,6 +15,9 @@ from lxml import etree
 
 from .ns import E, SOAP, T, XSD, XSI, child, children, local, s, t, text
 
+# SOAP 1.1, SOAP 1.2 (Exchange accepts both) and the https spelling found in Microsoft's published examples.
+SOAP_NAMESPACES = (SOAP, "http://www.w3.org/2003/05/soap-envelope", "https://schemas.xmlsoap.org/soap/envelope/")
+
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False,
                           load_dtd=False)
 
@@ -77,7 +80,7 @@ def parse_request(data: bytes) -> EwsRequest:
         raise SoapFault("ErrorSchemaValidation", "The request failed schema validation.",
                         violation="The request body is empty.")
     root = parse_xml(data)
-    if root.tag != s("Envelope"):
+    if local(root) != "Envelope" or root.tag.split("}")[0].lstrip("{") not in SOAP_NAMESPACES:
         raise SoapFault("ErrorSchemaValidation", "The request failed schema validation.",
                         violation=f"The root element is {local(root)!r}, not a SOAP 1.1 Envelope.")
     body = child(root, "Body")
