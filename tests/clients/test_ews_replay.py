@@ -124,6 +124,7 @@ async def test_replay(demo_gateway, client):
     ids = await _id_map(demo_gateway)
     seen_ok = 0
     sent = 0
+    tally: dict[str, int] = {}
     for name, op, body in recorded(client):
         data, unmapped = _rewrite(body, ids)
         status, ctype, answer = await post(demo_gateway, data, user=USER)
@@ -140,5 +141,7 @@ async def test_replay(demo_gateway, client):
             assert code in allowed, (name, op, code, text(msg, "MessageText"))
             check_payload(op, msg)
             seen_ok += code == "NoError"
+            tally[f"{op}:{code}"] = tally.get(f"{op}:{code}", 0) + 1
+    print(client, sent, "requests", dict(sorted(tally.items())))
     assert sent >= (10 if client == "evolution-ews" else 80)
     assert seen_ok >= sent // 2, (seen_ok, sent)
