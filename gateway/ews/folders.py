@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from protocols.ews.folders import read_folder, read_folder_ref, read_folder_refs, write_folder
 from protocols.ews.ns import child, children, first_child, local, m, sub, t, text
-from protocols.ews.responses import ResponseError, response_root, message
+from protocols.ews.responses import ResponseError
 from protocols.ews.restrict import evaluate, parse_restriction, value_of
 from protocols.ews.shapes import parse_shape
 from protocols.ews.values import find_path, read_extended_property
 from protocols.mapi.props import core as P
 
-from .context import EwsContext, for_each, store_error
+from .context import EwsContext, for_each
 
 
 def _shape(ctx: EwsContext, name: str = "FolderShape"):

@@ -4,8 +4,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from lxml import etree
-
 from protocols.ews import ids as ewsids
 from protocols.ews.ns import XSI, child, children, local, m, sub, t
 from protocols.ews.responses import ResponseError

@@ -15,7 +15,7 @@ from protocols.mapi.props import core as P
 
 from .context import EwsContext, for_each
 from .folders import _descendants, _shape
-from .items import change_key_of, item_shape, item_view
+from .items import item_shape, item_view
 
 
 async def sync_folder_hierarchy(ctx: EwsContext):

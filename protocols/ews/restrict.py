@@ -12,7 +12,7 @@ from typing import Callable
 from protocols.mapi.props import core as P
 
 from .ns import child, children, local, sub, t
-from .values import FieldPath, find_path, lookup, parse_bool, parse_datetime, parse_path
+from .values import FieldPath, find_path, lookup, parse_bool, parse_datetime
 
 COMPARE_OPS = ("IsEqualTo", "IsNotEqualTo", "IsGreaterThan", "IsGreaterThanOrEqualTo", "IsLessThan",
                "IsLessThanOrEqualTo")

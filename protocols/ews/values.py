@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from protocols.mapi.props.named import NamedProp, PS_INTERNET_HEADERS, PS_MAPI, PS_PUBLIC_STRINGS, PSETID
+from protocols.mapi.props.named import NamedProp, PS_INTERNET_HEADERS, PS_PUBLIC_STRINGS, PSETID
 from protocols.mapi.types import MV_FLAG, PropType
 
 from .ns import child, children, local, sub, t

@@ -100,7 +100,6 @@ async def test_json(demo_gateway):
 
 def _exchangelib_autodiscover(gw):
     from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
-    from exchangelib.autodiscover import Autodiscovery
     from exchangelib.autodiscover.cache import autodiscover_cache
     from exchangelib.autodiscover.protocol import AutodiscoverProtocol
     from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter

@@ -5,7 +5,6 @@ import base64
 import ssl
 
 import aiohttp
-import pytest
 
 from protocols.ews.envelope import fault_code, parse_response
 from protocols.ews.ns import child, children, local, text
