@@ -523,6 +523,38 @@ class Mailbox:
         await self._adapters[kind].update(f, row, dict(set_props or {}), list(remove))
         return await self.get_item(mid)
 
+    async def get_mime(self, mid: int) -> bytes:
+        """The message as the backend holds it (IMAP bytes, CRLF), or rebuilt from its properties
+        for items that live elsewhere: what EWS MimeContent and exports want."""
+        row = self.message_row(self.ident.globcnt_of(mid))
+        f = await self._folder_by_globcnt(row["fid"])
+        if row["kind"] == "imap":
+            return await self._adapters["imap"]._fetch_raw(f, row)
+        from . import conversions as conv
+        item = await self.get_item(mid)
+        cls = str(item.props.get(P.PidTagMessageClass) or "")
+        if row["kind"] == "dav" and (f.container_class or "").startswith(("IPF.Appointment", "IPF.Task",
+                                                                          "IPF.Contact")):
+            return conv.content_to_dav(item.content, f.container_class)[0]
+        del cls
+        return conv.content_to_mime(item.content)
+
+    async def replace_content(self, mid: int, content: MessageContent, *, change_key: bytes | None = None) -> Item:
+        """Replace a whole item (properties, recipients, attachments); the MID stays.
+
+        IMAP: the new MIME is appended and the old copy expunged (Exchange lets a
+        client change any message, IMAP only by replacing it). DAV: a PUT with
+        If-Match. Gateway-kept items: rewritten in the state database."""
+        from .errors import Conflict
+        g = self.ident.globcnt_of(mid)
+        row = self.message_row(g)
+        if change_key is not None and change_key != self.ident.change_key(row["cn"]):
+            raise Conflict("the item was changed since its change key was read")
+        f = await self._folder_by_globcnt(row["fid"])
+        kind = "local" if row["kind"] == "local" else f.kind
+        await self._adapters[kind].replace(f, row, content)
+        return await self.get_item(mid)
+
     async def set_read(self, mids: Iterable[int], read: bool = True) -> None:
         for mid in mids:
             item_row = self.message_row(self.ident.globcnt_of(mid))
@@ -590,6 +622,7 @@ class Mailbox:
         out = FolderChanges(fid, last_cn=cn)
         for mid, mcn, deleted in rows:
             (out.deleted if deleted else out.changed).append(self.ident.mid(mid))
+            out.ordered.append((mcn, self.ident.mid(mid), bool(deleted)))
             out.last_cn = max(out.last_cn, mcn)
         return out
 

@@ -39,3 +39,5 @@ class FolderChanges:
     changed: list[int] = field(default_factory=list)   # MIDs created or modified
     deleted: list[int] = field(default_factory=list)   # MIDs gone
     last_cn: int = 0
+    # every change in change-number order: (cn, MID, deleted?), for paging a sync exactly
+    ordered: list[tuple[int, int, bool]] = field(default_factory=list)

@@ -393,3 +393,39 @@ async def test_state_on_postgresql(dovecot, radicale, postfix, slapd, postgres_d
     finally:
         await mbx.close()
         db.close()
+
+
+async def test_replace_content_keeps_the_mid_and_get_mime(backend):
+    """A whole item replaced (new recipient and attachment): the backend holds the new version, same MID."""
+    from gateway.store import Attachment
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        subject = f"replace {uuid.uuid4().hex[:8]}"
+        item = await mbx.create_item(inbox.fid, note(subject))
+        content = (await mbx.get_item(item.mid)).content
+        content.recipients.append(Recipient({P.PidTagRecipientType: P.MAPI_CC, P.PidTagDisplayName: "Carol",
+                                             P.PidTagSmtpAddress: "carol@example.test",
+                                             P.PidTagEmailAddress: "carol@example.test",
+                                             P.PidTagAddressType: "SMTP"}))
+        content.attachments.append(Attachment({P.PidTagAttachMethod: P.ATTACH_BY_VALUE,
+                                               P.PidTagAttachLongFilename: "notes.txt",
+                                               P.PidTagAttachMimeTag: "text/plain",
+                                               P.PidTagAttachDataBinary: b"attached text"}))
+        stale = item.props[P.PidTagChangeKey]
+        await mbx.set_read([item.mid])
+        from gateway.store import Conflict
+        with pytest.raises(Conflict):
+            await mbx.replace_content(item.mid, content, change_key=stale)
+        new = await mbx.replace_content(item.mid, content)
+        assert new.mid == item.mid
+        assert [a.props[P.PidTagAttachLongFilename] for a in new.content.attachments] == ["notes.txt"]
+        assert {r.props.get(P.PidTagSmtpAddress) for r in new.content.recipients} >= {"carol@example.test"}
+        assert new.props[P.PidTagMessageFlags] & P.MSGFLAG_READ  # flags survive the replacement
+        mime = await mbx.get_mime(item.mid)
+        assert subject.encode() in mime and b"notes.txt" in mime and b"\r\n" in mime
+        assert (await asyncio.to_thread(imap_subjects, cfg, "INBOX")).count(subject) == 1
+        await mbx.delete_items([item.mid])
+    finally:
+        await mbx.close()

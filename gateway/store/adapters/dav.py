@@ -190,13 +190,16 @@ class DavAdapter:
 
     async def update(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
         item = await self.get(folder, row)
-        row = self.mbx.message_row(row["mid"])
         content = item.content
-        for key in conv.DERIVED:
-            content.props.pop(key, None)
         content.props.update(set_props)
         for key in remove:
             content.props.pop(key, None)
+        await self.replace(folder, row, content)
+
+    async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
+        row = self.mbx.message_row(row["mid"])
+        content = MessageContent({k: v for k, v in content.props.items() if k not in conv.DERIVED},
+                                 content.recipients, content.attachments)
         data, ctype, _ = conv.content_to_dav(content, folder.container_class or "IPF.Appointment")
         try:
             etag = await self.dav.put(row["href"], data, ctype, etag=row["etag"])

@@ -291,10 +291,16 @@ class ImapAdapter:
         content.props.update(set_props)
         for key in remove:
             content.props.pop(key, None)
-        for key in conv.DERIVED:
-            content.props.pop(key, None)
+        await self.replace(folder, row, content)
+
+    async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
+        """A new MIME for the same MID: append first, expunge the old copy only once the new one is in."""
+        content = MessageContent({k: v for k, v in content.props.items() if k not in conv.DERIVED},
+                                 content.recipients, content.attachments)
         mime = conv.content_to_mime(content)
-        flags = set((row["flags"] or "").split()) | {"\\Draft"}
+        flags = set((row["flags"] or "").split())
+        if "\\draft" in (row["flags"] or "").lower() or folder.role in ("drafts", "outbox"):
+            flags.add("\\Draft")
         uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(_restore_case(flags)), None)
         await self.imap.expunge(folder.ref, [row["uid"]])
         self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)

@@ -87,11 +87,14 @@ class LocalAdapter:
         return g
 
     async def update(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
-        mbx = self.mbx
         content = (await self.get(folder, row)).content
         content.props.update(set_props)
         for key in remove:
             content.props.pop(key, None)
+        await self.replace(folder, row, content)
+
+    async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
+        mbx = self.mbx
         content = self._strip(content)
         with mbx.db.transaction():
             mbx.db.execute("UPDATE local_content SET content = ? WHERE mailbox_id = ? AND mid = ?",
