@@ -19,6 +19,7 @@ from typing import Callable
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidLidReminderSet, PidNameKeywords
 
+from .attachments import w_attachments
 from .ns import child, children, local, sub, t, text
 from .shapes import Shape
 from .values import (PathError, format_datetime, lookup, parse_bool, parse_datetime, read_extended_property,
@@ -42,6 +43,7 @@ class ItemView:
     recipients: list | None = None       # rows with ``.props`` (None in table rows: not known)
     mime: bytes | None = None            # when MimeContent was asked for
     full: bool = False                   # a whole item (GetItem) rather than a contents-table row
+    extra: dict = field(default_factory=dict)  # what other item classes need (attachments, recurrence ...)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ItemInput:
     mime: bytes | None = None
     is_read: bool | None = None
     element: str = "Message"
+    extra: dict = field(default_factory=dict)  # parts with no property of their own (recurrence, time zone ...)
 
 
 Writer = Callable[[object, "ItemView", "Field", Shape], None]
@@ -411,6 +414,7 @@ ITEM_FIELDS: list[Field] = [
        default=True),
     _f("item:Body", "Body", w_body, r_body, default=True, table=False,
        removes=(P.PidTagBody, P.PidTagHtml, P.PidTagRtfCompressed)),
+    _f("item:Attachments", "Attachments", w_attachments, default=True, table=False),
     _f("item:DateTimeReceived", "DateTimeReceived", w_time, None, P.PidTagMessageDeliveryTime, default=True),
     _f("item:Size", "Size", w_int, None, P.PidTagMessageSize, default=True),
     _f("item:Categories", "Categories", w_categories, r_categories, PidNameKeywords, default=True),
@@ -582,3 +586,17 @@ def read_item(el) -> ItemInput:
         except ValueError as exc:
             raise PathError(f"{name}: {exc}") from exc
     return inp
+
+
+# ---------------------------------------------------------------- other item classes
+
+def register_table(table: ItemClassTable, aliases: dict[str, str] | None = None) -> None:
+    """Item classes beyond Message (calendar.py, contacts.py, tasks.py) add their table here."""
+    TABLES.append(table)
+    for f in table.fields:
+        FIELD_BY_URI_ALL.setdefault(f.uri, f)
+    for alias, uri in (aliases or {}).items():
+        FIELD_BY_URI_ALL[alias] = FIELD_BY_URI_ALL[uri]
+
+
+from . import calendar as _calendar, contacts as _contacts, tasks as _tasks  # noqa: E402,F401  (they register)
