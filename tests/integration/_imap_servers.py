@@ -6,10 +6,13 @@ stopped by the PID we started. Settings follow shared/reference/backends.md.
 """
 from __future__ import annotations
 
+import atexit
+import ctypes
 import grp
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +36,8 @@ class ImapServer:
     proc: subprocess.Popen = field(repr=False)
 
     def stop(self) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -41,6 +46,24 @@ class ImapServer:
                 self.proc.kill()
                 self.proc.wait(5)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+_RUNNING: list["ImapServer"] = []
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop()
+
+
+def _die_with_parent() -> None:
+    # Linux prctl(PR_SET_PDEATHSIG, SIGTERM): a server whose test process was
+    # killed without teardown stops too, instead of lingering.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -138,7 +161,7 @@ service auth {{
 
 def start_dovecot(users: dict[str, str] = USERS, master: tuple[str, str] = MASTER) -> ImapServer:
     """Start `dovecot -F` in a temp dir; as root, everything runs as nobody."""
-    root = Path(tempfile.mkdtemp(prefix="exgate-dovecot-"))
+    root = Path(tempfile.mkdtemp(prefix="exgate-imapclient-dovecot-"))
     if os.geteuid() == 0:
         user, group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
     else:
@@ -160,7 +183,8 @@ def start_dovecot(users: dict[str, str] = USERS, master: tuple[str, str] = MASTE
             os.chmod(root, 0o755)
         log = open(root / "stderr.log", "wb")
         proc = subprocess.Popen(["dovecot", "-F", "-c", str(root / "dovecot.conf")],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                preexec_fn=_die_with_parent)
         log.close()
         try:
             _wait_greeting(port, proc)
@@ -170,7 +194,9 @@ def start_dovecot(users: dict[str, str] = USERS, master: tuple[str, str] = MASTE
                 proc.terminate()
                 proc.wait(5)
             continue
-        return ImapServer("dovecot", "127.0.0.1", port, root, dict(users), master, proc)
+        server = ImapServer("dovecot", "127.0.0.1", port, root, dict(users), master, proc)
+        _RUNNING.append(server)
+        return server
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"dovecot did not start: {last_error}")
 
@@ -179,7 +205,7 @@ def start_pymap(users: dict[str, str] = USERS) -> ImapServer:
     """Start pymap (maildir backend) as a child process in a temp dir."""
     from pysasl.hashing import BuiltinHash  # pymap's own dependency
 
-    root = Path(tempfile.mkdtemp(prefix="exgate-pymap-"))
+    root = Path(tempfile.mkdtemp(prefix="exgate-imapclient-pymap-"))
     hasher = BuiltinHash()
     (root / "pymap-etc-passwd").write_text(
         "".join(f"{u}:x:1000:1000::{u}:\n" for u in users))
@@ -195,7 +221,7 @@ def start_pymap(users: dict[str, str] = USERS) -> ImapServer:
             [sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())",
              "--host", "127.0.0.1", "--port", str(port), "--no-tls", "--no-service", "admin",
              "maildir", str(root)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, preexec_fn=_die_with_parent)
         log.close()
         try:
             _wait_greeting(port, proc, timeout=20)
@@ -205,20 +231,17 @@ def start_pymap(users: dict[str, str] = USERS) -> ImapServer:
                 proc.terminate()
                 proc.wait(5)
             continue
-        return ImapServer("pymap", "127.0.0.1", port, root, dict(users), None, proc)
+        server = ImapServer("pymap", "127.0.0.1", port, root, dict(users), None, proc)
+        _RUNNING.append(server)
+        return server
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"pymap did not start: {last_error}")
 
 
 if __name__ == "__main__":  # manual use: print ports until Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit then stops both
     servers = [start_dovecot(), start_pymap()]
     for s in servers:
         print(s.kind, s.host, s.port, s.root, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for s in servers:
-            s.stop()
+    while True:
+        time.sleep(3600)

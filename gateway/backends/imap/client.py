@@ -146,7 +146,11 @@ class ImapBackendClient:
             args.append(modifiers)
         return await conn.command("UID FETCH", *args)
 
-    async def _status_on(self, conn: ImapConnection, folder: str) -> ImapFolderStatus:
+    async def _status_on(self, conn: ImapConnection, folder: str, *, sync: bool = True) -> ImapFolderStatus:
+        if sync and conn.selected is not None and conn.selected.name == folder:
+            # Dovecot answers STATUS on the selected mailbox from the session's
+            # view ([CLIENTBUG]); NOOP brings that view up to date first.
+            await conn.command("NOOP")
         items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]
         if self._condstore:
             items.append("HIGHESTMODSEQ")
@@ -357,64 +361,85 @@ class ImapBackendClient:
                             known_flags: Mapping[int, frozenset[str]] | None = None) -> ImapChanges:
         """What changed in ``folder`` since (uidvalidity, modseq).
 
-        With CONDSTORE/QRESYNC and a modseq: one UID FETCH (CHANGEDSINCE modseq
-        VANISHED) (RFC 7162 3.2.6) gives the changed summaries and vanished UIDs.
-        Otherwise a full ``UID FETCH 1:* (FLAGS)`` is diffed against
-        ``known_uids``: new UIDs come back with envelopes; of the known ones,
-        those whose flags differ from ``known_flags`` (if given, else all of
-        them, without envelopes, for the caller to compare) are reported.
-        Without ``known_uids`` nothing can be reported as vanished except via
-        QRESYNC. A different UIDVALIDITY gives full_resync with every message.
-        The returned status is read before the changes, so nothing that
-        happens meanwhile is lost (it may be reported twice)."""
+        The folder is always selected afresh, and the returned status comes
+        from that SELECT, so it is consistent with the changes: anything that
+        happens later is reported next time (perhaps twice, never lost).
+
+        * QRESYNC: ``SELECT folder (QRESYNC (uidvalidity modseq))``
+          (RFC 7162 3.2.5) names changed UIDs and VANISHED (EARLIER) ones;
+          the changed ones are then fetched as summaries.
+        * CONDSTORE only: UID FETCH (CHANGEDSINCE modseq), and vanished =
+          ``known_uids`` minus UID SEARCH ALL.
+        * Neither (pymap), or no modseq: a full ``UID FETCH 1:* (FLAGS)`` diffed
+          against ``known_uids``: new UIDs come with envelopes; of the known
+          ones, those whose flags differ from ``known_flags`` (when given; else
+          all of them, without envelopes, for the caller to compare).
+
+        Without ``known_uids`` only QRESYNC can report vanished UIDs. A
+        different UIDVALIDITY gives full_resync with every message."""
 
         async def op(conn: ImapConnection) -> ImapChanges:
-            status = await self._status_on(conn, folder)
-            await conn.select(folder)
             known = set(known_uids) if known_uids is not None else None
-            if status.uidvalidity != uidvalidity:
+            qresync = modseq is not None and "QRESYNC" in conn.enabled
+            if qresync:
+                # No known-uids argument: Dovecot then limits the FETCH part to
+                # those UIDs too and new messages go unreported.
+                state = await conn.select(folder, qresync=(uidvalidity, int(modseq), None))  # type: ignore[arg-type]
+            else:
+                state = await conn.select(folder, force=True)
+            status = await self._selected_status(conn, state)
+            if state.uidvalidity != uidvalidity:
                 everything = self._summaries(await self._fetch_summaries_on(conn, "1:*", True))
                 return ImapChanges(status, tuple(everything), (), full_resync=True)
-            if modseq is not None and self._condstore:
-                qresync = "QRESYNC" in conn.enabled
-                mod = f"(CHANGEDSINCE {int(modseq)}{' VANISHED' if qresync else ''})".encode()
-                result = await self._fetch_summaries_on(conn, "1:*", True, modifiers=mod)
+            if qresync:
+                gone = set(state.vanished)
+                touched = {parse.number(f["UID"]) for f in state.fetches if "UID" in f}
+                changed = self._summaries(await self._fetch_summaries_on(
+                    conn, parse.format_sequence_set(touched), True)) if touched else []
+            elif modseq is not None and self._condstore:
+                result = await self._fetch_summaries_on(conn, "1:*", True,
+                                                        modifiers=f"(CHANGEDSINCE {int(modseq)})".encode())
                 changed = self._summaries(result)
-                gone: set[int] = set()
-                if qresync:
-                    for r in result.of_kind("VANISHED"):
-                        gone.update(parse.vanished(r)[1])
-                elif known is not None:
-                    gone = known - set(await self._all_uids(conn))
-                if known is not None:
-                    gone &= known  # VANISHED (EARLIER) may name UIDs the caller never saw
-                gone -= {s.uid for s in changed}
-                return ImapChanges(status, tuple(changed), tuple(sorted(gone)))
-            # Full diff (pymap and other servers without CONDSTORE).
-            result = await conn.command("UID FETCH", b"1:*", b"(UID FLAGS)")
-            current: dict[int, frozenset[str]] = {}
-            for r in result.of_kind("FETCH"):
-                items = parse.fetch_items(r.data[0]) if r.data else {}
-                if "UID" in items:
-                    current[parse.number(items["UID"])] = _flags(items.get("FLAGS"))
-            if known is None:
-                new, existing = set(current), set()
+                gone = known - set(await self._all_uids(conn)) if known is not None else set()
             else:
-                new, existing = set(current) - known, set(current) & known
-            if known_flags is not None:
-                existing = {u for u in existing if current[u] != _strip_recent(known_flags.get(u, frozenset()))}
-            changed: list[ImapMessageSummary] = []
-            if new:
-                changed += self._summaries(await self._fetch_summaries_on(
-                    conn, parse.format_sequence_set(new), True))
-            if existing:
-                changed += self._summaries(await self._fetch_summaries_on(
-                    conn, parse.format_sequence_set(existing), False))
-            changed.sort(key=lambda s: s.uid)
-            gone = sorted(known - set(current)) if known is not None else []
-            return ImapChanges(status, tuple(changed), tuple(gone))
+                changed, gone = await self._full_diff(conn, known, known_flags)
+            if known is not None:
+                gone &= known  # VANISHED (EARLIER) may name UIDs the caller never saw
+            gone -= {s.uid for s in changed}
+            return ImapChanges(status, tuple(changed), tuple(sorted(gone)))
 
         return await self._run(folder, op)
+
+    async def _selected_status(self, conn: ImapConnection, state: parse.SelectState) -> ImapFolderStatus:
+        # UNSEEN (a count) is not part of SELECT; STATUS without NOOP answers
+        # from the view just selected (Dovecot) or the current state (pymap).
+        unseen = (await self._status_on(conn, state.name, sync=False)).unseen
+        return ImapFolderStatus(uidvalidity=state.uidvalidity, uidnext=state.uidnext, exists=state.exists,
+                                unseen=unseen, highestmodseq=state.highestmodseq, mailboxid=state.mailboxid)
+
+    async def _full_diff(self, conn: ImapConnection, known: set[int] | None,
+                         known_flags: Mapping[int, frozenset[str]] | None
+                         ) -> tuple[list[ImapMessageSummary], set[int]]:
+        result = await conn.command("UID FETCH", b"1:*", b"(UID FLAGS)")
+        current: dict[int, frozenset[str]] = {}
+        for r in result.of_kind("FETCH"):
+            items = parse.fetch_items(r.data[0]) if r.data else {}
+            if "UID" in items and "FLAGS" in items:
+                current[parse.number(items["UID"])] = _flags(items["FLAGS"])
+        if known is None:
+            new, existing = set(current), set()
+        else:
+            new, existing = set(current) - known, set(current) & known
+        if known_flags is not None:
+            existing = {u for u in existing if current[u] != _strip_recent(known_flags.get(u, frozenset()))}
+        changed: list[ImapMessageSummary] = []
+        if new:
+            changed += self._summaries(await self._fetch_summaries_on(conn, parse.format_sequence_set(new), True))
+        if existing:
+            changed += self._summaries(await self._fetch_summaries_on(
+                conn, parse.format_sequence_set(existing), False))
+        changed.sort(key=lambda s: s.uid)
+        return changed, (known - set(current)) if known is not None else set()
 
     async def _all_uids(self, conn: ImapConnection) -> list[int]:
         result = await conn.command("UID SEARCH", b"ALL")
@@ -473,7 +498,7 @@ class ImapWatcher:
         return self
 
     async def __anext__(self) -> ImapEvent:
-        if self._closed and self._queue.empty():
+        if self._closed:  # events still queued are dropped: the caller asked to stop
             raise StopAsyncIteration
         item = await self._queue.get()
         if item is _STOP:
@@ -491,11 +516,14 @@ class ImapWatcher:
         if self._closed:
             return
         self._closed = True
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in list(self._conns):
             conn.abort()
+        pending = [t for t in self._tasks if not t.done()]
+        while pending:
+            for t in pending:
+                t.cancel()
+            _done, still = await asyncio.wait(pending, timeout=2.0)
+            pending = list(still)
         self._conns.clear()
         self._client._watchers.discard(self)
         self._queue.put_nowait(_STOP)
@@ -517,12 +545,15 @@ class ImapWatcher:
     async def _open(self) -> ImapConnection:
         conn = await self._client._factory()
         self._conns.add(conn)
+        if self._closed:  # closed while we were logging in
+            conn.abort()
+            raise asyncio.CancelledError()
         return conn
 
     async def _notify_loop(self) -> None:
         names = b" ".join(_inline(parse.mailbox_arg(f)) for f in self.folders)
         first = True
-        while True:
+        while not self._closed:
             conn: ImapConnection | None = None
             try:
                 conn = await self._open()
@@ -534,7 +565,7 @@ class ImapWatcher:
                     for f in self.folders:
                         self._emit(f, "changed")
                 first = False
-                while True:
+                while not self._closed:
                     resp = await conn.unsolicited(_NOTIFY_KEEPALIVE)
                     if resp is None:
                         for r in (await conn.command("NOOP")).untagged:
@@ -564,14 +595,14 @@ class ImapWatcher:
 
     async def _idle_loop(self, folder: str) -> None:
         first = True
-        while True:
+        while not self._closed:
             conn: ImapConnection | None = None
             try:
                 conn = await self._open()
                 await conn.select(folder, readonly=True)
                 if not first:
                     self._emit(folder, "changed")
-                while True:
+                while not self._closed:
                     on_idle = (lambda: self._mark_ready(len(self.folders))) if first else None
                     responses = await conn.idle(_IDLE_RESTART, on_idle=on_idle)
                     first = False
@@ -597,7 +628,7 @@ class ImapWatcher:
 
     async def _poll_loop(self) -> None:
         last: dict[str, tuple[Any, ...]] = {}
-        while True:
+        while not self._closed:
             for folder in self.folders:
                 try:
                     st = await self._client.status(folder)

@@ -238,10 +238,17 @@ class ImapConnection:
             self._closed = True
             await self._queue.put(ConnectionLost(f"IMAP connection lost: {exc!r}"))
 
+    async def _get(self, timeout: float | None) -> Response | BaseException:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+        # cancellation that races with the result, and a watcher task that
+        # ignores aclose() would then IDLE on for 25 minutes.
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
+
     async def _next(self, timeout: float | None) -> Response:
         try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+            item = await self._get(timeout)
+        except TimeoutError:
             self.abort()
             raise ConnectionLost("IMAP server did not answer in time") from None
         if isinstance(item, BaseException):
@@ -253,8 +260,8 @@ class ImapConnection:
         """The next response sent with no command running (NOTIFY), or None on timeout."""
         async with self._lock:
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout)
-            except asyncio.TimeoutError:
+                item = await self._get(timeout)
+            except TimeoutError:
                 return None
             if isinstance(item, BaseException):
                 self._queue.put_nowait(item)
@@ -416,8 +423,8 @@ class ImapConnection:
             if remaining <= 0:
                 break
             try:
-                item = await asyncio.wait_for(self._queue.get(), remaining)
-            except asyncio.TimeoutError:
+                item = await self._get(remaining)
+            except TimeoutError:
                 break
             if isinstance(item, BaseException):
                 self._queue.put_nowait(item)
