@@ -7,6 +7,7 @@ later handlers added here.
 from __future__ import annotations
 
 from . import folders, items, misc, people, sync
+from . import oof, services, userconfig
 
 OPERATIONS = {
     "GetFolder": folders.get_folder,
@@ -32,4 +33,21 @@ OPERATIONS = {
     "ExpandDL": people.expand_dl,
     "GetServerTimeZones": misc.get_server_time_zones,
     "ConvertId": misc.convert_id,
+    # settings and directory services (oof.py, userconfig.py, services.py)
+    "GetUserOofSettingsRequest": oof.get_user_oof_settings,
+    "SetUserOofSettingsRequest": oof.set_user_oof_settings,
+    "GetUserConfiguration": userconfig.get_user_configuration,
+    "CreateUserConfiguration": userconfig.create_user_configuration,
+    "UpdateUserConfiguration": userconfig.update_user_configuration,
+    "DeleteUserConfiguration": userconfig.delete_user_configuration,
+    "GetUserPhoto": services.get_user_photo,
+    "GetPasswordExpirationDate": services.get_password_expiration_date,
+    "GetServiceConfiguration": services.get_service_configuration,
+    "GetMailTips": services.get_mail_tips,
+    "GetRoomLists": services.get_room_lists,
+    "GetRooms": services.get_rooms,
+    "GetDelegate": services.get_delegate,
+    "AddDelegate": services.delegate_not_supported,
+    "UpdateDelegate": services.delegate_not_supported,
+    "RemoveDelegate": services.delegate_not_supported,
 }

@@ -4,8 +4,8 @@ The recordings were answered by a small fake, so their ids ("FOLDER:inbox", "ITE
 mapped to this gateway's ids for the same folders and for a message made for the purpose; user1@example.com
 becomes carol. Every answer must be a well-formed SOAP response with ServerVersionInfo, HTTP 200 (never
 500 for an operation), and each ResponseMessage must carry the code expected for what the request asks:
-NoError for what is implemented, ErrorInvalidOperation for what is not yet (calendar/contact items,
-user configuration), id errors only where the request names an object the fake invented.
+NoError for what is implemented (GetUserConfiguration included), ErrorInvalidOperation for what is
+not yet (calendar/contact items), id errors only where the request names an object the fake invented.
 """
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def check_payload(op: str, msg) -> None:
         return
     need = {"GetFolder": "Folders", "FindFolder": "RootFolder", "FindItem": "RootFolder", "GetItem": "Items",
             "SyncFolderHierarchy": "SyncState", "SyncFolderItems": "SyncState", "CreateFolder": "Folders",
-            "ResolveNames": "ResolutionSet", "ConvertId": "AlternateId"}.get(op)
+            "ResolveNames": "ResolutionSet", "ConvertId": "AlternateId",
+            "GetUserConfiguration": "UserConfiguration"}.get(op)
     if need:
         assert child(msg, need) is not None, (op, need)
     if op == "GetFolder":

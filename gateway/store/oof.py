@@ -1,0 +1,86 @@
+"""Automatic replies (Out of Office) per mailbox, kept in the state database.
+
+What EWS Get/SetUserOofSettings (MS-OXWSOOF) and the MAPI PidTagOutOfOfficeState need.
+The reply itself is not sent by the gateway: a Sieve ``vacation`` script (RFC 5230) pushed
+over ManageSieve (RFC 5804) to backends that have one is a later step; until then the
+settings are stored and reported, and nothing answers mail automatically.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from .state.db import StateDB
+
+STATES = ("Disabled", "Enabled", "Scheduled")
+AUDIENCES = ("None", "Known", "All")
+
+_TABLE = """CREATE TABLE IF NOT EXISTS exgate_oof (
+    owner TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    modified TEXT NOT NULL
+)"""
+_ready: set[int] = set()
+
+
+@dataclass
+class OofSettings:
+    state: str = "Disabled"
+    external_audience: str = "All"
+    start: datetime | None = None       # aware UTC; used when state is "Scheduled"
+    end: datetime | None = None
+    internal_reply: str = ""
+    external_reply: str = ""
+    internal_culture: str | None = None
+    external_culture: str | None = None
+
+    def active(self, now: datetime | None = None) -> bool:
+        """Would a message arriving ``now`` get an automatic reply?"""
+        if self.state == "Enabled":
+            return True
+        if self.state == "Scheduled" and self.start and self.end:
+            now = now or datetime.now(timezone.utc)
+            return self.start <= now < self.end
+        return False
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["start"] = self.start.isoformat() if self.start else None
+        d["end"] = self.end.isoformat() if self.end else None
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, data: str) -> "OofSettings":
+        d = json.loads(data)
+        for k in ("start", "end"):
+            d[k] = datetime.fromisoformat(d[k]) if d.get(k) else None
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def _ensure(db: StateDB) -> None:
+    if id(db) not in _ready:
+        db.execute(_TABLE)
+        _ready.add(id(db))
+
+
+def load(db: StateDB, owner: str) -> OofSettings:
+    _ensure(db)
+    row = db.one("SELECT settings FROM exgate_oof WHERE owner = ?", (owner.lower(),))
+    return OofSettings.from_json(row[0]) if row else OofSettings()
+
+
+def save(db: StateDB, owner: str, settings: OofSettings) -> None:
+    if settings.state not in STATES:
+        raise ValueError(f"OofState {settings.state!r} is not one of {STATES}")
+    if settings.external_audience not in AUDIENCES:
+        raise ValueError(f"ExternalAudience {settings.external_audience!r} is not one of {AUDIENCES}")
+    if settings.state == "Scheduled" and (not settings.start or not settings.end or settings.start >= settings.end):
+        raise ValueError("a scheduled automatic reply needs a Duration whose StartTime is before its EndTime")
+    _ensure(db)
+    now = datetime.now(timezone.utc).isoformat()
+    with db.transaction():
+        db.execute("DELETE FROM exgate_oof WHERE owner = ?", (owner.lower(),))
+        db.execute("INSERT INTO exgate_oof (owner, settings, modified) VALUES (?, ?, ?)",
+                   (owner.lower(), settings.to_json(), now))
