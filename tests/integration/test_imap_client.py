@@ -417,3 +417,17 @@ async def test_master_user_login(imap_dovecot: ImapServer) -> None:
     with pytest.raises(BackendError) as info:
         await connect(dovecot.host, dovecot.port, master, "wrong", authzid="alice")
     assert info.value.kind == "auth"
+
+
+async def test_open_ended_fetch_on_a_cached_selection_sees_new_messages(
+        client: ImapBackendClient, other: ImapBackendClient) -> None:
+    """`UID FETCH 1:*` on a folder this client already has selected must see another
+    session's APPEND (Dovecot answers from the session's old view until a NOOP)."""
+    folder = _name("Fresh")
+    await client.create_folder(folder)
+    await client.append(folder, _message("first"))
+    assert len(await client.fetch_summaries(folder)) == 1  # the folder is now selected in the pool
+    await other.append(folder, _message("second"))
+    subjects = {s.envelope.subject for s in await client.fetch_summaries(folder)}
+    assert subjects == {"first", "second"}
+    await client.delete_folder(folder)

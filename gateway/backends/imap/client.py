@@ -98,14 +98,21 @@ class ImapBackendClient:
         return "CONDSTORE" in self.enabled or self._has("CONDSTORE")
 
     async def _run(self, folder: str | None, op: Callable[[ImapConnection], Awaitable[T]], *,
-                   retry: bool = True) -> T:
+                   retry: bool = True, fresh_view: bool = False) -> T:
         """Run ``op`` on a pooled connection with ``folder`` selected; a dropped
-        connection is replaced and, for operations safe to repeat, retried once."""
+        connection is replaced and, for operations safe to repeat, retried once.
+
+        ``fresh_view``: when the folder was already selected on that connection,
+        NOOP first, so that messages appended by others since are in the
+        session's view (Dovecot resolves ``1:*`` against the view as it was)."""
         for attempt in (0, 1):
             try:
                 async with self._pool.acquire(folder) as conn:
                     if folder is not None:
+                        reused = conn.selected is not None and conn.selected.name == folder
                         await conn.select(folder)
+                        if fresh_view and reused:
+                            await conn.command("NOOP")
                     return await op(conn)
             except ConnectionLost:
                 if attempt or not retry:
@@ -226,7 +233,7 @@ class ImapBackendClient:
         async def op(conn: ImapConnection) -> list[ImapMessageSummary]:
             return self._summaries(await self._fetch_summaries_on(conn, uids, envelope, bodystructure), keep)
 
-        return await self._run(folder, op)
+        return await self._run(folder, op, fresh_view="*" in uids)
 
     async def fetch_message(self, folder: str, uid: int) -> bytes:
         """BODY.PEEK[] as the server sends it (LF-only from pymap maildir)."""
