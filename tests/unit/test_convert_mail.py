@@ -596,3 +596,34 @@ def test_category_keyword_round_trip(category):
     kw = category_to_keyword(category)
     assert re.fullmatch(r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+", kw), kw  # an IMAP atom
     assert keyword_to_category(kw) == category
+
+
+# --- RTF written by Outlook must become HTML or text, not be lost (issue 3) ---
+
+def _rtf_only(rtf_bytes: bytes, extra: dict | None = None) -> "MessageContent":
+    from gateway.store.convert import rtf as rtfmod
+    from gateway.store.model import MessageContent
+    return MessageContent({P.PidTagMessageClass: "IPM.Note", P.PidTagSubject: "rtf",
+                           P.PidTagRtfCompressed: rtfmod.compress(rtf_bytes), **(extra or {})})
+
+
+def test_rtf_only_html_encapsulated_goes_out_as_html():
+    rtf = (rb"{\rtf1\ansi\ansicpg1252\fromhtml1 {\*\htmltag1 <html><body>}Hello {\*\htmltag1 <b>}bold"
+           rb"{\*\htmltag1 </b>} world{\*\htmltag1 </body></html>}}")
+    out = message_to_mime(_rtf_only(rtf))
+    back = mime_to_message(out)
+    assert b"text/html" in out and b"text/rtf" not in out
+    assert b"<b>bold</b>" in back.props[P.PidTagHtml]
+
+
+def test_rtf_only_plain_goes_out_as_text():
+    rtf = rb"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard Plain RTF body from Outlook\par}"
+    back = mime_to_message(message_to_mime(_rtf_only(rtf)))
+    assert "Plain RTF body from Outlook" in back.props[P.PidTagBody]
+
+
+def test_stale_text_body_yields_to_newer_rtf():
+    rtf = rb"{\rtf1\ansi\pard The edited text\par}"
+    msg = _rtf_only(rtf, {P.PidTagBody: "the old text", P.PidTagRtfInSync: False})
+    back = mime_to_message(message_to_mime(msg))
+    assert "The edited text" in back.props[P.PidTagBody] and "old" not in back.props[P.PidTagBody]

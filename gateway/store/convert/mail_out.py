@@ -262,11 +262,20 @@ def _body_parts(msg: MessageContent, inline_atts: list[Attachment], calendars: l
     else:
         charset_html = charset
     rtf_raw = None
-    if props.get(P.PidTagRtfCompressed) and props.get(P.PidTagNativeBody) == M.NATIVE_BODY_RTF:
+    rtf_part = None
+    native_rtf = props.get(P.PidTagNativeBody) == M.NATIVE_BODY_RTF
+    # PidTagNativeBody is the server's to compute (MS-OXCMSG 2.2.1.58.4): Outlook saving over
+    # MAPI sends only PidTagRtfCompressed, or marks its other bodies stale with RtfInSync FALSE.
+    rtf_newer = props.get(P.PidTagRtfInSync) is False
+    if props.get(P.PidTagRtfCompressed) and (native_rtf or rtf_newer or (text is None and html is None)):
         try:
             rtf_raw = rtfmod.decompress(props[P.PidTagRtfCompressed])
         except rtfmod.RtfError:
             rtf_raw = None
+        if rtf_raw is not None and rtf_newer:
+            text = html = None
+        if rtf_raw is not None and native_rtf:
+            rtf_part = rtf_raw
         if rtf_raw is not None and text is None and html is None:
             h = rtfmod.rtf_to_html(rtf_raw)
             if h is not None:
@@ -290,8 +299,8 @@ def _body_parts(msg: MessageContent, inline_atts: list[Attachment], calendars: l
             hp = _Part(children=[hp] + [_attachment_part(a, inline=True) for a in inline_atts], subtype="related",
                        params=['type="text/html"'])
         alts.append((M.NATIVE_BODY_HTML, hp))
-    if rtf_raw is not None:
-        alts.append((M.NATIVE_BODY_RTF, _text_part("text/rtf", rtf_raw, "us-ascii")))
+    if rtf_part is not None:
+        alts.append((M.NATIVE_BODY_RTF, _text_part("text/rtf", rtf_part, "us-ascii")))
     # the native body goes last: the preferred alternative (RFC 2046 5.1.4)
     native = props.get(P.PidTagNativeBody)
     alts.sort(key=lambda a: a[0] == native)
