@@ -51,3 +51,14 @@ OPERATIONS = {
     "UpdateDelegate": services.delegate_not_supported,
     "RemoveDelegate": services.delegate_not_supported,
 }
+
+# calendar, contacts, tasks and attachments (calendar.py, contacts.py, tasks.py, attachments.py); importing
+# them also plugs their item classes into items.py (CreateItem/GetItem/FindItem/UpdateItem/DeleteItem hooks)
+from . import attachments, calendar, contacts, tasks  # noqa: E402,F401
+
+OPERATIONS.update({
+    "GetAttachment": attachments.get_attachment,
+    "CreateAttachment": attachments.create_attachment,
+    "DeleteAttachment": attachments.delete_attachment,
+    "ExpandDL": contacts.expand_dl,
+})

@@ -24,6 +24,14 @@ from .folders import page
 
 DEFAULT_SORT = [SortKey(FieldPath(uri="item:DateTimeReceived"), False)]
 
+# Other item families plug in here; calendar.py, contacts.py, tasks.py and attachments.py register at import.
+VIEW_HOOKS: list = []     # async (ctx, item, view) -> None: fill view.extra (attachments, recurrence ...)
+FIND_VIEWS: dict = {}     # FindItem view element (CalendarView, ContactsView) -> async (ctx, view_el) -> response
+ID_HOOKS: list = []       # GetItem: async (ctx, id_el, el, shape, wants_mime) -> bool (True: answered)
+CREATE_HOOKS: dict = {}   # CreateItem element (CalendarItem, AcceptItem ...) -> async (ctx, el_in, el) -> None
+UPDATE_HOOKS: list = []   # UpdateItem: async (ctx, change, el) -> bool (True: answered)
+DELETE_HOOKS: list = []   # DeleteItem: async (ctx, id_el) -> bool (True: done)
+
 
 def item_shape(ctx: EwsContext):
     try:
@@ -41,9 +49,12 @@ async def item_view(ctx: EwsContext, item: Item, *, mime: bool = False, full: bo
     mime_bytes = None
     if mime and content is not None:
         mime_bytes = conv.content_to_mime(content)
-    return ItemView(ctx.item_id(item.mid), change_key_of(item), item.props, ctx.folder_id(item.fid),
+    view = ItemView(ctx.item_id(item.mid), change_key_of(item), item.props, ctx.folder_id(item.fid),
                     await ctx.folder_change_key_of(item.fid),
                     recipients=content.recipients if content is not None else None, mime=mime_bytes, full=full)
+    for hook in VIEW_HOOKS:
+        await hook(ctx, item, view)
+    return view
 
 
 def write_item_id(parent, ctx: EwsContext, item_or_mid, change_key: str | None = None, element: str = "Message"):
@@ -74,6 +85,10 @@ async def find_item(ctx: EwsContext):
         sort = parse_sort(child(body, "SortOrder")) or DEFAULT_SORT
     except ValueError as exc:
         raise ResponseError("ErrorInvalidRestriction", str(exc))
+    for name, handler in FIND_VIEWS.items():
+        special = child(body, name)
+        if special is not None:
+            return await handler(ctx, special)
     view_el = first_child(body, "IndexedPageItemView", "FractionalPageItemView")
     refs = read_folder_refs(child(body, "ParentFolderIds"))
 
@@ -104,6 +119,9 @@ async def get_item(ctx: EwsContext):
     wants_mime = shape.include_mime or shape.wants_uri("item:MimeContent")
 
     async def one(id_el, el):
+        for hook in ID_HOOKS:
+            if await hook(ctx, id_el, el, shape, wants_mime):
+                return
         if local(id_el) != "ItemId":
             raise ResponseError("ErrorInvalidOperation", "Occurrences are not supported for mail items.")
         mid = ctx.mid_of(id_el.get("Id"))
@@ -163,6 +181,9 @@ async def create_item(ctx: EwsContext):
     elements = children(child(body, "Items"))
 
     async def one(el_in, el):
+        hook = CREATE_HOOKS.get(local(el_in))
+        if hook is not None:
+            return await hook(ctx, el_in, el)
         inp = read_item(el_in)
         if inp.element not in ("Message", "Item"):
             raise ResponseError("ErrorInvalidOperation", f"Creating a {inp.element} is not supported yet.")
@@ -237,6 +258,9 @@ async def update_item(ctx: EwsContext):
     changes = children(child(body, "ItemChanges"), "ItemChange")
 
     async def one(change, el):
+        for hook in UPDATE_HOOKS:
+            if await hook(ctx, change, el):
+                return
         id_el = next((c for c in children(change) if local(c) in ("ItemId", "OccurrenceItemId",
                                                                    "RecurringMasterItemId")), None)
         if id_el is None or local(id_el) != "ItemId":
@@ -269,6 +293,9 @@ async def delete_item(ctx: EwsContext):
 
     async def one(id_el, el):
         nonlocal deleted_folder
+        for hook in DELETE_HOOKS:
+            if await hook(ctx, id_el):
+                return
         mid = ctx.mid_of(id_el.get("Id"))
         ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))  # NotFound before anything else
         if mode == "MoveToDeletedItems":

@@ -1,0 +1,1023 @@
+"""Calendar operations (MS-OXWSCAL, MS-OXWSMTGS) on the store.
+
+- FindItem with CalendarView: single items in the window plus the occurrences of every series,
+  expanded from PidLidAppointmentRecur (MS-OXOCAL 2.2.1.44) in the series' time zone; deleted
+  instances are skipped and exceptions shown at their new times with their overrides.
+- Occurrence ids: ``protocols.ews.calendar.encode_occurrence_id`` (master id + original start);
+  GetItem takes them, OccurrenceItemId (master + InstanceIndex) and RecurringMasterItemId.
+- CreateItem CalendarItem: the item is built as iCalendar and read back through the store's
+  MS-OXCICAL conversion (so the recurrence blob, time zone definitions and GlobalObjectId are the
+  same as for anything that arrives over CalDAV), then the client's other fields are laid over it.
+  SendMeetingInvitations sends IPM.Schedule.Meeting.Request messages (the store adds the iTIP part).
+- AcceptItem / TentativelyAcceptItem / DeclineItem (CreateItem response objects): the attendee's
+  calendar copy gets its response (made from the request when there is none yet), and an
+  IPM.Schedule.Meeting.Resp.* goes to the organizer. CancelCalendarItem sends
+  IPM.Schedule.Meeting.Canceled and removes the organizer's item.
+- UpdateItem of calendar items (fields, attendees, recurrence; SendMeetingInvitationsOrCancellations)
+  and DeleteItem of one occurrence (a deleted instance in the blob).
+
+Responses are not applied to the organizer's calendar automatically: exgate has no calendar
+assistant, so a MeetingResponse stays a message in the organizer's Inbox.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import icalendar
+from dateutil import rrule as du
+
+from gateway.store import conversions as conv
+from gateway.store import errors as se
+from gateway.store.convert import ical
+from gateway.store.convert import recur as R
+from gateway.store.convert.goid import clean_goid, uid_from_goid
+from gateway.store.convert.ical_event import _synth_exception, _zone_from, rrule_from_pattern
+from gateway.store.convert.tz import olson_zone
+from gateway.store.model import MessageContent, Recipient
+from gateway.store.objects import Item
+from protocols.ews import calendar as ec
+from protocols.ews.folders import read_folder_refs
+from protocols.ews.items import ItemInput, ItemView, needs_full_item, read_item, write_item
+from protocols.ews.ns import child, children, local, m, sub, t
+from protocols.ews.responses import ResponseError
+from protocols.ews.values import PathError, find_path, parse_datetime
+from protocols.mapi.props import appointment as A
+from protocols.mapi.props import core as P
+from protocols.mapi.props import named as N
+
+from . import items as ews_items
+from .attachments import visible
+from .context import EwsContext, for_each
+
+UTC = timezone.utc
+MAX_OCCURRENCES = 5000          # a bound for endless series when counting or listing
+
+
+def _is_calendar_class(cls) -> bool:
+    return str(cls or "").startswith((A.CLASS_APPOINTMENT, "IPM.Schedule.Meeting", "IPM.OLE.CLASS"))
+
+
+# ---------------------------------------------------------------- series facts
+
+def zone_of(props: dict):
+    return _zone_from(props, bool(props.get(A.PidLidAppointmentRecur)))
+
+
+def tz_of(props: dict):
+    z = zone_of(props)
+    return z.tz if z is not None else UTC
+
+
+def uid_of(props: dict) -> str | None:
+    goid = props.get(A.PidLidGlobalObjectId) or props.get(A.PidLidCleanGlobalObjectId)
+    if goid:
+        try:
+            return uid_from_goid(goid)
+        except Exception:  # noqa: BLE001 - a malformed id: no UID rather than no item
+            return None
+    return props.get(A.PidNameCalendarUid)
+
+
+def recurrence_of(arp: R.AppointmentRecurrencePattern) -> ec.Recurrence:
+    p = arp.pattern
+    start = R.from_minutes(p.start_date)
+    yearly = p.recur_frequency == R.FREQ_YEARLY or (p.pattern_type not in (R.PT_DAY, R.PT_WEEK) and p.period == 12)
+    if p.pattern_type == R.PT_DAY:
+        r = ec.Recurrence("Daily", interval=max(p.period // R.MINUTES_PER_DAY, 1))
+    elif p.pattern_type == R.PT_WEEK:
+        r = ec.Recurrence("Weekly", interval=p.period, days=[ec.DAY_NAMES[i] for i in range(7)
+                                                             if p.pattern_specific[0] & (1 << i)],
+                          first_day_of_week=ec.DAY_NAMES[p.first_dow % 7])
+    elif p.pattern_type in (R.PT_MONTH_NTH, R.PT_HJ_MONTH_NTH):
+        mask, nth = p.pattern_specific
+        r = ec.Recurrence("RelativeYearly" if yearly else "RelativeMonthly", interval=p.period,
+                          days=[ec.DAY_NAMES[i] for i in range(7) if mask & (1 << i)],
+                          week_index=ec.WEEK_INDEX[min(max(nth, 1), 5) - 1])
+    else:
+        day = 31 if p.pattern_type in (R.PT_MONTH_END, R.PT_HJ_MONTH_END) else p.pattern_specific[0]
+        r = ec.Recurrence("AbsoluteYearly" if yearly else "AbsoluteMonthly", interval=p.period, day_of_month=day)
+    if yearly:
+        r.month = start.month
+    r.start_date = start.date()
+    if p.end_type == R.END_AFTER_N:
+        r.range, r.count = "Numbered", p.occurrence_count
+    elif p.end_type == R.END_AFTER_DATE:
+        r.range, r.end_date = "EndDate", R.from_minutes(p.end_date).date()
+    return r
+
+
+_DU_DAYS = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
+_DU_FREQ = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY, "MONTHLY": du.MONTHLY, "YEARLY": du.YEARLY}
+
+
+def _rule(arp: R.AppointmentRecurrencePattern, tz, all_day: bool) -> du.rrule:
+    """The series as a dateutil rule over naive local start times (MS-OXOCAL 2.2.1.44.1 -> RFC 5545)."""
+    parts = rrule_from_pattern(arp.pattern, arp.start_time_offset, None, all_day)
+    first = R.from_minutes(arp.pattern.start_date + arp.start_time_offset)
+    kw: dict = {"dtstart": first, "interval": int(parts.get("INTERVAL", 1)),
+                "wkst": _DU_DAYS[parts.get("WKST", "MO")]}
+    days = parts.get("BYDAY")
+    if days:
+        kw["byweekday"] = [_DU_DAYS[d] for d in days]
+    if "BYSETPOS" in parts:
+        kw["bysetpos"] = parts["BYSETPOS"]
+    if "BYMONTHDAY" in parts:
+        kw["bymonthday"] = parts["BYMONTHDAY"]
+    if "BYMONTH" in parts:
+        kw["bymonth"] = parts["BYMONTH"]
+    if "COUNT" in parts:
+        kw["count"] = parts["COUNT"]
+    elif arp.pattern.end_type == R.END_AFTER_DATE:
+        kw["until"] = R.from_minutes(arp.pattern.end_date + arp.start_time_offset)
+    return du.rrule(_DU_FREQ[parts["FREQ"]], **kw)
+
+
+@dataclass
+class Occurrence:
+    index: int                     # 1-based position in the pattern (InstanceIndex)
+    original_start: datetime       # UTC
+    start: datetime
+    end: datetime
+    exception: R.ExceptionInfo | None = None
+    extended: R.ExtendedException | None = None
+
+
+class Series:
+    """A recurring appointment's pattern, exceptions and time zone, ready to list occurrences."""
+
+    def __init__(self, props: dict):
+        self.props = props
+        self.arp = R.decode_appointment_recur(props[A.PidLidAppointmentRecur])
+        self.tz = tz_of(props)
+        self.all_day = bool(props.get(A.PidLidAppointmentSubType))
+        self.rule = _rule(self.arp, self.tz, self.all_day)
+        self.duration = timedelta(minutes=self.arp.end_time_offset - self.arp.start_time_offset)
+        self.deleted = set(self.arp.pattern.deleted_instance_dates)
+        self.exceptions = {R.midnight(e.original_start_date): (e, x)
+                           for e, x in zip(self.arp.exceptions, self.arp.extended
+                                           or [R.ExtendedException()] * len(self.arp.exceptions))}
+
+    def aware(self, local: datetime) -> datetime:
+        return local.replace(tzinfo=self.tz).astimezone(UTC)
+
+    def local(self, when: datetime) -> datetime:
+        return when.astimezone(self.tz).replace(tzinfo=None)
+
+    def _make(self, index: int, local_start: datetime) -> Occurrence | None:
+        day = R.to_minutes(local_start.date())
+        orig = self.aware(local_start)
+        if day in self.exceptions:
+            e, x = self.exceptions[day]
+            return Occurrence(index, orig, self.aware(R.from_minutes(e.start_date_time)),
+                              self.aware(R.from_minutes(e.end_date_time)), e, x)
+        if day in self.deleted:
+            return None
+        return Occurrence(index, orig, orig, orig + self.duration)
+
+    def all(self, limit: int = MAX_OCCURRENCES):
+        """(index, local start, occurrence or None for a deleted one), in pattern order."""
+        for i, local_start in enumerate(self.rule, 1):
+            if i > limit:
+                return
+            yield i, local_start, self._make(i, local_start)
+
+    def window(self, start: datetime, end: datetime) -> list[Occurrence]:
+        """Occurrences overlapping [start, end); exceptions moved into the window count too."""
+        out: dict[datetime, Occurrence] = {}
+        lo = self.local(start) - self.duration - timedelta(days=1)
+        hi = self.local(end) + timedelta(days=1)
+        for i, local_start in enumerate(self.rule, 1):
+            if local_start > hi or i > MAX_OCCURRENCES * 10:
+                break
+            if local_start < lo:
+                continue
+            occ = self._make(i, local_start)
+            if occ is not None and occ.start < end and occ.end > start:
+                out[occ.original_start] = occ
+        for e, x in self.exceptions.values():
+            s, en = self.aware(R.from_minutes(e.start_date_time)), self.aware(R.from_minutes(e.end_date_time))
+            orig = self.aware(R.from_minutes(e.original_start_date))
+            if s < end and en > start and orig not in out:
+                out[orig] = Occurrence(self.index_of(orig) or 0, orig, s, en, e, x)
+        return sorted(out.values(), key=lambda o: o.start)
+
+    def index_of(self, original_start: datetime) -> int | None:
+        target = self.local(original_start)
+        for i, local_start in enumerate(self.rule, 1):
+            if local_start == target:
+                return i
+            if local_start > target or i > MAX_OCCURRENCES * 10:
+                return None
+        return None
+
+    def by_original(self, original_start: datetime) -> Occurrence | None:
+        i = self.index_of(original_start)
+        return self._make(i, self.local(original_start)) if i else None
+
+    def by_index(self, index: int) -> tuple[Occurrence | None, bool]:
+        """(occurrence, exists in the pattern)."""
+        if index < 1:
+            return None, False
+        for i, local_start in enumerate(self.rule, 1):
+            if i == index:
+                return self._make(i, local_start), True
+            if i > index:
+                break
+        return None, False
+
+    def first_last(self) -> tuple[Occurrence | None, Occurrence | None]:
+        first = last = None
+        endless = self.arp.pattern.end_type not in (R.END_AFTER_N, R.END_AFTER_DATE)
+        for _, _, occ in self.all():
+            if occ is None:
+                continue
+            first = first or occ
+            last = occ
+            if endless:
+                break
+        return first, (None if endless else last)
+
+
+def occurrence_props(master: dict, occ: Occurrence, series: Series, attachments=()) -> tuple[dict, list | None]:
+    """The properties an occurrence shows: the master's, with its exception's overrides."""
+    props = {k: v for k, v in master.items() if k not in (A.PidLidAppointmentRecur,)}
+    recipients = None
+    if occ.exception is not None:
+        emb = None
+        for att in attachments:
+            rt = att.props.get(P.PidTagExceptionReplaceTime)
+            if att.embedded is not None and rt is not None and abs((rt - occ.original_start).total_seconds()) < 60:
+                emb = att.embedded
+        props = _synth_exception(props, occ.exception, occ.extended or R.ExtendedException(), series.tz)
+        if emb is not None:
+            for k, v in emb.props.items():
+                if k not in conv.DERIVED and k != P.PidTagMessageClass:
+                    props[k] = v
+            recipients = emb.recipients or None
+    props[A.PidLidAppointmentStartWhole] = occ.start
+    props[A.PidLidAppointmentEndWhole] = occ.end
+    props[A.PidLidAppointmentDuration] = int((occ.end - occ.start).total_seconds() // 60)
+    props.pop(A.PidLidAppointmentRecur, None)
+    return props, recipients
+
+
+# ---------------------------------------------------------------- view extras
+
+def _tz_pair(props: dict) -> tuple[str, str]:
+    z = zone_of(props)
+    if z is None:
+        return ("UTC", "(UTC) Coordinated Universal Time")
+    return (z.key, props.get(A.PidLidTimeZoneDescription) or z.key)
+
+
+def _occ_info(ctx: EwsContext, master_id: str, ck: str, occ: Occurrence) -> ec.OccurrenceInfo:
+    return ec.OccurrenceInfo(ec.encode_occurrence_id(master_id, occ.original_start), ck, occ.start, occ.end,
+                             occ.original_start)
+
+
+async def calendar_extra(ctx: EwsContext, item: Item, view: ItemView) -> None:
+    props = item.props
+    cls = props.get(P.PidTagMessageClass)
+    if not _is_calendar_class(cls):
+        return
+    uid = uid_of(props)
+    if uid:
+        view.extra["uid"] = uid
+    view.extra.setdefault("start_tz", _tz_pair(props))
+    if str(cls).startswith("IPM.Schedule.Meeting"):
+        return
+    blob = props.get(A.PidLidAppointmentRecur)
+    if not blob:
+        return
+    try:
+        series = Series(props)
+    except (R.RecurError, ValueError, KeyError):
+        return
+    view.extra["recurrence"] = recurrence_of(series.arp)
+    if not view.full:
+        return
+    first, last = series.first_last()
+    if first is not None:
+        view.extra["first"] = _occ_info(ctx, view.item_id, view.change_key, first)
+    if last is not None:
+        view.extra["last"] = _occ_info(ctx, view.item_id, view.change_key, last)
+    modified = []
+    for day, (e, x) in sorted(series.exceptions.items()):
+        orig = series.aware(R.from_minutes(e.original_start_date))
+        occ = Occurrence(0, orig, series.aware(R.from_minutes(e.start_date_time)),
+                         series.aware(R.from_minutes(e.end_date_time)), e, x)
+        modified.append(_occ_info(ctx, view.item_id, view.change_key, occ))
+    if modified:
+        view.extra["modified"] = modified
+    deleted = [series.aware(R.from_minutes(d + series.arp.start_time_offset))
+               for d in sorted(series.deleted) if d not in series.exceptions]
+    if deleted:
+        view.extra["deleted"] = deleted
+
+
+ews_items.VIEW_HOOKS.append(calendar_extra)
+
+
+async def occurrence_view(ctx: EwsContext, master: Item, occ: Occurrence, series: Series, *,
+                          full: bool) -> ItemView:
+    master_id = ctx.item_id(master.mid)
+    ck = ews_items.change_key_of(master)
+    attachments = master.content.attachments if master.content is not None else ()
+    props, recips = occurrence_props(master.props, occ, series, attachments)
+    if recips is None and master.content is not None:
+        recips = master.content.recipients
+    view = ItemView(ec.encode_occurrence_id(master_id, occ.original_start), ck, props, ctx.folder_id(master.fid),
+                    await ctx.folder_change_key_of(master.fid), recipients=recips if full else None, full=full)
+    view.extra.update({"item_type": "Exception" if occ.exception is not None else "Occurrence",
+                       "start": occ.start, "end": occ.end, "original_start": occ.original_start,
+                       "master_id": master_id, "start_tz": _tz_pair(master.props)})
+    uid = uid_of(master.props)
+    if uid:
+        view.extra["uid"] = uid
+    return view
+
+
+# ---------------------------------------------------------------- FindItem CalendarView
+
+async def calendar_view(ctx: EwsContext, view_el):
+    body = ctx.req.body
+    shape = ews_items.item_shape(ctx)
+    try:
+        start = parse_datetime(view_el.get("StartDate") or "")
+        end = parse_datetime(view_el.get("EndDate") or "")
+    except ValueError:
+        raise ResponseError("ErrorInvalidRequest", "CalendarView needs StartDate and EndDate.")
+    if end < start:
+        raise ResponseError("ErrorCalendarEndDateIsEarlierThanStartDate", None)
+    limit = view_el.get("MaxEntriesReturned")
+    refs = read_folder_refs(child(body, "ParentFolderIds"))
+
+    async def one(ref, el):
+        folder = await ctx.folder(ref)
+        rows: list[ItemView] = []
+        for item in await ctx.mbx.list_items(folder.fid):
+            props = item.props
+            if props.get(A.PidLidAppointmentRecur):
+                try:
+                    series = Series(props)
+                except (R.RecurError, ValueError, KeyError):
+                    continue
+                occs = series.window(start, end)
+                if not occs:
+                    continue
+                master = item
+                if any(o.exception is not None for o in occs) or needs_full_item(shape, ec.CALENDAR) \
+                        or shape.base == "AllProperties":
+                    master = await ctx.mbx.get_item(item.mid)
+                for occ in occs:
+                    rows.append(await occurrence_view(ctx, master, occ, series, full=master.content is not None))
+                continue
+            s = props.get(A.PidLidAppointmentStartWhole) or props.get(N.PidLidCommonStart)
+            e = props.get(A.PidLidAppointmentEndWhole) or props.get(N.PidLidCommonEnd) or s
+            if s is None or not (s < end and (e > start or (e == s and s >= start))):
+                continue
+            if needs_full_item(shape, ec.CALENDAR):
+                item = await ctx.mbx.get_item(item.mid)
+            rows.append(await ews_items.item_view(ctx, item, full=item.content is not None))
+        rows.sort(key=lambda v: v.extra.get("start") or v.props.get(A.PidLidAppointmentStartWhole)
+                  or datetime.min.replace(tzinfo=UTC))
+        total = len(rows)
+        if limit and limit.isdigit() and total > int(limit):
+            # Exchange refuses a view with more items than asked for (MS-OXWSCAL 3.1.4.3? ErrorCalendarViewRangeTooBig
+            # is for the range; for the count it answers ErrorCalendarViewRangeTooBig-like truncation): truncate
+            rows = rows[:int(limit)]
+        root = sub(el, m("RootFolder"), TotalItemsInView=total, IncludesLastItemInRange=len(rows) == total)
+        items = sub(root, t("Items"))
+        for v in rows:
+            write_item(items, v, shape, table_row=not v.full)
+    return await for_each(ctx, refs, one, what="folder")
+
+
+ews_items.FIND_VIEWS["CalendarView"] = calendar_view
+
+
+# ---------------------------------------------------------------- GetItem on occurrences
+
+async def _master_and_series(ctx: EwsContext, master_id: str) -> tuple[Item, Series]:
+    master = await ctx.mbx.get_item(ctx.mid_of(master_id))
+    if not master.props.get(A.PidLidAppointmentRecur):
+        raise ResponseError("ErrorItemNotFound", "The item is not a recurring series.")
+    return master, Series(master.props)
+
+
+async def resolve_occurrence(ctx: EwsContext, id_el) -> tuple[Item, Occurrence, Series] | None:
+    """An occurrence named by OccurrenceItemId or by an occurrence ItemId; None for other ids."""
+    name = local(id_el)
+    if name == "OccurrenceItemId":
+        master, series = await _master_and_series(ctx, id_el.get("RecurringMasterId"))
+        try:
+            index = int(id_el.get("InstanceIndex") or "0")
+        except ValueError:
+            raise ResponseError("ErrorInvalidRequest", "InstanceIndex must be a number.")
+        occ, exists = series.by_index(index)
+        if not exists:
+            raise ResponseError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", None)
+        if occ is None:
+            raise ResponseError("ErrorCalendarOccurrenceIsDeletedFromRecurrence", None)
+        return master, occ, series
+    if name == "ItemId":
+        decoded = ec.decode_occurrence_id(id_el.get("Id") or "")
+        if decoded is None:
+            return None
+        master, series = await _master_and_series(ctx, decoded[0])
+        occ = series.by_original(decoded[1])
+        if occ is None:
+            raise ResponseError("ErrorItemNotFound", "The occurrence was deleted.")
+        return master, occ, series
+    return None
+
+
+async def get_item_hook(ctx: EwsContext, id_el, el, shape, wants_mime) -> bool:
+    name = local(id_el)
+    if name == "RecurringMasterItemId":
+        occ_id = id_el.get("OccurrenceId") or ""
+        decoded = ec.decode_occurrence_id(occ_id)
+        mid = ctx.mid_of(decoded[0] if decoded else occ_id)
+        item = await ctx.mbx.get_item(mid)
+        if not item.props.get(A.PidLidAppointmentRecur):
+            raise ResponseError("ErrorItemNotFound", "The item is not part of a recurring series.")
+        write_item(sub(el, m("Items")), await ews_items.item_view(ctx, item, mime=wants_mime, full=True), shape)
+        return True
+    found = await resolve_occurrence(ctx, id_el)
+    if found is None:
+        return False
+    master, occ, series = found
+    write_item(sub(el, m("Items")), await occurrence_view(ctx, master, occ, series, full=True), shape)
+    return True
+
+
+ews_items.ID_HOOKS.append(get_item_hook)
+
+
+# ---------------------------------------------------------------- building appointments
+
+def _rrule_for(rec: ec.Recurrence, local_start: datetime, zone) -> dict:
+    codes = {d: d[:2].upper() for d in ec.DAY_NAMES}
+    rule: dict = {}
+    if rec.pattern == "Daily":
+        rule = {"FREQ": "DAILY", "INTERVAL": rec.interval}
+    elif rec.pattern == "Weekly":
+        rule = {"FREQ": "WEEKLY", "INTERVAL": rec.interval, "BYDAY": [codes[d] for d in rec.days]}
+        if rec.first_day_of_week:
+            rule["WKST"] = codes[rec.first_day_of_week]
+    elif rec.pattern == "AbsoluteMonthly":
+        rule = {"FREQ": "MONTHLY", "INTERVAL": rec.interval, "BYMONTHDAY": rec.day_of_month or local_start.day}
+    elif rec.pattern == "RelativeMonthly":
+        rule = {"FREQ": "MONTHLY", "INTERVAL": rec.interval, "BYDAY": [codes[d] for d in rec.days],
+                "BYSETPOS": -1 if rec.week_index == "Last" else ec.WEEK_INDEX.index(rec.week_index or "First") + 1}
+    elif rec.pattern == "AbsoluteYearly":
+        rule = {"FREQ": "YEARLY", "BYMONTH": rec.month or local_start.month,
+                "BYMONTHDAY": rec.day_of_month or local_start.day}
+    elif rec.pattern == "RelativeYearly":
+        rule = {"FREQ": "YEARLY", "BYMONTH": rec.month or local_start.month, "BYDAY": [codes[d] for d in rec.days],
+                "BYSETPOS": -1 if rec.week_index == "Last" else ec.WEEK_INDEX.index(rec.week_index or "First") + 1}
+    if rec.range == "Numbered":
+        rule["COUNT"] = rec.count
+    elif rec.range == "EndDate" and rec.end_date is not None:
+        last = datetime.combine(rec.end_date, local_start.time())
+        rule["UNTIL"] = (last.replace(tzinfo=zone) if zone else last.replace(tzinfo=UTC)).astimezone(UTC)
+    return rule
+
+
+# Properties the iCalendar import derives from the times, all-day flag, time zone and recurrence:
+# these always come from the fresh import, never from an older copy of the item.
+DERIVED_FROM_TIMES = {
+    A.PidLidAppointmentStartWhole, A.PidLidAppointmentEndWhole, N.PidLidCommonStart, N.PidLidCommonEnd,
+    A.PidLidClipStart, A.PidLidClipEnd, A.PidLidAppointmentDuration, A.PidLidAppointmentSubType,
+    A.PidLidAppointmentTimeZoneDefinitionStartDisplay, A.PidLidAppointmentTimeZoneDefinitionEndDisplay,
+    A.PidLidAppointmentTimeZoneDefinitionRecur, A.PidLidTimeZoneStruct, A.PidLidTimeZoneDescription,
+    A.PidLidAppointmentRecur, A.PidLidRecurring, A.PidLidIsRecurring, A.PidLidRecurrenceType,
+    A.PidLidRecurrencePattern, A.PidLidGlobalObjectId, A.PidLidCleanGlobalObjectId,
+    A.PidLidAppointmentStartDate, A.PidLidAppointmentEndDate, A.PidLidAppointmentStartTime,
+    A.PidLidAppointmentEndTime, N.PidLidReminderSignalTime,
+}
+
+
+def appointment_from(inp: ItemInput, owner: str, *, base: dict | None = None, uid: str | None = None) -> MessageContent:
+    """An EWS CalendarItem (or the result of updating one) -> the store's appointment.
+
+    The times, all-day flag, time zone and recurrence go through iCalendar and the MS-OXCICAL
+    import, so the PidLid* set is the one CalDAV items have; the other fields are then laid over."""
+    props = dict(base or {})
+    props.update(inp.props)
+    start = props.get(A.PidLidAppointmentStartWhole)
+    end = props.get(A.PidLidAppointmentEndWhole) or start
+    if not isinstance(start, datetime):
+        raise ResponseError("ErrorInvalidRequest", "A calendar item needs a Start.")
+    if end < start:
+        raise ResponseError("ErrorCalendarEndDateIsEarlierThanStartDate", None)
+    tzid = inp.extra.get("start_tz")
+    zone = olson_zone(tzid) if tzid and tzid.upper() not in ("UTC", "Z") else None
+    all_day = bool(props.get(A.PidLidAppointmentSubType))
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//exgate//EWS//EN")
+    cal.add("version", "2.0")
+    ev = icalendar.Event()
+    ev.add("uid", uid or inp.extra.get("uid") or f"{uuid.uuid4()}@exgate")
+    ev.add("dtstamp", datetime.now(UTC).replace(microsecond=0))
+    local_start = start.astimezone(zone) if zone else start
+    local_end = end.astimezone(zone) if zone else end
+    rec: ec.Recurrence | None = inp.extra.get("recurrence")
+    if rec is not None and rec.start_date is not None and rec.start_date > local_start.date():
+        # the series starts on its range's StartDate, at the item's time of day
+        shift = datetime.combine(rec.start_date, local_start.time()) - local_start.replace(tzinfo=None)
+        local_start, local_end = local_start + shift, local_end + shift
+    if all_day:
+        ev.add("dtstart", local_start.date())
+        ev.add("dtend", max(local_end.date(), local_start.date() + timedelta(days=1)))
+        ev.add("X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE")
+    else:
+        ev.add("dtstart", local_start)
+        ev.add("dtend", local_end)
+    if rec is not None:
+        ev.add("rrule", _rrule_for(rec, local_start.replace(tzinfo=None), zone))
+    ev.add("summary", props.get(P.PidTagSubject) or "")
+    cal.add_component(ev)
+    try:
+        content = ical.ical_to_appointment(cal.to_ical(), owner=owner,
+                                           default_tz=zone.key if zone is not None else None)
+    except (ical.ICalError, ValueError) as exc:
+        raise ResponseError("ErrorInvalidRequest", str(exc))
+    for k, v in props.items():
+        if isinstance(k, str) or k in conv.DERIVED or k in DERIVED_FROM_TIMES:
+            continue
+        content.props[k] = v
+    content.props[P.PidTagMessageClass] = A.CLASS_APPOINTMENT
+    if P.PidTagSubject in content.props:
+        content.props[P.PidTagNormalizedSubject] = content.props[P.PidTagSubject]
+    if A.PidLidLocation in content.props:
+        content.props[A.PidLidWhere] = content.props[A.PidLidLocation]
+    if N.PidLidReminderDelta in inp.props and N.PidLidReminderSet not in props:
+        content.props[N.PidLidReminderSet] = True
+    content.props.setdefault(P.PidTagMessageFlags, P.MSGFLAG_READ)
+    return content
+
+
+def attendee_rows(inp: ItemInput, *, keep: list[Recipient] | None = None) -> list[Recipient]:
+    """Attendees the client sent -> recipient rows (MS-OXOCAL 2.2.4.10); answers already known are kept."""
+    known = {}
+    for r in keep or ():
+        addr = (r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress) or "").lower()
+        known[addr] = r
+    rows = []
+    for rtype, people in sorted(inp.recipients.items()):
+        for name, email in people:
+            old = known.get(email.lower())
+            track = old.props.get(P.PidTagRecipientTrackStatus, A.respNone) if old is not None else A.respNone
+            rows.append(Recipient({P.PidTagRecipientType: rtype, P.PidTagDisplayName: name or email,
+                                   P.PidTagEmailAddress: email, P.PidTagSmtpAddress: email,
+                                   P.PidTagAddressType: "SMTP", P.PidTagRecipientFlags: A.recipSendable,
+                                   P.PidTagRecipientTrackStatus: track}))
+    return rows
+
+
+def _strip(props: dict) -> dict:
+    return {k: v for k, v in props.items() if k not in conv.DERIVED}
+
+
+def _me(ctx: EwsContext) -> tuple[str, str]:
+    return ctx.mbx.display_name or ctx.mbx.email, ctx.mbx.email
+
+
+def _set_organizer(ctx: EwsContext, props: dict) -> None:
+    name, email = _me(ctx)
+    for tags in ((P.PidTagSentRepresentingName, P.PidTagSentRepresentingSmtpAddress,
+                  P.PidTagSentRepresentingEmailAddress, P.PidTagSentRepresentingAddressType),
+                 (P.PidTagSenderName, P.PidTagSenderSmtpAddress, P.PidTagSenderEmailAddress,
+                  P.PidTagSenderAddressType)):
+        props[tags[0]], props[tags[1]], props[tags[2]], props[tags[3]] = name, email, email, "SMTP"
+
+
+def _attendees(content: MessageContent) -> list[Recipient]:
+    return [r for r in content.recipients if not r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer]
+
+
+async def _send_message(ctx: EwsContext, content: MessageContent, *, keep_copy: bool) -> None:
+    drafts = await ctx.mbx.folder_by_role("drafts")
+    if not keep_copy:
+        content.props[P.PidTagDeleteAfterSubmit] = True
+    item = await ctx.mbx.create_item(drafts.fid, content)
+    await ctx.mbx.submit(item.mid)
+
+
+def meeting_message(src: MessageContent, cls: str, recipients: list[Recipient], *, subject_prefix: str = "",
+                    body: str | None = None) -> MessageContent:
+    """A meeting request / response / cancellation made from an appointment (MS-OXOCAL 2.2.6-2.2.8)."""
+    props = _strip(src.props)
+    for k in (P.PidTagMessageDeliveryTime, P.PidTagInternetMessageId, P.PidTagClientSubmitTime,
+              P.PidTagTransportMessageHeaders):
+        props.pop(k, None)
+    props[P.PidTagMessageClass] = cls
+    props[A.PidLidAppointmentMessageClass] = A.CLASS_APPOINTMENT
+    props[P.PidTagMessageFlags] = P.MSGFLAG_UNSENT | P.MSGFLAG_READ
+    subject = str(src.props.get(P.PidTagSubject) or "")
+    props[P.PidTagSubject] = subject_prefix + subject
+    props[P.PidTagNormalizedSubject] = subject
+    if subject_prefix:
+        props[P.PidTagSubjectPrefix] = subject_prefix
+    if body is not None:
+        props[P.PidTagBody] = body
+        props.pop(P.PidTagHtml, None)
+        props.pop(P.PidTagRtfCompressed, None)
+    rows = [Recipient({**r.props, P.PidTagRecipientFlags: A.recipSendable}) for r in recipients]
+    return MessageContent(props, rows, [a for a in src.attachments if visible(a)])
+
+
+async def send_invitations(ctx: EwsContext, item: Item, mode: str, *, update: bool = False,
+                           recipients: list[Recipient] | None = None) -> bool:
+    """SendOnlyToAll / SendToAllAndSaveCopy (also the ...Changed variants): one meeting request to the attendees."""
+    if mode in (None, "", "SendToNone"):
+        return False
+    content = item.content
+    attendees = recipients if recipients is not None else _attendees(content)
+    if not attendees:
+        return False
+    msg = meeting_message(content, A.CLASS_MEETING_REQUEST, attendees)
+    _set_organizer(ctx, msg.props)
+    msg.props[A.PidLidMeetingType] = A.mtgFull if update else A.mtgRequest
+    msg.props[P.PidTagResponseRequested] = True
+    msg.props[A.PidLidAppointmentStateFlags] = A.asfMeeting | A.asfReceived
+    msg.props[A.PidLidIntendedBusyStatus] = content.props.get(A.PidLidBusyStatus, A.olBusy)
+    await _send_message(ctx, msg, keep_copy=mode.startswith("SendToAllAndSaveCopy")
+                        or mode.startswith("SendToChangedAndSaveCopy"))
+    return True
+
+
+async def send_cancellation(ctx: EwsContext, item: Item, mode: str, body: str | None = None) -> bool:
+    content = item.content
+    attendees = _attendees(content)
+    if mode in (None, "", "SendToNone") or not attendees:
+        return False
+    msg = meeting_message(content, A.CLASS_MEETING_CANCELED, attendees, subject_prefix="Canceled: ", body=body)
+    _set_organizer(ctx, msg.props)
+    msg.props[A.PidLidAppointmentStateFlags] = A.asfMeeting | A.asfReceived | A.asfCanceled
+    msg.props[A.PidLidBusyStatus] = A.olFree
+    msg.props[A.PidLidIntendedBusyStatus] = A.olFree
+    msg.props[A.PidLidAppointmentSequence] = int(content.props.get(A.PidLidAppointmentSequence, 0)) + 1
+    await _send_message(ctx, msg, keep_copy=mode.endswith("SaveCopy"))
+    return True
+
+
+# ---------------------------------------------------------------- CreateItem CalendarItem
+
+async def _target(ctx: EwsContext, role: str):
+    saved = read_folder_refs(child(ctx.req.body, "SavedItemFolderId"))
+    return await ctx.folder(saved[0]) if saved else await ctx.mbx.folder_by_role(role)
+
+
+async def create_calendar_item(ctx: EwsContext, el_in, el) -> None:
+    mode = ctx.req.body.get("SendMeetingInvitations", "SendToNone")
+    if mode not in ("SendToNone", "SendOnlyToAll", "SendToAllAndSaveCopy"):
+        raise ResponseError("ErrorInvalidRequest", f"Bad SendMeetingInvitations {mode!r}.")
+    try:
+        inp = read_item(el_in)
+    except PathError as exc:
+        raise ResponseError("ErrorInvalidRequest", str(exc))
+    content = appointment_from(inp, ctx.mbx.email)
+    _set_organizer(ctx, content.props)
+    content.recipients = attendee_rows(inp)
+    if content.recipients:
+        content.props[A.PidLidAppointmentStateFlags] = A.asfMeeting
+        content.props[A.PidLidResponseStatus] = A.respOrganized
+        content.props[A.PidLidFInvited] = mode != "SendToNone"
+        content.props.setdefault(P.PidTagResponseRequested, True)
+    folder = await _target(ctx, "calendar")
+    item = await ctx.mbx.create_item(folder.fid, content)
+    if content.recipients and mode != "SendToNone":
+        full = await ctx.mbx.get_item(item.mid)
+        await send_invitations(ctx, full, mode)
+        item = await ctx.mbx.get_item(item.mid)
+    items = sub(el, m("Items"))
+    ews_items.write_item_id(items, ctx, item, element="CalendarItem")
+
+
+ews_items.CREATE_HOOKS["CalendarItem"] = create_calendar_item
+
+
+# ---------------------------------------------------------------- responses: Accept / Tentative / Decline
+
+RESPONSES = {"AcceptItem": (A.respAccepted, A.CLASS_RESP_POS, "Accepted: ", A.olBusy),
+             "TentativelyAcceptItem": (A.respTentative, A.CLASS_RESP_TENT, "Tentative: ", A.olTentative),
+             "DeclineItem": (A.respDeclined, A.CLASS_RESP_NEG, "Declined: ", A.olFree)}
+
+
+async def find_by_goid(ctx: EwsContext, goid: bytes | None) -> Item | None:
+    if not goid:
+        return None
+    want = clean_goid(goid)
+    cal = await ctx.mbx.folder_by_role("calendar")
+    for it in await ctx.mbx.list_items(cal.fid):
+        g = it.props.get(A.PidLidCleanGlobalObjectId) or it.props.get(A.PidLidGlobalObjectId)
+        if g and clean_goid(g) == want:
+            return it
+    return None
+
+
+def _set_my_answer(ctx: EwsContext, content: MessageContent, track: int) -> None:
+    me = ctx.mbx.email.lower()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for r in content.recipients:
+        addr = (r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress) or "").lower()
+        if addr == me:
+            r.props[P.PidTagRecipientTrackStatus] = track
+            r.props[ec.PidTagRecipientTrackStatusTime] = now
+    content.props[A.PidLidResponseStatus] = track
+    content.props[A.PidLidAppointmentReplyTime] = now
+
+
+async def respond(ctx: EwsContext, el_in, el) -> None:
+    disposition = ctx.req.body.get("MessageDisposition", "SendAndSaveCopy")
+    ro = ec.response_object(el_in)
+    track, cls, prefix, busy = RESPONSES[ro["kind"]]
+    ref = await ctx.mbx.get_item(ctx.mid_of(ro["reference"]))
+    ref_cls = str(ref.props.get(P.PidTagMessageClass) or "")
+    src = ref.content or MessageContent(dict(ref.props))
+    if ref_cls.startswith(A.CLASS_MEETING_REQUEST):
+        cal_item = await find_by_goid(ctx, ref.props.get(A.PidLidGlobalObjectId))
+    elif ref_cls.startswith(A.CLASS_APPOINTMENT):
+        cal_item = ref
+    else:
+        raise ResponseError("ErrorInvalidOperation", "Only meeting requests and calendar items can be answered.")
+    if cal_item is not None and cal_item is not ref:
+        cal_item = await ctx.mbx.get_item(cal_item.mid)
+    organizer_name, organizer_email = None, None
+    for r in src.recipients:
+        if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer:
+            organizer_name = r.props.get(P.PidTagDisplayName)
+            organizer_email = r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress)
+    organizer_email = organizer_email or src.props.get(P.PidTagSentRepresentingSmtpAddress) \
+        or src.props.get(P.PidTagSenderSmtpAddress) or src.props.get(P.PidTagSentRepresentingEmailAddress)
+    organizer_name = organizer_name or src.props.get(P.PidTagSentRepresentingName) or organizer_email
+    if organizer_email and organizer_email.lower() == ctx.mbx.email.lower():
+        raise ResponseError("ErrorInvalidOperation", "The organizer cannot answer their own meeting.")
+    # the attendee's calendar copy
+    if track == A.respDeclined:
+        if cal_item is not None:
+            await ctx.mbx.delete_items([cal_item.mid])
+    elif cal_item is not None:
+        content = MessageContent(_strip(cal_item.content.props), cal_item.content.recipients,
+                                 cal_item.content.attachments)
+        _set_my_answer(ctx, content, track)
+        content.props[A.PidLidBusyStatus] = busy
+        await ctx.mbx.replace_content(cal_item.mid, content)
+    else:
+        props = _strip(src.props)
+        for k in (A.PidLidAppointmentMessageClass, A.PidLidMeetingType, P.PidTagMessageDeliveryTime,
+                  P.PidTagInternetMessageId, P.PidTagTransportMessageHeaders, P.PidTagClientSubmitTime,
+                  P.PidTagSubjectPrefix):
+            props.pop(k, None)
+        props[P.PidTagMessageClass] = A.CLASS_APPOINTMENT
+        props[P.PidTagMessageFlags] = P.MSGFLAG_READ
+        props[A.PidLidAppointmentStateFlags] = A.asfMeeting | A.asfReceived
+        props[A.PidLidBusyStatus] = busy
+        props[P.PidTagSubject] = props.get(P.PidTagNormalizedSubject) or props.get(P.PidTagSubject) or ""
+        rows = [Recipient(dict(r.props)) for r in src.recipients]
+        if organizer_email and not any(r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer for r in rows):
+            rows.insert(0, Recipient({P.PidTagRecipientType: P.MAPI_TO, P.PidTagDisplayName: organizer_name,
+                                      P.PidTagEmailAddress: organizer_email, P.PidTagSmtpAddress: organizer_email,
+                                      P.PidTagAddressType: "SMTP",
+                                      P.PidTagRecipientFlags: A.recipSendable | A.recipOrganizer,
+                                      P.PidTagRecipientTrackStatus: A.respOrganized}))
+        content = MessageContent(props, rows, [a for a in src.attachments if not visible(a)])
+        _set_my_answer(ctx, content, track)
+        cal = await ctx.mbx.folder_by_role("calendar")
+        await ctx.mbx.create_item(cal.fid, content)
+    # the answer to the organizer
+    if disposition != "SaveOnly" and organizer_email:
+        to = Recipient({P.PidTagRecipientType: P.MAPI_TO, P.PidTagDisplayName: organizer_name or organizer_email,
+                        P.PidTagEmailAddress: organizer_email, P.PidTagSmtpAddress: organizer_email,
+                        P.PidTagAddressType: "SMTP", P.PidTagRecipientFlags: A.recipSendable | A.recipOrganizer})
+        msg = meeting_message(src, cls, [], subject_prefix=prefix, body=ro["body"] or "")
+        msg.recipients = [to]
+        for k in (P.PidTagSentRepresentingName, P.PidTagSentRepresentingSmtpAddress,
+                  P.PidTagSentRepresentingEmailAddress, P.PidTagSentRepresentingAddressType):
+            msg.props.pop(k, None)
+        name, email = _me(ctx)
+        msg.props.update({P.PidTagSenderName: name, P.PidTagSenderSmtpAddress: email,
+                          P.PidTagSenderEmailAddress: email, P.PidTagSenderAddressType: "SMTP"})
+        msg.props[A.PidLidAttendeeCriticalChange] = datetime.now(UTC).replace(microsecond=0)
+        msg.props[A.PidLidAppointmentStateFlags] = A.asfMeeting
+        msg.props.pop(P.PidTagResponseRequested, None)
+        msg.attachments = []
+        await _send_message(ctx, msg, keep_copy=disposition == "SendAndSaveCopy")
+    if ref_cls.startswith(A.CLASS_MEETING_REQUEST):
+        # Exchange moves a request that was answered to Deleted Items
+        deleted = await ctx.mbx.folder_by_role("deleted")
+        if deleted.fid != ref.fid:
+            await ctx.mbx.move_items([ref.mid], deleted.fid)
+    sub(el, m("Items"))
+
+
+for _kind in RESPONSES:
+    ews_items.CREATE_HOOKS[_kind] = respond
+
+
+async def cancel_calendar_item(ctx: EwsContext, el_in, el) -> None:
+    disposition = ctx.req.body.get("MessageDisposition", "SendAndSaveCopy")
+    ro = ec.response_object(el_in)
+    item = await ctx.mbx.get_item(ctx.mid_of(ro["reference"]))
+    if not str(item.props.get(P.PidTagMessageClass) or "").startswith(A.CLASS_APPOINTMENT):
+        raise ResponseError("ErrorInvalidOperation", "Only calendar items can be canceled.")
+    if item.props.get(A.PidLidAppointmentStateFlags, 0) & A.asfReceived:
+        raise ResponseError("ErrorInvalidOperation", "Only the organizer can cancel a meeting.")
+    if disposition != "SaveOnly":
+        await send_cancellation(ctx, item, "SendToAllAndSaveCopy" if disposition == "SendAndSaveCopy"
+                                else "SendOnlyToAll", ro["body"])
+    await ctx.mbx.delete_items([item.mid])
+    sub(el, m("Items"))
+
+
+ews_items.CREATE_HOOKS["CancelCalendarItem"] = cancel_calendar_item
+
+
+# ---------------------------------------------------------------- UpdateItem
+
+def _is_calendar_mid(ctx: EwsContext, mid: int) -> bool:
+    try:
+        row = ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))
+    except se.NotFound:
+        return False
+    f = ctx.mbx.db.one("SELECT container_class FROM folders WHERE mailbox_id = ? AND fid = ?",
+                       (ctx.mbx.mailbox_id, row["fid"]))
+    return bool(f and str(f[0] or "").startswith("IPF.Appointment"))
+
+
+def _apply_updates(change, content: MessageContent) -> tuple[ItemInput, list]:
+    """Set/Append/DeleteItemField on a calendar item -> (merged input, keys to remove)."""
+    merged = ItemInput(element="CalendarItem")
+    remove: list = []
+    for upd in children(child(change, "Updates")):
+        kind = local(upd)
+        path = find_path(upd)
+        if path is None:
+            raise ResponseError("ErrorInvalidRequest", f"{kind} without a property path.")
+        if kind == "DeleteItemField":
+            if path.extended is not None:
+                remove.append(path.extended.key)
+                continue
+            f = ec.I.field_for_uri(path.uri or "")
+            if f is None:
+                raise ResponseError("ErrorInvalidPropertyDelete", f"{path.uri} cannot be deleted.")
+            if f.uri in ("calendar:RequiredAttendees", "calendar:OptionalAttendees", "calendar:Resources"):
+                merged.recipients[{"calendar:RequiredAttendees": P.MAPI_TO, "calendar:OptionalAttendees": P.MAPI_CC,
+                                   "calendar:Resources": P.MAPI_BCC}[f.uri]] = []
+                continue
+            if f.uri == "calendar:Recurrence":
+                merged.extra["no_recurrence"] = True
+            remove.extend(f.removes)
+            continue
+        holder = next((c for c in children(upd) if local(c) not in ("FieldURI", "IndexedFieldURI",
+                                                                     "ExtendedFieldURI")), None)
+        if holder is None:
+            raise ResponseError("ErrorInvalidRequest", f"{kind} without an item element.")
+        try:
+            inp = read_item(holder)
+        except PathError as exc:
+            raise ResponseError("ErrorInvalidPropertySet", str(exc))
+        if kind == "AppendToItemField":
+            for rtype, people in inp.recipients.items():
+                have = [(None, r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress))
+                        for r in _attendees(content)
+                        if (r.props.get(P.PidTagRecipientType, 1) & 0xF) == rtype]
+                inp.recipients[rtype] = merged.recipients.get(rtype, have) + people
+        merged.props.update(inp.props)
+        merged.recipients.update(inp.recipients)
+        merged.extra.update(inp.extra)
+        if inp.is_read is not None:
+            merged.is_read = inp.is_read
+    return merged, remove
+
+
+async def update_calendar_hook(ctx: EwsContext, change, el) -> bool:
+    id_el = next((c for c in children(change) if local(c) in ("ItemId", "OccurrenceItemId",
+                                                               "RecurringMasterItemId")), None)
+    if id_el is None:
+        return False
+    if local(id_el) == "OccurrenceItemId" or ec.decode_occurrence_id(id_el.get("Id") or "") is not None:
+        raise ResponseError("ErrorInvalidOperation", "Changing one occurrence of a series is not supported yet.")
+    if local(id_el) != "ItemId":
+        return False
+    mid = ctx.mid_of(id_el.get("Id"))
+    if not _is_calendar_mid(ctx, mid):
+        return False
+    body = ctx.req.body
+    resolution = body.get("ConflictResolution", "AutoResolve")
+    mode = body.get("SendMeetingInvitationsOrCancellations", "SendToNone")
+    ck = None if resolution == "AlwaysOverwrite" else ctx.change_key_xid(id_el.get("ChangeKey"))
+    item = await ctx.mbx.get_item(mid)
+    if not str(item.props.get(P.PidTagMessageClass) or "").startswith(A.CLASS_APPOINTMENT):
+        return False
+    content = item.content
+    merged, remove = _apply_updates(change, content)
+    base = _strip(content.props)
+    for k in remove:
+        base.pop(k, None)
+    times_changed = any(k in merged.props for k in (A.PidLidAppointmentStartWhole, A.PidLidAppointmentEndWhole,
+                                                    A.PidLidAppointmentSubType))
+    if "recurrence" in merged.extra or "start_tz" in merged.extra or merged.extra.get("no_recurrence") \
+            or (times_changed and not base.get(A.PidLidAppointmentRecur)):
+        if "recurrence" not in merged.extra and base.get(A.PidLidAppointmentRecur) \
+                and not merged.extra.get("no_recurrence"):
+            merged.extra["recurrence"] = recurrence_of(R.decode_appointment_recur(base[A.PidLidAppointmentRecur]))
+        if "start_tz" not in merged.extra:
+            merged.extra["start_tz"] = _tz_pair(base)[0]
+        if merged.extra.get("no_recurrence"):
+            for k in list(base):
+                if k in (A.PidLidAppointmentRecur, A.PidLidRecurring, A.PidLidIsRecurring):
+                    base.pop(k)
+        new = appointment_from(merged, ctx.mbx.email, base=base, uid=uid_of(base))
+        props = new.props
+    else:
+        props = base
+        props.update(merged.props)
+        if times_changed:
+            s, e = props.get(A.PidLidAppointmentStartWhole), props.get(A.PidLidAppointmentEndWhole)
+            if isinstance(s, datetime) and isinstance(e, datetime):
+                props[A.PidLidAppointmentDuration] = int((e - s).total_seconds() // 60)
+                props[N.PidLidCommonStart], props[N.PidLidCommonEnd] = s, e
+    if P.PidTagSubject in merged.props:
+        props[P.PidTagNormalizedSubject] = merged.props[P.PidTagSubject]
+    recipients = content.recipients
+    if merged.recipients:
+        organizer = [r for r in recipients if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer]
+        full_input = ItemInput(recipients={rt: [(r.props.get(P.PidTagDisplayName), r.props.get(P.PidTagSmtpAddress)
+                                                 or r.props.get(P.PidTagEmailAddress) or "")
+                                                for r in _attendees(content)
+                                                if (r.props.get(P.PidTagRecipientType, 1) & 0xF) == rt]
+                                           for rt in (P.MAPI_TO, P.MAPI_CC, P.MAPI_BCC)})
+        full_input.recipients = {k: v for k, v in full_input.recipients.items() if v}
+        full_input.recipients.update(merged.recipients)
+        recipients = organizer + attendee_rows(full_input, keep=content.recipients)
+        if _attendees(MessageContent({}, recipients)):
+            props[A.PidLidAppointmentStateFlags] = props.get(A.PidLidAppointmentStateFlags, 0) | A.asfMeeting
+            props.setdefault(A.PidLidResponseStatus, A.respOrganized)
+    is_organizer = not props.get(A.PidLidAppointmentStateFlags, 0) & A.asfReceived
+    sending = mode not in ("SendToNone", "") and is_organizer and _attendees(MessageContent({}, recipients))
+    if sending:
+        props[A.PidLidAppointmentSequence] = int(props.get(A.PidLidAppointmentSequence, 0)) + 1
+        props[A.PidLidFInvited] = True
+    updated = await ctx.mbx.replace_content(mid, MessageContent(props, recipients, content.attachments),
+                                            change_key=ck)
+    if merged.is_read is not None:
+        await ctx.mbx.set_read([mid], merged.is_read)
+    if sending:
+        await send_invitations(ctx, updated, mode.replace("Changed", "All"), update=True)
+        updated = await ctx.mbx.get_item(mid)
+    items = sub(el, m("Items"))
+    ews_items.write_item_id(items, ctx, mid, ews_items.current_change_key(ctx, mid), element="CalendarItem")
+    cr = sub(el, m("ConflictResults"))
+    sub(cr, t("Count"), 0)
+    return True
+
+
+ews_items.UPDATE_HOOKS.append(update_calendar_hook)
+
+
+# ---------------------------------------------------------------- DeleteItem: occurrences, cancellations
+
+async def delete_calendar_hook(ctx: EwsContext, id_el) -> bool:
+    body = ctx.req.body
+    mode = body.get("SendMeetingCancellations", "SendToNone")
+    found = None
+    if local(id_el) == "OccurrenceItemId" or ec.decode_occurrence_id(id_el.get("Id") or "") is not None:
+        found = await resolve_occurrence(ctx, id_el)
+    if found is not None:
+        master, occ, series = found
+        master = await ctx.mbx.get_item(master.mid)
+        arp = series.arp
+        day = R.to_minutes(series.local(occ.original_start).date())
+        if day not in arp.pattern.deleted_instance_dates:
+            arp.pattern.deleted_instance_dates = sorted(arp.pattern.deleted_instance_dates + [day])
+        if day in series.exceptions:
+            arp.exceptions = [e for e in arp.exceptions if R.midnight(e.original_start_date) != day]
+            arp.pattern.modified_instance_dates = [d for d in arp.pattern.modified_instance_dates
+                                                   if R.midnight(d) != R.midnight(
+                                                       R.to_minutes(series.local(occ.start)))]
+            arp.extended = arp.extended[:len(arp.exceptions)]
+        props = _strip(master.content.props)
+        props[A.PidLidAppointmentRecur] = R.encode_appointment_recur(arp)
+        atts = [a for a in master.content.attachments
+                if not (a.props.get(P.PidTagExceptionReplaceTime) is not None
+                        and abs((a.props[P.PidTagExceptionReplaceTime] - occ.original_start).total_seconds()) < 60)]
+        await ctx.mbx.replace_content(master.mid, MessageContent(props, master.content.recipients, atts))
+        return True
+    if local(id_el) != "ItemId" or mode == "SendToNone":
+        return False
+    mid = ctx.mid_of(id_el.get("Id"))
+    if not _is_calendar_mid(ctx, mid):
+        return False
+    item = await ctx.mbx.get_item(mid)
+    flags = item.props.get(A.PidLidAppointmentStateFlags, 0)
+    if flags & A.asfMeeting and not flags & A.asfReceived:
+        await send_cancellation(ctx, item, mode)
+    return False   # the ordinary delete follows
+
+
+ews_items.DELETE_HOOKS.append(delete_calendar_hook)
