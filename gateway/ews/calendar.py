@@ -672,6 +672,35 @@ async def _target(ctx: EwsContext, role: str):
     return await ctx.folder(saved[0]) if saved else await ctx.mbx.folder_by_role(role)
 
 
+def local_times(el_in, inp: ItemInput) -> None:
+    """Start/End written without a zone are wall-clock times in the item's (or the request's) time
+    zone (MS-OXWSCAL 2.2.4.3), not UTC."""
+    zone = olson_zone(inp.extra["start_tz"]) if inp.extra.get("start_tz") else None
+    if zone is None:
+        return
+    for name, key in (("Start", A.PidLidAppointmentStartWhole), ("End", A.PidLidAppointmentEndWhole)):
+        raw = (child(el_in, name).text or "").strip() if child(el_in, name) is not None else ""
+        if raw and not raw.endswith("Z") and "+" not in raw[10:] and "-" not in raw[10:]:
+            naive = datetime.fromisoformat(raw)
+            inp.props[key] = naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+def appointment_from_ics(ctx: EwsContext, inp: ItemInput) -> MessageContent:
+    """CalendarItem with MimeContent (DavMail sends the iCalendar object that way)."""
+    try:
+        content = ical.ical_to_appointment(inp.mime, owner=ctx.mbx.email, default_tz=inp.extra.get("start_tz"))
+    except (ical.ICalError, ValueError) as exc:
+        raise ResponseError("ErrorInvalidRequest", f"MimeContent is not a usable iCalendar object: {exc}")
+    for k, v in inp.props.items():
+        if not isinstance(k, str) and k not in conv.DERIVED:
+            content.props[k] = v
+    if inp.recipients:
+        content.recipients = [r for r in content.recipients
+                              if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer] + attendee_rows(inp)
+    content.props[P.PidTagMessageClass] = A.CLASS_APPOINTMENT
+    return content
+
+
 async def create_calendar_item(ctx: EwsContext, el_in, el) -> None:
     mode = ctx.req.body.get("SendMeetingInvitations", "SendToNone")
     if mode not in ("SendToNone", "SendOnlyToAll", "SendToAllAndSaveCopy"):
@@ -680,9 +709,15 @@ async def create_calendar_item(ctx: EwsContext, el_in, el) -> None:
         inp = read_item(el_in)
     except PathError as exc:
         raise ResponseError("ErrorInvalidRequest", str(exc))
-    content = appointment_from(inp, ctx.mbx.email)
-    _set_organizer(ctx, content.props)
-    content.recipients = attendee_rows(inp)
+    if ctx.req.timezone:
+        inp.extra.setdefault("start_tz", ctx.req.timezone)
+    local_times(el_in, inp)
+    if inp.mime is not None:
+        content = appointment_from_ics(ctx, inp)
+    else:
+        content = appointment_from(inp, ctx.mbx.email)
+        _set_organizer(ctx, content.props)
+        content.recipients = attendee_rows(inp)
     if content.recipients:
         content.props[A.PidLidAppointmentStateFlags] = A.asfMeeting
         content.props[A.PidLidResponseStatus] = A.respOrganized

@@ -55,10 +55,19 @@ def contact_content(ctx: EwsContext, el_in) -> MessageContent:
     except PathError as exc:
         raise ResponseError("ErrorInvalidRequest", str(exc))
     props = dict(inp.props)
+    if inp.mime is not None:
+        # a vCard in MimeContent (DavMail): the store's MS-OXVCARD import, then the client's fields
+        from gateway.store.convert import vcard
+        try:
+            card = vcard.vcard_to_distlist(inp.mime) if vcard.is_group_vcard(inp.mime) \
+                else vcard.vcard_to_contact(inp.mime)
+        except Exception as exc:  # noqa: BLE001 - a card the converter cannot read
+            raise ResponseError("ErrorInvalidRequest", f"MimeContent is not a usable vCard: {exc}")
+        props = {**card.props, **props}
     now = datetime.now(timezone.utc).replace(microsecond=0)
     props.setdefault(P.PidTagCreationTime, now)
     props[P.PidTagMessageFlags] = P.MSGFLAG_READ
-    if inp.element == "DistributionList":
+    if inp.element == "DistributionList" or str(props.get(P.PidTagMessageClass) or "").startswith("IPM.DistList"):
         props[P.PidTagMessageClass] = "IPM.DistList"
         name = props.get(P.PidTagDisplayName) or props.get(P.PidTagSubject) or ""
         props[P.PidTagDisplayName] = name
@@ -66,9 +75,10 @@ def contact_content(ctx: EwsContext, el_in) -> MessageContent:
         props[C.PidLidDistributionListName] = name
         props.setdefault(C.PidLidFileUnder, name)
         props[C.PidLidFileUnderId] = C.FILE_UNDER_CUSTOM
-        one_offs = [encode_one_off(n or e, e) for n, e in inp.extra.get("members", [])]
-        props[C.PidLidDistributionListOneOffMembers] = one_offs
-        props[C.PidLidDistributionListMembers] = [wrap_entryid(o) for o in one_offs]
+        if "members" in inp.extra or C.PidLidDistributionListOneOffMembers not in props:
+            one_offs = [encode_one_off(n or e, e) for n, e in inp.extra.get("members", [])]
+            props[C.PidLidDistributionListOneOffMembers] = one_offs
+            props[C.PidLidDistributionListMembers] = [wrap_entryid(o) for o in one_offs]
     else:
         props[P.PidTagMessageClass] = "IPM.Contact"
         name = props.get(P.PidTagDisplayName) or ecn.display_name_for(props) or ""
