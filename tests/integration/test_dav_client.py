@@ -1,15 +1,19 @@
-"""DavClient against a real Radicale (child process, htpasswd users alice and bob)."""
+"""DavClient against the shared Radicale (tests/servers/radicale.py: LDAP auth, owner_only rights).
+
+Other tests use the same Radicale and the same users, so every collection made
+here has a unique name and is deleted again afterwards.
+"""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
 
 from gateway.backends.base import BackendError
 from gateway.backends.dav import DavClient
-
-from ._dav_ldap_servers import start_radicale
+from tests.servers import RadicaleInfo
 
 pytestmark = pytest.mark.integration
 
@@ -37,43 +41,62 @@ VCARD = (b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bob-card\r\nFN:Bob Baker\r\nN:Baker
          b"EMAIL;TYPE=INTERNET:bob@example.test\r\nTEL;TYPE=WORK:+1 555 0102\r\nEND:VCARD\r\n")
 
 
-@pytest.fixture(scope="module")
-def radicale():
-    server = start_radicale()
-    yield server
-    server.stop()
+def unique(owner: str, prefix: str) -> str:
+    return f"/{owner}/{prefix}-{uuid.uuid4().hex[:8]}/"
+
+
+async def _delete_quietly(client: DavClient, hrefs: list[str]) -> None:
+    for href in hrefs:
+        try:
+            await client.delete(href)
+        except BackendError as exc:
+            if exc.kind != "notfound":      # gone already: the test deleted it itself
+                raise
 
 
 @pytest.fixture
-async def alice(radicale):
-    client = DavClient(radicale.url, "alice", "alicepw")
+async def made(radicale: RadicaleInfo) -> AsyncIterator[list[tuple[str, str]]]:
+    """(owner, collection href) pairs a test made; deleted as that owner at the end."""
+    hrefs: list[tuple[str, str]] = []
+    yield hrefs
+    for owner in {o for o, _ in hrefs}:
+        async with DavClient(radicale.url, owner, radicale.users[owner]) as c:
+            await _delete_quietly(c, [h for o, h in hrefs if o == owner])
+
+
+@pytest.fixture
+async def alice(radicale: RadicaleInfo) -> AsyncIterator[DavClient]:
+    client = DavClient(radicale.url, "alice", radicale.users["alice"])
     yield client
     await client.close()
 
 
 @pytest.fixture
-async def calendar(alice):
-    href = f"/alice/cal-{uuid.uuid4().hex[:8]}/"
+async def calendar(alice: DavClient, made: list[tuple[str, str]]) -> str:
+    href = unique("alice", "cal")
     await alice.make_calendar(href, "Work", ["VEVENT", "VTODO"])
+    made.append(("alice", href))
     return href
 
 
-async def test_discover_finds_made_collections(alice):
-    await alice.make_calendar("/alice/discover-cal/", "Discover Cal", ["VEVENT"])
-    await alice.make_addressbook("/alice/discover-book/", "Discover Book")
+async def test_discover_finds_made_collections(alice, made):
+    cal_href, book_href = unique("alice", "discover-cal"), unique("alice", "discover-book")
+    made += [("alice", cal_href), ("alice", book_href)]
+    await alice.make_calendar(cal_href, "Discover Cal", ["VEVENT"])
+    await alice.make_addressbook(book_href, "Discover Book")
     calendars, books = await alice.discover()
     assert alice.principal == "/alice/"
-    cal = {c.href: c for c in calendars}["/alice/discover-cal/"]
+    cal = {c.href: c for c in calendars}[cal_href]
     assert cal.kind == "calendar" and cal.display_name == "Discover Cal"
     assert cal.components == {"VEVENT"}
     assert cal.sync_token and cal.ctag
-    book = {b.href: b for b in books}["/alice/discover-book/"]
+    book = {b.href: b for b in books}[book_href]
     assert book.kind == "addressbook" and book.display_name == "Discover Book"
     assert all(b.href not in {c.href for c in calendars} for b in books)
 
 
 async def test_wrong_password_is_auth_error(radicale):
-    client = DavClient(radicale.url, "alice", "nope")
+    client = DavClient(radicale.url, "alice", "nope")      # Radicale binds to slapd as alice: refused
     try:
         with pytest.raises(BackendError) as err:
             await client.discover()
@@ -141,14 +164,14 @@ async def test_calendar_query_time_range_and_expand(alice, calendar):
     assert await alice.calendar_query(calendar, None, None, component="VTODO") == []
 
 
-async def test_multiget_calendar(alice, calendar):
+async def test_multiget_calendar(radicale, alice, calendar):
     for i in range(3):
         await alice.put(f"{calendar}e{i}.ics", single_event(f"e{i}", 10 + i), "text/calendar")
     got = await alice.multiget(calendar, [f"{calendar}e0.ics", f"{calendar}e2.ics", f"{calendar}nope.ics"])
     assert sorted(r.href for r in got) == [f"{calendar}e0.ics", f"{calendar}e2.ics"]
     assert all(r.etag and r.data.startswith(b"BEGIN:VCALENDAR\r\n") for r in got)
     # a fresh client does not know the collection kind yet: it asks with PROPFIND
-    other = DavClient(alice.base_url, "alice", "alicepw")
+    other = DavClient(alice.base_url, "alice", radicale.users["alice"])
     try:
         again = await other.multiget(calendar, ["e1.ics"])     # relative to the collection
         assert [r.href for r in again] == [f"{calendar}e1.ics"]
@@ -187,9 +210,10 @@ def delta_etag(delta, href):
     return next(r.etag for r in delta.changed if r.href == href)
 
 
-async def test_addressbook_put_multiget_and_sync(alice):
-    book = f"/alice/book-{uuid.uuid4().hex[:8]}/"
+async def test_addressbook_put_multiget_and_sync(radicale, alice, made):
+    book = unique("alice", "book")
     await alice.make_addressbook(book, "Contacts")
+    made.append(("alice", book))
     href = book + "bob@example.test.vcf"
     etag = await alice.put(href, VCARD, "text/vcard; charset=utf-8", create_only=True)
     assert etag
@@ -198,7 +222,7 @@ async def test_addressbook_put_multiget_and_sync(alice):
     assert card.href == href           # Radicale sends %40; the canonical form keeps "@"
     sync = await alice.sync_collection(book, None)
     assert [r.href for r in sync.changed] == [href]
-    fresh = DavClient(alice.base_url, "alice", "alicepw")
+    fresh = DavClient(alice.base_url, "alice", radicale.users["alice"])
     try:
         assert await fresh.collection_kind(book) == "addressbook"
     finally:
@@ -215,7 +239,7 @@ async def test_free_busy(alice, calendar):
 
 
 async def test_owner_only_rights_deny_other_user(radicale, calendar):
-    bob = DavClient(radicale.url, "bob", "bobpw")
+    bob = DavClient(radicale.url, "bob", radicale.users["bob"])
     try:
         with pytest.raises(BackendError) as err:
             await bob.list_resources(calendar)
@@ -224,14 +248,18 @@ async def test_owner_only_rights_deny_other_user(radicale, calendar):
         await bob.close()
 
 
-async def test_extra_headers_are_sent(radicale):
+async def test_extra_headers_are_sent(radicale, made):
     """No username: the caller's own header (here an Authorization) carries the identity."""
     import base64
-    token = base64.b64encode(b"bob:bobpw").decode()
+    token = base64.b64encode(f"bob:{radicale.users['bob']}".encode()).decode()
     bob = DavClient(radicale.url, None, None, headers={"Authorization": f"Basic {token}"})
+    hdr = unique("bob", "hdr")
     try:
-        await bob.make_calendar("/bob/hdr/", "Header Cal")
+        await bob.make_calendar(hdr, "Header Cal")
+        made.append(("bob", hdr))
         calendars, _ = await bob.discover()
-        assert bob.principal == "/bob/" and [c.href for c in calendars] == ["/bob/hdr/"]
+        # bob's home only (other tests may have given bob calendars of their own)
+        assert bob.principal == "/bob/" and hdr in [c.href for c in calendars]
+        assert all(c.href.startswith("/bob/") for c in calendars)
     finally:
         await bob.close()

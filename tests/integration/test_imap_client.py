@@ -1,38 +1,53 @@
 """gateway.backends.imap against a real Dovecot 2.3 and a real pymap (maildir).
 
-The servers come from tests/integration/_imap_servers.py (own temp dirs, free
-ports). Each test works in folders with unique names, so the order of tests
-does not matter.
+Both are the shared servers: Dovecot from tests/servers (passwords from slapd,
+master user for impersonation) and pymap from the `embedded` demo stack
+(tests/stacks.py, in this process, seeded with mail). Other tests read the same
+mailboxes, so each test here works in folders with unique names, removes them
+at the end, and never touches INBOX; the order of tests does not matter.
 """
 from __future__ import annotations
 
 import asyncio
 import socket
 import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Iterator
 
 import pytest
 
 from gateway.backends.base import BackendError
 from gateway.backends.imap import ImapBackendClient, connect
-from tests.integration._imap_servers import ImapServer, start_dovecot, start_pymap
+from tests.servers import DovecotInfo
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def imap_dovecot() -> Iterator[ImapServer]:
-    server = start_dovecot()
-    yield server
-    server.stop()
+@dataclass(frozen=True)
+class ImapServer:
+    """What a test needs of either server."""
+
+    kind: str                      # "dovecot" or "pymap"
+    host: str
+    port: int
+    users: Mapping[str, str]       # login -> password
+    master: tuple[str, str]        # an account that may act for any user (SASL PLAIN authzid)
+    master_separator: str | None = None   # Dovecot's LOGIN form "user<sep>master" as well
 
 
-@pytest.fixture(scope="module")
-def imap_pymap() -> Iterator[ImapServer]:
-    server = start_pymap()
-    yield server
-    server.stop()
+@pytest.fixture
+def imap_dovecot(dovecot: DovecotInfo) -> ImapServer:
+    return ImapServer("dovecot", dovecot.host, dovecot.imap_port, dovecot.users,
+                      (dovecot.master_user, dovecot.master_password), dovecot.master_separator)
+
+
+@pytest.fixture
+def imap_pymap(embedded) -> ImapServer:  # type: ignore[no-untyped-def]
+    # pymap's own login is the gateway trust of the demo stack (gateway/backends/embedded/trusted.py).
+    return ImapServer("pymap", embedded.imap_host, embedded.imap_port,
+                      {u.login: u.password for u in embedded.users},
+                      (embedded.trust.user, embedded.trust.secret))
 
 
 @pytest.fixture(params=["dovecot", "pymap"])
@@ -42,6 +57,28 @@ def server(request: pytest.FixtureRequest) -> ImapServer:
 
 async def _login(server: ImapServer, user: str = "alice", **kw: object) -> ImapBackendClient:
     return await connect(server.host, server.port, user, server.users[user], **kw)  # type: ignore[arg-type]
+
+
+# Folder names _name() handed out in the running test; removed after it.
+_CREATED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+async def _remove_test_folders(server: ImapServer) -> AsyncIterator[None]:
+    _CREATED.clear()
+    yield
+    if not _CREATED:
+        return
+    c = await _login(server)
+    try:
+        present = {f.name for f in await c.list_folders()}
+        # Children ("P/x") sort after their parent: delete them first.
+        for name in sorted((n for n in present if any(n == m or n.startswith(m + "/") for m in _CREATED)),
+                           reverse=True):
+            await c.delete_folder(name)
+    finally:
+        await c.close()
+        _CREATED.clear()
 
 
 @pytest.fixture
@@ -60,7 +97,9 @@ async def other(server: ImapServer) -> AsyncIterator[ImapBackendClient]:
 
 
 def _name(prefix: str = "T") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    _CREATED.append(name)
+    return name
 
 
 def _message(subject: str, body: str = "Hallo Welt", extra: str = "") -> bytes:
@@ -395,27 +434,36 @@ async def test_pool_concurrency_and_folder_cache(client: ImapBackendClient) -> N
     assert conn.selected is before  # a new SELECT would have replaced the state object
 
 
-async def test_master_user_login(imap_dovecot: ImapServer) -> None:
-    dovecot = imap_dovecot
-    alice = await _login(dovecot)
+async def test_master_user_login(server: ImapServer) -> None:
+    """The gateway's path after NTLM: a master account acts for alice (SASL PLAIN authzid, RFC 4616)."""
+    alice = await _login(server)
     folder = _name("alice-only")
     await alice.create_folder(folder)
     await alice.close()
-    master, master_pw = dovecot.master  # type: ignore[misc]
-    as_alice = await connect(dovecot.host, dovecot.port, master, master_pw, authzid="alice")
+    master, master_pw = server.master
+    as_alice = await connect(server.host, server.port, master, master_pw, authzid="alice")
     try:
         assert folder in {f.name for f in await as_alice.list_folders()}
         _, uid = await as_alice.append(folder, _message("delivered by the gateway"))
         assert uid is not None
     finally:
         await as_alice.close()
-    bob = await _login(dovecot, "bob")
+    if server.master_separator:  # Dovecot: LOGIN "alice*master" opens the same mailbox
+        as_alice = await connect(server.host, server.port, f"alice{server.master_separator}{master}", master_pw)
+        try:
+            assert folder in {f.name for f in await as_alice.list_folders()}
+        finally:
+            await as_alice.close()
+        with pytest.raises(BackendError) as info:
+            await connect(server.host, server.port, f"alice{server.master_separator}{master}", "wrong")
+        assert info.value.kind == "auth"
+    bob = await _login(server, "bob")
     try:
         assert folder not in {f.name for f in await bob.list_folders()}
     finally:
         await bob.close()
     with pytest.raises(BackendError) as info:
-        await connect(dovecot.host, dovecot.port, master, "wrong", authzid="alice")
+        await connect(server.host, server.port, master, "wrong", authzid="alice")
     assert info.value.kind == "auth"
 
 

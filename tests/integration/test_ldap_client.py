@@ -1,15 +1,23 @@
-"""LdapDirectory against a real OpenLDAP slapd loaded online from fixtures/directory.ldif."""
+"""LdapDirectory against the shared slapd (tests/servers/slapd.py), loaded online from fixtures/directory.ldif.
+
+That slapd lets only bound users read (anonymous may just bind), so the
+directory binds as a service account, the admin, as a deployment would
+(tests/stacks.py real_config does the same). Entries a test adds online have
+unique names and are removed again: other tests share this directory.
+"""
 from __future__ import annotations
 
 import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from gateway.backends.base import BackendError
+from gateway.backends.embedded.users import DIRECTORY_LDIF
 from gateway.backends.filedir import FileDirectory
 from gateway.backends.ldap import LdapDirectory
-
-from ._dav_ldap_servers import DIRECTORY_LDIF, start_slapd
+from tests.servers import SlapdInfo, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -18,18 +26,37 @@ BOB = "uid=bob,ou=people,dc=example,dc=test"
 TEAM = "cn=team,ou=groups,dc=example,dc=test"
 
 
-@pytest.fixture(scope="module")
-def slapd():
-    server = start_slapd()
-    yield server
-    server.stop()
+def service_directory(slapd: SlapdInfo, **kw: object) -> LdapDirectory:
+    return LdapDirectory(slapd.url, slapd.base_dn, bind_dn=slapd.admin_dn,
+                         bind_password=slapd.admin_password, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def directory(slapd):
-    d = LdapDirectory(slapd.url, slapd.base_dn)      # anonymous service bind
+async def directory(slapd: SlapdInfo) -> AsyncIterator[LdapDirectory]:
+    d = service_directory(slapd)
     yield d
     await d.close()
+
+
+def _ldap_tool(slapd: SlapdInfo, tool: str, ldif: str) -> None:
+    subprocess.run([tool, "-x", "-H", slapd.url, "-D", slapd.admin_dn, "-w", slapd.admin_password],
+                   input=ldif.encode(), check=True, capture_output=True)
+
+
+@pytest.fixture
+def nested_group(slapd: SlapdInfo) -> Iterator[tuple[str, str]]:
+    """A group added online (unique cn): TEAM nested in it, carol, a self-reference and
+    a dangling DN. Removed afterwards, which also clears the memberOf it gave carol."""
+    cn = f"all-{uuid.uuid4().hex[:8]}"
+    dn, mail = f"cn={cn},{slapd.groups_dn}", f"{cn}@example.test"
+    _ldap_tool(slapd, "ldapadd",
+               f"dn: {dn}\nobjectClass: groupOfNames\nobjectClass: extensibleObject\ncn: {cn}\n"
+               f"mail: {mail}\nmember: {TEAM}\nmember: {slapd.user_dn('carol')}\n"
+               f"member: {dn}\nmember: uid=ghost,{slapd.base_dn}\n")
+    try:
+        yield dn, mail
+    finally:
+        _ldap_tool(slapd, "ldapdelete", dn + "\n")
 
 
 async def test_authenticate_right_and_wrong(directory):
@@ -45,11 +72,26 @@ async def test_authenticate_right_and_wrong(directory):
 
 
 async def test_service_bind_with_admin(slapd):
-    d = LdapDirectory(slapd.url, slapd.base_dn, bind_dn=slapd.admin_dn, bind_password=slapd.admin_password)
+    d = service_directory(slapd)
     try:
         assert (await d.get_user("carol")).display_name == "Carol Clark"
     finally:
         await d.close()
+    # This slapd lets anonymous only bind (ACL "by anonymous auth"): an anonymous
+    # service connection is accepted, its searches are refused (insufficientAccessRights).
+    anonymous = LdapDirectory(slapd.url, slapd.base_dn)
+    try:
+        with pytest.raises(BackendError) as err:
+            await anonymous.get_user("carol")
+        assert err.value.kind == "failed" and "insufficientAccessRights" in str(err.value)
+    finally:
+        await anonymous.close()
+    # Any directory user may serve as the service account (ACL "by users read").
+    as_bob = LdapDirectory(slapd.url, slapd.base_dn, bind_dn=slapd.user_dn("bob"), bind_password="bobpw")
+    try:
+        assert (await as_bob.get_user("carol")).display_name == "Carol Clark"
+    finally:
+        await as_bob.close()
     bad = LdapDirectory(slapd.url, slapd.base_dn, bind_dn=slapd.admin_dn, bind_password="nope")
     with pytest.raises(BackendError) as err:
         await bad.get_user("carol")
@@ -79,7 +121,7 @@ async def test_search_prefix(directory):
 
 
 async def test_list_all_paged(slapd):
-    d = LdapDirectory(slapd.url, slapd.base_dn, page_size=1)
+    d = service_directory(slapd, page_size=1)
     try:
         everything = await d.list_all()
         assert [(e.display_name, e.kind) for e in everything] == [
@@ -91,16 +133,14 @@ async def test_list_all_paged(slapd):
         await d.close()
 
 
-async def test_expand_group(directory, slapd):
+async def test_expand_group(directory, nested_group):
     assert [e.uid for e in await directory.expand_group(TEAM)] == ["alice", "bob"]
     assert [e.uid for e in await directory.expand_group("team")] == ["alice", "bob"]
-    # a nested group, a self-reference and a dangling DN, added online
-    ldif = (f"dn: cn=all,ou=groups,dc=example,dc=test\nobjectClass: groupOfNames\nobjectClass: extensibleObject\ncn: all\n"
-            f"mail: all@example.test\nmember: {TEAM}\nmember: uid=carol,ou=people,dc=example,dc=test\n"
-            f"member: cn=all,ou=groups,dc=example,dc=test\nmember: uid=ghost,dc=example,dc=test\n")
-    subprocess.run(["ldapadd", "-x", "-H", slapd.url, "-D", slapd.admin_dn, "-w", slapd.admin_password],
-                   input=ldif.encode(), check=True, capture_output=True)
-    assert [e.uid for e in await directory.expand_group("all@example.test")] == ["carol", "alice", "bob"]
+    # a nested group, a self-reference and a dangling DN (the fixture added them online)
+    dn, mail = nested_group
+    assert [e.uid for e in await directory.expand_group(mail)] == ["carol", "alice", "bob"]
+    assert [e.uid for e in await directory.expand_group(dn)] == ["carol", "alice", "bob"]
+    assert dn in (await directory.get_user("carol")).attributes["memberOf"]     # the overlay saw it
     with pytest.raises(BackendError) as err:
         await directory.expand_group("nosuch")
     assert err.value.kind == "notfound"
@@ -108,13 +148,13 @@ async def test_expand_group(directory, slapd):
 
 async def test_same_answers_as_file_directory(slapd):
     """The demo's FileDirectory and slapd agree on the fixture (users and the team group)."""
-    live = LdapDirectory(slapd.url, slapd.base_dn)
+    live = service_directory(slapd)
     try:
         filedir = FileDirectory(DIRECTORY_LDIF)
         for login in ("alice", "bob", "carol"):
             a, b = await live.get_user(login), await filedir.get_user(login)
             assert (a.dn, a.uid, a.display_name, a.email) == (b.dn, b.uid, b.display_name, b.email)
-            # memberOf is left out: other tests here add groups to the live directory
+            # memberOf is left out: other tests may add groups to the live directory
             strip = lambda attrs: {k: v for k, v in attrs.items() if k != "memberOf"}
             assert strip(a.attributes) == strip(b.attributes)
             assert set(b.attributes.get("memberOf", [])) <= set(a.attributes.get("memberOf", []))
@@ -124,7 +164,6 @@ async def test_same_answers_as_file_directory(slapd):
 
 
 async def test_unreachable_server_is_unavailable():
-    from ._dav_ldap_servers import free_port
     d = LdapDirectory(f"ldap://127.0.0.1:{free_port()}", "dc=example,dc=test", timeout=2)
     with pytest.raises(BackendError) as err:
         await d.get_user("alice")

@@ -1,12 +1,22 @@
-"""SmtpSubmission against a real aiosmtpd server (a sink that refuses some domains)."""
+"""SmtpSubmission against a real aiosmtpd server (a sink that refuses some domains).
+
+The sink is a test double, not a backend: it answers RCPT for @refused.test
+with 550 and for @later.test with 451, and can require AUTH, so the client's
+refusal and auth paths can be driven on purpose (Postfix, in tests/servers,
+is the real MTA for the store tests).
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from gateway.backends.base import BackendError
 from gateway.backends.smtp import SmtpRefused, SmtpSubmission
-
-from ._dav_ldap_servers import free_port, start_smtp_sink
+from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -16,18 +26,70 @@ MESSAGE = (b"From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\n"
            b"Caf\xc3\xa9 at noon?\r\n.leading dot survives\r\n")
 
 
-@pytest.fixture(scope="module")
-def sink():
-    server = start_smtp_sink()
-    yield server
-    server.stop()
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class SinkHandler:
+    """aiosmtpd handler: keeps every message, refuses recipients like a real MTA would."""
+
+    refused_domain: str = "refused.test"      # 550: permanent
+    tempfail_domain: str = "later.test"       # 451: temporary
+    messages: list[ReceivedMail] = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd hook)
+        domain = address.rpartition("@")[2].lower()
+        if domain == self.refused_domain:
+            return "550 5.7.1 Relaying denied for " + address
+        if domain == self.tempfail_domain:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
+                                          bytes(envelope.original_content or envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpSink:
+    handler: SinkHandler
+    port: int
+
+
+def _run_sink(auth: dict[str, str] | None = None) -> Iterator[SmtpSink]:
+    """An aiosmtpd Controller (its own thread and loop) on a free 127.0.0.1 port."""
+    handler = SinkHandler()
+    kwargs: dict[str, object] = {}
+    if auth:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth.get(auth_data.login.decode()) == auth_data.password.decode())
+            # handled=False: aiosmtpd sends its own 535 (True would mean "already answered")
+            return AuthResult(success=ok, handled=False)
+        kwargs.update(authenticator=authenticator, auth_require_tls=False)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        yield SmtpSink(handler, port)
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="module")
-def auth_sink():
-    server = start_smtp_sink(auth={"alice": "alicepw"})
-    yield server
-    server.stop()
+def sink() -> Iterator[SmtpSink]:
+    yield from _run_sink()
+
+
+@pytest.fixture(scope="module")
+def auth_sink() -> Iterator[SmtpSink]:
+    yield from _run_sink(auth={"alice": "alicepw"})
 
 
 @pytest.fixture(autouse=True)
