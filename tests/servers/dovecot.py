@@ -115,6 +115,8 @@ namespace inbox {{
 
 protocol imap {{
   imap_metadata = yes
+  # every test client and every gateway mailbox (a pool of 3 plus a NOTIFY watcher) comes from 127.0.0.1
+  mail_max_userip_connections = 100
 }}
 
 service imap-login {{

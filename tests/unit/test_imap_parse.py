@@ -1,8 +1,9 @@
 """IMAP response parsing on real bytes.
 
 Every byte string below was captured on this machine from Dovecot 2.3.19.1
-(apt) or pymap 0.36.7 (maildir backend), started as in
-tests/integration/_imap_servers.py, by sending the command named in the comment.
+(apt) or pymap 0.36.7 (maildir backend) — servers set up as the shared fixtures
+do (tests/servers/dovecot.py, the embedded pymap) — by sending the command named
+in the comment.
 """
 from __future__ import annotations
 
