@@ -286,6 +286,8 @@ async def calendar_extra(ctx: EwsContext, item: Item, view: ItemView) -> None:
     if uid:
         view.extra["uid"] = uid
     view.extra.setdefault("start_tz", _tz_pair(props))
+    if str(cls).startswith("IPM.Schedule.Meeting.Resp.") and view.full:
+        await apply_response(ctx, item, view)
     if str(cls).startswith("IPM.Schedule.Meeting"):
         return
     blob = props.get(A.PidLidAppointmentRecur)
@@ -318,6 +320,47 @@ async def calendar_extra(ctx: EwsContext, item: Item, view: ItemView) -> None:
 
 
 ews_items.VIEW_HOOKS.append(calendar_extra)
+
+
+TRACK_BY_CLASS = {A.CLASS_RESP_POS: A.respAccepted, A.CLASS_RESP_TENT: A.respTentative,
+                  A.CLASS_RESP_NEG: A.respDeclined}
+
+
+async def apply_response(ctx: EwsContext, item: Item, view: ItemView) -> None:
+    """A MeetingResponse opened by the organizer updates that attendee's answer on the organizer's
+    meeting, as Outlook does when it processes a response (exgate has no calendar assistant that
+    would do it on delivery). The response names the meeting through PidLidGlobalObjectId."""
+    props = item.props
+    track = TRACK_BY_CLASS.get(str(props.get(P.PidTagMessageClass) or ""))
+    who = (props.get(P.PidTagSenderSmtpAddress) or props.get(P.PidTagSentRepresentingSmtpAddress)
+           or props.get(P.PidTagSenderEmailAddress) or "").lower()
+    if track is None or not who:
+        return
+    try:
+        meeting = await find_by_goid(ctx, props.get(A.PidLidGlobalObjectId))
+        if meeting is None:
+            return
+        meeting = await ctx.mbx.get_item(meeting.mid)
+        view.extra["calendar_item_id"] = (ctx.item_id(meeting.mid), ews_items.change_key_of(meeting))
+        if meeting.props.get(A.PidLidAppointmentStateFlags, 0) & A.asfReceived:
+            return   # not the organizer's copy
+        when = props.get(A.PidLidAttendeeCriticalChange) or props.get(P.PidTagClientSubmitTime)
+        changed = False
+        for r in meeting.content.recipients:
+            addr = (r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress) or "").lower()
+            if addr == who and r.props.get(P.PidTagRecipientTrackStatus) != track:
+                r.props[P.PidTagRecipientTrackStatus] = track
+                if isinstance(when, datetime):
+                    r.props[ec.PidTagRecipientTrackStatusTime] = when
+                changed = True
+        if changed:
+            await ctx.mbx.replace_content(meeting.mid, MessageContent(_strip(meeting.content.props),
+                                                                      meeting.content.recipients,
+                                                                      meeting.content.attachments))
+            view.extra["calendar_item_id"] = (ctx.item_id(meeting.mid), ews_items.current_change_key(ctx,
+                                                                                                     meeting.mid))
+    except (se.StoreError, ResponseError, ValueError):
+        return   # reading the response must not fail because the meeting could not be updated
 
 
 async def occurrence_view(ctx: EwsContext, master: Item, occ: Occurrence, series: Series, *,

@@ -163,6 +163,11 @@ def _invitation(gw):
     assert resp
     resp = alice.inbox.get(id=resp[0].id)
     assert resp.subject.startswith("Accepted:") and resp.sender.email_address == "bob@example.test"
+    # opening the response records bob's answer on alice's meeting (as Outlook's response processing does)
+    assert resp.associated_calendar_item_id is not None
+    mine = alice.calendar.get(id=item.id)
+    assert [(x.mailbox.email_address, x.response_type) for x in mine.required_attendees] == \
+        [("bob@example.test", "Accept")]
     # the request left bob's inbox (Exchange moves answered requests to Deleted Items)
     assert not [i for i in bob.inbox.filter(subject=f"invite {tag}") if isinstance(i, MeetingRequest)]
     # alice cancels: bob gets a MeetingCancellation

@@ -9,7 +9,7 @@ import pytest
 from exchangelib import Mailbox
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 from exchangelib.items import Contact, DistributionList
-from exchangelib.properties import Member
+from exchangelib.properties import DLMailbox, ItemId, Member
 
 from gateway.backends.dav import DavClient
 
@@ -103,8 +103,10 @@ def _distribution_list(gw):
     got = a.contacts.get(id=dl.id)
     assert isinstance(got, DistributionList) and got.display_name == f"friends {tag}"
     assert sorted(m.mailbox.email_address for m in got.members) == ["bob@example.test", "carol@example.test"]
+    # ExpandDL of the personal list, named by its ItemId
+    expanded = list(a.protocol.expand_dl(DLMailbox(item_id=ItemId(got.id, got.changekey), mailbox_type="PrivateDL")))
+    assert sorted(x.email_address for x in expanded) == ["bob@example.test", "carol@example.test"]
     got.delete()
-
 
 
 async def test_distribution_list(gw):
