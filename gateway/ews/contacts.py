@@ -6,7 +6,6 @@ people.py).
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from gateway.store.convert.addresses import decode_one_off, encode_one_off
@@ -87,9 +86,7 @@ def contact_content(ctx: EwsContext, el_in) -> MessageContent:
         for dn_key, addr in inp.extra.get("email_display", []):
             props[dn_key] = f"{name} ({addr})" if name else addr
     props[P.PidTagNormalizedSubject] = props.get(P.PidTagSubject, "")
-    # CardDAV servers refuse a card without UID (RFC 6352 5.1); the conversion writes this one
-    props.setdefault(C.PidNameExgateVCardUid, str(uuid.uuid4()))
-    return MessageContent(props)
+    return MessageContent(props)  # the store gives a new card its UID (RFC 6352 5.1)
 
 
 async def create_contact(ctx: EwsContext, el_in, el) -> None:

@@ -429,3 +429,21 @@ async def test_replace_content_keeps_the_mid_and_get_mime(backend):
         await mbx.delete_items([item.mid])
     finally:
         await mbx.close()
+
+
+async def test_new_contact_gets_a_vcard_uid(backend):
+    from protocols.mapi.props.contact import PidNameExgateVCardUid
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    try:
+        contacts = await mbx.folder_by_role("contacts")
+        c = await mbx.create_item(contacts.fid, MessageContent({
+            P.PidTagMessageClass: "IPM.Contact", P.PidTagDisplayName: "Una Uid", P.PidTagGivenName: "Una",
+            P.PidTagSurname: "Uid"}))
+        href = mbx.message_row(c.globcnt)["href"]
+        status, text = await asyncio.to_thread(dav_get, cfg, href)
+        assert status == 200 and "UID:" in text and "Una" in text
+        assert c.props[PidNameExgateVCardUid] in href
+        await mbx.delete_items([c.mid])
+    finally:
+        await mbx.close()

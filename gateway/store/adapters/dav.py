@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from gateway.backends.base import BackendError, DavResource
 from protocols.mapi.props import core as P
+from protocols.mapi.props.contact import PidNameExgateVCardUid
 from protocols.mapi.values import decode_bag, encode_bag
 
 from .. import conversions as conv
@@ -175,8 +176,13 @@ class DavAdapter:
 
     # ------------------------------------------------------------ writing
     async def create(self, folder: Folder, content: MessageContent) -> int:
+        name = uuid.uuid4()
+        if (folder.container_class or "").startswith("IPF.Contact") and not content.props.get(PidNameExgateVCardUid):
+            # CardDAV servers (Radicale) refuse cards without a UID; the resource name doubles as it
+            content = MessageContent({**content.props, PidNameExgateVCardUid: str(name)}, content.recipients,
+                                     content.attachments)
         data, ctype, ext = conv.content_to_dav(content, folder.container_class or "IPF.Appointment")
-        href = f"{folder.ref}{uuid.uuid4()}{ext}"
+        href = f"{folder.ref}{name}{ext}"
         try:
             etag = await self.dav.put(href, data, ctype, create_only=True)
         except BackendError as exc:
