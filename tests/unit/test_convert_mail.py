@@ -627,3 +627,16 @@ def test_stale_text_body_yields_to_newer_rtf():
     msg = _rtf_only(rtf, {P.PidTagBody: "the old text", P.PidTagRtfInSync: False})
     back = mime_to_message(message_to_mime(msg))
     assert "The edited text" in back.props[P.PidTagBody] and "old" not in back.props[P.PidTagBody]
+
+
+def test_embedded_message_keeps_the_name_it_was_given():
+    from gateway.store.model import Attachment, MessageContent
+    inner = MessageContent({P.PidTagMessageClass: "IPM.Note", P.PidTagSubject: "Inner subject", P.PidTagBody: "x"})
+    msg = MessageContent({P.PidTagMessageClass: "IPM.Note", P.PidTagSubject: "outer", P.PidTagBody: "y"}, [],
+                         [Attachment({P.PidTagAttachMethod: P.ATTACH_EMBEDDED_MSG,
+                                      P.PidTagAttachLongFilename: "Forwarded mail.eml",
+                                      P.PidTagDisplayName: "Forwarded mail"}, inner)])
+    back = mime_to_message(message_to_mime(msg)).attachments[0]
+    assert back.props[P.PidTagDisplayName] == "Forwarded mail"
+    assert back.props[P.PidTagAttachLongFilename] == "Forwarded mail.eml"
+    assert back.embedded.props[P.PidTagSubject] == "Inner subject"

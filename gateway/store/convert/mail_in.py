@@ -354,6 +354,9 @@ def _add_embedded(ctx: _Ctx, part: Message) -> None:
         props[P.PidTagAttachFilename] = _short_name(name)
         if "." in name:
             props[P.PidTagAttachExtension] = "." + name.rpartition(".")[2]
+        # the name the sender gave wins over the inner subject (what clients show as the attachment's name)
+        stem = name[:-4] if name.lower().endswith(".eml") else name
+        props[P.PidTagDisplayName] = stem or props[P.PidTagDisplayName]
     ctx.attachments.append(Attachment(props=props, embedded=inner))
 
 
