@@ -7,7 +7,7 @@ later handlers added here.
 from __future__ import annotations
 
 from . import folders, items, misc, people, sync
-from . import oof, services, userconfig
+from . import notifications, oof, services, userconfig
 
 OPERATIONS = {
     "GetFolder": folders.get_folder,
@@ -50,6 +50,11 @@ OPERATIONS = {
     "AddDelegate": services.delegate_not_supported,
     "UpdateDelegate": services.delegate_not_supported,
     "RemoveDelegate": services.delegate_not_supported,
+    # notifications (notifications.py)
+    "Subscribe": notifications.subscribe,
+    "Unsubscribe": notifications.unsubscribe,
+    "GetEvents": notifications.get_events,
+    "GetStreamingEvents": notifications.get_streaming_events,
 }
 
 # calendar, contacts, tasks and attachments (calendar.py, contacts.py, tasks.py, attachments.py); importing
