@@ -7,7 +7,7 @@ later handlers added here.
 from __future__ import annotations
 
 from . import folders, items, misc, people, sync
-from . import notifications, oof, services, userconfig
+from . import availability, notifications, oof, services, userconfig
 
 OPERATIONS = {
     "GetFolder": folders.get_folder,
@@ -55,6 +55,8 @@ OPERATIONS = {
     "Unsubscribe": notifications.unsubscribe,
     "GetEvents": notifications.get_events,
     "GetStreamingEvents": notifications.get_streaming_events,
+    # free/busy (availability.py)
+    "GetUserAvailabilityRequest": availability.get_user_availability,
 }
 
 # calendar, contacts, tasks and attachments (calendar.py, contacts.py, tasks.py, attachments.py); importing
