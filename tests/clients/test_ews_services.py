@@ -130,3 +130,29 @@ async def test_delegates(gw):
                           '</m:AddDelegate>')
     assert p.get("ResponseClass") == "Error" and text(p, "ResponseCode") == "ErrorInvalidOperation"
     assert "not supported" in text(p, "MessageText")
+
+
+async def test_json_autodiscover_is_anonymous(demo_gateway):
+    """Outlook asks the JSON Autodiscover before it has credentials: it answers without a sign-in."""
+    import json
+    import ssl
+
+    import aiohttp
+
+    from gateway.http.auth.policy import is_public
+    assert is_public("GET", "/autodiscover/autodiscover.json/v1.0/alice@example.test")
+    assert is_public("GET", "/AutoDiscover/AutoDiscover.json/v1.0/alice@example.test")
+    assert not is_public("POST", "/autodiscover/autodiscover.json/v1.0/alice@example.test")
+    assert not is_public("GET", "/autodiscover/autodiscover.json/../../EWS/Exchange.asmx")
+    assert not is_public("GET", "/autodiscover/autodiscover.json")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    async with aiohttp.ClientSession() as s:
+        async with s.get(demo_gateway.base_url + "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+                         params={"Protocol": "EWS"}, ssl=ctx) as r:
+            assert r.status == 200
+            assert json.loads(await r.read())["Url"] == demo_gateway.base_url + "/EWS/Exchange.asmx"
+        # the rest still wants a sign-in
+        async with s.post(demo_gateway.base_url + "/EWS/Exchange.asmx", data=b"", ssl=ctx) as r:
+            assert r.status == 401

@@ -20,8 +20,22 @@ PUBLIC_ENDPOINTS: frozenset[tuple[str, str]] = frozenset({
 })
 
 
+# (method, lower-case prefix) for public endpoints that carry an argument in the path. Outlook asks the
+# JSON Autodiscover (/autodiscover/autodiscover.json/v1.0/<address>?Protocol=...) without credentials; the
+# answer holds only this server's URLs.
+PUBLIC_PREFIXES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/autodiscover/autodiscover.json/"),
+})
+
+
 def is_public(method: str, path: str) -> bool:
-    return (method.upper(), path.lower()) in PUBLIC_ENDPOINTS
+    key = (method.upper(), path.lower())
+    if key in PUBLIC_ENDPOINTS:
+        return True
+    segments = key[1].split("/")
+    if ".." in segments or "." in segments:   # no escaping a public prefix
+        return False
+    return any(key[0] == m and key[1].startswith(p) for m, p in PUBLIC_PREFIXES)
 
 
 @dataclass(frozen=True)
