@@ -1,6 +1,7 @@
 """Open a user's mailbox: connect the backends as that user and hand them to the store."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from gateway.backends.base import BackendError, DirectoryClient
@@ -9,6 +10,8 @@ from gateway.config import Config
 from .errors import AccessDenied, BackendUnavailable
 from .mailbox import Mailbox, MailboxBackends
 from .state.db import StateDB
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,11 @@ async def connect_backends(cfg: Config, cred: Credentials) -> MailboxBackends:
             raise AccessDenied(f"the IMAP server refused {login}: {exc}") from exc
         raise BackendUnavailable(f"IMAP server {ic.host}:{ic.port}: {exc}") from exc
     dav = None
-    if cfg.dav.url:
+    if cfg.dav.url and cfg.dav.auth != "proxy" and cred.password is None:
+        # pass-through DAV needs the password NTLM never gives: mail works, calendars and contacts wait
+        log.warning("%s signed in without a password; DAV pass-through is off for this session "
+                    "(set [dav] auth = \"proxy\" to reach calendars and contacts)", cred.login)
+    elif cfg.dav.url:
         if cfg.dav.auth == "proxy":
             headers = {cfg.dav.proxy_header: cred.login} if cfg.dav.proxy_header else {}
             dav = DavClient(cfg.dav.url, cfg.dav.service_user, cfg.dav.service_password, headers=headers)

@@ -176,6 +176,13 @@ async def test_authenticate_on_another_connection_is_refused(gateway):
 
 # ------------------------------------------------------------------ exchangelib
 
+async def _gateway_with(cfg, data_dir: Path):
+    from gateway.config import HttpConfig
+    from gateway.http.server import start_gateway
+    cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=0, tls=True))
+    return _prepare(await start_gateway(cfg, data_dir))
+
+
 def _exchangelib(gw, auth_type, login, password):
     from exchangelib import Account, Configuration, Credentials, DELEGATE, Version
     from exchangelib.errors import UnauthorizedError
@@ -187,11 +194,65 @@ def _exchangelib(gw, auth_type, login, password):
     try:
         account = Account("alice@example.test", config=cfg, autodiscover=False, access_type=DELEGATE)
         account.root.refresh()
+        names = {f.name for f in account.root.walk()}
+        assert {"Inbox", "Sent Items"} <= names, names
+        list(account.inbox.all().only("subject")[:5])   # real EWS work on the user's own mailbox
         return "ok"
     except UnauthorizedError:
         return "unauthorized"
-    except Exception as exc:   # EWS itself is another engineer's; anything but 401 means sign-in passed
-        return f"signed-in ({type(exc).__name__})"
+    except Exception as exc:
+        return f"signed in, then failed: {type(exc).__name__}: {exc}"
+    finally:
+        try:
+            cfg.protocol.close()
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="session")
+async def real_gateway_master(dovecot, radicale, postfix, slapd, tmp_path_factory):
+    """The real servers as an NTLM deployment runs them: IMAP through the Dovecot master user.
+    (The test Radicale checks passwords only, so NTLM sessions get mail without calendars.)"""
+    d = tmp_path_factory.mktemp("gw-real-master")
+    cfg = real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3"))
+    cfg = replace(cfg, imap=replace(cfg.imap, auth="master", master_user=dovecot.master_user,
+                                    master_password=dovecot.master_password))
+    gw = await _gateway_with(cfg, d)
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture(params=["demo", "real"])
+def ews_gateway(request):
+    return _prepare(request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway_master"))
+
+
+@pytest.mark.parametrize("kind", ["NTLM", "basic"])
+async def test_exchangelib_signs_in_and_works(ews_gateway, kind):
+    from exchangelib import BASIC, NTLM
+    auth_type = NTLM if kind == "NTLM" else BASIC
+    assert await call(_exchangelib, ews_gateway, auth_type, "alice", "alicepw") == "ok"
+    assert await call(_exchangelib, ews_gateway, auth_type, "alice", "wrongpw") == "unauthorized"
+
+
+def _exchangelib_other_mailbox(gw, auth_type):
+    from exchangelib import Account, Configuration, Credentials, DELEGATE, Version
+    from exchangelib.errors import ErrorAccessDenied
+    from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
+    from exchangelib.version import EXCHANGE_2016
+    BaseProtocol.HTTP_ADAPTER_CLS = NoVerifyHTTPAdapter
+    cfg = Configuration(service_endpoint=gw.base_url + "/EWS/Exchange.asmx",
+                        credentials=Credentials("alice", "alicepw"), auth_type=auth_type,
+                        version=Version(build=EXCHANGE_2016), max_connections=1)
+    try:
+        bobs = Account("bob@example.test", config=cfg, autodiscover=False, access_type=DELEGATE)
+        try:
+            list(bobs.inbox.all()[:1])
+        except ErrorAccessDenied as exc:
+            return f"denied: {exc}"
+        return "opened"
     finally:
         try:
             cfg.protocol.close()
@@ -200,11 +261,10 @@ def _exchangelib(gw, auth_type, login, password):
 
 
 @pytest.mark.parametrize("kind", ["NTLM", "basic"])
-async def test_exchangelib_signs_in(gateway, kind):
+async def test_exchangelib_cannot_open_another_users_mailbox(ews_gateway, kind):
     from exchangelib import BASIC, NTLM
-    auth_type = NTLM if kind == "NTLM" else BASIC
-    assert await call(_exchangelib, gateway, auth_type, "alice", "alicepw") != "unauthorized"
-    assert await call(_exchangelib, gateway, auth_type, "alice", "wrongpw") == "unauthorized"
+    result = await call(_exchangelib_other_mailbox, ews_gateway, NTLM if kind == "NTLM" else BASIC)
+    assert result.startswith("denied") and "bob@example.test" in result
 
 
 # ------------------------------------------------------------------ authorization
@@ -225,13 +285,6 @@ async def test_own_mailbox_only(gateway):
 
 
 # ------------------------------------------------------------------ NTLM users reach their backends
-
-async def _gateway_with(cfg, data_dir: Path):
-    from gateway.config import HttpConfig
-    from gateway.http.server import start_gateway
-    cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=0, tls=True))
-    return _prepare(await start_gateway(cfg, data_dir))
-
 
 async def test_ntlm_user_opens_mailbox_on_embedded_backends(embedded, tmp_path):
     t = embedded.trust
