@@ -126,13 +126,14 @@ async def _read_calendars(dav, hrefs: list[str], start: datetime, end: datetime)
 # ------------------------------------------------------------------ the owner's own periods
 
 async def own_periods(mbx: "Mailbox", start: datetime, end: datetime) -> list[BusyPeriod]:
-    """The mailbox's calendar folders (CalDAV, VEVENT) between start and end, with details;
+    """The mailbox's calendars (CalDAV, VEVENT) between start and end, with details;
     the periods around now are published for other users as a side effect."""
     dav = mbx.backends.dav
     if dav is None:
         return []
-    hrefs = [f.ref for f in await mbx.folders()
-             if f.kind == "caldav" and f.ref and (f.container_class or "").startswith("IPF.Appointment")]
+    # the calendars as the DAV server lists them (no mail folder is touched: nothing here needs IMAP)
+    calendars, _ = await dav.discover()
+    hrefs = [c.href for c in calendars if not c.components or "VEVENT" in c.components]
     now = datetime.now(timezone.utc)
     lo, hi = min(start, now - PUBLISH_BEFORE), max(end, now + PUBLISH_AFTER)
     everything = await _read_calendars(dav, hrefs, lo, hi)
