@@ -64,9 +64,13 @@ async def test_get_folder_many_distinguished(demo_gateway):
 
 
 async def test_unknown_operation_is_200_invalid_operation(demo_gateway):
-    status, p = await call(demo_gateway, "<m:GetUserPhoto><m:Email>alice@example.test</m:Email></m:GetUserPhoto>")
+    from gateway.ews.dispatch import OPERATIONS
+    assert "FindPeople" not in OPERATIONS  # pick another unimplemented operation when this one is built
+    status, p = await call(demo_gateway, "<m:FindPeople><m:IndexedPageItemView MaxEntriesReturned=\"10\" "
+                                         "Offset=\"0\" BasePoint=\"Beginning\"/><m:QueryString>bo</m:QueryString>"
+                                         "</m:FindPeople>")
     assert status == 200
-    assert local(p) == "GetUserPhotoResponse"
+    assert local(p) == "FindPeopleResponse"
     assert codes(p) == ["ErrorInvalidOperation"]
 
 

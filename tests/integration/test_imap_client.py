@@ -479,3 +479,21 @@ async def test_open_ended_fetch_on_a_cached_selection_sees_new_messages(
     subjects = {s.envelope.subject for s in await client.fetch_summaries(folder)}
     assert subjects == {"first", "second"}
     await client.delete_folder(folder)
+
+
+async def test_fetch_of_a_new_uid_on_a_cached_selection(client: ImapBackendClient, other: ImapBackendClient) -> None:
+    """A message another session appended is fetched by UID on a connection that already had the
+    folder selected (its view predates the APPEND)."""
+    folder = _name("NewUid")
+    await client.create_folder(folder)
+    try:
+        await client.append(folder, _message("old"))
+        await client.status(folder)
+        assert len(await client.fetch_summaries(folder)) == 1  # selected in the pool now
+        _, uid = await other.append(folder, _message("new one"))
+        raw = await client.fetch_message(folder, uid)
+        assert b"new one" in raw
+        [s] = await client.fetch_summaries(folder, [uid])
+        assert s.uid == uid
+    finally:
+        await client.delete_folder(folder)

@@ -231,7 +231,12 @@ class ImapBackendClient:
         keep = _uid_filter(uids)
 
         async def op(conn: ImapConnection) -> list[ImapMessageSummary]:
-            return self._summaries(await self._fetch_summaries_on(conn, uids, envelope, bodystructure), keep)
+            found = self._summaries(await self._fetch_summaries_on(conn, uids, envelope, bodystructure), keep)
+            if "*" not in uids and len(found) < _count(uids):
+                # asked-for UIDs the session's view lacks may be new: refresh the view once
+                await conn.command("NOOP")
+                found = self._summaries(await self._fetch_summaries_on(conn, uids, envelope, bodystructure), keep)
+            return found
 
         return await self._run(folder, op, fresh_view="*" in uids)
 
@@ -246,13 +251,17 @@ class ImapBackendClient:
             raise ValueError(f"bad section {section!r}")
 
         async def op(conn: ImapConnection) -> bytes:
-            result = await conn.command("UID FETCH", str(int(uid)), f"(BODY.PEEK[{section}])")
-            for r in result.of_kind("FETCH"):
-                items = parse.fetch_items(r.data[0]) if r.data else {}
-                if "UID" in items and parse.number(items["UID"]) == uid:
-                    value = parse.section_value(items, section)
-                    if value is not None:
-                        return value
+            for attempt in (0, 1):
+                result = await conn.command("UID FETCH", str(int(uid)), f"(BODY.PEEK[{section}])")
+                for r in result.of_kind("FETCH"):
+                    items = parse.fetch_items(r.data[0]) if r.data else {}
+                    if "UID" in items and parse.number(items["UID"]) == uid:
+                        value = parse.section_value(items, section)
+                        if value is not None:
+                            return value
+                if attempt == 0:
+                    # a message appended since this session's view was taken is not in it yet
+                    await conn.command("NOOP")
             raise BackendError(f"message UID {uid} not found in {folder!r}", "notfound")
 
         return await self._run(folder, op)
@@ -674,6 +683,15 @@ def _without_recent(s: ImapMessageSummary) -> ImapMessageSummary:
     if not any(f.upper() == "\\RECENT" for f in s.flags):
         return s
     return replace(s, flags=_strip_recent(s.flags))
+
+
+def _count(uids: str) -> int:
+    """How many UIDs a sequence set without "*" names."""
+    n = 0
+    for part in uids.split(","):
+        lo, _, hi = part.partition(":")
+        n += abs(int(hi) - int(lo)) + 1 if hi else 1
+    return n
 
 
 def _uid_filter(uids: str) -> Callable[[int], bool]:
