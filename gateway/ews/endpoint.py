@@ -41,7 +41,7 @@ async def handle_ews_get(request: web.Request) -> web.Response:
                         content_type="text/plain")
 
 
-async def handle_ews(request: web.Request) -> web.Response:
+async def handle_ews(request: web.Request) -> web.StreamResponse:
     from gateway.http.app import GATEWAY
     user = current_user(request)
     data = await request.read()
@@ -68,4 +68,6 @@ async def handle_ews(request: web.Request) -> web.Response:
         return _xml(build_fault(fault, SERVER_VERSION), fault.status)
     except Exception as exc:  # noqa: BLE001 - nothing a client sends may crash the session
         return _xml(error_response(op, store_error(exc)))
+    if isinstance(payload, web.StreamResponse):  # GetStreamingEvents wrote its own chunked answer
+        return payload
     return _xml(build_response(payload, SERVER_VERSION))

@@ -452,7 +452,4 @@ async def get_streaming_events(ctx: EwsContext):
             if s.stream_token is token:
                 s.stream_token = None
             s.touched = now
-    # endpoint.py wraps what we return in an envelope; once this response is prepared aiohttp sends nothing more
-    root, messages = response_root(ctx.operation)
-    message(messages, ctx.operation)
-    return root
+    return resp  # already streamed: the endpoint hands it back to aiohttp as it is
