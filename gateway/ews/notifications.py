@@ -181,6 +181,12 @@ class Feed:
                     out.append(("DeletedEvent", mid, ch.fid, None))
                     self.location.pop(mid, None)
                 continue
+            if prev is None and self.mbx.moved_from(mid) is not None:
+                # moved before this feed saw it where it was: still a move (the source's tombstone
+                # batch, if it comes later, is skipped above)
+                self.location[mid] = ch.fid
+                out.append(("MovedEvent", mid, ch.fid, self.mbx.moved_from(mid)))
+                continue
             if prev is None:
                 self.location[mid] = ch.fid
                 out.append(("CreatedEvent", mid, ch.fid, None))

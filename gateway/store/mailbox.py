@@ -626,6 +626,14 @@ class Mailbox:
             out.last_cn = max(out.last_cn, mcn)
         return out
 
+    def moved_from(self, mid: int) -> int | None:
+        """The folder an item most recently left (it keeps its MID on a move), if any."""
+        g = self.ident.globcnt_of(mid)
+        row = self.db.one("SELECT t.fid FROM tombstones t JOIN messages m ON m.mailbox_id = t.mailbox_id "
+                          "AND m.mid = t.mid WHERE t.mailbox_id = ? AND t.mid = ? AND t.fid <> m.fid "
+                          "ORDER BY t.cn DESC LIMIT 1", (self.mailbox_id, g))
+        return self.ident.fid(row[0]) if row else None
+
     def hierarchy_changes_since(self, cn: int = 0) -> tuple[list[int], list[int], int]:
         """(changed FIDs, deleted FIDs, last cn) for SyncFolderHierarchy / ICS hierarchy sync."""
         rows = self.db.all("SELECT fid, cn, deleted FROM folders WHERE mailbox_id = ? AND cn > ? ORDER BY cn",

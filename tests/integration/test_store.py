@@ -193,6 +193,7 @@ async def test_move_keeps_identity_and_delete_removes(backend):
         assert subject in await asyncio.to_thread(imap_subjects, cfg, projects.ref)
         assert subject not in await asyncio.to_thread(imap_subjects, cfg, "INBOX")
         assert item.mid in mbx.changes_since(inbox.fid, since).deleted
+        assert mbx.moved_from(item.mid) == inbox.fid
         again = await mbx.get_item(item.mid)
         assert again.fid == projects.fid and again.props[P.PidTagSubject] == subject
         # a rename shows over IMAP under the new name
