@@ -513,15 +513,18 @@ class Mailbox:
     async def update_item(self, mid: int, set_props: dict | None = None, remove: Iterable = (), *,
                           change_key: bytes | None = None) -> Item:
         """Set/remove properties; a stale ``change_key`` raises Conflict (EWS ErrorIrresolvableConflict)."""
+        row, f, adapter = await self._for_write(mid, change_key)
+        await adapter.update(f, row, dict(set_props or {}), list(remove))
+        return await self.get_item(mid)
+
+    async def _for_write(self, mid: int, change_key: bytes | None):
+        """(row, folder, adapter) of an item about to change; a stale change key raises Conflict."""
         from .errors import Conflict
-        g = self.ident.globcnt_of(mid)
-        row = self.message_row(g)
+        row = self.message_row(self.ident.globcnt_of(mid))
         if change_key is not None and change_key != self.ident.change_key(row["cn"]):
             raise Conflict("the item was changed since its change key was read")
         f = await self._folder_by_globcnt(row["fid"])
-        kind = "local" if row["kind"] == "local" else f.kind
-        await self._adapters[kind].update(f, row, dict(set_props or {}), list(remove))
-        return await self.get_item(mid)
+        return row, f, self._adapters["local" if row["kind"] == "local" else f.kind]
 
     async def get_mime(self, mid: int) -> bytes:
         """The message as the backend holds it (IMAP bytes, CRLF), or rebuilt from its properties
@@ -545,14 +548,8 @@ class Mailbox:
         IMAP: the new MIME is appended and the old copy expunged (Exchange lets a
         client change any message, IMAP only by replacing it). DAV: a PUT with
         If-Match. Gateway-kept items: rewritten in the state database."""
-        from .errors import Conflict
-        g = self.ident.globcnt_of(mid)
-        row = self.message_row(g)
-        if change_key is not None and change_key != self.ident.change_key(row["cn"]):
-            raise Conflict("the item was changed since its change key was read")
-        f = await self._folder_by_globcnt(row["fid"])
-        kind = "local" if row["kind"] == "local" else f.kind
-        await self._adapters[kind].replace(f, row, content)
+        row, f, adapter = await self._for_write(mid, change_key)
+        await adapter.replace(f, row, content)
         return await self.get_item(mid)
 
     async def set_read(self, mids: Iterable[int], read: bool = True) -> None:

@@ -20,6 +20,7 @@ from .. import conversions as conv
 from ..contentcodec import from_tagged, to_tagged
 from ..errors import BackendUnavailable, Conflict, InvalidOperation, NotFound
 from ..model import MessageContent
+from . import edited
 from ..objects import Folder, Item
 
 if TYPE_CHECKING:
@@ -195,12 +196,7 @@ class DavAdapter:
         return g
 
     async def update(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
-        item = await self.get(folder, row)
-        content = item.content
-        content.props.update(set_props)
-        for key in remove:
-            content.props.pop(key, None)
-        await self.replace(folder, row, content)
+        await self.replace(folder, row, edited((await self.get(folder, row)).content, set_props, remove))
 
     async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
         row = self.mbx.message_row(row["mid"])

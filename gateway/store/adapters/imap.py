@@ -19,6 +19,7 @@ from protocols.mapi.props.named import PidNameKeywords
 from .. import conversions as conv
 from ..errors import BackendUnavailable, InvalidOperation, NotFound
 from ..model import MessageContent
+from . import edited
 from ..objects import Folder, Item
 from ..convert.mail import apply_flags
 from ..summary import flag_props, summary_props
@@ -286,12 +287,7 @@ class ImapAdapter:
 
     async def _rewrite(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
         """Drafts change content: append the new MIME, then expunge the old copy; the MID stays."""
-        item = await self.get(folder, row)
-        content = item.content
-        content.props.update(set_props)
-        for key in remove:
-            content.props.pop(key, None)
-        await self.replace(folder, row, content)
+        await self.replace(folder, row, edited((await self.get(folder, row)).content, set_props, remove))
 
     async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
         """A new MIME for the same MID: append first, expunge the old copy only once the new one is in."""

@@ -11,6 +11,7 @@ from protocols.mapi.values import decode_bag, encode_bag
 
 from ..contentcodec import decode_content, encode_content, from_tagged, to_tagged
 from ..model import MessageContent
+from . import edited
 from ..objects import Folder, Item
 
 if TYPE_CHECKING:
@@ -87,11 +88,7 @@ class LocalAdapter:
         return g
 
     async def update(self, folder: Folder, row: dict, set_props: dict, remove: list) -> None:
-        content = (await self.get(folder, row)).content
-        content.props.update(set_props)
-        for key in remove:
-            content.props.pop(key, None)
-        await self.replace(folder, row, content)
+        await self.replace(folder, row, edited((await self.get(folder, row)).content, set_props, remove))
 
     async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
         mbx = self.mbx
