@@ -62,6 +62,7 @@ OPERATIONS = {
 # calendar, contacts, tasks and attachments (calendar.py, contacts.py, tasks.py, attachments.py); importing
 # them also plugs their item classes into items.py (CreateItem/GetItem/FindItem/UpdateItem/DeleteItem hooks)
 from . import attachments, calendar, contacts, tasks  # noqa: E402,F401
+from . import reply  # noqa: E402,F401  (ReplyToItem, ReplyAllToItem, ForwardItem in CreateItem)
 
 OPERATIONS.update({
     "GetAttachment": attachments.get_attachment,
