@@ -62,9 +62,10 @@ OPERATIONS = {
 # calendar, contacts, tasks and attachments (calendar.py, contacts.py, tasks.py, attachments.py); importing
 # them also plugs their item classes into items.py (CreateItem/GetItem/FindItem/UpdateItem/DeleteItem hooks)
 from . import attachments, calendar, contacts, tasks  # noqa: E402,F401
-from . import reply  # noqa: E402,F401  (ReplyToItem, ReplyAllToItem, ForwardItem in CreateItem)
+from . import grouping, reply  # noqa: E402,F401  (ReplyToItem, ReplyAllToItem, ForwardItem in CreateItem)
 
 OPERATIONS.update({
+    "FindItem": grouping.find_item,  # GroupBy/DistinguishedGroupBy; plain FindItem goes on to items.find_item
     "GetAttachment": attachments.get_attachment,
     "CreateAttachment": attachments.create_attachment,
     "DeleteAttachment": attachments.delete_attachment,

@@ -140,3 +140,76 @@ def _reply_all_draft(gw):
 
 async def test_reply_all_saved_as_draft(gw):
     await asyncio.to_thread(_reply_all_draft, gw)
+
+
+# ---------------------------------------------------------------- FindItem grouping (raw SOAP)
+
+def envelope(body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"'
+            f' xmlns:t="{T}" xmlns:m="{M}"><s:Header><t:RequestServerVersion Version="Exchange2013_SP1"/>'
+            f'</s:Header><s:Body>{body}</s:Body></s:Envelope>').encode()
+
+
+async def call(gw, body: str, user=("alice@example.test", "alicepw")):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    auth = "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+    async with aiohttp.ClientSession() as s:
+        async with s.post(gw.base_url + "/EWS/Exchange.asmx", data=envelope(body), ssl=ctx,
+                          headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": auth}) as r:
+            data = await r.read()
+    _, payload = parse_response(data)
+    return payload
+
+
+def _seed_topics(gw, tag):
+    a = account(gw)
+    for subject in (f"alpha {tag}", f"RE: alpha {tag}", f"beta {tag}", f"FW: alpha {tag}"):
+        Message(account=a, folder=a.inbox, subject=subject, body="x").save()
+        time.sleep(1.1)  # distinct DateTimeReceived seconds: the newest conversation is alpha
+
+
+def groups_of(payload) -> tuple[dict, list[tuple[str, list[str]]]]:
+    msg = children(child(payload, "ResponseMessages"))[0]
+    assert text(msg, "ResponseCode") == "NoError", text(msg, "MessageText")
+    root = child(msg, "RootFolder")
+    out = []
+    for ge in children(child(root, "Groups"), "GroupedItems"):
+        subjects = [text(i, "Subject") for i in children(child(ge, "Items"))]
+        out.append((text(ge, "GroupIndex"), subjects))
+    return dict(root.attrib), out
+
+
+def find_grouped(tag: str, grouping: str, paging: str = '<m:IndexedPageItemView BasePoint="Beginning" Offset="0"/>'):
+    return (f'<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+            f'<t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape>'
+            f'{paging}{grouping}<m:Restriction><t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase">'
+            f'<t:FieldURI FieldURI="item:Subject"/><t:Constant Value="{tag}"/></t:Contains></m:Restriction>'
+            f'<m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="item:DateTimeReceived"/></t:FieldOrder>'
+            f'</m:SortOrder><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>')
+
+
+async def test_find_item_grouped_by_conversation_topic(gw):
+    tag = uuid.uuid4().hex[:8]
+    await asyncio.to_thread(_seed_topics, gw, tag)
+    dg = "<m:DistinguishedGroupBy><t:StandardGroupBy>ConversationTopic</t:StandardGroupBy></m:DistinguishedGroupBy>"
+    attrs, groups = groups_of(await call(gw, find_grouped(tag, dg)))
+    assert attrs["TotalItemsInView"] == "4"
+    # newest conversation first; inside a group the SortOrder (oldest first)
+    assert groups == [(f"alpha {tag}", [f"alpha {tag}", f"RE: alpha {tag}", f"FW: alpha {tag}"]),
+                      (f"beta {tag}", [f"beta {tag}"])]
+    # GroupBy on a field with AggregateOn Minimum, ascending: alpha's oldest item is older than beta's
+    gb = ('<m:GroupBy Order="Ascending"><t:FieldURI FieldURI="message:ConversationTopic"/>'
+          '<t:AggregateOn Aggregate="Minimum"><t:FieldURI FieldURI="item:DateTimeReceived"/></t:AggregateOn></m:GroupBy>')
+    attrs, groups = groups_of(await call(gw, find_grouped(tag, gb)))
+    assert [g for g, _ in groups] == [f"alpha {tag}", f"beta {tag}"]
+    # paging counts items: the first two items are both in alpha
+    attrs, groups = groups_of(await call(gw, find_grouped(
+        tag, dg, '<m:IndexedPageItemView MaxEntriesReturned="2" BasePoint="Beginning" Offset="0"/>')))
+    assert attrs["IncludesLastItemInRange"] == "false" and attrs["IndexedPagingOffset"] == "2"
+    assert groups == [(f"alpha {tag}", [f"alpha {tag}", f"RE: alpha {tag}"])]
+    # a plain FindItem still answers Items
+    payload = await call(gw, find_grouped(tag, ""))
+    root = child(children(child(payload, "ResponseMessages"))[0], "RootFolder")
+    assert [local(c) for c in children(root)] == ["Items"]
