@@ -213,3 +213,33 @@ async def test_find_item_grouped_by_conversation_topic(gw):
     payload = await call(gw, find_grouped(tag, ""))
     root = child(children(child(payload, "ResponseMessages"))[0], "RootFolder")
     assert [local(c) for c in children(root)] == ["Items"]
+
+
+# ---------------------------------------------------------------- pure pieces of the response builder
+
+def test_subject_prefix_and_references():
+    from gateway.ews.reply import prefixed_subject, references_of
+    from protocols.mapi.props import core as P
+    assert prefixed_subject("plans", "RE: ") == "RE: plans"
+    assert prefixed_subject("Re: plans", "RE: ") == "Re: plans"
+    assert prefixed_subject("RE: plans", "FW: ") == "FW: RE: plans"
+    assert prefixed_subject("Fwd: plans", "FW: ") == "Fwd: plans"
+    refs = references_of({P.PidTagInternetMessageId: "<b@x>", P.PidTagInternetReferences: "<a@x>"})
+    assert refs == {P.PidTagInReplyToId: "<b@x>", P.PidTagInternetReferences: "<a@x> <b@x>"}
+    assert references_of({}) == {}
+
+
+def test_html_reply_body_quotes_the_original():
+    from lxml import etree
+    from gateway.ews.reply import compose_body
+    from gateway.store.objects import Item
+    from protocols.mapi.props import core as P
+    original = Item(1, 1, 1, "imap", False, {P.PidTagSubject: "plans", P.PidTagSenderName: "Bob",
+                                             P.PidTagSenderSmtpAddress: "bob@example.test",
+                                             P.PidTagBody: "a < b"})
+    el = etree.Element(f"{{{T}}}NewBodyContent", BodyType="HTML")
+    el.text = "<html><body><p>yes</p></body></html>"
+    props = compose_body(el, original)
+    markup = props[P.PidTagHtml].decode()
+    assert markup.count("<html>") == 1 and "<p>yes</p>" in markup and "a &lt; b" in markup
+    assert "bob@example.test" in markup and "yes" in props[P.PidTagBody]
