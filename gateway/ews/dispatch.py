@@ -6,7 +6,7 @@ later handlers added here.
 """
 from __future__ import annotations
 
-from . import folders, items, misc, people, sync
+from . import archive, folders, items, misc, people, sync
 from . import availability, notifications, oof, services, userconfig
 
 OPERATIONS = {
@@ -29,6 +29,7 @@ OPERATIONS = {
     "CopyItem": items.copy_item,
     "SendItem": items.send_item,
     "MarkAsJunk": items.mark_as_junk,
+    "ArchiveItem": archive.archive_item,
     "ResolveNames": people.resolve_names,
     "ExpandDL": people.expand_dl,
     "GetServerTimeZones": misc.get_server_time_zones,
