@@ -566,30 +566,14 @@ class ImapWatcher:
             raise asyncio.CancelledError()
         return conn
 
-    async def _notify_loop(self) -> None:
-        names = b" ".join(_inline(parse.mailbox_arg(f)) for f in self.folders)
-        first = True
+    async def _reconnecting(self, session: Callable[[ImapConnection], Awaitable[None]]) -> None:
+        """Run ``session`` on a fresh connection until the watcher closes: a lost connection is
+        replaced after a pause; any other backend error goes to the consumer and ends the loop."""
         while not self._closed:
             conn: ImapConnection | None = None
             try:
                 conn = await self._open()
-                await conn.command("NOTIFY", b"SET", b"(mailboxes (" + names +
-                                   b") (MessageNew MessageExpunge FlagChange))")
-                if first:
-                    self._mark_ready(1)
-                else:  # events may have been missed while reconnecting
-                    for f in self.folders:
-                        self._emit(f, "changed")
-                first = False
-                while not self._closed:
-                    resp = await conn.unsolicited(_NOTIFY_KEEPALIVE)
-                    if resp is None:
-                        for r in (await conn.command("NOOP")).untagged:
-                            self._notify_event(r)
-                    else:
-                        self._notify_event(resp)
-                        if resp.kind == "BYE":
-                            raise ConnectionLost(resp.text)
+                await session(conn)
             except ConnectionLost:
                 await asyncio.sleep(_RECONNECT_DELAY)
             except BackendError as exc:
@@ -599,6 +583,32 @@ class ImapWatcher:
                 if conn is not None:
                     self._conns.discard(conn)
                     conn.abort()
+
+    async def _notify_loop(self) -> None:
+        names = b" ".join(_inline(parse.mailbox_arg(f)) for f in self.folders)
+        first = True
+
+        async def session(conn: ImapConnection) -> None:
+            nonlocal first
+            await conn.command("NOTIFY", b"SET", b"(mailboxes (" + names +
+                               b") (MessageNew MessageExpunge FlagChange))")
+            if first:
+                self._mark_ready(1)
+            else:  # events may have been missed while reconnecting
+                for f in self.folders:
+                    self._emit(f, "changed")
+            first = False
+            while not self._closed:
+                resp = await conn.unsolicited(_NOTIFY_KEEPALIVE)
+                if resp is None:
+                    for r in (await conn.command("NOOP")).untagged:
+                        self._notify_event(r)
+                else:
+                    self._notify_event(resp)
+                    if resp.kind == "BYE":
+                        raise ConnectionLost(resp.text)
+
+        await self._reconnecting(session)
 
     def _notify_event(self, resp: Response) -> None:
         # RFC 5465 5.2-5.4: changes in non-selected mailboxes come as STATUS.
@@ -611,36 +621,28 @@ class ImapWatcher:
 
     async def _idle_loop(self, folder: str) -> None:
         first = True
-        while not self._closed:
-            conn: ImapConnection | None = None
-            try:
-                conn = await self._open()
-                await conn.select(folder, readonly=True)
-                if not first:
-                    self._emit(folder, "changed")
-                while not self._closed:
-                    on_idle = (lambda: self._mark_ready(len(self.folders))) if first else None
-                    responses = await conn.idle(_IDLE_RESTART, on_idle=on_idle)
-                    first = False
-                    kinds: list[str] = []
-                    for r in responses:
-                        kind = {"EXISTS": "exists", "EXPUNGE": "expunge", "VANISHED": "expunge",
-                                "FETCH": "flags"}.get(r.kind)
-                        if kind and kind not in kinds:
-                            kinds.append(kind)
-                        if r.kind == "BYE":
-                            raise ConnectionLost(r.text)
-                    for kind in kinds:
-                        self._emit(folder, kind)
-            except ConnectionLost:
-                await asyncio.sleep(_RECONNECT_DELAY)
-            except BackendError as exc:
-                self._queue.put_nowait(exc)
-                return
-            finally:
-                if conn is not None:
-                    self._conns.discard(conn)
-                    conn.abort()
+
+        async def session(conn: ImapConnection) -> None:
+            nonlocal first
+            await conn.select(folder, readonly=True)
+            if not first:
+                self._emit(folder, "changed")
+            while not self._closed:
+                on_idle = (lambda: self._mark_ready(len(self.folders))) if first else None
+                responses = await conn.idle(_IDLE_RESTART, on_idle=on_idle)
+                first = False
+                kinds: list[str] = []
+                for r in responses:
+                    kind = {"EXISTS": "exists", "EXPUNGE": "expunge", "VANISHED": "expunge",
+                            "FETCH": "flags"}.get(r.kind)
+                    if kind and kind not in kinds:
+                        kinds.append(kind)
+                    if r.kind == "BYE":
+                        raise ConnectionLost(r.text)
+                for kind in kinds:
+                    self._emit(folder, kind)
+
+        await self._reconnecting(session)
 
     async def _poll_loop(self) -> None:
         last: dict[str, tuple[Any, ...]] = {}
