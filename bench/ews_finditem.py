@@ -12,7 +12,6 @@ and prints each time and the ratio to direct. Printed, never asserted.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import statistics
@@ -28,7 +27,7 @@ import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message="Unverified HTTPS request")  # self-signed, on loopback
 
-from bench.store_list import direct_fetch, seed  # noqa: E402
+from bench.store_list import cli, direct_fetch, seed  # noqa: E402
 from gateway.config import Config, HttpConfig, ImapConfig, LdapConfig, StateConfig  # noqa: E402
 from gateway.http.server import start_gateway  # noqa: E402
 from tests.servers import start_dovecot, start_slapd, start_with_retry  # noqa: E402
@@ -121,11 +120,7 @@ async def run(n: int, rounds: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--messages", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=5)
-    args = ap.parse_args()
-    asyncio.run(run(args.messages, args.rounds))
+    cli(run)
 
 
 if __name__ == "__main__":

@@ -114,12 +114,17 @@ async def run(n: int, rounds: int) -> None:
         slapd.stop()
 
 
-def main() -> None:
+def cli(run_fn) -> None:
+    """The command line both message-count benches share: --messages N --rounds R."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    asyncio.run(run(args.messages, args.rounds))
+    asyncio.run(run_fn(args.messages, args.rounds))
+
+
+def main() -> None:
+    cli(run)
 
 
 if __name__ == "__main__":
