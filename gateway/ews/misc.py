@@ -110,6 +110,10 @@ def _to_format(ctx: EwsContext, kind: str, fmid: int, fmt: str) -> str:
         return base64.b64encode(entry).decode("ascii")
     if fmt == "HexEntryId":
         return entry.hex().upper()
+    if fmt == "StoreId":
+        return ewsids.encode_store_id(entry, kind)
+    if fmt == "OwaId":
+        return ewsids.encode_owa_id(entry, kind)
     raise ResponseError("ErrorInvalidOperation", f"Ids in the {fmt} format are not supported by this server.")
 
 
@@ -122,9 +126,16 @@ def _from_format(ctx: EwsContext, value: str, fmt: str) -> tuple[str, int]:
         if eid.mailbox_guid != ctx.mbx.ident.mailbox_guid:
             raise ResponseError("ErrorInvalidIdMalformed", "The id belongs to another mailbox.")
         return eid.kind, eid.fmid
-    if fmt in ("EntryId", "HexEntryId"):
+    if fmt in ("EntryId", "HexEntryId", "StoreId", "OwaId"):
         try:
-            raw = bytes.fromhex(value) if fmt == "HexEntryId" else base64.b64decode(value, validate=True)
+            if fmt == "HexEntryId":
+                raw = bytes.fromhex(value)
+            elif fmt == "StoreId":
+                raw = ewsids.decode_store_id(value)
+            elif fmt == "OwaId":
+                raw = ewsids.decode_owa_id(value)
+            else:
+                raw = base64.b64decode(value, validate=True)
             kind, fmid = ctx.mbx.resolve_entryid(raw)
         except (ValueError, wire.IdError):
             raise ResponseError("ErrorInvalidIdMalformed", None)

@@ -10,13 +10,17 @@ base64 of: int32 object kind, int32 length, then the 22-byte XID of PidTagChange
 XID compares directly with the store's PidTagChangeKey.
 
 ConvertId formats (MS-OXWSCORE 3.1.4.3): EwsId and EwsLegacyId are our base64 form; EntryId is
-base64 of the MAPI EntryID; HexEntryId its hex; StoreId/OwaId are not produced.
+base64 of the MAPI EntryID; HexEntryId its hex. StoreId is Exchange's serialised store object id,
+base64 of: uint8 EntryID length | EntryID | uint8 object type (1 folder, 9 message; seen in
+captures of Exchange, e.g. message ids starting "RgAAAA", 0x46 = 70 bytes). OwaId is the same
+bytes as Exchange 2007 OWA put them in URLs: the base64 percent-escaped.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import struct
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 
@@ -76,6 +80,35 @@ def decode_change_key(value: str) -> bytes:
     if n != len(raw) - 8 or n < 17:
         raise IdMalformed("ChangeKey is malformed.")
     return raw[8:]
+
+
+# ---------------------------------------------------------------- StoreId / OwaId
+
+STORE_TYPE_FOLDER = 1
+STORE_TYPE_MESSAGE = 9
+
+
+def encode_store_id(entryid: bytes, kind: str) -> str:
+    if not 0 < len(entryid) < 256:
+        raise IdMalformed("EntryID too long for a StoreId.")
+    obj_type = STORE_TYPE_FOLDER if kind == "folder" else STORE_TYPE_MESSAGE
+    return base64.b64encode(bytes([len(entryid)]) + entryid + bytes([obj_type])).decode("ascii")
+
+
+def decode_store_id(value: str) -> bytes:
+    """StoreId -> the EntryID it carries (the type byte is not needed: the EntryID says)."""
+    raw = b64decode(value)
+    if len(raw) < 2 or raw[0] + 2 != len(raw):
+        raise IdMalformed("Id is malformed.")
+    return raw[1:1 + raw[0]]
+
+
+def encode_owa_id(entryid: bytes, kind: str) -> str:
+    return urllib.parse.quote(encode_store_id(entryid, kind), safe="")
+
+
+def decode_owa_id(value: str) -> bytes:
+    return decode_store_id(urllib.parse.unquote(value or ""))
 
 
 # ---------------------------------------------------------------- SyncState

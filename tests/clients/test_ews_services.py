@@ -156,3 +156,46 @@ async def test_json_autodiscover_is_anonymous(demo_gateway):
         # the rest still wants a sign-in
         async with s.post(demo_gateway.base_url + "/EWS/Exchange.asmx", data=b"", ssl=ctx) as r:
             assert r.status == 401
+
+
+def _convert_ids(gw):
+    from exchangelib.properties import AlternateId
+    a = account(gw)
+    folder_id = a.inbox.id
+    from exchangelib import Message
+    item = Message(account=a, folder=a.drafts, subject="convert me")
+    item.save()
+    out = {}
+    for kind, ews_id in (("folder", folder_id), ("item", item.id)):
+        for fmt in ("EntryId", "HexEntryId", "StoreId", "OwaId", "EwsLegacyId"):
+            conv = list(a.protocol.convert_ids([AlternateId(id=ews_id, format="EwsId", mailbox=a.primary_smtp_address)],
+                                               destination_format=fmt))[0]
+            back = list(a.protocol.convert_ids([AlternateId(id=conv.id, format=fmt, mailbox=a.primary_smtp_address)],
+                                               destination_format="EwsId"))[0]
+            out[(kind, fmt)] = (conv.id, back.id == ews_id)
+    return out
+
+
+async def test_convert_id_all_formats(gw):
+    import base64
+    import urllib.parse
+    got = await asyncio.to_thread(_convert_ids, gw)
+    assert all(ok for _, ok in got.values()), got
+    for kind, eid_len, type_byte in (("folder", 46, 1), ("item", 70, 9)):
+        entry = base64.b64decode(got[(kind, "EntryId")][0])
+        assert len(entry) == eid_len and entry.hex().upper() == got[(kind, "HexEntryId")][0]
+        store = base64.b64decode(got[(kind, "StoreId")][0])
+        assert store == bytes([eid_len]) + entry + bytes([type_byte])
+        owa = got[(kind, "OwaId")][0]
+        assert "/" not in owa and "+" not in owa and "=" not in owa
+        assert urllib.parse.unquote(owa) == got[(kind, "StoreId")][0]
+    # Exchange 2007 OWA message ids start "RgAAAA" (length 70) and end "AAAJ" (pad, type 9)
+    assert got[("item", "OwaId")][0].startswith("RgAAAA") and got[("item", "OwaId")][0].endswith("AAAJ")
+
+
+async def test_convert_id_malformed(gw):
+    _, p = await call(gw, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
+                          '<t:AlternateId Format="OwaId" Id="RgAAAAAS2%2" Mailbox="alice@example.test"/>'
+                          '<t:AlternateId Format="StoreId" Id="!!" Mailbox="alice@example.test"/>'
+                          '</m:SourceIds></m:ConvertId>')
+    assert codes(p) == ["ErrorInvalidIdMalformed", "ErrorInvalidIdMalformed"]

@@ -6,6 +6,7 @@ references, item inputs and ResponseMessages.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -226,3 +227,19 @@ def test_message_write_read_roundtrip():
     assert inp.is_read is True
     names = [local(c) for c in el]
     assert names.index("ItemId") < names.index("Subject") < names.index("DateTimeReceived") < names.index("IsRead")
+
+
+def test_store_id_layout_matches_exchange():
+    """A folder StoreId as Exchange wrote it (dump published in gromox doc/ews_spec.rst): u8 length 0x2e,
+    the 46-byte folder EntryID, then object type 1."""
+    from protocols.ews import ids as ewsids
+    entry = bytes.fromhex("00000000 8586831a bed9c141 94c55d3d 89017599 01000100 0000a518 7b6fbcdc "
+                          "ea1ed03c 56570000 0000000f 0000".replace(" ", ""))
+    assert len(entry) == 46
+    store = base64.b64encode(bytes([0x2E]) + entry + b"\x01").decode()
+    assert ewsids.decode_store_id(store) == entry
+    assert ewsids.encode_store_id(entry, "folder") == store
+    assert ewsids.decode_owa_id(ewsids.encode_owa_id(entry, "item")) == entry
+    for bad in ("", "AA==", base64.b64encode(b"\x05abc").decode()):
+        with pytest.raises(ewsids.IdMalformed):
+            ewsids.decode_store_id(bad)
