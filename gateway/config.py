@@ -70,6 +70,15 @@ class SmtpConfig:
 
 
 @dataclass
+class EwsConfig:
+    # Push subscriptions make the gateway POST to a URL a signed-in user chose (an SSRF vector). The hosts
+    # allowed: exact names, "*.example.com" for subdomains, "*" for any (the default, as Exchange does);
+    # narrow it where the gateway can reach internal services the users should not.
+    push_allowed_hosts: list[str] = field(default_factory=lambda: ["*"])
+    push_verify_tls: bool = True     # check the callback's certificate (https URLs)
+
+
+@dataclass
 class Config:
     domain: str = "example.test"
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -78,6 +87,7 @@ class Config:
     dav: DavConfig = field(default_factory=DavConfig)
     ldap: LdapConfig = field(default_factory=LdapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    ews: EwsConfig = field(default_factory=EwsConfig)
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
