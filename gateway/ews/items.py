@@ -19,6 +19,7 @@ from protocols.ews.values import FieldPath, PathError, find_path
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
 
+from . import pending
 from .context import EwsContext, for_each
 from .folders import page
 
@@ -166,7 +167,12 @@ async def _send(ctx: EwsContext, mid: int, disposition: str, saved_ref) -> None:
     """Send a saved message; SendOnly keeps no copy, SendAndSaveCopy keeps it in Sent Items or ``saved_ref``."""
     if disposition == "SendOnly":
         await ctx.mbx.update_item(mid, {P.PidTagDeleteAfterSubmit: True})
+    response_of = pending.pending_of(ctx.mbx, mid)   # a reply/forward saved earlier as a draft
     sent = await ctx.mbx.submit(mid)
+    if response_of is not None:
+        await pending.mark_original(ctx.mbx, *response_of)
+        if sent is not None:
+            pending.forget(ctx.mbx, sent.mid)
     if sent is not None and saved_ref is not None:
         dest = await ctx.folder(saved_ref)
         if dest.fid != sent.fid:

@@ -4,7 +4,8 @@
 The new message is built from the original named by ReferenceItemId: recipients, a prefixed subject, the
 client's NewBodyContent above the quoted original, In-Reply-To/References from the original's Message-ID
 (RFC 5322 3.6.4) and, for a forward, the original's attachments. After a send the original gets
-PidTagLastVerbExecuted (MS-OXOMSG 2.2.1.29), which the IMAP adapter stores as \\Answered / $Forwarded.
+PidTagLastVerbExecuted (MS-OXOMSG 2.2.1.29), which the IMAP adapter stores as \\Answered / $Forwarded;
+a response saved as a draft gets it when sent later (pending.py).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from protocols.ews.responses import ResponseError
 from protocols.mapi.props import core as P
 
 from . import items as ews_items
+from . import pending
 from .context import EwsContext
 
 
@@ -229,6 +231,7 @@ async def create_response(ctx: EwsContext, el_in, el) -> None:
     if disposition == "SaveOnly":
         folder = await ctx.folder(saved_ref) if saved_ref is not None else await ctx.mbx.folder_by_role("drafts")
         item = await ctx.mbx.create_item(folder.fid, content)
+        pending.remember(ctx.mbx, item.mid, omid, KINDS[kind].verb)
         items = sub(el, m("Items"))
         ews_items.write_item_id(items, ctx, item)
         return
@@ -236,9 +239,8 @@ async def create_response(ctx: EwsContext, el_in, el) -> None:
         raise ResponseError("ErrorInvalidRequest", f"Bad MessageDisposition {disposition!r}.")
     drafts = await ctx.mbx.folder_by_role("drafts")
     item = await ctx.mbx.create_item(drafts.fid, content)
-    await ews_items._send(ctx, item.mid, disposition, saved_ref)
-    await ctx.mbx.update_item(omid, {P.PidTagLastVerbExecuted: KINDS[kind].verb,
-                                     P.PidTagLastVerbExecutionTime: datetime.now(timezone.utc).replace(microsecond=0)})
+    pending.remember(ctx.mbx, item.mid, omid, KINDS[kind].verb)
+    await ews_items._send(ctx, item.mid, disposition, saved_ref)   # marks the original
     sub(el, m("Items"))
 
 

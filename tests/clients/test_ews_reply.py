@@ -136,10 +136,25 @@ def _reply_all_draft(gw):
     # a saved draft is not a reply yet: the original is unchanged
     again = a.inbox.get(id=orig.id)
     assert again.subject == f"plans {tag}"
+    return tag, d
+
+
+def _send_draft(gw, d):
+    a = account(gw)
+    d.account = a
+    d.send()      # SendItem on the saved draft
+    assert not list(a.drafts.filter(subject=d.subject))
 
 
 async def test_reply_all_saved_as_draft(gw):
-    await asyncio.to_thread(_reply_all_draft, gw)
+    cfg = gw.state.config.imap
+    tag, d = await asyncio.to_thread(_reply_all_draft, gw)
+    assert "\\Answered" not in await asyncio.to_thread(imap_flags, cfg.host, cfg.port, "alice", f"plans {tag}")
+    await asyncio.to_thread(_send_draft, gw, d)
+    got = await asyncio.to_thread(wait_for, cfg.host, cfg.port, "bob", f"RE: plans {tag}")
+    assert got["In-Reply-To"] == f"<orig-{tag}@example.test>"
+    # sending the draft later marks the original answered, as an immediate reply does
+    assert "\\Answered" in await asyncio.to_thread(imap_flags, cfg.host, cfg.port, "alice", f"plans {tag}")
 
 
 # ---------------------------------------------------------------- FindItem grouping (raw SOAP)
