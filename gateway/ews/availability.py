@@ -1,35 +1,46 @@
-"""GetUserAvailability (MS-OXWSAVAIL? — EWS Availability): free/busy and merged free/busy per attendee.
+"""GetUserAvailability (MS-OXWAVLS, the EWS Availability protocol): free/busy views and meeting suggestions.
 
 Periods come from gateway/store/freebusy.py: the requester's own calendars with details; another
 user's free/busy without details, read through the gateway's proxy DAV login where it has one, else
-as last published (see that module for why). Suggestions (SuggestionsViewOptions) are not computed:
-a request that asks only for suggestions gets ErrorInvalidOperation, one that asks for both gets the
-free/busy answers.
+as last published (see that module for why).
+
+Suggestions (SuggestionsViewOptions) use the same periods: each MailboxData becomes an attendee of
+gateway/ews/suggestions.py (the pure computation; its docstring says how a slot is judged) -
+resolved mailboxes with their busy intervals, a distribution list as its members, a mailbox whose
+free/busy cannot be read as NoData, an address the directory does not know as
+UnknownAttendeeConflictData. A request may ask for free/busy, suggestions or both; the answer has
+FreeBusyResponseArray and/or SuggestionsResponse in that order. A bad option is an error
+SuggestionsResponse with its ResponseCode and text, never a fault.
 
 Times: the request's TimeWindow is in the request's SerializableTimeZone unless it carries an offset;
-CalendarEvent times are written in that zone without an offset, as Exchange does.
+CalendarEvent times are written in that zone without an offset, as Exchange does. Suggestions are
+computed on that zone's wall clock (days, working hours, MeetingTime).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+
+from lxml import etree
 
 from gateway.store import errors as se
 from gateway.store import freebusy as fb
-from protocols.ews.ns import child, children, m, sub, t, text
+from protocols.ews import suggestions as sgx
+from protocols.ews.ns import RESPONSE_NSMAP, child, children, m, sub, t, text
 from protocols.ews.responses import DEFAULT_TEXT, ResponseError, response_name
-from protocols.ews.values import parse_bool
 
+from . import suggestions as sg
 from .context import EwsContext
 
-from lxml import etree
-from protocols.ews.ns import RESPONSE_NSMAP
+log = logging.getLogger("exgate.ews.availability")
 
 VIEWS = ("None", "MergedOnly", "FreeBusy", "FreeBusyMerged", "Detailed", "DetailedMerged")
 MERGED_DIGIT = {"Free": "0", "Tentative": "1", "Busy": "2", "OOF": "3"}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_MAILBOXES = 100
-MAX_WINDOW = timedelta(days=62)     # Exchange's limit on the TimeWindow
+MAX_WINDOW = timedelta(days=62)     # Exchange's limit on the TimeWindow (also used for DetailedSuggestionsWindow)
+MAX_GROUP_MEMBERS = 100             # a larger distribution list is TooBigGroupAttendeeConflictData
 
 
 # ------------------------------------------------------------------ SerializableTimeZone (MS-OXWSCDATA 2.2.4.60)
@@ -137,10 +148,12 @@ def _working_hours(view, zone_el):
     else:
         sub(tz, t("Bias"), 0)
     periods = sub(wh, t("WorkingPeriodArray"))
-    wp = sub(periods, t("WorkingPeriod"))
-    sub(wp, t("DayOfWeek"), " ".join(WEEKDAYS[:5]))
-    sub(wp, t("StartTimeInMinutes"), 480)
-    sub(wp, t("EndTimeInMinutes"), 1020)
+    # the same hours the suggestions count as work time
+    for period in sg.DEFAULT_WORKING_HOURS:
+        wp = sub(periods, t("WorkingPeriod"))
+        sub(wp, t("DayOfWeek"), " ".join(WEEKDAYS[d] for d in sorted(period.days)))
+        sub(wp, t("StartTimeInMinutes"), period.start_minute)
+        sub(wp, t("EndTimeInMinutes"), period.end_minute)
 
 
 def write_view(parent, view_type: str, periods: list[fb.BusyPeriod], start: datetime, end: datetime,
@@ -200,20 +213,98 @@ async def _periods_for(ctx: EwsContext, address: str, start: datetime, end: date
         raise ResponseError("ErrorNoFreeBusyAccess", str(exc))
 
 
-async def get_user_availability(ctx: EwsContext):
-    body = ctx.req.body
-    root = etree.Element(m(f"{response_name(ctx.operation)}Response"), nsmap=RESPONSE_NSMAP)
-    zone_el = child(body, "TimeZone")
-    zone = read_zone(zone_el)
-    options = child(body, "FreeBusyViewOptions")
-    mailboxes = children(child(body, "MailboxDataArray"), "MailboxData")
-    if options is None:
-        array = sub(root, m("FreeBusyResponseArray"))
-        for _ in mailboxes or [None]:
-            r = sub(array, m("FreeBusyResponse"))
-            _response_message(r, "ErrorInvalidOperation", "Meeting suggestions are not offered by this server; "
-                                                           "ask for FreeBusyViewOptions.")
-        return root
+# ------------------------------------------------------------------ suggestions
+
+def _local_options(opts: sgx.SuggestionsViewOptions, zone: RequestZone) -> sgx.SuggestionsViewOptions:
+    """Times with a UTC offset -> the request zone's wall clock (the computation works there)."""
+    def local(when: datetime | None) -> datetime | None:
+        return zone.from_utc(when) if when is not None and when.tzinfo is not None else when
+    return replace(opts, window_start=local(opts.window_start), window_end=local(opts.window_end),
+                   current_meeting_time=local(opts.current_meeting_time))
+
+
+def _intervals(periods: list[fb.BusyPeriod], zone: RequestZone) -> tuple[sg.Interval, ...]:
+    return tuple(sg.Interval(zone.from_utc(p.start), zone.from_utc(p.end), p.busy_type) for p in periods)
+
+
+async def _group_attendee(ctx: EwsContext, md: sgx.MailboxData, start: datetime, end: datetime,
+                          zone: RequestZone) -> sg.AttendeeAvailability | None:
+    """A distribution list as its members' free/busy; None when the address is no group either."""
+    directory = getattr(ctx.state, "directory", None)
+    if directory is None or not md.address:
+        return None
+    try:
+        members = await directory.expand_group(md.address)
+    except Exception:  # noqa: BLE001 - "not a group" and a directory failure both leave the attendee unknown
+        return None
+    base = dict(attendee_type=md.attendee_type, exclude_conflicts=md.exclude_conflicts)
+    if len(members) > MAX_GROUP_MEMBERS:
+        return sg.AttendeeAvailability(status="toobiggroup", **base)
+    busy: list[tuple[sg.Interval, ...] | None] = []
+    for member in members:
+        if not member.email:
+            busy.append(None)
+            continue
+        try:
+            periods, _ = await _periods_for(ctx, member.email, start, end)
+            busy.append(_intervals(periods, zone))
+        except Exception:  # noqa: BLE001 - a member without free/busy is NumberOfMembersWithNoData
+            busy.append(None)
+    return sg.AttendeeAvailability(status="group", members=tuple(busy), **base)
+
+
+async def _attendee(ctx: EwsContext, md: sgx.MailboxData, start: datetime, end: datetime, zone: RequestZone,
+                    known: dict) -> sg.AttendeeAvailability:
+    base = dict(attendee_type=md.attendee_type, exclude_conflicts=md.exclude_conflicts)
+    periods = known.get(md.address.lower())
+    if periods is None:
+        try:
+            periods, _ = await _periods_for(ctx, md.address, start, end)
+        except ResponseError as exc:
+            if exc.code == "ErrorMailRecipientNotFound":
+                group = await _group_attendee(ctx, md, start, end, zone)
+                return group or sg.AttendeeAvailability(status="unknown", working_hours=None, **base)
+            return sg.AttendeeAvailability(status="nodata", working_hours=None, **base)
+        except Exception as exc:  # noqa: BLE001 - one attendee's failure is that attendee's NoData
+            log.warning("free/busy of %s for suggestions failed: %s", md.address, exc)
+            return sg.AttendeeAvailability(status="nodata", working_hours=None, **base)
+    return sg.AttendeeAvailability(busy=_intervals([p for p in periods if p.end > start and p.start < end], zone),
+                                   **base)
+
+
+async def _suggestions(ctx: EwsContext, root, options_el, mailboxes: list, zone: RequestZone, known: dict,
+                       known_window: tuple[datetime, datetime] | None) -> None:
+    try:
+        opts = _local_options(sgx.read_options(options_el), zone)
+        if opts.window_end - opts.window_start > MAX_WINDOW:
+            raise sgx.OptionError("ErrorInvalidTimeInterval", "DetailedSuggestionsWindow may span at most 62 days.")
+    except sgx.OptionError as exc:
+        sgx.write_response(root, None, code=exc.code, message_text=str(exc))
+        return
+    days = sg.days_of(opts)
+    # the busy periods that can touch a meeting starting on those days
+    first = datetime(days[0].year, days[0].month, days[0].day)
+    start = zone.to_utc(first)
+    end = zone.to_utc(first + timedelta(days=len(days))) + timedelta(minutes=opts.duration_minutes)
+    if known_window is None or not (known_window[0] <= start and end <= known_window[1]):
+        known = {}      # the free/busy views read another window: read again
+    try:
+        attendees = [await _attendee(ctx, sgx.read_mailbox_data(md), start, end, zone, known)
+                     for md in mailboxes]
+        results = sg.suggest(attendees, opts)
+    except Exception as exc:  # noqa: BLE001 - the suggestions fail, the free/busy answers stand
+        log.exception("meeting suggestions failed")
+        sgx.write_response(root, None, code="ErrorMeetingSuggestionGenerationFailed",
+                           message_text=f"Meeting suggestions could not be computed: {type(exc).__name__}")
+        return
+    sgx.write_response(root, results)
+
+
+# ------------------------------------------------------------------ the operation
+
+async def _free_busy(ctx: EwsContext, root, options, mailboxes: list, zone: RequestZone, zone_el,
+                     known: dict) -> tuple[datetime, datetime] | None:
+    """FreeBusyResponseArray; fills ``known`` (address -> periods) and returns the window read."""
     window = child(options, "TimeWindow")
     array = sub(root, m("FreeBusyResponseArray"))
     try:
@@ -226,17 +317,13 @@ async def get_user_availability(ctx: EwsContext):
         for _ in mailboxes:
             r = sub(array, m("FreeBusyResponse"))
             _response_message(r, "ErrorInvalidTimeInterval", f"Invalid TimeWindow: {exc}")
-        return root
+        return None
     requested = (text(options, "RequestedView") or "DetailedMerged").strip()
     if requested not in VIEWS:
         requested = "DetailedMerged"
-    for md in mailboxes[:MAX_MAILBOXES]:
+    for md in mailboxes:
         r = sub(array, m("FreeBusyResponse"))
-        address = (text(child(md, "Email"), "Address") or "").strip()
-        if address.lower().startswith("smtp:"):
-            address = address[5:]
-        exclude = parse_bool(text(md, "ExcludeConflicts") or "false") if text(md, "ExcludeConflicts") else False
-        del exclude     # conflicts are only meaningful for suggestions, which are not computed
+        address = sgx.read_mailbox_data(md).address
         try:
             periods, details = await _periods_for(ctx, address, start, end)
         except Exception as exc:  # noqa: BLE001 - one attendee's failure is that attendee's answer
@@ -247,9 +334,34 @@ async def get_user_availability(ctx: EwsContext):
             view = sub(r, m("FreeBusyView"))
             sub(view, t("FreeBusyViewType"), "None")
             continue
+        known[address.lower()] = periods
         _response_message(r)
         view_type = requested
         if not details and requested.startswith("Detailed"):
             view_type = "FreeBusyMerged" if requested == "DetailedMerged" else "FreeBusy"
         write_view(r, view_type, periods, start, end, interval, zone, zone_el, details)
+    return start, end
+
+
+async def get_user_availability(ctx: EwsContext):
+    body = ctx.req.body
+    root = etree.Element(m(f"{response_name(ctx.operation)}Response"), nsmap=RESPONSE_NSMAP)
+    zone_el = child(body, "TimeZone")
+    zone = read_zone(zone_el)
+    fb_options = child(body, "FreeBusyViewOptions")
+    sg_options = child(body, "SuggestionsViewOptions")
+    mailboxes = children(child(body, "MailboxDataArray"), "MailboxData")[:MAX_MAILBOXES]
+    if fb_options is None and sg_options is None:
+        array = sub(root, m("FreeBusyResponseArray"))
+        for _ in mailboxes or [None]:
+            r = sub(array, m("FreeBusyResponse"))
+            _response_message(r, "ErrorInvalidRequest", "Ask for FreeBusyViewOptions, SuggestionsViewOptions "
+                                                        "or both.")
+        return root
+    known: dict = {}
+    window = None
+    if fb_options is not None:
+        window = await _free_busy(ctx, root, fb_options, mailboxes, zone, zone_el, known)
+    if sg_options is not None:
+        await _suggestions(ctx, root, sg_options, mailboxes, zone, known, window)
     return root
