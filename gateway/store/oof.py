@@ -1,9 +1,10 @@
 """Automatic replies (Out of Office) per mailbox, kept in the state database.
 
-What EWS Get/SetUserOofSettings (MS-OXWSOOF) and the MAPI PidTagOutOfOfficeState need.
-The reply itself is not sent by the gateway: a Sieve ``vacation`` script (RFC 5230) pushed
-over ManageSieve (RFC 5804) to backends that have one is a later step; until then the
-settings are stored and reported, and nothing answers mail automatically.
+What EWS Get/SetUserOofSettings (MS-OXWSOOF), MailTips and the MAPI PidTagOutOfOfficeState need.
+The reply itself is never sent by the gateway: where a ManageSieve server is configured
+([sieve]), gateway/store/sieve_oof.py writes a Sieve vacation script (RFC 5230) that the
+backend's delivery agent runs, and that script is the source of truth; the copy here is
+then a cache. Without one (the embedded demo), the settings are only stored and reported.
 """
 from __future__ import annotations
 
@@ -71,13 +72,18 @@ def load(db: StateDB, owner: str) -> OofSettings:
     return OofSettings.from_json(row[0]) if row else OofSettings()
 
 
-def save(db: StateDB, owner: str, settings: OofSettings) -> None:
+def validate(settings: OofSettings) -> None:
+    """ValueError with a reason when the settings cannot be stored."""
     if settings.state not in STATES:
         raise ValueError(f"OofState {settings.state!r} is not one of {STATES}")
     if settings.external_audience not in AUDIENCES:
         raise ValueError(f"ExternalAudience {settings.external_audience!r} is not one of {AUDIENCES}")
     if settings.state == "Scheduled" and (not settings.start or not settings.end or settings.start >= settings.end):
         raise ValueError("a scheduled automatic reply needs a Duration whose StartTime is before its EndTime")
+
+
+def save(db: StateDB, owner: str, settings: OofSettings) -> None:
+    validate(settings)
     _ensure(db)
     now = datetime.now(timezone.utc).isoformat()
     with db.transaction():
