@@ -79,6 +79,18 @@ class EwsConfig:
 
 
 @dataclass
+class SieveConfig:
+    """ManageSieve (RFC 5804), where automatic replies become a Sieve vacation script.
+
+    No host: Out of Office settings stay in the state database and nothing replies.
+    The login is the one [imap] uses (auth, master_user/master_password, login_format)."""
+    host: str | None = None
+    port: int = 4190
+    starttls: bool = False
+    timeout: float = 15.0
+
+
+@dataclass
 class Config:
     domain: str = "example.test"
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -88,6 +100,7 @@ class Config:
     ldap: LdapConfig = field(default_factory=LdapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     ews: EwsConfig = field(default_factory=EwsConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
