@@ -48,6 +48,7 @@ from protocols.mapi.props import core as P
 from protocols.mapi.props import named as N
 
 from . import items as ews_items
+from . import occurrences as occ_edit
 from .attachments import visible
 from .context import EwsContext, for_each
 
@@ -472,7 +473,9 @@ async def resolve_occurrence(ctx: EwsContext, id_el) -> tuple[Item, Occurrence, 
         master, series = await _master_and_series(ctx, decoded[0])
         occ = series.by_original(decoded[1])
         if occ is None:
-            raise ResponseError("ErrorItemNotFound", "The occurrence was deleted.")
+            if series.index_of(decoded[1]) is not None:
+                raise ResponseError("ErrorCalendarOccurrenceIsDeletedFromRecurrence", None)
+            raise ResponseError("ErrorItemNotFound", "The series has no occurrence at that time.")
         return master, occ, series
     return None
 
@@ -673,12 +676,12 @@ def meeting_message(src: MessageContent, cls: str, recipients: list[Recipient], 
     return MessageContent(props, rows, [a for a in src.attachments if visible(a)])
 
 
-async def send_invitations(ctx: EwsContext, item: Item, mode: str, *, update: bool = False,
+async def send_invitations(ctx: EwsContext, item: Item | MessageContent, mode: str, *, update: bool = False,
                            recipients: list[Recipient] | None = None) -> bool:
     """SendOnlyToAll / SendToAllAndSaveCopy (also the ...Changed variants): one meeting request to the attendees."""
     if mode in (None, "", "SendToNone"):
         return False
-    content = item.content
+    content = item if isinstance(item, MessageContent) else item.content
     attendees = recipients if recipients is not None else _attendees(content)
     if not attendees:
         return False
@@ -693,8 +696,8 @@ async def send_invitations(ctx: EwsContext, item: Item, mode: str, *, update: bo
     return True
 
 
-async def send_cancellation(ctx: EwsContext, item: Item, mode: str, body: str | None = None) -> bool:
-    content = item.content
+async def send_cancellation(ctx: EwsContext, item: Item | MessageContent, mode: str, body: str | None = None) -> bool:
+    content = item if isinstance(item, MessageContent) else item.content
     attendees = _attendees(content)
     if mode in (None, "", "SendToNone") or not attendees:
         return False
@@ -900,14 +903,23 @@ for _kind in RESPONSES:
 async def cancel_calendar_item(ctx: EwsContext, el_in, el) -> None:
     disposition = ctx.req.body.get("MessageDisposition", "SendAndSaveCopy")
     ro = ec.response_object(el_in)
+    mode = "SendToAllAndSaveCopy" if disposition == "SendAndSaveCopy" else "SendOnlyToAll"
+    found = await occurrence_by_id(ctx, ro["reference"])
+    if found is not None:
+        master, occ, series = found
+        if master.props.get(A.PidLidAppointmentStateFlags, 0) & A.asfReceived:
+            raise ResponseError("ErrorInvalidOperation", "Only the organizer can cancel a meeting.")
+        await remove_occurrence(ctx, master, occ, series, "SendToNone" if disposition == "SaveOnly" else mode,
+                                ro["body"])
+        sub(el, m("Items"))
+        return
     item = await ctx.mbx.get_item(ctx.mid_of(ro["reference"]))
     if not str(item.props.get(P.PidTagMessageClass) or "").startswith(A.CLASS_APPOINTMENT):
         raise ResponseError("ErrorInvalidOperation", "Only calendar items can be canceled.")
     if item.props.get(A.PidLidAppointmentStateFlags, 0) & A.asfReceived:
         raise ResponseError("ErrorInvalidOperation", "Only the organizer can cancel a meeting.")
     if disposition != "SaveOnly":
-        await send_cancellation(ctx, item, "SendToAllAndSaveCopy" if disposition == "SendAndSaveCopy"
-                                else "SendOnlyToAll", ro["body"])
+        await send_cancellation(ctx, item, mode, ro["body"])
     await ctx.mbx.delete_items([item.mid])
     sub(el, m("Items"))
 
@@ -927,8 +939,9 @@ def _is_calendar_mid(ctx: EwsContext, mid: int) -> bool:
     return bool(f and str(f[0] or "").startswith("IPF.Appointment"))
 
 
-def _apply_updates(change, content: MessageContent) -> tuple[ItemInput, list]:
-    """Set/Append/DeleteItemField on a calendar item -> (merged input, keys to remove)."""
+def _apply_updates(change, content: MessageContent, skip=frozenset()) -> tuple[ItemInput, list]:
+    """Set/Append/DeleteItemField on a calendar item -> (merged input, keys to remove); fields whose
+    FieldURI is in ``skip`` are passed over."""
     merged = ItemInput(element="CalendarItem")
     remove: list = []
     for upd in children(child(change, "Updates")):
@@ -936,6 +949,8 @@ def _apply_updates(change, content: MessageContent) -> tuple[ItemInput, list]:
         path = find_path(upd)
         if path is None:
             raise ResponseError("ErrorInvalidRequest", f"{kind} without a property path.")
+        if path.uri in skip:
+            continue
         if kind == "DeleteItemField":
             if path.extended is not None:
                 remove.append(path.extended.key)
@@ -979,7 +994,8 @@ async def update_calendar_hook(ctx: EwsContext, change, el) -> bool:
     if id_el is None:
         return False
     if local(id_el) == "OccurrenceItemId" or ec.decode_occurrence_id(id_el.get("Id") or "") is not None:
-        raise ResponseError("ErrorInvalidOperation", "Changing one occurrence of a series is not supported yet.")
+        await update_occurrence(ctx, change, id_el, el)
+        return True
     if local(id_el) != "ItemId":
         return False
     mid = ctx.mid_of(id_el.get("Id"))
@@ -1058,7 +1074,154 @@ async def update_calendar_hook(ctx: EwsContext, change, el) -> bool:
 ews_items.UPDATE_HOOKS.append(update_calendar_hook)
 
 
+# ---------------------------------------------------------------- UpdateItem on one occurrence
+
+# The zone fields only say how the client wrote Start/End; the series keeps its own zone.
+_ZONE_FIELDS = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
+                "calendar:StartTimeZoneId", "calendar:EndTimeZoneId"}
+# Fields of the series, not of one instance: setting them on an occurrence is refused; deleting them is what
+# exchangelib sends for an Exception-type item it saves whole, and is passed over.
+_SERIES_FIELDS = {"calendar:Recurrence", "calendar:UID"}
+
+
+def _occurrence_paths(change) -> None:
+    for upd in children(child(change, "Updates")):
+        path = find_path(upd)
+        if path is not None and path.uri in _SERIES_FIELDS and local(upd) != "DeleteItemField":
+            raise ResponseError("ErrorInvalidOperation",
+                                f"{path.uri} belongs to the series; change it on the recurring master.")
+
+
+def _naive_times(ctx: EwsContext, change, props: dict, series_tz) -> None:
+    """Start/End written without an offset are wall times of the request's zone (TimeZoneContext), else
+    of the series' zone, not UTC."""
+    zone = olson_zone(ctx.req.timezone) if ctx.req.timezone else None
+    tz = zone or series_tz
+    for upd in children(child(change, "Updates")):
+        path = find_path(upd)
+        if local(upd) != "SetItemField" or path is None or path.uri not in ("calendar:Start", "calendar:End"):
+            continue
+        holder = next((c for c in children(upd) if local(c) == "CalendarItem"), None)
+        name = path.uri.split(":")[1]
+        raw = (child(holder, name).text or "").strip() if holder is not None and child(holder, name) is not None \
+            else ""
+        if raw and not raw.endswith("Z") and "+" not in raw[10:] and "-" not in raw[10:]:
+            key = A.PidLidAppointmentStartWhole if name == "Start" else A.PidLidAppointmentEndWhole
+            props[key] = datetime.fromisoformat(raw).replace(tzinfo=tz).astimezone(UTC)
+
+
+def _neighbours(series: Series, occ: Occurrence) -> tuple[datetime | None, datetime | None]:
+    """The local starts of the occurrences before and after ``occ`` (deleted ones skipped)."""
+    before = after = None
+    for i, _, o in series.all():
+        if o is None or i == occ.index:
+            continue
+        if i < occ.index:
+            before = o
+        else:
+            after = o
+            break
+    return (series.local(before.start) if before else None, series.local(after.start) if after else None)
+
+
+def _occurrence_recipients(content: MessageContent, merged: ItemInput) -> list[Recipient]:
+    """The attendee changes of an update laid over the occurrence's attendees (organizer row kept)."""
+    organizer = [r for r in content.recipients if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer]
+    wanted = {rt: [(r.props.get(P.PidTagDisplayName), r.props.get(P.PidTagSmtpAddress)
+                    or r.props.get(P.PidTagEmailAddress) or "")
+                   for r in _attendees(content) if (r.props.get(P.PidTagRecipientType, 1) & 0xF) == rt]
+              for rt in (P.MAPI_TO, P.MAPI_CC, P.MAPI_BCC)}
+    wanted = {k: v for k, v in wanted.items() if v}
+    wanted.update(merged.recipients)
+    return organizer + attendee_rows(ItemInput(recipients=wanted), keep=content.recipients)
+
+
+async def update_occurrence(ctx: EwsContext, change, id_el, el) -> None:
+    """UpdateItem on one occurrence: the change becomes (or edits) that instance's exception on the master
+    (MS-OXOCAL 2.2.10.1); the answer names the occurrence with the master's new change key, as Exchange does."""
+    body = ctx.req.body
+    resolution = body.get("ConflictResolution", "AutoResolve")
+    mode = body.get("SendMeetingInvitationsOrCancellations", "SendToNone")
+    # an occurrence's change key is its master's
+    ck = None if resolution == "AlwaysOverwrite" else ctx.change_key_xid(id_el.get("ChangeKey"))
+    _occurrence_paths(change)
+    master, occ, series = await resolve_occurrence(ctx, id_el)
+    if master.content is None:
+        master = await ctx.mbx.get_item(master.mid)
+    content = master.content
+    current, recips = occurrence_props(master.props, occ, series, content.attachments)
+    recips = recips if recips is not None else content.recipients
+    merged, remove = _apply_updates(change, MessageContent(current, recips), skip=_ZONE_FIELDS | _SERIES_FIELDS)
+    _naive_times(ctx, change, merged.props, series.tz)
+    edit = occ_edit.InstanceEdit({k: v for k, v in merged.props.items() if not isinstance(k, str)}, remove)
+    inst_recips = _occurrence_recipients(MessageContent(current, recips), merged) if merged.recipients else recips
+    try:
+        inst = occ_edit.instance_props(current, edit, original_start=occ.original_start,
+                                       original_local=series.local(occ.original_start), uid=uid_of(master.props))
+        if inst[A.PidLidAppointmentStartWhole] != occ.start:
+            occ_edit.check_move(series.local(inst[A.PidLidAppointmentStartWhole]), *_neighbours(series, occ))
+    except occ_edit.OccurrenceError as exc:
+        raise ResponseError(exc.code, exc.message)
+    master_props = _strip(content.props)
+    flags = master_props.get(A.PidLidAppointmentStateFlags, 0)
+    sending = mode not in ("SendToNone", "") and not flags & A.asfReceived \
+        and bool(_attendees(MessageContent({}, inst_recips)))
+    if sending:
+        seq = int(master_props.get(A.PidLidAppointmentSequence, 0)) + 1
+        master_props[A.PidLidAppointmentSequence] = inst[A.PidLidAppointmentSequence] = seq
+        master_props[A.PidLidFInvited] = True
+    new = occ_edit.with_exception(MessageContent(master_props, content.recipients, content.attachments),
+                                  series.arp, series.tz, inst, inst_recips)
+    await ctx.mbx.replace_content(master.mid, new, change_key=ck)
+    if sending:
+        # an iTIP REQUEST for this instance alone (RECURRENCE-ID), to its attendees
+        await send_invitations(ctx, occ_edit.instance_message(inst, inst_recips), mode.replace("Changed", "All"),
+                               update=True)
+    items = sub(el, m("Items"))
+    it = sub(items, t("CalendarItem"))
+    sub(it, t("ItemId"), Id=ec.encode_occurrence_id(ctx.item_id(master.mid), occ.original_start),
+        ChangeKey=ews_items.current_change_key(ctx, master.mid))
+    cr = sub(el, m("ConflictResults"))
+    sub(cr, t("Count"), 0)
+
+
 # ---------------------------------------------------------------- DeleteItem: occurrences, cancellations
+
+async def remove_occurrence(ctx: EwsContext, master: Item, occ: Occurrence, series: Series, mode: str,
+                            body: str | None = None) -> None:
+    """One instance deleted from its series (a deleted instance in the blob, its exception attachment gone);
+    for a meeting the user organizes, ``mode`` other than SendToNone sends its attendees an iTIP CANCEL for
+    that instance alone (RECURRENCE-ID)."""
+    if master.content is None:
+        master = await ctx.mbx.get_item(master.mid)
+    content = master.content
+    props = _strip(content.props)
+    flags = props.get(A.PidLidAppointmentStateFlags, 0)
+    current, recips = occurrence_props(master.props, occ, series, content.attachments)
+    recips = recips if recips is not None else content.recipients
+    cancelling = mode not in (None, "", "SendToNone") and flags & A.asfMeeting and not flags & A.asfReceived \
+        and bool(_attendees(MessageContent({}, recips)))
+    inst = None
+    if cancelling:
+        seq = int(props.get(A.PidLidAppointmentSequence, 0))
+        props[A.PidLidAppointmentSequence] = seq + 1     # the cancellation goes out with seq + 1
+        inst = occ_edit.instance_props(current, occ_edit.InstanceEdit(), original_start=occ.original_start,
+                                       original_local=series.local(occ.original_start), uid=uid_of(master.props))
+        inst[A.PidLidAppointmentSequence] = seq
+    new = occ_edit.without_instance(MessageContent(props, content.recipients, content.attachments), series.arp,
+                                    series.tz, occ.original_start)
+    await ctx.mbx.replace_content(master.mid, new)
+    if inst is not None:
+        await send_cancellation(ctx, occ_edit.instance_message(inst, recips), mode, body)
+
+
+async def occurrence_by_id(ctx: EwsContext, item_id: str | None) -> tuple[Item, Occurrence, Series] | None:
+    """An occurrence named by a plain id string (ReferenceItemId of a response object); None otherwise."""
+    if not item_id or ec.decode_occurrence_id(item_id) is None:
+        return None
+    from lxml import etree
+    return await resolve_occurrence(ctx, etree.Element(t("ItemId"), Id=item_id))
+
 
 async def delete_calendar_hook(ctx: EwsContext, id_el) -> bool:
     body = ctx.req.body
@@ -1068,23 +1231,7 @@ async def delete_calendar_hook(ctx: EwsContext, id_el) -> bool:
         found = await resolve_occurrence(ctx, id_el)
     if found is not None:
         master, occ, series = found
-        master = await ctx.mbx.get_item(master.mid)
-        arp = series.arp
-        day = R.to_minutes(series.local(occ.original_start).date())
-        if day not in arp.pattern.deleted_instance_dates:
-            arp.pattern.deleted_instance_dates = sorted(arp.pattern.deleted_instance_dates + [day])
-        if day in series.exceptions:
-            arp.exceptions = [e for e in arp.exceptions if R.midnight(e.original_start_date) != day]
-            arp.pattern.modified_instance_dates = [d for d in arp.pattern.modified_instance_dates
-                                                   if R.midnight(d) != R.midnight(
-                                                       R.to_minutes(series.local(occ.start)))]
-            arp.extended = arp.extended[:len(arp.exceptions)]
-        props = _strip(master.content.props)
-        props[A.PidLidAppointmentRecur] = R.encode_appointment_recur(arp)
-        atts = [a for a in master.content.attachments
-                if not (a.props.get(P.PidTagExceptionReplaceTime) is not None
-                        and abs((a.props[P.PidTagExceptionReplaceTime] - occ.original_start).total_seconds()) < 60)]
-        await ctx.mbx.replace_content(master.mid, MessageContent(props, master.content.recipients, atts))
+        await remove_occurrence(ctx, master, occ, series, mode)
         return True
     if local(id_el) != "ItemId" or mode == "SendToNone":
         return False

@@ -10,15 +10,24 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import imaplib
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import icalendar
 import pytest
 from exchangelib import EWSDateTime, EWSTimeZone
+from exchangelib.errors import (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorIrresolvableConflict,
+                                ErrorOccurrenceCrossingBoundary)
 from exchangelib.items import CalendarItem, MeetingRequest, MeetingResponse
+from exchangelib.properties import ItemId
 from exchangelib.recurrence import NumberedPattern, Recurrence, WeeklyPattern
-from exchangelib.fields import TUESDAY, WEDNESDAY
+from exchangelib.fields import MONDAY, TUESDAY, WEDNESDAY
+
+from gateway.backends.dav import DavClient
 
 from .test_ews_exchangelib import account
 
@@ -182,3 +191,192 @@ def _invitation(gw):
 
 async def test_meeting_invitation_and_acceptance(gw):
     await asyncio.to_thread(_invitation, gw)
+
+
+# ---------------------------------------------------------------- one occurrence changed on its own
+
+async def caldav_objects(gw, login: str, uid: str) -> list[icalendar.Calendar]:
+    """The user's calendar objects with ``uid``, read with a plain CalDAV client (no gateway)."""
+    cfg = gw.state.config.dav
+    if cfg.auth == "proxy":
+        dav = DavClient(cfg.url, cfg.service_user, cfg.service_password, headers={cfg.proxy_header: login})
+    else:
+        dav = DavClient(cfg.url, login, f"{login}pw")
+    try:
+        cals, _ = await dav.discover()
+        out = []
+        for cal in cals:
+            for res in await dav.list_resources(cal.href):
+                data = (await dav.get(res.href)).data or b""
+                if uid.encode() in data.replace(b"\r\n ", b""):
+                    out.append(icalendar.Calendar.from_ical(data))
+        return out
+    finally:
+        await dav.close()
+
+
+def _weekly(a, tag: str, **kw) -> tuple[CalendarItem, list]:
+    start = EWSDateTime.now(tz=BERLIN).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    first = start + timedelta(days=(0 - start.weekday()) % 7)          # a Monday
+    rec = CalendarItem(account=a, folder=a.calendar, subject=f"weekly {tag}", start=first,
+                       end=first + timedelta(minutes=30),
+                       recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[MONDAY]),
+                                             start=first.date(), number=5), **kw)
+    return rec, [first - timedelta(days=1), first + timedelta(days=40)]
+
+
+def _series_view(a, tag: str, window) -> list:
+    return [o for o in a.calendar.view(start=window[0], end=window[1]) if f"weekly {tag}" in (o.subject or "")]
+
+
+def _change_third(gw, tag):
+    a = account(gw)
+    rec, window = _weekly(a, tag)
+    rec.save()
+    occ = _series_view(a, tag, window)
+    assert len(occ) == 5 and all(o.type == "Occurrence" for o in occ)
+    third = occ[2]
+    old_start = third.start
+    third.subject = f"weekly {tag} moved"
+    third.start, third.end = third.start + timedelta(hours=3), third.end + timedelta(hours=3)
+    third.save(update_fields=["subject", "start", "end"])
+    # the answer named the occurrence (same id) with the master's new change key
+    assert third.id == occ[2].id and third.changekey != occ[1].changekey
+    view = _series_view(a, tag, window)
+    assert len(view) == 5
+    assert [o.subject for o in view] == [f"weekly {tag}"] * 2 + [f"weekly {tag} moved"] + [f"weekly {tag}"] * 2
+    assert [o.type for o in view] == ["Occurrence"] * 2 + ["Exception"] + ["Occurrence"] * 2
+    assert view[2].start == old_start + timedelta(hours=3) and view[2].end == old_start + timedelta(hours=3,
+                                                                                                   minutes=30)
+    assert [o.start for i, o in enumerate(view) if i != 2] == [o.start for i, o in enumerate(occ) if i != 2]
+    got = a.calendar.get(id=third.id)
+    assert got.type == "Exception" and got.subject == f"weekly {tag} moved"
+    assert got.start == old_start + timedelta(hours=3)
+    assert got.original_start == old_start
+    master = a.calendar.get(id=rec.id)
+    assert master.subject == f"weekly {tag}" and len(master.modified_occurrences or []) == 1
+    assert master.modified_occurrences[0].start == old_start + timedelta(hours=3)
+    # a stale change key (read before the change) is a conflict; moving onto a neighbour's day is refused
+    stale = occ[1]
+    stale.subject = "never"
+    with pytest.raises(ErrorIrresolvableConflict):
+        stale.save(update_fields=["subject"], conflict_resolution="NeverOverwrite")
+    second = _series_view(a, tag, window)[1]
+    second.start, second.end = second.start + timedelta(days=7), second.end + timedelta(days=7)
+    with pytest.raises(ErrorOccurrenceCrossingBoundary):
+        second.save(update_fields=["start", "end"])
+    return master.uid, rec.id, window, old_start
+
+
+def _delete_fourth(gw, tag, window, moved_start):
+    a = account(gw)
+    view = _series_view(a, tag, window)
+    fourth = view[3]
+    fourth_id, fourth_start = ItemId(id=fourth.id, changekey=fourth.changekey), fourth.start
+    fourth.delete()
+    after = _series_view(a, tag, window)
+    assert len(after) == 4 and fourth_start not in [o.start for o in after]
+    assert [o.subject for o in after].count(f"weekly {tag} moved") == 1
+    assert after[2].start == moved_start + timedelta(hours=3) and after[2].type == "Exception"
+    # changing a deleted occurrence is refused with Exchange's code
+    gone = CalendarItem(account=a, folder=a.calendar, _id=fourth_id, subject="too late")
+    with pytest.raises(ErrorCalendarOccurrenceIsDeletedFromRecurrence):
+        gone.save(update_fields=["subject"], conflict_resolution="AlwaysOverwrite")
+    return fourth_start
+
+
+async def test_change_one_occurrence(gw):
+    tag = uuid.uuid4().hex[:8]
+    uid, master_id, window, old_start = await asyncio.to_thread(_change_third, gw, tag)
+    objs = await caldav_objects(gw, "alice", uid)
+    assert len(objs) == 1
+    events = list(objs[0].walk("VEVENT"))
+    overrides = [e for e in events if e.get("RECURRENCE-ID") is not None]
+    assert len(events) == 2 and len(overrides) == 1
+    ov = overrides[0]
+    assert str(ov["SUMMARY"]) == f"weekly {tag} moved"
+    assert _utc(ov["RECURRENCE-ID"].dt) == _utc(old_start)
+    assert _utc(ov["DTSTART"].dt) == _utc(old_start + timedelta(hours=3))
+    deleted = await asyncio.to_thread(_delete_fourth, gw, tag, window, old_start)
+    objs = await caldav_objects(gw, "alice", uid)
+    events = list(objs[0].walk("VEVENT"))
+    master = [e for e in events if e.get("RECURRENCE-ID") is None][0]
+    exdates = [_utc(d.dt) for x in ical_list(master.get("EXDATE")) for d in x.dts]
+    assert exdates == [_utc(deleted)]
+    assert [str(e["SUMMARY"]) for e in events if e.get("RECURRENCE-ID") is not None] == [f"weekly {tag} moved"]
+
+
+def _utc(dt) -> datetime:
+    """An instant from exchangelib or icalendar as a plain UTC datetime (both kinds compare)."""
+    return datetime.fromtimestamp(dt.timestamp(), timezone.utc)
+
+
+def ical_list(v):
+    return [] if v is None else v if isinstance(v, list) else [v]
+
+
+def _itip_parts(host, port, login, tag) -> list[bytes]:
+    """The text/calendar parts of every message in ``login``'s INBOX whose subject has ``tag``."""
+    out = []
+    with imaplib.IMAP4(host, port) as im:
+        im.login(login, f"{login}pw")
+        im.select("INBOX")
+        _, data = im.search(None, "SUBJECT", f'"{tag}"')
+        for num in (data[0].split() if data and data[0] else []):
+            _, got = im.fetch(num, "(RFC822)")
+            msg = email.message_from_bytes(got[0][1], policy=email.policy.default)
+            for part in msg.walk():
+                if part.get_content_type() == "text/calendar":
+                    out.append(part.get_payload(decode=True))
+    return out
+
+
+def _instance_parts(host, port, login, tag, method) -> list[icalendar.Event]:
+    found = []
+    for raw in _itip_parts(host, port, login, tag):
+        cal = icalendar.Calendar.from_ical(raw)
+        if str(cal.get("METHOD")) != method:
+            continue
+        for ev in cal.walk("VEVENT"):
+            if ev.get("RECURRENCE-ID") is not None:
+                found.append(ev)
+    return found
+
+
+def _meeting_instance_update(gw, host, port):
+    alice = account(gw, "alice")
+    tag = uuid.uuid4().hex[:8]
+    rec, window = _weekly(alice, tag, required_attendees=["bob@example.test"])
+    rec.save(send_meeting_invitations="SendToAllAndSaveCopy")
+    assert _wait(lambda: _itip_parts(host, port, "bob", tag))             # the series' invitation
+    occ = _series_view(alice, tag, window)
+    assert len(occ) == 5
+    second = occ[1]
+    second.subject = f"weekly {tag} agenda changed"
+    second.location = "Room Hopper"
+    second.save(update_fields=["subject", "location"], send_meeting_invitations="SendToAllAndSaveCopy")
+    got = _wait(lambda: _instance_parts(host, port, "bob", tag, "REQUEST"))
+    assert len(got) == 1, got
+    ev = got[0]
+    assert str(ev["SUMMARY"]) == f"weekly {tag} agenda changed" and str(ev["LOCATION"]) == "Room Hopper"
+    assert _utc(ev["RECURRENCE-ID"].dt) == _utc(second.start)
+    assert ev.get("RRULE") is None
+    assert "mailto:bob@example.test" in [str(x) for x in ical_list(ev.get("ATTENDEE"))]
+    mine = alice.calendar.get(id=rec.id)
+    assert str(ev["UID"]) == mine.uid
+    # the organizer cancels the fourth occurrence, and deletes the fifth with cancellations
+    view = _series_view(alice, tag, window)
+    view[3].cancel(body="no meeting that week")
+    view[4].delete(send_meeting_cancellations="SendToAllAndSaveCopy")
+    cancels = _wait(lambda: (lambda c: c if len(c) == 2 else None)(_instance_parts(host, port, "bob", tag,
+                                                                                      "CANCEL")))
+    assert cancels and sorted(_utc(e["RECURRENCE-ID"].dt) for e in cancels) == \
+        sorted(_utc(o.start) for o in view[3:5])
+    assert all(str(e.get("STATUS")) == "CANCELLED" for e in cancels)
+    left = _series_view(alice, tag, window)
+    assert [o.subject for o in left] == [f"weekly {tag}", f"weekly {tag} agenda changed", f"weekly {tag}"]
+
+
+async def test_meeting_occurrence_update_and_cancel(gw):
+    cfg = gw.state.config.imap
+    await asyncio.to_thread(_meeting_instance_update, gw, cfg.host, cfg.port)

@@ -409,3 +409,47 @@ def describe(p: RecurrencePattern, start_time_offset: int | None = None,
 def _clock(minutes: int) -> str:
     h, m = divmod(minutes % MINUTES_PER_DAY, 60)
     return f"{(h % 12) or 12}:{m:02d} {'AM' if h < 12 else 'PM'}"
+
+
+# --- editing one instance (MS-OXOCAL 2.2.1.44.1 DeletedInstanceDates / ModifiedInstanceDates, 2.2.1.44.2) ---
+#
+# DeletedInstanceDates holds the original dates of deleted *and* modified instances, ModifiedInstanceDates
+# the new dates of the modified ones (both midnights, ascending); the ExceptionInfo and ExtendedException
+# lists run in parallel, ordered by the exceptions' new StartDateTime.
+
+def _pairs(a: AppointmentRecurrencePattern) -> list[tuple[ExceptionInfo, ExtendedException]]:
+    extended = list(a.extended) + [ExtendedException() for _ in range(len(a.exceptions) - len(a.extended))]
+    return list(zip(a.exceptions, extended))
+
+
+def _set_pairs(a: AppointmentRecurrencePattern, pairs: list[tuple[ExceptionInfo, ExtendedException]]) -> None:
+    pairs = sorted(pairs, key=lambda p: p[0].start_date_time)
+    a.exceptions = [e for e, _ in pairs]
+    a.extended = [x for _, x in pairs]
+    a.pattern.modified_instance_dates = sorted({midnight(e.start_date_time) for e in a.exceptions})
+
+
+def find_exception(a: AppointmentRecurrencePattern,
+                   original_day: int) -> tuple[ExceptionInfo, ExtendedException] | None:
+    """The exception whose original date (a midnight, series-local minutes) is ``original_day``."""
+    for e, x in _pairs(a):
+        if midnight(e.original_start_date) == midnight(original_day):
+            return e, x
+    return None
+
+
+def put_exception(a: AppointmentRecurrencePattern, info: ExceptionInfo,
+                  ext: ExtendedException | None = None) -> None:
+    """Add the exception for ``info.original_start_date``'s instance, or replace the one it has."""
+    day = midnight(info.original_start_date)
+    pairs = [(e, x) for e, x in _pairs(a) if midnight(e.original_start_date) != day]
+    pairs.append((info, ext if ext is not None else ExtendedException()))
+    a.pattern.deleted_instance_dates = sorted(set(a.pattern.deleted_instance_dates) | {day})
+    _set_pairs(a, pairs)
+
+
+def delete_instance(a: AppointmentRecurrencePattern, original_day: int) -> None:
+    """Delete the instance that was due on ``original_day``; a modified one loses its exception."""
+    day = midnight(original_day)
+    a.pattern.deleted_instance_dates = sorted(set(a.pattern.deleted_instance_dates) | {day})
+    _set_pairs(a, [(e, x) for e, x in _pairs(a) if midnight(e.original_start_date) != day])
