@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Callable
 
 from protocols.mapi.props import core as P
-from protocols.mapi.props.named import PidLidReminderSet, PidNameKeywords
+from protocols.mapi.props.named import NamedProp, PidLidReminderSet, PidNameKeywords
 
 from .attachments import w_attachments
 from .ns import child, children, local, sub, t, text
@@ -77,7 +77,22 @@ class Field:
 # ---------------------------------------------------------------- generic writers/readers
 
 def _get(view: ItemView, key):
-    return lookup(view.props, key)[1]
+    """``lookup`` for the writers: a miss would scan the bag, and a Default-shape row asks for a
+    dozen properties it does not have, so the view indexes its bag by property id once."""
+    props = view.props
+    if key in props:
+        return props[key]
+    index = view.__dict__.get("_by_id")
+    if index is None or index[0] != len(props):
+        by_id = {}
+        for k in props:
+            if isinstance(k, NamedProp):
+                by_id.setdefault(k.key, k)
+            elif isinstance(k, int):
+                by_id.setdefault(k >> 16, k)
+        index = view.__dict__["_by_id"] = (len(props), by_id)
+    found = index[1].get(key.key if isinstance(key, NamedProp) else key >> 16)
+    return None if found is None else props[found]
 
 
 def w_text(parent, view, f, shape):

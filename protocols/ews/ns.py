@@ -67,11 +67,16 @@ def text(el, name: str | None = None, default: str | None = None) -> str | None:
     return node.text if node.text is not None else ""
 
 
+_SubElement = etree.SubElement
+
+
 def sub(parent, tag: str, value=None, **attrs):
     """Append a child; ``value`` becomes its text (booleans as xs:boolean)."""
-    el = etree.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
+    # a hot path (dozens of calls per item in a FindItem answer): skip the attribute dict when empty
+    el = _SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None}) if attrs \
+        else _SubElement(parent, tag)
     if value is not None:
-        el.text = xs_text(value)
+        el.text = value if type(value) is str else xs_text(value)
     return el
 
 

@@ -377,3 +377,12 @@ def test_utf7_tolerates_raw_utf8_and_bad_shifts() -> None:
     assert utf7.decode("Entwürfe".encode()) == "Entwürfe"
     assert utf7.decode("a&b") == "a&b"          # unterminated shift kept
     assert utf7.decode("&!!!-") == "&!!!-"      # not base64: kept
+
+
+def test_tokens_edges() -> None:
+    toks = parse.tokenize(b'A nil "a \\"q\\" \\\\ b" ~{3}\r\nx\x00y BODY[HEADER.FIELDS (A B)]<0> [UIDNEXT 5] ((a) ()) "" \r\n')
+    assert toks == ["A", None, b'a "q" \\ b', b"x\x00y", "BODY[HEADER.FIELDS (A B)]<0>", "[UIDNEXT 5]",
+                    [["a"], []], b""]
+    for bad in (b"(a b", b"a) b", b"a ] b", b'"open'):
+        with pytest.raises(parse.ParseError):
+            parse.tokenize(bad)

@@ -42,35 +42,11 @@ class Atom(str):
 
 Token = Any  # Atom | bytes | None | list[Token]
 
-_SP, _LP, _RP, _LB, _RB, _DQ, _BS, _CR, _LF, _LC = b" ()[]\"\\\r\n{"
-_ATOM_STOP = frozenset(b" ()\r\n]")
+_SP, _LP, _RP, _LB, _RB, _DQ, _BS = b" ()[]\"\\"
 _LITERAL_HEAD = re.compile(rb"~?\{(\d+)\+?\}\r?\n")
 
 
 # ---------------------------------------------------------------- tokens
-
-def _read_atom(data: bytes, pos: int) -> tuple[Atom, int]:
-    start = pos
-    n = len(data)
-    while pos < n:
-        c = data[pos]
-        if c == _LB:  # section spec inside an atom: BODY[HEADER.FIELDS (A B)]<0>
-            depth = 1
-            pos += 1
-            while pos < n and depth:
-                if data[pos] == _LB:
-                    depth += 1
-                elif data[pos] == _RB:
-                    depth -= 1
-                pos += 1
-            continue
-        if c in _ATOM_STOP:
-            break
-        pos += 1
-    if pos == start:
-        raise ParseError(f"empty atom at {pos}: {data[max(0, pos - 20):pos + 20]!r}")
-    return Atom(data[start:pos].decode("utf-8", "replace")), pos
-
 
 def _read_quoted(data: bytes, pos: int) -> tuple[bytes, int]:
     out = bytearray()
@@ -100,40 +76,59 @@ def _read_literal(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[start:start + size], start + size
 
 
-def _read_sequence(data: bytes, pos: int, closer: int | None) -> tuple[list[Token], int]:
-    out: list[Token] = []
-    n = len(data)
-    while pos < n:
-        c = data[pos]
-        if c == _SP:
-            pos += 1
-        elif closer is not None and c == closer:
-            return out, pos + 1
-        elif c == _LP:
-            sub, pos = _read_sequence(data, pos + 1, _RP)
-            out.append(sub)
-        elif c == _DQ:
-            s, pos = _read_quoted(data, pos)
-            out.append(s)
-        elif c == _LC or (c == 0x7E and pos + 1 < n and data[pos + 1] == _LC):  # {n} or ~{n} (BINARY)
-            s, pos = _read_literal(data, pos)
-            out.append(s)
-        elif c in (_CR, _LF):
-            pos += 1
-        elif c in (_RP, _RB):
-            raise ParseError(f"unbalanced {chr(c)!r} at {pos}")
-        else:
-            atom, pos = _read_atom(data, pos)
-            out.append(None if atom.upper() == "NIL" else atom)
-    if closer is not None:
-        raise ParseError(f"missing {chr(closer)!r}")
-    return out, pos
+# One pattern per token, tried at the current position; the Python loop only builds the nesting.
+# Atoms may carry one section spec in brackets (BODY[HEADER.FIELDS (A B)]<0>, or a response code
+# [UIDNEXT 5]); quoted strings without escapes come out as one slice.
+_TOKEN = re.compile(rb"""[ \r\n]*(?:
+   (\()                                                    # 1 (
+ | (\))                                                    # 2 )
+ | "([^"\\]*)"                                            # 3 quoted, no escapes
+ | (")                                                     # 4 quoted with escapes
+ | (~?\{)                                                  # 5 literal {n} or ~{n} (BINARY)
+ | ([^ ()\r\n"\[\]{]+(?:\[[^\]]*\][^ ()\r\n]*)?|\[[^\]]*\][^ ()\r\n]*)   # 6 atom
+ | ([\[\]])                                                # 7 stray bracket
+)?""", re.X)
 
 
 def tokenize(data: bytes) -> list[Token]:
-    """All tokens of ``data`` (a response without its tag and kind)."""
-    tokens, _ = _read_sequence(data, 0, None)
-    return tokens
+    """All tokens of ``data`` (a response without its tag and kind): atoms, strings, NIL as None,
+    parenthesised lists as nested lists."""
+    stack: list[list[Token]] = []
+    out: list[Token] = []
+    pos = 0
+    n = len(data)
+    match = _TOKEN.match
+    while pos < n:
+        m = match(data, pos)
+        k = m.lastindex
+        if k is None:           # only trailing white space was left
+            break
+        pos = m.end()
+        if k == 6:
+            a = m.group(6)
+            out.append(None if len(a) == 3 and a.upper() == b"NIL" else Atom(a.decode("utf-8", "replace")))
+        elif k == 3:
+            out.append(m.group(3))
+        elif k == 1:
+            stack.append(out)
+            inner: list[Token] = []
+            out.append(inner)
+            out = inner
+        elif k == 2:
+            if not stack:
+                raise ParseError(f"unbalanced ')' at {pos - 1}")
+            out = stack.pop()
+        elif k == 4:
+            s_, pos = _read_quoted(data, pos - 1)
+            out.append(s_)
+        elif k == 5:
+            s_, pos = _read_literal(data, m.start(5))
+            out.append(s_)
+        else:
+            raise ParseError(f"unbalanced {m.group(7).decode()!r} at {pos - 1}")
+    if stack:
+        raise ParseError("missing ')'")
+    return out
 
 
 def text(tok: Token) -> str | None:
