@@ -282,10 +282,11 @@ async def _suggestions(ctx: EwsContext, root, options_el, mailboxes: list, zone:
         sgx.write_response(root, None, code=exc.code, message_text=str(exc))
         return
     days = sg.days_of(opts)
-    # the busy periods that can touch a meeting starting on those days
+    # the busy periods of those days (a late meeting running past the last midnight is judged on its
+    # part inside the window: reading further could step past what a user has published)
     first = datetime(days[0].year, days[0].month, days[0].day)
     start = zone.to_utc(first)
-    end = zone.to_utc(first + timedelta(days=len(days))) + timedelta(minutes=opts.duration_minutes)
+    end = zone.to_utc(first + timedelta(days=len(days)))
     if known_window is None or not (known_window[0] <= start and end <= known_window[1]):
         known = {}      # the free/busy views read another window: read again
     try:

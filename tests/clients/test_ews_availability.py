@@ -17,6 +17,9 @@ from exchangelib.errors import ErrorNoFreeBusyAccess
 
 from gateway.backends.dav import DavClient
 
+from protocols.ews import suggestions as sgx
+from protocols.ews.ns import child, children, text
+
 from .test_ews_exchangelib import account, gw  # noqa: F401  (fixture)
 from .test_ews_soap import call
 
@@ -141,3 +144,148 @@ def test_request_zone_conversion():
     assert cet.to_utc(datetime(2030, 7, 1, 12)) == datetime(2030, 7, 1, 10, tzinfo=timezone.utc)
     assert cet.to_utc(datetime(2030, 1, 1, 12)) == datetime(2030, 1, 1, 11, tzinfo=timezone.utc)
     assert cet.from_utc(datetime(2030, 7, 1, 10, tzinfo=timezone.utc)) == datetime(2030, 7, 1, 12)
+
+
+# ------------------------------------------------------------------ meeting suggestions (raw SOAP)
+
+def _weekday(offset_days: int) -> datetime:
+    day = DAY + timedelta(days=offset_days)
+    while day.weekday() >= 5:          # working hours are Monday to Friday
+        day += timedelta(days=1)
+    return day
+
+
+def _mailbox(address: str, kind: str, exclude: bool = False) -> str:
+    return (f"<t:MailboxData><t:Email><t:Address>{address}</t:Address></t:Email><t:AttendeeType>{kind}"
+            f"</t:AttendeeType><t:ExcludeConflicts>{'true' if exclude else 'false'}</t:ExcludeConflicts>"
+            "</t:MailboxData>")
+
+
+def availability_request(day: datetime, mailboxes: list[str], *, free_busy: bool = False,
+                         suggestions: str | None = None, good: int = 25, quality: str = "Poor", days: int = 1) -> str:
+    """A GetUserAvailabilityRequest in UTC for ``days`` days; ``suggestions`` replaces the default options' body
+    ("" asks for no suggestions)."""
+    d0, d1 = f"{day:%Y-%m-%dT00:00:00}", f"{day + timedelta(days=days):%Y-%m-%dT00:00:00}"
+    body = ["<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime><t:Bias>0</t:Bias>"
+            "<t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday"
+            "</t:DayOfWeek></t:StandardTime><t:DaylightTime><t:Bias>0</t:Bias><t:Time>02:00:00</t:Time>"
+            "<t:DayOrder>1</t:DayOrder><t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime>"
+            "</t:TimeZone><m:MailboxDataArray>", *mailboxes, "</m:MailboxDataArray>"]
+    if free_busy:
+        body.append(f"<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>{d0}</t:StartTime><t:EndTime>{d1}"
+                    "</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>60"
+                    "</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>FreeBusyMerged</t:RequestedView>"
+                    "</t:FreeBusyViewOptions>")
+    if suggestions is None:
+        suggestions = (f"<t:GoodThreshold>{good}</t:GoodThreshold><t:MaximumResultsByDay>48</t:MaximumResultsByDay>"
+                       "<t:MaximumNonWorkHourResultsByDay>0</t:MaximumNonWorkHourResultsByDay>"
+                       "<t:MeetingDurationInMinutes>60</t:MeetingDurationInMinutes>"
+                       f"<t:MinimumSuggestionQuality>{quality}</t:MinimumSuggestionQuality>"
+                       f"<t:DetailedSuggestionsWindow><t:StartTime>{d0}</t:StartTime><t:EndTime>{d1}</t:EndTime>"
+                       "</t:DetailedSuggestionsWindow>")
+    if suggestions:
+        body.append(f"<t:SuggestionsViewOptions>{suggestions}</t:SuggestionsViewOptions>")
+    body.append("</m:GetUserAvailabilityRequest>")
+    return "".join(body)
+
+
+@pytest.fixture
+async def bob_busy(gw):
+    """bob busy 10:00-11:00 UTC on a weekday of this test's own; his free/busy published on both stacks."""
+    day = _weekday(300 + uuid.uuid4().int % 400)
+    for login in ("alice", "bob"):
+        await call(gw, '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>'
+                       '<t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder>',
+                   user=(f"{login}@example.test", f"{login}pw"))
+    await put_event(gw, "bob", f"bob busy {uuid.uuid4().hex[:8]}", day + timedelta(hours=10), day + timedelta(hours=11))
+    # bob's own look at two days publishes his free/busy (the real stack has no other way to read it)
+    _, p = await call(gw, availability_request(day, [_mailbox("bob@example.test", "Required")], free_busy=True,
+                                               suggestions="", days=2),
+                      user=("bob@example.test", "bobpw"))
+    assert text(child(child(child(p, "FreeBusyResponseArray"), "FreeBusyResponse"), "ResponseMessage"),
+                "ResponseCode") == "NoError"
+    return day
+
+
+def _by_time(days) -> dict:
+    assert len(days) == 1
+    return {s.meeting_time.hour + s.meeting_time.minute / 60: s for s in days[0].suggestions}
+
+
+ALICE_BOB = [_mailbox("alice@example.test", "Organizer"), _mailbox("bob@example.test", "Required")]
+
+
+async def test_suggestions_avoid_bobs_busy_hour(gw, bob_busy):
+    day = bob_busy
+    status, p = await call(gw, availability_request(day, ALICE_BOB))
+    assert status == 200
+    assert child(p, "FreeBusyResponseArray") is None        # only suggestions were asked
+    code, days = sgx.read_response(child(p, "SuggestionsResponse"))
+    assert code == "NoError"
+    assert days[0].date == day.date()
+    slots = _by_time(days)
+    # 60-minute meetings from 08:00 to 16:00 (working hours 08-17), every 30 minutes
+    assert sorted(slots) == [8 + i / 2 for i in range(17)]
+    assert slots[10].quality != "Excellent" and slots[10].quality == "Poor"     # one of two attendees busy
+    assert slots[10].conflicts == (sgx.IndividualConflict("Free"), sgx.IndividualConflict("Busy"))
+    assert slots[9.5].quality == "Poor" and slots[10.5].quality == "Poor"
+    for free in (8, 9, 11, 13, 16):
+        assert slots[free].quality == "Excellent", (free, slots[free])
+        assert slots[free].conflicts == (sgx.IndividualConflict("Free"), sgx.IndividualConflict("Free"))
+    assert all(s.is_work_time for s in slots.values())
+    assert days[0].day_quality == "Excellent"
+    # MinimumSuggestionQuality Good leaves the busy hour out
+    _, p = await call(gw, availability_request(day, ALICE_BOB, quality="Good"))
+    code, days = sgx.read_response(child(p, "SuggestionsResponse"))
+    assert code == "NoError" and 10 not in _by_time(days) and 13 in _by_time(days)
+
+
+async def test_free_busy_and_suggestions_in_one_request(gw, bob_busy):
+    day = bob_busy
+    _, p = await call(gw, availability_request(day, ALICE_BOB, free_busy=True))
+    fb = children(child(p, "FreeBusyResponseArray"), "FreeBusyResponse")
+    assert [text(child(r, "ResponseMessage"), "ResponseCode") for r in fb] == ["NoError", "NoError"]
+    assert text(child(fb[1], "FreeBusyView"), "MergedFreeBusy") == "0" * 10 + "2" + "0" * 13
+    # the answer's order: FreeBusyResponseArray, then SuggestionsResponse
+    assert [c.tag.rsplit("}", 1)[1] for c in p] == ["FreeBusyResponseArray", "SuggestionsResponse"]
+    code, days = sgx.read_response(child(p, "SuggestionsResponse"))
+    assert code == "NoError"
+    slots = _by_time(days)
+    assert slots[10].quality == "Poor" and slots[14].quality == "Excellent"
+
+
+async def test_suggestion_errors_unknown_attendees_and_groups(demo_gateway):
+    gw = demo_gateway
+    day = _weekday(300 + uuid.uuid4().int % 400)
+    await put_event(gw, "bob", "bob busy", day + timedelta(hours=10), day + timedelta(hours=11))
+    # a bad option: an error SuggestionsResponse with its text, HTTP 200; the free/busy still answers
+    bad = availability_request(day, ALICE_BOB, free_busy=True, good=50)
+    status, p = await call(gw, bad)
+    assert status == 200
+    rm = child(child(p, "SuggestionsResponse"), "ResponseMessage")
+    assert (rm.get("ResponseClass"), text(rm, "ResponseCode")) == ("Error", "ErrorInvalidRequest")
+    assert "GoodThreshold must be between 1 and 49" in text(rm, "MessageText")
+    assert [text(child(r, "ResponseMessage"), "ResponseCode")
+            for r in children(child(p, "FreeBusyResponseArray"))] == ["NoError", "NoError"]
+    # a window that ends before it starts
+    d0, d1 = f"{day:%Y-%m-%dT00:00:00}", f"{day + timedelta(days=1):%Y-%m-%dT00:00:00}"
+    backwards = availability_request(day, ALICE_BOB, suggestions=(
+        "<t:MeetingDurationInMinutes>60</t:MeetingDurationInMinutes><t:DetailedSuggestionsWindow>"
+        f"<t:StartTime>{d1}</t:StartTime><t:EndTime>{d0}</t:EndTime></t:DetailedSuggestionsWindow>"))
+    status, p = await call(gw, backwards)
+    assert status == 200
+    assert sgx.read_response(child(p, "SuggestionsResponse")) == ("ErrorInvalidTimeInterval", [])
+    # neither view asked
+    _, p = await call(gw, availability_request(day, ALICE_BOB, suggestions=""))
+    assert text(child(child(child(p, "FreeBusyResponseArray"), "FreeBusyResponse"), "ResponseMessage"),
+                "ResponseCode") == "ErrorInvalidRequest"
+    # an unknown address and the directory's "team" list (alice and bob)
+    people = ALICE_BOB + [_mailbox("nobody@example.test", "Required"), _mailbox("team", "Optional")]
+    _, p = await call(gw, availability_request(day, people))
+    code, days = sgx.read_response(child(p, "SuggestionsResponse"))
+    assert code == "NoError"
+    slots = _by_time(days)
+    assert slots[10].conflicts == (sgx.IndividualConflict("Free"), sgx.IndividualConflict("Busy"),
+                                   sgx.UnknownConflict(), sgx.GroupConflict(2, 1, 1, 0))
+    assert slots[13].conflicts[3] == sgx.GroupConflict(2, 2, 0, 0)
+    assert slots[10].quality == "Poor" and slots[13].quality == "Excellent"

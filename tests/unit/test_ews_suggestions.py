@@ -202,7 +202,8 @@ def test_ms_example_request_gives_the_ms_example_response():
     d = datetime(2014, 2, 13)
     mack = sg.AttendeeAvailability("Organizer", busy=(busy(d, 8, 10, "Free"), busy(d, 11, 12)),
                                    working_hours=(sg.WorkingPeriod(frozenset(range(5)), 480, 1020),))
-    sadie = sg.AttendeeAvailability("Required", busy=(busy(d, 8, 10, "Free"), busy(d, 11, 12), busy(d, 15, 16, "Tentative")),
+    sadie = sg.AttendeeAvailability("Required",
+                                    busy=(busy(d, 8, 10, "Free"), busy(d, 11, 12), busy(d, 15, 16, "Tentative")),
                                     working_hours=(sg.WorkingPeriod(frozenset(range(5)), 540, 1020),))
     ours = sg.suggest([mack, sadie], options)
     resp = etree.parse(str(DOCS / EXAMPLE.format("2_response"))).getroot()
