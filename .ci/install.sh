@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap slapd ldap-utils postfix postgresql)
+APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved slapd ldap-utils postfix postgresql)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

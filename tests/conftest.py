@@ -27,6 +27,7 @@ from tests.servers import (
     start_with_retry,
 )
 from tests.servers.common import reap_stale_roots
+from tests.servers.dovecot import connect_submission
 
 # Backend sets and a running gateway, shared by integration and client tests.
 pytest_plugins = ("tests.stacks",)
@@ -88,6 +89,8 @@ def radicale(slapd: SlapdInfo) -> Iterator[RadicaleInfo]:
 @pytest.fixture(scope="session")
 def postfix(dovecot: DovecotInfo) -> Iterator[PostfixInfo]:
     running = start_with_retry(lambda: start_postfix(dovecot))
+    # Sieve vacation replies leave Dovecot through this Postfix
+    connect_submission(dovecot, running.info.host, running.info.port)
     try:
         yield running.info
     finally:

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed
 from gateway.backends.embedded.users import DIRECTORY_LDIF
-from gateway.config import Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
+from gateway.config import (Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SieveConfig, SmtpConfig,
+                            StateConfig)
 
 USERS = {u.login: u for u in load_demo_users()}
 
@@ -36,6 +37,8 @@ def real_config(dovecot, radicale, postfix, slapd, state_dsn: str) -> Config:
         ldap=LdapConfig(url=slapd.url, base_dn=slapd.base_dn, bind_dn=slapd.admin_dn,
                         bind_password=slapd.admin_password),
         smtp=SmtpConfig(host=postfix.host, port=postfix.port),
+        # Out of Office as a Sieve vacation script that Dovecot's LMTP runs
+        sieve=SieveConfig(host=dovecot.host, port=dovecot.sieve_port),
     )
 
 

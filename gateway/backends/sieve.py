@@ -213,7 +213,12 @@ class ManageSieveClient:
         if not self.capabilities.starttls:
             raise ManageSieveError(f"ManageSieve server {self.where} does not offer STARTTLS", kind="unavailable")
         await self._check(b"STARTTLS")
-        await self._writer.start_tls(context, server_hostname=server_hostname)
+        try:
+            await asyncio.wait_for(self._writer.start_tls(context, server_hostname=server_hostname), self.timeout)
+        except (OSError, asyncio.TimeoutError) as exc:   # ssl.SSLError is an OSError
+            self._close()
+            raise ManageSieveError(f"ManageSieve server {self.where}: TLS handshake failed: {exc}",
+                                   kind="unavailable") from exc
         # RFC 5804 section 2.2: the server sends its capabilities again after the handshake
         await self._read_capabilities()
 

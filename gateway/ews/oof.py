@@ -1,21 +1,30 @@
 """GetUserOofSettings / SetUserOofSettings (MS-OXWSOOF 3.1.4).
 
-The settings live in the state database (gateway/store/oof.py). Nothing sends the
-automatic reply yet: writing a Sieve vacation script over ManageSieve is a later step.
+With a [sieve] server configured, SetUserOofSettings writes a Sieve vacation script over
+ManageSieve (gateway/store/sieve_oof.py) and the backend sends the replies; the script is
+the source of truth that GetUserOofSettings reads back. The state database keeps a copy
+(MailTips read it), and is all there is without a ManageSieve server (the demo).
 Both answers put a single m:ResponseMessage directly in the response (MS-OXWSOOF 2.2.4),
 not a ResponseMessages list.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
+from gateway.backends.base import BackendError
+from gateway.store import errors as se
 from gateway.store import oof as store_oof
+from gateway.store import sieve_oof
+from gateway.store.factory import connect_sieve
 from protocols.ews.ns import child, m, sub, t, text
 from protocols.ews.responses import ResponseError
 from protocols.ews.values import format_datetime, parse_datetime
 
 from .context import EwsContext
 from .services import flat_response, requested_mailbox
+
+log = logging.getLogger("exgate.ews.oof")
 
 
 def _reply(parent, name: str, message: str, culture: str | None):
@@ -38,6 +47,19 @@ async def get_user_oof_settings(ctx: EwsContext):
         root, _ = flat_response(ctx.operation, err.code, err.message, style="message")
         return root
     s = store_oof.load(ctx.mbx.db, owner)
+    try:
+        on_server = await _sieve_read(ctx)
+    except (BackendError, se.StoreError) as exc:
+        # Outlook asks at every start: answer with the last settings written, and say why in the log
+        log.warning("reading %s's automatic replies from ManageSieve failed, using the stored copy: %s", owner, exc)
+        on_server = None
+    if on_server is not None:
+        if on_server != s:
+            try:
+                store_oof.save(ctx.mbx.db, owner, on_server)
+            except ValueError:   # a hand-edited marker; still report what the server holds
+                pass
+        s = on_server
     root, _ = flat_response(ctx.operation, style="message")
     el = sub(root, t("OofSettings"))
     sub(el, t("OofState"), s.state)
@@ -77,11 +99,45 @@ async def set_user_oof_settings(ctx: EwsContext):
         new.internal_reply, new.internal_culture = _reply_text(child(el, "InternalReply"))
         new.external_reply, new.external_culture = _reply_text(child(el, "ExternalReply"))
         try:
-            store_oof.save(ctx.mbx.db, owner, new)
+            store_oof.validate(new)
         except ValueError as exc:
             raise ResponseError("ErrorInvalidParameter", str(exc))
+        await _sieve_write(ctx, owner, new)
+        store_oof.save(ctx.mbx.db, owner, new)
     except ResponseError as err:
         root, _ = flat_response(ctx.operation, err.code, err.message, style="message")
         return root
     root, _ = flat_response(ctx.operation, style="message")
     return root
+
+
+def _sieve_addresses(ctx: EwsContext, owner: str) -> tuple[list[str], list[str]]:
+    """(the user's addresses, the domains whose senders get InternalReply)."""
+    addresses = list(dict.fromkeys(a for a in (owner, ctx.user.email, ctx.mbx.email) if a and "@" in a))
+    domains = [a.rpartition("@")[2] for a in addresses]
+    cfg_domain = getattr(ctx.state.config, "domain", None)
+    return addresses, list(dict.fromkeys(d.lower() for d in (*domains, cfg_domain) if d))
+
+
+async def _sieve_read(ctx: EwsContext) -> store_oof.OofSettings | None:
+    client = await connect_sieve(ctx.state.config, ctx.user.credentials())
+    if client is None:
+        return None
+    async with client:
+        return await sieve_oof.read(client)
+
+
+async def _sieve_write(ctx: EwsContext, owner: str, settings: store_oof.OofSettings) -> None:
+    try:
+        client = await connect_sieve(ctx.state.config, ctx.user.credentials())
+        if client is None:
+            return
+        addresses, domains = _sieve_addresses(ctx, owner)
+        async with client:
+            await sieve_oof.write(client, settings, addresses=addresses, internal_domains=domains)
+    except se.AccessDenied as exc:
+        raise ResponseError("ErrorAccessDenied", f"The automatic-reply rule could not be stored: {exc}")
+    except (BackendError, se.StoreError) as exc:
+        log.warning("writing %s's vacation script failed: %s", owner, exc)
+        raise ResponseError("ErrorInternalServerError",
+                            f"The automatic-reply rule could not be stored on the mail server: {exc}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.backends.base import BackendError, DirectoryClient
 from gateway.config import Config
@@ -10,6 +11,9 @@ from gateway.config import Config
 from .errors import AccessDenied, BackendUnavailable
 from .mailbox import Mailbox, MailboxBackends
 from .state.db import StateDB
+
+if TYPE_CHECKING:
+    from gateway.backends.sieve import ManageSieveClient
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,30 @@ async def connect_backends(cfg: Config, cred: Credentials) -> MailboxBackends:
     else:
         smtp = SmtpSubmission(sc.host, sc.port, starttls=sc.starttls, tls=sc.tls)
     return MailboxBackends(imap=imap, dav=dav, smtp=smtp)
+
+
+async def connect_sieve(cfg: Config, cred: Credentials) -> "ManageSieveClient | None":
+    """A ManageSieve session as this user (logged in the way [imap] is), or None when no
+    [sieve] host is configured. Opened per use: automatic-reply changes are rare."""
+    from gateway.backends.sieve import ManageSieveClient
+
+    sc, ic = cfg.sieve, cfg.imap
+    if not sc.host:
+        return None
+    login = ic.login_format.format(login=cred.login, email=cred.email)
+    if ic.auth == "master":
+        user, password, authzid = ic.master_user, ic.master_password, login
+    elif cred.password is None:
+        raise AccessDenied("ManageSieve pass-through needs the user's password; configure imap.auth = 'master'")
+    else:
+        user, password, authzid = login, cred.password, None
+    try:
+        return await ManageSieveClient.connect(sc.host, sc.port, user=user, password=password, authzid=authzid,
+                                               starttls=sc.starttls, timeout=sc.timeout)
+    except BackendError as exc:
+        if exc.kind == "auth":
+            raise AccessDenied(f"the ManageSieve server refused {login}: {exc}") from exc
+        raise BackendUnavailable(f"ManageSieve server {sc.host}:{sc.port}: {exc}") from exc
 
 
 async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:

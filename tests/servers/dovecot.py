@@ -1,14 +1,21 @@
-"""Dovecot 2.3 (IMAP + LMTP) with a self-contained config under a temp dir.
+"""Dovecot 2.3 (IMAP + LMTP + ManageSieve) with a self-contained config under a temp dir.
 
 Passwords come from slapd (LDAP auth_bind), so a directory user logs in with
 the directory password; a passwd-file holds master users for impersonation
 (`alice*master` or SASL PLAIN authzid=alice). Mail is maildir under the temp
 root, owned by one unprivileged account. See backends.md section 2.
+
+Pigeonhole runs each user's active Sieve script at LMTP delivery, and
+managesieve (RFC 5804) edits the scripts. A script's vacation replies go out
+over SMTP to ``submission_host``, which is Postfix: Postfix is started after
+Dovecot (it needs Dovecot's LMTP port), so `connect_submission` writes the host
+into an included file and reloads Dovecot once Postfix is up.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +53,7 @@ class DovecotInfo:
     users: dict[str, str] = field(default_factory=lambda: dict(DIRECTORY_USERS), hash=False)
     root: Path | None = None
     master_separator: str = MASTER_SEPARATOR
+    sieve_port: int = 0    # managesieve (RFC 5804), plain text on 127.0.0.1
 
     def master_login(self, user: str) -> str:
         """The LOGIN name that opens `user`'s mailbox with the master password."""
@@ -56,7 +64,7 @@ class DovecotInfo:
         return self.root / "mail" / user / "Maildir"
 
 
-def _dovecot_conf(root: Path, imap_port: int, lmtp_port: int, account: Account) -> str:
+def _dovecot_conf(root: Path, imap_port: int, lmtp_port: int, sieve_port: int, account: Account) -> str:
     mailboxes = "\n".join(
         f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}" for name, flag in SPECIAL_USE.items()
     )
@@ -68,7 +76,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 instance_name = exgate-test-{imap_port}
 
-protocols = imap lmtp
+protocols = imap lmtp sieve
 listen = {HOST}
 ssl = no
 disable_plaintext_auth = no
@@ -113,6 +121,16 @@ namespace inbox {{
 {mailboxes}
 }}
 
+# Pigeonhole: each user's scripts under their home; the active one is a symlink.
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+protocol lmtp {{
+  mail_plugins = $mail_plugins sieve
+}}
+# vacation replies: submission_host (Postfix) is filled in by connect_submission
+!include_try {root}/submission.conf
+
 protocol imap {{
   imap_metadata = yes
   # every test client and every gateway mailbox (a pool of 3 plus a NOTIFY watcher) comes from 127.0.0.1
@@ -133,6 +151,13 @@ service lmtp {{
   inet_listener lmtp {{
     address = {HOST}
     port = {lmtp_port}
+  }}
+}}
+service managesieve-login {{
+  chroot =
+  inet_listener sieve {{
+    address = {HOST}
+    port = {sieve_port}
   }}
 }}
 service anvil {{
@@ -164,11 +189,14 @@ def start_dovecot(slapd: SlapdInfo) -> Running[DovecotInfo]:
         (root / sub).mkdir()
     (root / "master-users").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
     (root / "dovecot-ldap.conf.ext").write_text(_ldap_conf(slapd))
-    imap_port, lmtp_port = free_port(), free_port()
-    while lmtp_port == imap_port:
-        lmtp_port = free_port()
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    imap_port, lmtp_port, sieve_port = ports
     conf = root / "dovecot.conf"
-    conf.write_text(_dovecot_conf(root, imap_port, lmtp_port, account))
+    conf.write_text(_dovecot_conf(root, imap_port, lmtp_port, sieve_port, account))
     chown_tree(root / "mail", account)
     log = root / "dovecot.log"
     log.touch()
@@ -183,12 +211,24 @@ def start_dovecot(slapd: SlapdInfo) -> Running[DovecotInfo]:
         stop_process(proc)
         remove_root(root)
 
-    info = DovecotInfo(host=HOST, imap_port=imap_port, lmtp_port=lmtp_port, root=root)
+    info = DovecotInfo(host=HOST, imap_port=imap_port, lmtp_port=lmtp_port, root=root, sieve_port=sieve_port)
     running = register(Running(info, stop))
     try:
-        for port in (imap_port, lmtp_port):
+        for port in (imap_port, lmtp_port, sieve_port):
             wait_for_port(port, what="dovecot", log=[log, stderr], proc=proc, timeout=20)
     except ServerStartError:
         running.stop()
         raise
     return running
+
+
+def connect_submission(dovecot: DovecotInfo, host: str, port: int) -> None:
+    """Send Sieve vacation replies (and other Sieve-generated mail) to SMTP at host:port."""
+    assert dovecot.root is not None
+    (dovecot.root / "submission.conf").write_text(f"submission_host = {host}:{port}\n")
+    doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+    # reload: the master re-reads the config and new LMTP processes get the host
+    done = subprocess.run([doveadm, "-c", str(dovecot.root / "dovecot.conf"), "reload"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise ServerStartError(f"dovecot reload failed: {done.stdout}{done.stderr}")
