@@ -813,10 +813,84 @@ def _set_my_answer(ctx: EwsContext, content: MessageContent, track: int) -> None
     content.props[A.PidLidAppointmentReplyTime] = now
 
 
+def _organizer(src: MessageContent) -> tuple[str | None, str | None]:
+    """(name, address) of a meeting's organizer: the organizer recipient row, else the sender."""
+    organizer_name, organizer_email = None, None
+    for r in src.recipients:
+        if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer:
+            organizer_name = r.props.get(P.PidTagDisplayName)
+            organizer_email = r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress)
+    organizer_email = organizer_email or src.props.get(P.PidTagSentRepresentingSmtpAddress) \
+        or src.props.get(P.PidTagSenderSmtpAddress) or src.props.get(P.PidTagSentRepresentingEmailAddress)
+    organizer_name = organizer_name or src.props.get(P.PidTagSentRepresentingName) or organizer_email
+    return organizer_name, organizer_email
+
+
+async def _answer_organizer(ctx: EwsContext, src: MessageContent, cls: str, prefix: str, body: str | None,
+                            organizer_name: str | None, organizer_email: str, *, keep_copy: bool) -> None:
+    """The IPM.Schedule.Meeting.Resp.* message (an iTIP REPLY) to the organizer."""
+    to = Recipient({P.PidTagRecipientType: P.MAPI_TO, P.PidTagDisplayName: organizer_name or organizer_email,
+                    P.PidTagEmailAddress: organizer_email, P.PidTagSmtpAddress: organizer_email,
+                    P.PidTagAddressType: "SMTP", P.PidTagRecipientFlags: A.recipSendable | A.recipOrganizer})
+    msg = meeting_message(src, cls, [], subject_prefix=prefix, body=body or "")
+    msg.recipients = [to]
+    for k in (P.PidTagSentRepresentingName, P.PidTagSentRepresentingSmtpAddress,
+              P.PidTagSentRepresentingEmailAddress, P.PidTagSentRepresentingAddressType):
+        msg.props.pop(k, None)
+    name, email = _me(ctx)
+    msg.props.update({P.PidTagSenderName: name, P.PidTagSenderSmtpAddress: email,
+                      P.PidTagSenderEmailAddress: email, P.PidTagSenderAddressType: "SMTP"})
+    msg.props[A.PidLidAttendeeCriticalChange] = datetime.now(UTC).replace(microsecond=0)
+    msg.props[A.PidLidAppointmentStateFlags] = A.asfMeeting
+    msg.props.pop(P.PidTagResponseRequested, None)
+    msg.attachments = []
+    await _send_message(ctx, msg, keep_copy=keep_copy)
+
+
+async def respond_to_occurrence(ctx: EwsContext, found: tuple[Item, Occurrence, Series], ro: dict,
+                                disposition: str) -> None:
+    """An attendee answers one occurrence of a meeting series in their calendar. Accept / Tentative make
+    that instance an exception carrying the answer and busy status; Decline removes the instance from the
+    attendee's calendar (as Exchange does). The organizer gets an iTIP REPLY for that instance alone
+    (RECURRENCE-ID)."""
+    track, cls, prefix, busy = RESPONSES[ro["kind"]]
+    master, occ, series = found
+    if master.content is None:
+        master = await ctx.mbx.get_item(master.mid)
+    content = master.content
+    if not content.props.get(A.PidLidAppointmentStateFlags, 0) & A.asfMeeting:
+        raise ResponseError("ErrorInvalidOperation", "Only meetings can be answered.")
+    organizer_name, organizer_email = _organizer(content)
+    if not organizer_email or organizer_email.lower() == ctx.mbx.email.lower():
+        raise ResponseError("ErrorInvalidOperation", "The organizer cannot answer their own meeting.")
+    current, recips = occurrence_props(master.props, occ, series, content.attachments)
+    answered = MessageContent(dict(current), [Recipient(dict(r.props)) for r in
+                                              (recips if recips is not None else content.recipients)])
+    _set_my_answer(ctx, answered, track)
+    edit = occ_edit.InstanceEdit({A.PidLidResponseStatus: track, A.PidLidBusyStatus: busy,
+                                  A.PidLidAppointmentReplyTime: answered.props[A.PidLidAppointmentReplyTime]})
+    inst = occ_edit.instance_props(current, edit, original_start=occ.original_start,
+                                   original_local=series.local(occ.original_start), uid=uid_of(master.props))
+    base = MessageContent(_strip(content.props), content.recipients, content.attachments)
+    if track == A.respDeclined:
+        new = occ_edit.without_instance(base, series.arp, series.tz, occ.original_start)
+    else:
+        new = occ_edit.with_exception(base, series.arp, series.tz, inst, answered.recipients)
+    await ctx.mbx.replace_content(master.mid, new)
+    if disposition != "SaveOnly":
+        await _answer_organizer(ctx, occ_edit.instance_message(inst, answered.recipients), cls, prefix, ro["body"],
+                                organizer_name, organizer_email, keep_copy=disposition == "SendAndSaveCopy")
+
+
 async def respond(ctx: EwsContext, el_in, el) -> None:
     disposition = ctx.req.body.get("MessageDisposition", "SendAndSaveCopy")
     ro = ec.response_object(el_in)
     track, cls, prefix, busy = RESPONSES[ro["kind"]]
+    found = await occurrence_by_id(ctx, ro["reference"])
+    if found is not None:
+        await respond_to_occurrence(ctx, found, ro, disposition)
+        sub(el, m("Items"))
+        return
     ref = await ctx.mbx.get_item(ctx.mid_of(ro["reference"]))
     ref_cls = str(ref.props.get(P.PidTagMessageClass) or "")
     src = ref.content or MessageContent(dict(ref.props))
@@ -828,14 +902,7 @@ async def respond(ctx: EwsContext, el_in, el) -> None:
         raise ResponseError("ErrorInvalidOperation", "Only meeting requests and calendar items can be answered.")
     if cal_item is not None and cal_item is not ref:
         cal_item = await ctx.mbx.get_item(cal_item.mid)
-    organizer_name, organizer_email = None, None
-    for r in src.recipients:
-        if r.props.get(P.PidTagRecipientFlags, 0) & A.recipOrganizer:
-            organizer_name = r.props.get(P.PidTagDisplayName)
-            organizer_email = r.props.get(P.PidTagSmtpAddress) or r.props.get(P.PidTagEmailAddress)
-    organizer_email = organizer_email or src.props.get(P.PidTagSentRepresentingSmtpAddress) \
-        or src.props.get(P.PidTagSenderSmtpAddress) or src.props.get(P.PidTagSentRepresentingEmailAddress)
-    organizer_name = organizer_name or src.props.get(P.PidTagSentRepresentingName) or organizer_email
+    organizer_name, organizer_email = _organizer(src)
     if organizer_email and organizer_email.lower() == ctx.mbx.email.lower():
         raise ResponseError("ErrorInvalidOperation", "The organizer cannot answer their own meeting.")
     # the attendee's calendar copy
@@ -872,22 +939,8 @@ async def respond(ctx: EwsContext, el_in, el) -> None:
         await ctx.mbx.create_item(cal.fid, content)
     # the answer to the organizer
     if disposition != "SaveOnly" and organizer_email:
-        to = Recipient({P.PidTagRecipientType: P.MAPI_TO, P.PidTagDisplayName: organizer_name or organizer_email,
-                        P.PidTagEmailAddress: organizer_email, P.PidTagSmtpAddress: organizer_email,
-                        P.PidTagAddressType: "SMTP", P.PidTagRecipientFlags: A.recipSendable | A.recipOrganizer})
-        msg = meeting_message(src, cls, [], subject_prefix=prefix, body=ro["body"] or "")
-        msg.recipients = [to]
-        for k in (P.PidTagSentRepresentingName, P.PidTagSentRepresentingSmtpAddress,
-                  P.PidTagSentRepresentingEmailAddress, P.PidTagSentRepresentingAddressType):
-            msg.props.pop(k, None)
-        name, email = _me(ctx)
-        msg.props.update({P.PidTagSenderName: name, P.PidTagSenderSmtpAddress: email,
-                          P.PidTagSenderEmailAddress: email, P.PidTagSenderAddressType: "SMTP"})
-        msg.props[A.PidLidAttendeeCriticalChange] = datetime.now(UTC).replace(microsecond=0)
-        msg.props[A.PidLidAppointmentStateFlags] = A.asfMeeting
-        msg.props.pop(P.PidTagResponseRequested, None)
-        msg.attachments = []
-        await _send_message(ctx, msg, keep_copy=disposition == "SendAndSaveCopy")
+        await _answer_organizer(ctx, src, cls, prefix, ro["body"], organizer_name, organizer_email,
+                                keep_copy=disposition == "SendAndSaveCopy")
     if ref_cls.startswith(A.CLASS_MEETING_REQUEST):
         # Exchange moves a request that was answered to Deleted Items
         deleted = await ctx.mbx.folder_by_role("deleted")

@@ -375,6 +375,27 @@ def _meeting_instance_update(gw, host, port):
     assert all(str(e.get("STATUS")) == "CANCELLED" for e in cancels)
     left = _series_view(alice, tag, window)
     assert [o.subject for o in left] == [f"weekly {tag}", f"weekly {tag} agenda changed", f"weekly {tag}"]
+    # bob accepts the series, then declines its first occurrence and is tentative for the third
+    bob = account(gw, "bob")
+    req = _wait(lambda: [i for i in bob.inbox.filter(subject=f"weekly {tag}") if isinstance(i, MeetingRequest)])
+    assert req
+    bob.inbox.get(id=req[0].id).accept()
+    mine = _series_view(bob, tag, window)
+    assert len(mine) == 5 and all(o.my_response_type == "Accept" for o in mine)
+    mine[0].decline(body="not that week")
+    mine[2].tentatively_accept()
+    replies = _wait(lambda: (lambda r: r if len(r) == 2 else None)(_instance_parts(host, port, "alice", tag,
+                                                                                      "REPLY")))
+    assert replies, _itip_parts(host, port, "alice", tag)
+    answers = {_utc(e["RECURRENCE-ID"].dt): [a.params.get("PARTSTAT") for a in ical_list(e.get("ATTENDEE"))
+                                            if str(a).lower() == "mailto:bob@example.test"] for e in replies}
+    assert answers == {_utc(mine[0].start): ["DECLINED"], _utc(mine[2].start): ["TENTATIVE"]}
+    after = _series_view(bob, tag, window)
+    assert len(after) == 4 and _utc(mine[0].start) not in [_utc(o.start) for o in after]
+    tentative = [o for o in after if _utc(o.start) == _utc(mine[2].start)][0]
+    assert tentative.type == "Exception" and tentative.my_response_type == "Tentative"
+    assert tentative.legacy_free_busy_status == "Tentative"
+    assert [o.my_response_type for o in after].count("Accept") == 3
 
 
 async def test_meeting_occurrence_update_and_cancel(gw):
