@@ -71,9 +71,9 @@ _SubElement = etree.SubElement
 
 
 def sub(parent, tag: str, value=None, **attrs):
-    """Append a child; ``value`` becomes its text (booleans as xs:boolean)."""
+    """Append a child; ``value`` becomes its text, attribute values likewise (booleans as xs:boolean)."""
     # a hot path (dozens of calls per item in a FindItem answer): skip the attribute dict when empty
-    el = _SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None}) if attrs \
+    el = _SubElement(parent, tag, {k: xs_text(v) for k, v in attrs.items() if v is not None}) if attrs \
         else _SubElement(parent, tag)
     if value is not None:
         el.text = value if type(value) is str else xs_text(value)

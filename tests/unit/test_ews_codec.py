@@ -243,3 +243,11 @@ def test_store_id_layout_matches_exchange():
     for bad in ("", "AA==", base64.b64encode(b"\x05abc").decode()):
         with pytest.raises(ewsids.IdMalformed):
             ewsids.decode_store_id(bad)
+
+
+def test_boolean_attributes_are_xs_boolean():
+    from protocols.ews.ns import sub
+    root = etree.Element("r")
+    el = sub(root, "x", True, IncludesLastItemInRange=False, TotalItemsInView=3, Skip=None)
+    assert el.text == "true" and el.get("IncludesLastItemInRange") == "false" and el.get("TotalItemsInView") == "3"
+    assert "Skip" not in el.attrib
