@@ -18,6 +18,7 @@ computed on that zone's wall clock (days, working hours, MeetingTime).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -292,7 +293,8 @@ async def _suggestions(ctx: EwsContext, root, options_el, mailboxes: list, zone:
     try:
         attendees = [await _attendee(ctx, sgx.read_mailbox_data(md), start, end, zone, known)
                      for md in mailboxes]
-        results = sg.suggest(attendees, opts)
+        # up to 62 days x 48 slots x 100 attendees: off the event loop
+        results = await asyncio.to_thread(sg.suggest, attendees, opts)
     except Exception as exc:  # noqa: BLE001 - the suggestions fail, the free/busy answers stand
         log.exception("meeting suggestions failed")
         sgx.write_response(root, None, code="ErrorMeetingSuggestionGenerationFailed",

@@ -32,7 +32,7 @@ How a slot is judged (our reading of MS-OXWAVLS; where the spec is silent the ch
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from protocols.ews.suggestions import (
@@ -175,8 +175,20 @@ def days_of(opts: SuggestionsViewOptions) -> list[date]:
     return out
 
 
+def _within(busy: tuple[Interval, ...], start: datetime, end: datetime) -> tuple[Interval, ...]:
+    return tuple(iv for iv in busy if iv.start < end and iv.end > start)
+
+
+def _for_day(a: AttendeeAvailability, start: datetime, end: datetime) -> AttendeeAvailability:
+    """The attendee with only the intervals that can touch the day's meetings (48 slots x many days)."""
+    return replace(a, busy=_within(a.busy, start, end),
+                   members=tuple(None if m is None else _within(m, start, end) for m in a.members))
+
+
 def suggest_day(day: date, attendees: list[AttendeeAvailability], opts: SuggestionsViewOptions) -> SuggestionDayResult:
     midnight = datetime(day.year, day.month, day.day)
+    reach = midnight + timedelta(days=1, minutes=opts.duration_minutes)
+    attendees = [_for_day(a, midnight, reach) for a in attendees]
     step = timedelta(minutes=opts.interval_minutes)
     slots = []
     at = midnight

@@ -289,3 +289,17 @@ async def test_suggestion_errors_unknown_attendees_and_groups(demo_gateway):
                                    sgx.UnknownConflict(), sgx.GroupConflict(2, 1, 1, 0))
     assert slots[13].conflicts[3] == sgx.GroupConflict(2, 2, 0, 0)
     assert slots[10].quality == "Poor" and slots[13].quality == "Excellent"
+
+
+async def test_suggestions_mark_unreadable_free_busy_as_no_data(gw, bob_busy):
+    """carol never published this far ahead: on per-user DAV logins her free/busy cannot be read (NoData,
+    not counted); the demo's proxy login reads it (Free)."""
+    day = bob_busy
+    people = [_mailbox("alice@example.test", "Organizer"), _mailbox("carol@example.test", "Required")]
+    _, p = await call(gw, availability_request(day, people))
+    code, days = sgx.read_response(child(p, "SuggestionsResponse"))
+    assert code == "NoError"
+    slots = _by_time(days)
+    carol = "Free" if gw.state.config.dav.auth == "proxy" else "NoData"
+    assert slots[10].conflicts == (sgx.IndividualConflict("Free"), sgx.IndividualConflict(carol))
+    assert {s.quality for s in slots.values()} == {"Excellent"}
