@@ -13,8 +13,14 @@
   calendar copy gets its response (made from the request when there is none yet), and an
   IPM.Schedule.Meeting.Resp.* goes to the organizer. CancelCalendarItem sends
   IPM.Schedule.Meeting.Canceled and removes the organizer's item.
-- UpdateItem of calendar items (fields, attendees, recurrence; SendMeetingInvitationsOrCancellations)
-  and DeleteItem of one occurrence (a deleted instance in the blob).
+- UpdateItem of calendar items (fields, attendees, recurrence; SendMeetingInvitationsOrCancellations).
+- One occurrence (occurrences.py does the blob and attachment edits): UpdateItem makes or edits its
+  exception on the master (ExceptionInfo/ExtendedException + exception attachment, MS-OXOCAL 2.2.10.1),
+  which CalDAV stores as a RECURRENCE-ID override; the answer names the occurrence with the master's new
+  change key. DeleteItem and CancelCalendarItem delete the instance (a deleted instance in the blob).
+  For a meeting the user organizes, updates and cancellations of one instance go out as iTIP
+  REQUEST/CANCEL with RECURRENCE-ID; an attendee's Accept/Tentative/Decline of one instance changes
+  only that instance in their calendar and sends a REPLY with RECURRENCE-ID.
 
 Responses are not applied to the organizer's calendar automatically: exgate has no calendar
 assistant, so a MeetingResponse stays a message in the organizer's Inbox.

@@ -195,22 +195,35 @@ async def test_meeting_invitation_and_acceptance(gw):
 
 # ---------------------------------------------------------------- one occurrence changed on its own
 
-async def caldav_objects(gw, login: str, uid: str) -> list[icalendar.Calendar]:
-    """The user's calendar objects with ``uid``, read with a plain CalDAV client (no gateway)."""
+def _dav(gw, login: str) -> DavClient:
     cfg = gw.state.config.dav
     if cfg.auth == "proxy":
-        dav = DavClient(cfg.url, cfg.service_user, cfg.service_password, headers={cfg.proxy_header: login})
-    else:
-        dav = DavClient(cfg.url, login, f"{login}pw")
+        return DavClient(cfg.url, cfg.service_user, cfg.service_password, headers={cfg.proxy_header: login})
+    return DavClient(cfg.url, login, f"{login}pw")
+
+
+async def caldav_objects(gw, login: str, uid: str) -> list[tuple[str, str | None, icalendar.Calendar]]:
+    """(href, etag, calendar) of the user's calendar objects with ``uid``, read with a plain CalDAV
+    client (no gateway)."""
+    dav = _dav(gw, login)
     try:
         cals, _ = await dav.discover()
         out = []
         for cal in cals:
             for res in await dav.list_resources(cal.href):
-                data = (await dav.get(res.href)).data or b""
+                got = await dav.get(res.href)
+                data = got.data or b""
                 if uid.encode() in data.replace(b"\r\n ", b""):
-                    out.append(icalendar.Calendar.from_ical(data))
+                    out.append((res.href, got.etag, icalendar.Calendar.from_ical(data)))
         return out
+    finally:
+        await dav.close()
+
+
+async def caldav_put(gw, login: str, href: str, etag: str | None, cal: icalendar.Calendar) -> None:
+    dav = _dav(gw, login)
+    try:
+        await dav.put(href, cal.to_ical(), "text/calendar; charset=utf-8", etag=etag)
     finally:
         await dav.close()
 
@@ -282,7 +295,7 @@ def _delete_fourth(gw, tag, window, moved_start):
     gone = CalendarItem(account=a, folder=a.calendar, _id=fourth_id, subject="too late")
     with pytest.raises(ErrorCalendarOccurrenceIsDeletedFromRecurrence):
         gone.save(update_fields=["subject"], conflict_resolution="AlwaysOverwrite")
-    return fourth_start
+    return fourth_start, after[-1].start
 
 
 async def test_change_one_occurrence(gw):
@@ -290,20 +303,28 @@ async def test_change_one_occurrence(gw):
     uid, master_id, window, old_start = await asyncio.to_thread(_change_third, gw, tag)
     objs = await caldav_objects(gw, "alice", uid)
     assert len(objs) == 1
-    events = list(objs[0].walk("VEVENT"))
+    events = list(objs[0][2].walk("VEVENT"))
     overrides = [e for e in events if e.get("RECURRENCE-ID") is not None]
     assert len(events) == 2 and len(overrides) == 1
     ov = overrides[0]
     assert str(ov["SUMMARY"]) == f"weekly {tag} moved"
     assert _utc(ov["RECURRENCE-ID"].dt) == _utc(old_start)
     assert _utc(ov["DTSTART"].dt) == _utc(old_start + timedelta(hours=3))
-    deleted = await asyncio.to_thread(_delete_fourth, gw, tag, window, old_start)
-    objs = await caldav_objects(gw, "alice", uid)
-    events = list(objs[0].walk("VEVENT"))
+    deleted, last = await asyncio.to_thread(_delete_fourth, gw, tag, window, old_start)
+    (href, etag, cal), = await caldav_objects(gw, "alice", uid)
+    events = list(cal.walk("VEVENT"))
     master = [e for e in events if e.get("RECURRENCE-ID") is None][0]
     exdates = [_utc(d.dt) for x in ical_list(master.get("EXDATE")) for d in x.dts]
     assert exdates == [_utc(deleted)]
     assert [str(e["SUMMARY"]) for e in events if e.get("RECURRENCE-ID") is not None] == [f"weekly {tag} moved"]
+    # a CalDAV client deletes the last occurrence: the series as EWS sees it follows (the gateway kept no
+    # stale copy of the recurrence blob beside the server's object)
+    master.add("EXDATE", _utc(last))
+    await caldav_put(gw, "alice", href, etag, cal)
+    starts = await asyncio.to_thread(lambda: [(o.subject, _utc(o.start))
+                                              for o in _series_view(account(gw), tag, window)])
+    assert len(starts) == 3 and _utc(last) not in [s for _, s in starts]
+    assert starts[2] == (f"weekly {tag} moved", _utc(old_start + timedelta(hours=3)))
 
 
 def _utc(dt) -> datetime:
