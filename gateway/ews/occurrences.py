@@ -80,6 +80,10 @@ def instance_props(current: dict, edit: InstanceEdit, *, original_start: datetim
          if not isinstance(k, str) and k not in DERIVED and k not in SERIES_ONLY}
     for k in edit.remove:
         p.pop(k, None)
+    if P.PidTagBody in edit.set_props and P.PidTagHtml not in edit.set_props:
+        # a text body replaces the series' formatted one rather than sitting beside it
+        for k in (P.PidTagHtml, P.PidTagRtfCompressed):
+            p.pop(k, None)
     p.update(edit.set_props)
     start, end = p.get(A.PidLidAppointmentStartWhole), p.get(A.PidLidAppointmentEndWhole)
     if not isinstance(start, datetime) or not isinstance(end, datetime):

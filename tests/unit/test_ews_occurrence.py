@@ -256,3 +256,14 @@ def test_instance_message_is_an_itip_request_for_that_instance():
 
 def ical_list(v):
     return v if isinstance(v, list) else [v]
+
+
+def test_text_body_replaces_the_series_html():
+    m = master()
+    m.props[P.PidTagHtml] = b"<p>series agenda</p>"
+    new, inst, _ = edited(m, {P.PidTagBody: "only this week: demo"})
+    assert P.PidTagHtml not in inst and inst[P.PidTagBody] == "only this week: demo"
+    e = R.decode_appointment_recur(new.props[A.PidLidAppointmentRecur]).exceptions[0]
+    assert e.override_flags == R.ARO_EXCEPTIONAL_BODY
+    emb = [a.embedded for a in new.attachments if a.embedded is not None][0]
+    assert emb.props[A.PidLidFExceptionalBody] is True
