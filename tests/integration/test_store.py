@@ -448,3 +448,54 @@ async def test_new_contact_gets_a_vcard_uid(backend):
         await mbx.delete_items([c.mid])
     finally:
         await mbx.close()
+
+
+def dav_put(cfg, href: str, body: str, login="alice") -> int:
+    import urllib.request
+    u = USERS[login]
+    url = cfg.dav.url.rstrip("/") + href if href.startswith("/") else href
+    req = urllib.request.Request(url, data=body.encode(), method="PUT", headers={
+        "Authorization": "Basic " + base64.b64encode(f"{u.login}:{u.password}".encode()).decode(),
+        "Content-Type": "text/calendar; charset=utf-8"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status
+
+
+async def test_kept_properties_give_way_to_another_clients_edit(backend):
+    """What iCalendar can't hold is kept by the gateway, for as long as the server's copy is the one
+    the gateway wrote: once another CalDAV client changes the event, the server's version wins."""
+    kind, cfg = backend
+    from protocols.mapi.props import by_name
+    from protocols.mapi.props.named import PS_PUBLIC_STRINGS, name
+    from protocols.mapi.types import PropType as T
+    extra = name(PS_PUBLIC_STRINGS, "ExgateTestOnlyInMapi", T.String)
+    mbx = await open_for(cfg)
+    try:
+        cal = await mbx.folder_by_role("calendar")
+        start = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
+        subject = f"Kept {uuid.uuid4().hex[:6]}"
+        ev = await mbx.create_item(cal.fid, MessageContent({
+            P.PidTagMessageClass: "IPM.Appointment", P.PidTagSubject: subject,
+            by_name("PidLidAppointmentStartWhole"): start,
+            by_name("PidLidAppointmentEndWhole"): start + timedelta(hours=1), extra: "mapi only"}))
+        assert (await mbx.get_item(ev.mid)).props.get(extra) == "mapi only"
+        # our own edit keeps it
+        await mbx.update_item(ev.mid, {P.PidTagSubject: subject + " (moved)"})
+        got = await mbx.get_item(ev.mid)
+        assert got.props.get(extra) == "mapi only" and got.props[P.PidTagSubject] == subject + " (moved)"
+        assert got.props[P.PidTagNormalizedSubject] == subject + " (moved)"
+        assert "ExgateTestOnlyInMapi" not in (await asyncio.to_thread(dav_get, cfg, mbx.message_row(ev.globcnt)["href"]))[1]
+        # another client rewrites the event: the server's copy is the truth now
+        href = mbx.message_row(ev.globcnt)["href"]
+        status, ics = await asyncio.to_thread(dav_get, cfg, href)
+        assert status == 200
+        ics = re.sub(r"SUMMARY:[^\r\n]*", f"SUMMARY:{subject} (edited elsewhere)", ics)
+        assert await asyncio.to_thread(dav_put, cfg, href, ics) in (200, 201, 204)
+        got = await mbx.get_item(ev.mid)
+        assert got.props[P.PidTagSubject] == got.props[P.PidTagNormalizedSubject] == f"{subject} (edited elsewhere)"
+        assert extra not in got.props
+        listed = {i.props.get(P.PidTagSubject): i for i in await mbx.list_items(cal.fid)}
+        assert extra not in listed[f"{subject} (edited elsewhere)"].props
+        await mbx.delete_items([ev.mid])
+    finally:
+        await mbx.close()

@@ -133,8 +133,18 @@ class DavAdapter:
         blob = self._summary_blob(content)
         if row is None:
             return self.mbx.insert_message(folder.globcnt, "dav", href=res.href, etag=res.etag, summary=blob)
+        self._server_changed(row[0], row[2], res.etag)
         self.mbx.touch_message(row[0], etag=res.etag, summary=blob)
         return row[0]
+
+    def _server_changed(self, globcnt: int, known_etag: str | None, etag: str | None) -> None:
+        """Another client rewrote the resource: what the gateway kept beside it (properties iCalendar or
+        vCard could not carry) described the version it wrote, so it goes; the server's copy is the
+        truth. Without an ETag from our own PUT there is no telling whose change it is: keep it."""
+        if known_etag and etag and etag != known_etag:
+            stale = self.mbx.overlay("m", globcnt)
+            if stale:
+                self.mbx.set_overlay("m", globcnt, {}, remove=list(stale))
 
     # ------------------------------------------------------------ reading
     async def list(self, folder: Folder, *, sync: bool = True) -> list[Item]:
@@ -168,6 +178,7 @@ class DavAdapter:
             raise BackendUnavailable(str(exc)) from exc
         content = conv.dav_to_content(res.data or b"", folder.container_class or "IPF.Appointment", owner=self.mbx.email)
         if res.etag and res.etag != row["etag"]:
+            self._server_changed(row["mid"], row["etag"], res.etag)
             self.mbx.touch_message(row["mid"], etag=res.etag, summary=self._summary_blob(content))
             row = self.mbx.message_row(row["mid"])
         content.props.update(self.mbx.overlay("m", row["mid"]))
