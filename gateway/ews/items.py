@@ -171,8 +171,7 @@ async def _send(ctx: EwsContext, mid: int, disposition: str, saved_ref) -> None:
     sent = await ctx.mbx.submit(mid)
     if response_of is not None:
         await pending.mark_original(ctx.mbx, *response_of)
-        if sent is not None:
-            pending.forget(ctx.mbx, sent.mid)
+        pending.forget(ctx.mbx, mid)
     if sent is not None and saved_ref is not None:
         dest = await ctx.folder(saved_ref)
         if dest.fid != sent.fid:
