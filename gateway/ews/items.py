@@ -324,7 +324,11 @@ async def move_item(ctx: EwsContext, *, copy: bool = False):
             raise ResponseError("ErrorInvalidRequest", "ToFolderId is missing.")
         mid = ctx.mid_of(id_el.get("Id"))
         dest = await ctx.folder(dest_ref[0])
-        moved = await ctx.mbx.move_items([mid], dest.fid, copy=copy)
+        if copy:   # through notifications, so subscribers get a CopiedEvent rather than a CreatedEvent
+            from .notifications import copy_items
+            moved = await copy_items(ctx, [mid], dest.fid)
+        else:
+            moved = await ctx.mbx.move_items([mid], dest.fid)
         new = moved.get(mid, mid)
         items = sub(el, m("Items"))
         write_item_id(items, ctx, new, current_change_key(ctx, new))

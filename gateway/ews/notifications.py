@@ -1,27 +1,43 @@
-"""EWS notifications (MS-OXWSNTIF): Subscribe (pull, streaming), GetEvents, GetStreamingEvents, Unsubscribe.
+"""EWS notifications (MS-OXWSNTIF): Subscribe (pull, push, streaming), GetEvents, GetStreamingEvents, Unsubscribe.
 
 Subscriptions live in memory, per gateway and per user. One *feed* per user consumes the store's
-change source (``Mailbox.watch()``: IMAP NOTIFY/IDLE, DAV polling) and turns each FolderChanges into
-item events, fanned out to that user's subscriptions:
+change source (``changes.watch_mailbox``: IMAP NOTIFY/IDLE, DAV polling, folder-row changes) and
+turns what it reports into events, fanned out to that user's subscriptions:
 
 - an item id the feed has not seen before -> CreatedEvent (and NewMailEvent in a mail folder a
   message is delivered to, i.e. not Sent/Drafts/Outbox/Deleted, unless it is a draft);
+- a new item that EWS CopyItem made through this gateway -> CopiedEvent (ItemId the copy, OldItemId
+  the original; the copy path leaves a hint, ``copy_items``). A copy made by another IMAP client is
+  indistinguishable from a delivery and stays a CreatedEvent;
 - a known item changed in the same folder -> ModifiedEvent;
 - the store keeps an item's id on a move, so an id that turns up in another folder, or whose
   tombstone in one folder comes with a live row in another, -> MovedEvent;
-- a tombstone with no live row anywhere -> DeletedEvent.
-Folder events (a folder created or renamed) and CopiedEvent are not produced: the change source
-reports item changes only. Push subscriptions (the server calling the client back) are refused.
+- a tombstone with no live row anywhere -> DeletedEvent;
+- after a batch changed a folder's item or unread count -> a ModifiedEvent for the folder itself
+  (FolderId, ParentFolderId, UnreadCount), as Exchange sends;
+- folders created, renamed, moved or deleted -> Created/Modified/Moved/DeletedEvent with FolderId.
+  The gateway's own folder operations are seen at once (the store calls its hierarchy listeners);
+  folders another IMAP client creates are found by a hierarchy sync every HIERARCHY_POLL_SECONDS,
+  and at most every HIERARCHY_WAKE_SECONDS when a client calls GetEvents.
+A subscription to some folders gets events whose parent (or old parent) is one of them, and the
+folder events of those folders themselves.
 
 Watermarks are opaque to clients: base64 of a magic and the subscription's event sequence number.
-GetEvents returns the events after the watermark it is given and forgets those up to it (MS-OXWSNTIF
-3.1.4.2); with nothing new it returns a StatusEvent carrying the current watermark.
+A Subscribe watermark (resume after a lost subscription) is accepted and not used: the events of a
+subscription that is gone are not kept. GetEvents returns the events after the watermark it is given
+and forgets those up to it (MS-OXWSNTIF 3.1.4.2); with nothing new it returns a StatusEvent carrying
+the current watermark.
 
 GetStreamingEvents answers with a chunked HTTP response of whole SOAP envelopes (MS-OXWSNTIF
 3.1.4.3): at once one with ConnectionStatus OK, then one per batch of notifications, a keep-alive
 envelope every ``KEEPALIVE_SECONDS``, and at ConnectionTimeout (minutes) a final one with
 ConnectionStatus Closed. The handler writes that response itself; endpoint.py's ordinary answer
 built afterwards is not sent (aiohttp ignores a second response once one has been prepared).
+
+Push subscriptions (MS-OXWSNTIF 3.1.4.4): one task per subscription POSTs SendNotification to the
+client's URL (push.py: URL checks, the allow-list, retries): a StatusEvent at once, the events as
+they come, a StatusEvent after StatusFrequency minutes without any. The client's Unsubscribe answer,
+the Unsubscribe operation, or a delivery that failed through every retry ends it.
 """
 from __future__ import annotations
 
@@ -38,14 +54,17 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
+from gateway.backends.base import BackendError
 from gateway.store import errors as se
+from gateway.store.changes import HierarchyChanges, resync_hierarchy, watch_mailbox
 from protocols.ews import ids as ewsids
+from protocols.ews import notification as wire
 from protocols.ews.envelope import ServerVersion, build_response
 from protocols.ews.folders import read_folder_refs
-from protocols.ews.ns import child, children, m, sub, t, text
+from protocols.ews.ns import child, children, m, sub, text
 from protocols.ews.responses import ResponseError, message, response_root
-from protocols.ews.values import format_datetime
 
+from . import push
 from .context import EwsContext, for_each
 
 log = logging.getLogger("exgate.ews.notifications")
@@ -57,6 +76,10 @@ KEEPALIVE_SECONDS = 15.0
 MAX_PENDING = 1000                 # events kept per subscription; the oldest go first
 MAX_EVENTS_PER_CALL = 50
 STREAMING_IDLE_SECONDS = 30 * 60   # a streaming subscription with no connection lives this long
+HIERARCHY_POLL_SECONDS = 60.0      # a feed asks the backends for new folders this often
+HIERARCHY_WAKE_SECONDS = 5.0       # ... and on GetEvents, at most this often
+COPY_SETTLE_SECONDS = 10.0         # the feed waits this long at most for a running CopyItem's hint
+MAX_COPY_HINTS = 1000
 _WM_MAGIC = b"EXWM"
 
 
@@ -79,16 +102,28 @@ class Event:
     seq: int
     kind: str                   # element name: CreatedEvent, NewMailEvent, ...
     timestamp: datetime
-    mid: int
+    mid: int | None             # an item event's item (the copy, for CopiedEvent) ...
     parent_fid: int
     old_parent_fid: int | None = None
+    fid: int | None = None      # ... or a folder event's folder
+    old_mid: int | None = None  # CopiedEvent: the original
+    unread_count: int | None = None
+
+
+@dataclass
+class PushState:
+    target: push.PushTarget
+    user: object                # AuthenticatedUser: the mailbox is reopened as them when it was closed
+    state: object               # GatewayState
+    acked: int = 0              # the last event sequence number the client answered OK to
+    task: asyncio.Task | None = None
 
 
 @dataclass
 class Subscription:
     id: str
     owner: str
-    mode: str                               # "pull" or "streaming"
+    mode: str                               # "pull", "push" or "streaming"
     folders: frozenset[int] | None          # FIDs; None: every folder
     event_types: frozenset[str]
     timeout: float                          # seconds without a GetEvents (pull) / a connection (streaming)
@@ -97,19 +132,22 @@ class Subscription:
     last_seq: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     stream_token: object | None = None      # the streaming connection currently attached
+    push: PushState | None = None
 
     def expired(self, now: float | None = None) -> bool:
-        if self.stream_token is not None:
-            return False
+        if self.stream_token is not None or self.mode == "push":
+            return False                    # a push subscription ends by its client's answer
         return (now or time.monotonic()) - self.touched > self.timeout
 
     def wants(self, ev: Event) -> bool:
         if ev.kind not in self.event_types:
             return False
-        return self.folders is None or ev.parent_fid in self.folders or ev.old_parent_fid in self.folders
+        return (self.folders is None or ev.parent_fid in self.folders or ev.old_parent_fid in self.folders
+                or ev.fid in self.folders)
 
-    def add(self, kind: str, ts: datetime, mid: int, parent: int, old_parent: int | None = None) -> None:
-        ev = Event(self.last_seq + 1, kind, ts, mid, parent, old_parent)
+    def add(self, kind: str, ts: datetime, mid: int | None, parent: int, old_parent: int | None = None, *,
+            fid: int | None = None, old_mid: int | None = None, unread: int | None = None) -> None:
+        ev = Event(self.last_seq + 1, kind, ts, mid, parent, old_parent, fid, old_mid, unread)
         if not self.wants(ev):
             return
         self.last_seq += 1
@@ -119,7 +157,7 @@ class Subscription:
 
 
 class Feed:
-    """One user's change source, classified into EWS item events for their subscriptions."""
+    """One user's change source, classified into EWS events for their subscriptions."""
 
     def __init__(self, registry: "Registry", owner: str, mbx):
         self.registry = registry
@@ -131,30 +169,42 @@ class Feed:
             ident.mid(mid): ident.fid(fid) for mid, fid in mbx.db.all(
                 "SELECT mid, fid FROM messages WHERE mailbox_id = ? AND associated = 0", (mbx.mailbox_id,))}
         self.moved: set[int] = set()
+        self.counts: dict[int, tuple[int, int]] = self._counts()
         self.task = asyncio.create_task(self._run())
 
     @property
     def alive(self) -> bool:
         return not self.task.done()
 
+    def _counts(self, fid: int | None = None) -> dict[int, tuple[int, int]]:
+        """FID -> (items, unread mail) as the id map holds them (fresh after the folder's sync)."""
+        where, params = ("AND fid = ?", (self.mbx.ident.globcnt_of(fid),)) if fid is not None else ("", ())
+        rows = self.mbx.db.all(
+            "SELECT fid, COUNT(*), SUM(CASE WHEN kind = 'imap' AND (flags IS NULL OR LOWER(flags) NOT LIKE ?) "
+            f"THEN 1 ELSE 0 END) FROM messages WHERE mailbox_id = ? AND associated = 0 {where} GROUP BY fid",
+            ("%seen%", self.mbx.mailbox_id, *params))
+        return {self.mbx.ident.fid(g): (total or 0, unread or 0) for g, total, unread in rows}
+
     async def _run(self) -> None:
         try:
-            async for ch in self.mbx.watch():
+            async for ch in watch_mailbox(self.mbx, hierarchy=True, hierarchy_poll=HIERARCHY_POLL_SECONDS):
                 try:
-                    await self._classify(ch)
+                    if isinstance(ch, HierarchyChanges):
+                        self._hierarchy(ch)
+                    else:
+                        await self._classify(ch)
                 except Exception:  # noqa: BLE001 - one bad batch must not end the feed
-                    log.exception("classifying changes of folder %#x failed", ch.fid)
+                    log.exception("classifying changes of %s failed", self.owner)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the mailbox was closed or a backend went away
             log.info("change feed of %s ended: %s", self.owner, exc)
 
-    async def _folder_role(self, fid: int) -> tuple[str | None, str]:
+    async def _folder(self, fid: int):
         try:
-            f = await self.mbx.get_folder(fid)
-            return f.role, f.kind
+            return await self.mbx.get_folder(fid)
         except se.StoreError:
-            return None, ""
+            return None
 
     def _row(self, mid: int) -> dict | None:
         try:
@@ -162,10 +212,30 @@ class Feed:
         except se.StoreError:
             return None
 
-    async def _classify(self, ch) -> None:
+    def _publish(self, out: list[dict]) -> None:
         now = datetime.now(timezone.utc)
-        out: list[tuple] = []
-        role, kind = await self._folder_role(ch.fid)
+        for sub_ in self.registry.of_owner(self.owner):
+            for ev in out:
+                sub_.add(ts=now, **ev)
+
+    def _hierarchy(self, hc: HierarchyChanges) -> None:
+        kinds = {"created": "CreatedEvent", "modified": "ModifiedEvent", "moved": "MovedEvent",
+                 "deleted": "DeletedEvent"}
+        out = []
+        for fe in hc.events:
+            if fe.parent_fid is None:
+                continue                          # the root: no ParentFolderId to give
+            out.append(dict(kind=kinds[fe.kind], mid=None, fid=fe.fid, parent=fe.parent_fid,
+                            old_parent=fe.old_parent_fid))
+            if fe.kind == "deleted":
+                self.counts.pop(fe.fid, None)
+        self._publish(out)
+
+    async def _classify(self, ch) -> None:
+        await self.registry.copies_settled(self.owner)
+        out: list[dict] = []
+        folder = await self._folder(ch.fid)
+        role, kind = (folder.role, folder.kind) if folder is not None else (None, "")
         for _cn, mid, deleted in ch.ordered:
             prev = self.location.get(mid)
             if deleted:
@@ -174,36 +244,45 @@ class Feed:
                 row = self._row(mid)
                 if row is not None and self.mbx.ident.fid(row["fid"]) != ch.fid:
                     dest = self.mbx.ident.fid(row["fid"])
-                    out.append(("MovedEvent", mid, dest, ch.fid))
+                    out.append(dict(kind="MovedEvent", mid=mid, parent=dest, old_parent=ch.fid))
                     self.location[mid] = dest
                     self.moved.add(mid)
                 else:
-                    out.append(("DeletedEvent", mid, ch.fid, None))
+                    out.append(dict(kind="DeletedEvent", mid=mid, parent=ch.fid))
                     self.location.pop(mid, None)
                 continue
             if prev is None and self.mbx.moved_from(mid) is not None:
                 # moved before this feed saw it where it was: still a move (the source's tombstone
                 # batch, if it comes later, is skipped above)
                 self.location[mid] = ch.fid
-                out.append(("MovedEvent", mid, ch.fid, self.mbx.moved_from(mid)))
+                out.append(dict(kind="MovedEvent", mid=mid, parent=ch.fid, old_parent=self.mbx.moved_from(mid)))
                 continue
             if prev is None:
                 self.location[mid] = ch.fid
-                out.append(("CreatedEvent", mid, ch.fid, None))
+                copied = self.registry.take_copy(self.owner, mid)
+                if copied is not None:
+                    out.append(dict(kind="CopiedEvent", mid=mid, parent=ch.fid, old_parent=copied[1],
+                                    old_mid=copied[0]))
+                    continue
+                out.append(dict(kind="CreatedEvent", mid=mid, parent=ch.fid))
                 row = self._row(mid)
                 draft = row is not None and "\\draft" in (row.get("flags") or "").lower()
                 if kind == "imap" and role not in NOT_NEW_MAIL_ROLES and not draft:
-                    out.append(("NewMailEvent", mid, ch.fid, None))
+                    out.append(dict(kind="NewMailEvent", mid=mid, parent=ch.fid))
             elif prev != ch.fid:
                 self.location[mid] = ch.fid
-                out.append(("MovedEvent", mid, ch.fid, prev))
+                out.append(dict(kind="MovedEvent", mid=mid, parent=ch.fid, old_parent=prev))
             elif mid in self.moved:
                 self.moved.discard(mid)           # the arrival of an item already reported as moved
             else:
-                out.append(("ModifiedEvent", mid, ch.fid, None))
-        for sub_ in self.registry.of_owner(self.owner):
-            for ev_kind, mid, parent, old in out:
-                sub_.add(ev_kind, now, mid, parent, old)
+                out.append(dict(kind="ModifiedEvent", mid=mid, parent=ch.fid))
+        # the folder's own ModifiedEvent when its counts moved (Exchange sends it with UnreadCount)
+        counts = self._counts(ch.fid).get(ch.fid, (0, 0))
+        if folder is not None and folder.parent_fid is not None and counts != self.counts.get(ch.fid):
+            out.append(dict(kind="ModifiedEvent", mid=None, fid=ch.fid, parent=folder.parent_fid,
+                            unread=counts[1]))
+        self.counts[ch.fid] = counts
+        self._publish(out)
 
     def stop(self) -> None:
         self.task.cancel()
@@ -213,6 +292,11 @@ class Registry:
     def __init__(self):
         self.subs: dict[str, Subscription] = {}
         self.feeds: dict[str, Feed] = {}
+        self.copies: dict[str, dict[int, tuple[int, int]]] = {}  # owner -> copy MID -> (original MID, its FID)
+        self._copying: dict[str, int] = {}
+        self._copies_done: dict[str, asyncio.Event] = {}
+        self._hierarchy_asked: dict[str, float] = {}
+        self._background: set[asyncio.Task] = set()
 
     def of_owner(self, owner: str) -> list[Subscription]:
         return [s for s in self.subs.values() if s.owner == owner]
@@ -228,9 +312,17 @@ class Registry:
     def sweep(self) -> None:
         now = time.monotonic()
         for sid in [sid for sid, s in self.subs.items() if s.expired(now)]:
-            self.subs.pop(sid, None)
+            self.remove(sid)
         for owner in [o for o in self.feeds if not self.of_owner(o)]:
             self.feeds.pop(owner).stop()
+            self.copies.pop(owner, None)
+
+    def remove(self, sid: str) -> Subscription | None:
+        s = self.subs.pop(sid, None)
+        if s is not None:
+            s.stream_token = None       # a streaming connection on it ends at its next wake-up
+            s.wake.set()                # so does a push task
+        return s
 
     def get(self, ctx: EwsContext, sid: str | None) -> Subscription:
         self.sweep()
@@ -238,6 +330,70 @@ class Registry:
         if s is None or s.owner != _owner(ctx):
             raise ResponseError("ErrorSubscriptionNotFound", "The subscription was not found or has expired.")
         return s
+
+    # ---- copies made through the gateway (CopiedEvent)
+    @contextlib.asynccontextmanager
+    async def copying(self, owner: str):
+        """While a copy runs, the owner's feed holds back new items until the copy's hint is in."""
+        self._copying[owner] = self._copying.get(owner, 0) + 1
+        done = self._copies_done.setdefault(owner, asyncio.Event())
+        done.clear()
+        try:
+            yield
+        finally:
+            self._copying[owner] -= 1
+            if not self._copying[owner]:
+                del self._copying[owner]
+                done.set()
+
+    async def copies_settled(self, owner: str) -> None:
+        if owner in self._copying:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._copies_done[owner].wait(), COPY_SETTLE_SECONDS)
+
+    def note_copy(self, owner: str, old_mid: int, old_fid: int, new_mid: int) -> None:
+        if owner not in self.feeds:
+            return                      # nobody listens: no hint to keep
+        hints = self.copies.setdefault(owner, {})
+        hints[new_mid] = (old_mid, old_fid)
+        while len(hints) > MAX_COPY_HINTS:
+            hints.pop(next(iter(hints)))
+
+    def take_copy(self, owner: str, new_mid: int) -> tuple[int, int] | None:
+        return self.copies.get(owner, {}).pop(new_mid, None)
+
+    # ---- folders another client made: ask the backends, not too often
+    def wake_hierarchy(self, owner: str, mbx) -> None:
+        now = time.monotonic()
+        if now - self._hierarchy_asked.get(owner, 0.0) < HIERARCHY_WAKE_SECONDS:
+            return
+        self._hierarchy_asked[owner] = now
+
+        async def sync():
+            try:
+                await resync_hierarchy(mbx)
+            except (se.StoreError, BackendError) as exc:
+                log.info("hierarchy sync of %s failed: %s", owner, exc)
+        self.spawn(sync())
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def close(self) -> None:
+        """Stop every feed and push task (the gateway is shutting down)."""
+        for sid in list(self.subs):
+            self.remove(sid)
+        tasks = [s for s in self._background]
+        for feed in self.feeds.values():
+            feed.stop()
+            tasks.append(feed.task)
+        self.feeds.clear()
+        for t_ in tasks:
+            t_.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _REGISTRIES: dict[int, tuple[weakref.ref, Registry]] = {}
@@ -251,39 +407,65 @@ def registry_for(state) -> Registry:
     return found[1]
 
 
+async def shutdown(app: web.Application) -> None:
+    """An aiohttp on_cleanup hook: end the feeds and push tasks of this app's gateway."""
+    from gateway.http.app import GATEWAY
+    found = _REGISTRIES.get(id(app[GATEWAY]))
+    if found is not None and found[0]() is app[GATEWAY]:
+        await found[1].close()
+
+
 def _owner(ctx: EwsContext) -> str:
     return ctx.user.email.lower()
 
 
 # ------------------------------------------------------------------ writing events (MS-OXWSNTIF 2.2.4)
 
-def write_notification(parent, ctx: EwsContext, s: Subscription, events: list[Event], previous: int,
-                       more: bool = False):
-    n = sub(parent, m("Notification"))
-    sub(n, t("SubscriptionId"), s.id)
-    if s.mode == "pull":
-        sub(n, t("PreviousWatermark"), encode_watermark(previous))
-        sub(n, t("MoreEvents"), more)
-    if not events and s.mode == "pull":
-        st = sub(n, t("StatusEvent"))
-        sub(st, t("Watermark"), encode_watermark(s.last_seq))
-    for ev in events:
-        el = sub(n, t(ev.kind))
-        sub(el, t("Watermark"), encode_watermark(ev.seq))
-        sub(el, t("TimeStamp"), format_datetime(ev.timestamp))
-        ck = None
-        if ev.kind != "DeletedEvent":
-            try:
-                row = ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(ev.mid))
-                ck = ewsids.encode_change_key(ctx.mbx.ident.change_key(row["cn"]), "item")
-            except se.StoreError:
-                ck = None
-        sub(el, t("ItemId"), Id=ctx.item_id(ev.mid), ChangeKey=ck)
-        sub(el, t("ParentFolderId"), Id=ctx.folder_id(ev.parent_fid))
+def _folder_id(mbx, fid: int) -> wire.Id:
+    return wire.Id(ewsids.EwsId("folder", mbx.ident.mailbox_guid, fid).encode())
+
+
+def _item_id(mbx, mid: int, with_change_key: bool) -> wire.Id:
+    ck = None
+    if with_change_key:
+        try:
+            row = mbx.message_row(mbx.ident.globcnt_of(mid))
+            ck = ewsids.encode_change_key(mbx.ident.change_key(row["cn"]), "item")
+        except se.StoreError:
+            ck = None
+    return wire.Id(ewsids.EwsId("item", mbx.ident.mailbox_guid, mid).encode(), ck)
+
+
+def event_record(mbx, ev: Event) -> wire.NotificationEvent:
+    rec = wire.NotificationEvent(ev.kind, encode_watermark(ev.seq), ev.timestamp,
+                                 parent_folder_id=_folder_id(mbx, ev.parent_fid))
+    if ev.old_parent_fid is not None:
+        rec.old_parent_folder_id = _folder_id(mbx, ev.old_parent_fid)
+    if ev.fid is not None:
+        rec.folder_id = _folder_id(mbx, ev.fid)
         if ev.old_parent_fid is not None:
-            sub(el, t("OldItemId"), Id=ctx.item_id(ev.mid))
-            sub(el, t("OldParentFolderId"), Id=ctx.folder_id(ev.old_parent_fid))
+            rec.old_folder_id = rec.folder_id           # a folder keeps its id on a move
+        rec.unread_count = ev.unread_count
+    else:
+        rec.item_id = _item_id(mbx, ev.mid, ev.kind != "DeletedEvent")
+        if ev.old_parent_fid is not None:
+            rec.old_item_id = _item_id(mbx, ev.old_mid if ev.old_mid is not None else ev.mid, False)
+    return rec
+
+
+def notification_record(mbx, s: Subscription, events: list[Event], previous: int,
+                        more: bool = False) -> wire.Notification:
+    n = wire.Notification(s.id)
+    if s.mode != "streaming":
+        n.previous_watermark, n.more_events = encode_watermark(previous), more
+        if not events:
+            n.events.append(wire.NotificationEvent("StatusEvent", encode_watermark(s.last_seq)))
+    n.events += [event_record(mbx, ev) for ev in events]
     return n
+
+
+def write_notification(parent, mbx, s: Subscription, events: list[Event], previous: int, more: bool = False):
+    return wire.write_notification(parent, notification_record(mbx, s, events, previous, more))
 
 
 # ------------------------------------------------------------------ Subscribe / Unsubscribe
@@ -297,6 +479,16 @@ async def _folders_of(ctx: EwsContext, req) -> frozenset[int] | None:
     return frozenset([(await ctx.folder(r)).fid for r in refs])
 
 
+def _minutes(req, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(text(req, name) or default)
+    except ValueError:
+        raise ResponseError("ErrorInvalidSubscriptionRequest", f"{name} must be a number of minutes.")
+    if not low <= value <= high:
+        raise ResponseError("ErrorInvalidSubscriptionRequest", f"{name} must be {low} to {high} minutes.")
+    return value
+
+
 async def subscribe(ctx: EwsContext):
     body = ctx.req.body
     req = next((c for c in children(body) if c.tag.endswith("SubscriptionRequest")), None)
@@ -305,34 +497,36 @@ async def subscribe(ctx: EwsContext):
         if req is None:
             raise ResponseError("ErrorInvalidSubscriptionRequest", "The request names no subscription kind.")
         kind = req.tag.rsplit("}", 1)[-1]
-        if kind == "PushSubscriptionRequest":
-            raise ResponseError("ErrorInvalidOperation", "Push subscriptions are not supported by this server; "
-                                                         "use pull or streaming subscriptions.")
+        mode = {"PullSubscriptionRequest": "pull", "PushSubscriptionRequest": "push",
+                "StreamingSubscriptionRequest": "streaming"}.get(kind)
+        if mode is None:
+            raise ResponseError("ErrorInvalidSubscriptionRequest", f"Unknown subscription kind {kind}.")
         types = frozenset((c.text or "").strip() for c in children(child(req, "EventTypes")))
         bad = types - EVENT_TYPES
         if not types or bad:
             raise ResponseError("ErrorInvalidSubscriptionRequest", f"Unknown event types: {', '.join(sorted(bad))}"
                                 if bad else "EventTypes is required.")
+        push_state = None
+        if mode == "push":
+            ews_cfg = ctx.state.config.ews
+            url = push.check_push_url(text(req, "URL"), list(ews_cfg.push_allowed_hosts))
+            target = push.PushTarget(url, _minutes(req, "StatusFrequency", 30, 1, 1440), ews_cfg.push_verify_tls)
+            push_state = PushState(target, ctx.user, ctx.state)
         folders = await _folders_of(ctx, req)
-        mode = "streaming" if kind == "StreamingSubscriptionRequest" else "pull"
         if mode == "pull":
-            try:
-                minutes = int(text(req, "Timeout") or "30")
-            except ValueError:
-                raise ResponseError("ErrorInvalidSubscriptionRequest", "Timeout must be a number of minutes.")
-            if not 1 <= minutes <= 1440:
-                raise ResponseError("ErrorInvalidSubscriptionRequest", "Timeout must be 1 to 1440 minutes.")
-            timeout = minutes * 60.0
+            timeout = _minutes(req, "Timeout", 30, 1, 1440) * 60.0
         else:
             timeout = STREAMING_IDLE_SECONDS
         reg = registry_for(ctx.state)
         reg.sweep()
         s = Subscription(base64.b64encode(uuid.uuid4().bytes).decode("ascii"), _owner(ctx), mode, folders, types,
-                         timeout)
+                         timeout, push=push_state)
         reg.subs[s.id] = s
         reg.ensure_feed(s.owner, ctx.mbx)
+        if push_state is not None:
+            push_state.task = reg.spawn(_push_loop(reg, s))
         sub(el, m("SubscriptionId"), s.id)
-        if mode == "pull":
+        if mode != "streaming":
             sub(el, m("Watermark"), encode_watermark(0))
     return await for_each(ctx, [None], one)
 
@@ -341,11 +535,62 @@ async def unsubscribe(ctx: EwsContext):
     async def one(body, el):
         reg = registry_for(ctx.state)
         s = reg.get(ctx, text(body, "SubscriptionId"))
-        reg.subs.pop(s.id, None)
-        s.stream_token = None       # a streaming connection on it ends at its next wake-up
-        s.wake.set()
+        reg.remove(s.id)
         reg.sweep()
     return await for_each(ctx, [ctx.req.body], one)
+
+
+# ------------------------------------------------------------------ push (MS-OXWSNTIF 3.1.4.4)
+
+async def _push_mailbox(reg: Registry, s: Subscription):
+    """The owner's mailbox with a live feed (reopened when the cache closed it for idleness)."""
+    feed = reg.feeds.get(s.owner)
+    if feed is not None and feed.alive:
+        return feed.mbx
+    mbx = await s.push.state.mailboxes.get(s.push.user)
+    return reg.ensure_feed(s.owner, mbx).mbx
+
+
+async def _push_loop(reg: Registry, s: Subscription) -> None:
+    p = s.push
+    sender = push.PushSender(p.target)
+    mbx = reg.feeds[s.owner].mbx    # ids need only its identity and state DB, even once it is closed
+    first = True
+    try:
+        while s.id in reg.subs:
+            if not first and not s.events:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(s.wake.wait(), p.target.status_frequency * push.MINUTE)
+            first = False
+            s.wake.clear()
+            if s.id not in reg.subs:
+                break
+            try:
+                mbx = await _push_mailbox(reg, s)
+            except (se.StoreError, BackendError, OSError) as exc:
+                # no new events until it opens again; the StatusEvents still say the subscription lives
+                log.info("push subscription %s: mailbox of %s unavailable: %s", s.id, s.owner, exc)
+            batch = s.events[:MAX_EVENTS_PER_CALL]
+            n = notification_record(mbx, s, batch, p.acked, more=len(s.events) > len(batch))
+            answer = await sender.deliver(wire.build_send_notification(n))
+            if answer != "OK":
+                log.info("push subscription %s of %s ends: %s", s.id, s.owner,
+                         "the client unsubscribed" if answer else "every delivery attempt failed")
+                reg.remove(s.id)
+                break
+            if batch:
+                p.acked = batch[-1].seq
+                s.events = [e for e in s.events if e.seq > p.acked]
+            if s.events:
+                s.wake.set()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - log it; the subscription cannot go on
+        log.exception("push subscription %s failed", s.id)
+        reg.remove(s.id)
+    finally:
+        await sender.close()
+        reg.sweep()
 
 
 # ------------------------------------------------------------------ GetEvents (pull)
@@ -365,10 +610,26 @@ async def get_events(ctx: EwsContext):
             raise ResponseError("ErrorReadEventsFailed", "Events after this watermark are no longer available.")
         s.touched = time.monotonic()
         reg.ensure_feed(s.owner, ctx.mbx)
+        reg.wake_hierarchy(s.owner, ctx.mbx)
         s.events = [e for e in s.events if e.seq > wm]      # what the client has seen is acknowledged
         batch = s.events[:MAX_EVENTS_PER_CALL]
-        write_notification(el, ctx, s, batch, wm, more=len(s.events) > len(batch))
+        write_notification(el, ctx.mbx, s, batch, wm, more=len(s.events) > len(batch))
     return await for_each(ctx, [None], one)
+
+
+# ------------------------------------------------------------------ CopyItem's hint
+
+async def copy_items(ctx: EwsContext, mids: list[int], dest_fid: int) -> dict[int, int]:
+    """``Mailbox.move_items(copy=True)``, leaving a hint so the feed reports each copy as a CopiedEvent."""
+    reg = registry_for(ctx.state)
+    owner = _owner(ctx)
+    sources = {mid: ctx.mbx.ident.fid(ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))["fid"]) for mid in mids}
+    async with reg.copying(owner):
+        copied = await ctx.mbx.move_items(mids, dest_fid, copy=True)
+        for old, new in copied.items():
+            if new != old and old in sources:
+                reg.note_copy(owner, old, sources[old], new)
+    return copied
 
 
 # ------------------------------------------------------------------ GetStreamingEvents
@@ -379,7 +640,7 @@ def _stream_envelope(ctx: EwsContext, notifications: list[tuple[Subscription, li
     if notifications:
         container = sub(el, m("Notifications"))
         for s, events in notifications:
-            write_notification(container, ctx, s, events, 0)
+            write_notification(container, ctx.mbx, s, events, 0)
     sub(el, m("ConnectionStatus"), status)
     return build_response(root, ServerVersion())
 

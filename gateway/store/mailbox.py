@@ -56,6 +56,8 @@ class Mailbox:
         self.counter = Counter(db, ident.mailbox_id)
         self.names = NamedPropMap(db, ident.mailbox_id)
         self.imap_names = imap_names
+        # called (no arguments) after any folder row changes: change sources wake up (changes.py)
+        self.hierarchy_listeners: set = set()
         from .adapters.dav import DavAdapter
         from .adapters.imap import ImapAdapter
         from .adapters.local import LocalAdapter
@@ -177,6 +179,8 @@ class Mailbox:
 
     def _bump_hierarchy(self) -> None:
         self.db.execute("UPDATE mailboxes SET hierarchy_cn = hierarchy_cn + 1 WHERE id = ?", (self.mailbox_id,))
+        for listener in list(self.hierarchy_listeners):
+            listener()
 
     async def folders(self) -> list[Folder]:
         await self.refresh_counts()

@@ -1,4 +1,5 @@
-"""EWS notifications with exchangelib on both stacks: pull and streaming subscriptions see mail delivered over SMTP.
+"""EWS notifications with exchangelib on both stacks: pull, push and streaming subscriptions see mail delivered
+over SMTP; folder events (EWS and plain IMAP), CopiedEvent; push retries, Unsubscribe answers, allowed hosts.
 
 The message goes to the backend's own SMTP server (aiosmtpd of the demo stack, Postfix of the real set), not
 through the gateway, so the event can only come from the store's change source (IMAP NOTIFY/IDLE).
@@ -6,6 +7,8 @@ through the gateway, so the event can only come from the store's change source (
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import imaplib
 import smtplib
 import threading
 import time
@@ -13,9 +16,16 @@ import uuid
 from email.message import EmailMessage
 
 import pytest
+from aiohttp import web
+from exchangelib import Folder, Message
 from exchangelib.errors import ErrorSubscriptionNotFound
-from exchangelib.properties import CreatedEvent, DeletedEvent, ModifiedEvent, MovedEvent, NewMailEvent
+from exchangelib.folders import FolderCollection
+from exchangelib.properties import (CopiedEvent, CreatedEvent, DeletedEvent, ModifiedEvent, MovedEvent, NewMailEvent,
+                                    StatusEvent)
+from exchangelib.services import SendNotification
 
+from gateway.ews import push
+from gateway.ews.notifications import registry_for
 from protocols.ews.ns import child, text
 
 from .test_ews_exchangelib import account, gw  # noqa: F401  (fixture)
@@ -125,11 +135,9 @@ async def test_streaming_subscription_sees_new_mail_within_seconds(gw):
 
 def _moved(gw):
     a = account(gw)
-    from exchangelib import Folder, Message
     tag = uuid.uuid4().hex[:8]
     f = Folder(parent=a.inbox, name=f"notify {tag}")
     f.save()
-    from exchangelib.folders import FolderCollection
     both = FolderCollection(account=a, folders=[a.inbox, f])
     sid, wm = both.subscribe_to_pull(event_types=["MovedEvent", "CreatedEvent"], timeout=5, watermark=None)
     try:
@@ -162,11 +170,10 @@ async def test_subscription_errors(demo_gateway):
     _, p = await call(demo_gateway, '<m:GetEvents><m:SubscriptionId>bm8tc3VjaA==</m:SubscriptionId>'
                                     '<m:Watermark>AAAA</m:Watermark></m:GetEvents>')
     assert codes(p) == ["ErrorSubscriptionNotFound"]
-    _, p = await call(demo_gateway, '<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId '
-                                    'Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>'
-                                    '</t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://x/</t:URL>'
-                                    '</m:PushSubscriptionRequest></m:Subscribe>')
-    assert codes(p) == ["ErrorInvalidOperation"]
+    # push: only http(s) URLs with a host
+    for url in ("ftp://x/", "https://", "mailto:a@b"):
+        _, p = await call(demo_gateway, _push_request(url))
+        assert codes(p) == ["ErrorInvalidPushSubscriptionUrl"], url
     _, p = await call(demo_gateway, '<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId '
                                     'Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>'
                                     '</t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest>'
@@ -197,3 +204,259 @@ async def test_subscription_errors(demo_gateway):
     assert codes(p) == ["ErrorSubscriptionNotFound"]
     assert text(messages(p)[0], "ConnectionStatus") == "Closed"
     assert child(messages(p)[0], "ErrorSubscriptionIds") is not None
+
+
+# ------------------------------------------------------------------ push subscriptions
+
+
+def _push_request(url: str, frequency: int = 1) -> str:
+    return ('<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+            '</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes>'
+            f'<t:StatusFrequency>{frequency}</t:StatusFrequency><t:URL>{url}</t:URL>'
+            '</m:PushSubscriptionRequest></m:Subscribe>')
+
+
+class PushReceiver:
+    """A push client's callback: a small aiohttp server on 127.0.0.1:0 that parses each SendNotification
+    with exchangelib and answers OK, Unsubscribe or an HTTP error, as ``answer`` says."""
+
+    def __init__(self, answer: str = "OK"):
+        self.answer = answer
+        self.posts: list[tuple[float, list]] = []     # (arrival, exchangelib Notifications)
+        self.arrived = asyncio.Event()
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.posts.append((time.time(), list(SendNotification(protocol=None).parse(body))))
+        self.arrived.set()
+        ws = SendNotification(protocol=None)
+        if self.answer == "OK":
+            return web.Response(body=ws.ok_payload(), content_type="text/xml")
+        if self.answer == "Unsubscribe":
+            return web.Response(body=ws.unsubscribe_payload(), content_type="text/xml")
+        return web.Response(status=500, text="broken client")
+
+    async def __aenter__(self) -> "PushReceiver":
+        app = web.Application()
+        app.router.add_post("/push", self._handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/push"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.runner.cleanup()
+
+    def events(self) -> list:
+        return [e for _, ns in self.posts for n in ns for e in n.events]
+
+    async def wait_for(self, predicate, timeout: float = 30.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for e in self.events():
+                if predicate(e):
+                    return e
+            self.arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), 0.5)
+        return None
+
+
+async def test_push_subscription_delivers_new_mail_then_unsubscribes(gw, monkeypatch):
+    monkeypatch.setattr(push, "MINUTE", 2.0)      # StatusFrequency 1 -> a StatusEvent every 2 s
+    a = account(gw, "bob")
+    tag = uuid.uuid4().hex[:10]
+    async with PushReceiver() as rx:
+        # (a.inbox is looked up over EWS: in the thread too, never in the loop the gateway runs in)
+        sid, watermark = await asyncio.to_thread(
+            lambda: a.inbox.subscribe_to_push(callback_url=rx.url, event_types=["NewMailEvent", "CreatedEvent"],
+                                              status_frequency=1))
+        assert sid and watermark
+        # at once: a StatusEvent, so the client knows the callback works
+        assert await rx.wait_for(lambda e: isinstance(e, StatusEvent), 10) is not None
+        first = rx.posts[0][1][0]
+        assert first.subscription_id == sid and first.previous_watermark
+        # mail delivered over SMTP: a NewMailEvent for it, in the inbox
+        await asyncio.to_thread(deliver, gw, "bob@example.test", f"push {tag}")
+        new_mail = None
+        deadline = time.time() + 30
+        while new_mail is None and time.time() < deadline:
+            e = await rx.wait_for(lambda e: isinstance(e, NewMailEvent), 5)
+            if e is not None and await asyncio.to_thread(_subject_of, a, e.item_id) == f"push {tag}":
+                new_mail = e
+            elif e is not None:
+                rx.posts.clear()        # an earlier delivery's event: look further
+        assert new_mail is not None, [type(e).__name__ for e in rx.events()]
+        assert new_mail.parent_folder_id.id == (await asyncio.to_thread(lambda: a.inbox.id))
+        # with nothing happening: another StatusEvent after StatusFrequency
+        n = len(rx.posts)
+        got = await rx.wait_for(lambda e: isinstance(e, StatusEvent) and len(rx.posts) > n, 10)
+        assert got is not None
+        # the client answers Unsubscribe: the gateway ends the subscription and sends nothing more
+        rx.answer = "Unsubscribe"
+        n = len(rx.posts)
+        await asyncio.to_thread(deliver, gw, "bob@example.test", f"push stop {tag}")
+        deadline = time.time() + 30
+        while sid in registry_for(gw.state).subs and time.time() < deadline:
+            await asyncio.sleep(0.2)
+        assert sid not in registry_for(gw.state).subs
+        stopped_at = len(rx.posts)
+        assert stopped_at > n
+        await asyncio.to_thread(deliver, gw, "bob@example.test", f"push after {tag}")
+        await asyncio.sleep(5)          # past two StatusFrequency periods
+        assert len(rx.posts) == stopped_at
+    with pytest.raises(ErrorSubscriptionNotFound):
+        await asyncio.to_thread(lambda: a.inbox.unsubscribe(sid))
+
+
+async def test_push_subscription_dropped_after_failed_retries(demo_gateway, monkeypatch):
+    monkeypatch.setattr(push, "MINUTE", 1.0)
+    monkeypatch.setattr(push, "RETRY_SECONDS", 0.2)   # retries at 0.2, 0.4 and 0.8 s within the "minute"
+    async with PushReceiver(answer="error") as rx:
+        _, p = await call(demo_gateway, _push_request(rx.url))
+        assert codes(p) == ["NoError"]
+        sid = text(messages(p)[0], "SubscriptionId")
+        deadline = time.time() + 15
+        while sid in registry_for(demo_gateway.state).subs and time.time() < deadline:
+            await asyncio.sleep(0.1)
+        assert sid not in registry_for(demo_gateway.state).subs
+        assert len(rx.posts) == 4        # the first try and three retries, all the same StatusEvent
+        await asyncio.sleep(1.5)
+        assert len(rx.posts) == 4
+
+
+async def test_push_allowed_hosts(demo_gateway, monkeypatch):
+    monkeypatch.setattr(demo_gateway.state.config.ews, "push_allowed_hosts", ["push.example.test"])
+    _, p = await call(demo_gateway, _push_request("http://127.0.0.1:9/push"))
+    assert codes(p) == ["ErrorInvalidPushSubscriptionUrl"]
+    _, p = await call(demo_gateway, _push_request("https://push.example.test/cb", 1440))
+    assert codes(p) == ["NoError"]
+    sid = text(messages(p)[0], "SubscriptionId")
+    _, p = await call(demo_gateway, f'<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>')
+    assert codes(p) == ["NoError"]
+    assert sid not in registry_for(demo_gateway.state).subs
+
+
+# ------------------------------------------------------------------ folder events and CopiedEvent
+
+
+def _poll(a, sid, wm, predicate, timeout=30.0):
+    """GetEvents until an event matches; returns (event or None, watermark, every event seen)."""
+    seen = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for n in a.inbox.get_events(sid, wm):
+            for e in n.events:
+                wm = e.watermark or wm
+                seen.append(e)
+                if predicate(e):
+                    return e, wm, seen
+        time.sleep(0.5)
+    return None, wm, seen
+
+
+def _folder_events(gw):
+    a = account(gw)
+    tag = uuid.uuid4().hex[:8]
+    root = a.msg_folder_root
+    sid, wm = FolderCollection(account=a, folders=[a.inbox, root]).subscribe_to_pull(
+        event_types=["CreatedEvent", "ModifiedEvent", "MovedEvent", "DeletedEvent"], timeout=5)
+    try:
+        # through EWS: created, renamed, moved, deleted
+        f = Folder(parent=a.inbox, name=f"notify ews {tag}")
+        f.save()
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.folder_id is not None
+                            and e.folder_id.id == f.id)
+        assert e is not None, [type(x).__name__ for x in seen]
+        assert e.parent_folder_id.id == a.inbox.id and e.item_id is None
+        f.name = f"notify renamed {tag}"
+        f.save(update_fields=["name"])
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, ModifiedEvent) and e.folder_id is not None
+                            and e.folder_id.id == f.id)
+        assert e is not None, [type(x).__name__ for x in seen]
+        f.move(root)
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, MovedEvent) and e.folder_id is not None
+                            and e.folder_id.id == f.id)
+        assert e is not None, [type(x).__name__ for x in seen]
+        assert e.parent_folder_id.id == root.id and e.old_parent_folder_id.id == a.inbox.id
+        fid = f.id
+        f.delete()              # (exchangelib forgets f.id here)
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, DeletedEvent) and e.folder_id is not None
+                            and e.folder_id.id == fid)
+        assert e is not None, [type(x).__name__ for x in seen]
+        assert e.parent_folder_id.id == root.id
+        # by another IMAP client, straight on the backend: found by the hierarchy sync
+        known = {x.id for x in root.walk()}
+        name = f"notify-imap-{tag}"
+        cfg = gw.state.config.imap
+        with imaplib.IMAP4(cfg.host, cfg.port) as im:
+            im.login("alice", "alicepw")
+            assert im.create(name)[0] == "OK"
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.folder_id is not None
+                            and e.folder_id.id not in known)
+        assert e is not None, [type(x).__name__ for x in seen]
+        assert e.parent_folder_id.id == root.id
+        created = e.folder_id.id
+        a.root.clear_cache()
+        assert [x.id for x in a.root.walk() if x.name == name] == [created]
+        with imaplib.IMAP4(cfg.host, cfg.port) as im:
+            im.login("alice", "alicepw")
+            assert im.delete(name)[0] == "OK"
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, DeletedEvent) and e.folder_id is not None
+                            and e.folder_id.id == created)
+        assert e is not None, [type(x).__name__ for x in seen]
+    finally:
+        a.inbox.unsubscribe(sid)
+    return True
+
+
+async def test_folder_events_in_pull_subscription(gw):
+    assert await asyncio.to_thread(_folder_events, gw)
+
+
+def _copied(gw):
+    a = account(gw)
+    tag = uuid.uuid4().hex[:8]
+    f = Folder(parent=a.inbox, name=f"notify copy {tag}")
+    f.save()
+    sid, wm = FolderCollection(account=a, folders=[a.inbox, f]).subscribe_to_pull(
+        event_types=["CopiedEvent", "CreatedEvent", "ModifiedEvent"], timeout=5)
+    try:
+        time.sleep(1.0)
+        m = Message(account=a, folder=a.inbox, subject=f"copy me {tag}", body="x")
+        m.save()
+        copy_id = m.copy(f)[0]     # (id, changekey)
+        e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CopiedEvent))
+        assert e is not None, [type(x).__name__ for x in seen]
+        assert e.item_id.id == copy_id != m.id
+        assert e.old_item_id.id == m.id
+        assert e.parent_folder_id.id == f.id and e.old_parent_folder_id.id == a.inbox.id
+        # the folder's own ModifiedEvent with its unread count (the copy is unread)
+        e2, wm, seen2 = _poll(a, sid, wm, lambda e: isinstance(e, ModifiedEvent) and e.folder_id is not None
+                              and e.folder_id.id == f.id, timeout=5)
+        seen += seen2
+        assert e2 is not None or any(isinstance(x, ModifiedEvent) and x.folder_id is not None
+                                     and x.folder_id.id == f.id for x in seen)
+        # the original's creation is reported (its folder's notice may come after the copy's) ...
+        if not any(isinstance(x, CreatedEvent) and x.item_id is not None and x.item_id.id == m.id for x in seen):
+            e3, wm, seen3 = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.item_id is not None
+                                  and e.item_id.id == m.id)
+            seen += seen3
+            assert e3 is not None, [type(x).__name__ for x in seen]
+        # ... the copy's is not: it is the CopiedEvent
+        _, wm, seen4 = _poll(a, sid, wm, lambda e: False, timeout=2)
+        created = [x.item_id.id for x in seen + seen4 if isinstance(x, CreatedEvent) and x.item_id is not None]
+        assert copy_id not in created and m.id in created
+        assert a.inbox.get(id=m.id).subject == f"copy me {tag}"
+    finally:
+        a.inbox.unsubscribe(sid)
+        f.delete()
+    return True
+
+
+async def test_copy_item_is_a_copied_event(gw):
+    assert await asyncio.to_thread(_copied, gw)
