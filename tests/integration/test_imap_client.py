@@ -497,3 +497,19 @@ async def test_fetch_of_a_new_uid_on_a_cached_selection(client: ImapBackendClien
         assert s.uid == uid
     finally:
         await client.delete_folder(folder)
+
+
+async def test_append_after_another_session_deleted_the_selected_folder(
+        client: ImapBackendClient, other: ImapBackendClient, server: ImapServer) -> None:
+    """Dovecot notices a deleted selected mailbox at the next command and says BYE: an APPEND sent on
+    that pooled connection was never carried out, so it is sent again on a fresh one."""
+    name = _name()
+    await client.create_folder(name)
+    await client.append(name, _message("in doomed folder"))
+    await client.fetch_summaries(name, "1:*")          # the pooled connection has it selected now
+    await other.delete_folder(name)
+    _CREATED.remove(name)
+    uidvalidity, uid = await client.append("INBOX", _message("after the delete"))
+    assert uid
+    assert "after the delete" in [s.envelope.subject for s in await client.fetch_summaries("INBOX", f"{uid}")
+                                  if s.envelope]

@@ -37,7 +37,7 @@ from gateway.backends.base import (
     ImapMessageSummary,
 )
 from gateway.backends.imap import parse
-from gateway.backends.imap.connection import CommandResult, ConnectionLost, ImapConnection, ImapError
+from gateway.backends.imap.connection import CommandResult, ConnectionLost, ImapConnection, ImapError, ServerBye
 from gateway.backends.imap.parse import Literal, Response
 from gateway.backends.imap.pool import ConnectionPool, ConnectionFactory
 
@@ -114,8 +114,8 @@ class ImapBackendClient:
                         if fresh_view and reused:
                             await conn.command("NOOP")
                     return await op(conn)
-            except ConnectionLost:
-                if attempt or not retry:
+            except ConnectionLost as exc:
+                if attempt or not (retry or isinstance(exc, ServerBye)):
                     raise
         raise AssertionError("unreachable")
 

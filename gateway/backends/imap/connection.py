@@ -64,6 +64,13 @@ class ConnectionLost(BackendError):
         super().__init__(message, "unavailable")
 
 
+class ServerBye(ConnectionLost):
+    """The server said BYE instead of answering the command (RFC 3501 7.1.5): the command was not
+    carried out (a server finishes a command with its tagged answer before it leaves), so even one
+    that is not safe to repeat may be sent again on a new connection. Dovecot does this when the
+    selected mailbox was deleted by another session: it notices at the next command."""
+
+
 @dataclass
 class CommandResult:
     tagged: Response
@@ -305,6 +312,8 @@ class ImapConnection:
                 if resp.tag == tag:
                     raise ImapError(name, resp)
                 self._untagged(resp, untagged)
+                if resp.kind == "BYE" and resp.tag == "*" and name != "LOGOUT":
+                    raise ServerBye(f"{name}: the server said BYE: {resp.text}")
         while True:
             resp = await self._next(timeout)
             if resp.tag == tag:
@@ -317,6 +326,8 @@ class ImapConnection:
             if resp.tag == "+":
                 continue  # stray continuation (e.g. a server that asked for a LITERAL+ literal)
             self._untagged(resp, untagged)
+            if resp.kind == "BYE" and resp.tag == "*" and name != "LOGOUT":
+                raise ServerBye(f"{name}: the server said BYE: {resp.text}")
 
     def _untagged(self, resp: Response, into: list[Response]) -> None:
         if resp.kind == "BYE" and resp.tag == "*":
