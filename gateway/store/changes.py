@@ -151,6 +151,7 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
         tasks.append(asyncio.create_task(hierarchy_poll_loop(hierarchy_poll)))
     mbx.hierarchy_listeners.add(on_hierarchy)
     pause = 1.0
+    getter: asyncio.Task | None = None
     try:
         while True:
             getter = asyncio.create_task(queue.get())
@@ -204,6 +205,8 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
                 yield ch
     finally:
         mbx.hierarchy_listeners.discard(on_hierarchy)
+        if getter is not None:
+            getter.cancel()
         for t in tasks:
             t.cancel()
             with contextlib.suppress(BaseException):

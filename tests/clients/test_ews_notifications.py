@@ -359,6 +359,12 @@ def _poll(a, sid, wm, predicate, timeout=30.0):
     return None, wm, seen
 
 
+# A pymap session that has a folder selected when another session renames or deletes it dies without an
+# answer (FileNotFoundError in pymap); the gateway's pooled IMAP connection then waits for its 60 s command
+# timeout. The feed's sync can meet such a connection, so folder events get that long here.
+FOLDER_EVENT_SECONDS = 75.0
+
+
 def _folder_events(gw):
     a = account(gw)
     tag = uuid.uuid4().hex[:8]
@@ -370,23 +376,23 @@ def _folder_events(gw):
         f = Folder(parent=a.inbox, name=f"notify ews {tag}")
         f.save()
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.folder_id is not None
-                            and e.folder_id.id == f.id)
+                            and e.folder_id.id == f.id, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
         assert e.parent_folder_id.id == a.inbox.id and e.item_id is None
         f.name = f"notify renamed {tag}"
         f.save(update_fields=["name"])
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, ModifiedEvent) and e.folder_id is not None
-                            and e.folder_id.id == f.id)
+                            and e.folder_id.id == f.id, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
         f.move(root)
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, MovedEvent) and e.folder_id is not None
-                            and e.folder_id.id == f.id)
+                            and e.folder_id.id == f.id, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
         assert e.parent_folder_id.id == root.id and e.old_parent_folder_id.id == a.inbox.id
         fid = f.id
         f.delete()              # (exchangelib forgets f.id here)
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, DeletedEvent) and e.folder_id is not None
-                            and e.folder_id.id == fid)
+                            and e.folder_id.id == fid, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
         assert e.parent_folder_id.id == root.id
         # by another IMAP client, straight on the backend: found by the hierarchy sync
@@ -397,7 +403,7 @@ def _folder_events(gw):
             im.login("alice", "alicepw")
             assert im.create(name)[0] == "OK"
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.folder_id is not None
-                            and e.folder_id.id not in known)
+                            and e.folder_id.id not in known, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
         assert e.parent_folder_id.id == root.id
         created = e.folder_id.id
@@ -407,7 +413,7 @@ def _folder_events(gw):
             im.login("alice", "alicepw")
             assert im.delete(name)[0] == "OK"
         e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, DeletedEvent) and e.folder_id is not None
-                            and e.folder_id.id == created)
+                            and e.folder_id.id == created, FOLDER_EVENT_SECONDS)
         assert e is not None, [type(x).__name__ for x in seen]
     finally:
         a.inbox.unsubscribe(sid)
