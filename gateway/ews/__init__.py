@@ -14,7 +14,9 @@ EWS_PATH = "/EWS/Exchange.asmx"
 def register(app: web.Application) -> None:
     from gateway.http.app import GATEWAY
     from .endpoint import handle_ews, handle_ews_get
+    from .notifications import shutdown
     route = r"/{ews_path:(?i:ews/exchange\.asmx)}"
     app.router.add_route("POST", route, handle_ews)
     app.router.add_route("GET", route, handle_ews_get)
     app[GATEWAY].endpoints.setdefault("ews", EWS_PATH)
+    app.on_cleanup.append(shutdown)   # notification feeds and push tasks end with the gateway

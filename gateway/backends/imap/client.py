@@ -37,7 +37,7 @@ from gateway.backends.base import (
     ImapMessageSummary,
 )
 from gateway.backends.imap import parse
-from gateway.backends.imap.connection import CommandResult, ConnectionLost, ImapConnection, ImapError, ServerBye
+from gateway.backends.imap.connection import CommandResult, ConnectionLost, ImapConnection, ImapError
 from gateway.backends.imap.parse import Literal, Response
 from gateway.backends.imap.pool import ConnectionPool, ConnectionFactory
 
@@ -45,6 +45,7 @@ T = TypeVar("T")
 
 _SECTION = re.compile(r"[0-9A-Za-z.\- ()]*")
 _SUMMARY_KEYS = ("UID", "RFC822.SIZE", "INTERNALDATE")
+PRECHECK_TIMEOUT = 10.0   # a NOOP that checks a pooled connection is still usable
 
 
 async def connect(host: str, port: int, login: str, password: str, *, tls: bool = False,
@@ -106,6 +107,7 @@ class ImapBackendClient:
         NOOP first, so that messages appended by others since are in the
         session's view (Dovecot resolves ``1:*`` against the view as it was)."""
         for attempt in (0, 1):
+            started = False
             try:
                 async with self._pool.acquire(folder) as conn:
                     if folder is not None:
@@ -113,9 +115,19 @@ class ImapBackendClient:
                         await conn.select(folder)
                         if fresh_view and reused:
                             await conn.command("NOOP")
+                    elif not retry and conn.selected is not None:
+                        # Before a command that must not run twice: if another session deleted the
+                        # selected mailbox, the server ends this connection at the next command
+                        # (Dovecot may even carry out an APPEND first), so let that be a NOOP.
+                        try:
+                            await conn.command("NOOP", timeout=PRECHECK_TIMEOUT)
+                        except ImapError as exc:   # pymap: NO [NONEXISTENT] for the vanished mailbox
+                            conn.abort()
+                            raise ConnectionLost(f"pooled connection unusable: {exc}") from exc
+                    started = True
                     return await op(conn)
-            except ConnectionLost as exc:
-                if attempt or not (retry or isinstance(exc, ServerBye)):
+            except ConnectionLost:
+                if attempt or (started and not retry):
                     raise
         raise AssertionError("unreachable")
 

@@ -65,10 +65,9 @@ class ConnectionLost(BackendError):
 
 
 class ServerBye(ConnectionLost):
-    """The server said BYE instead of answering the command (RFC 3501 7.1.5): the command was not
-    carried out (a server finishes a command with its tagged answer before it leaves), so even one
-    that is not safe to repeat may be sent again on a new connection. Dovecot does this when the
-    selected mailbox was deleted by another session: it notices at the next command."""
+    """The server said BYE instead of the command's tagged answer (RFC 3501 7.1.5). Whether the
+    command was carried out is unknown: Dovecot, finding the selected mailbox deleted by another
+    session, may finish an APPEND and then leave."""
 
 
 @dataclass

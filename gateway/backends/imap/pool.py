@@ -83,12 +83,13 @@ class ConnectionPool:
             self._cond.notify()
 
     def forget_folder(self, folder: str) -> None:
-        """A folder was renamed or deleted: idle connections must SELECT again
-        before touching it (the server closes or keeps the old selection)."""
+        """A folder was renamed or deleted: idle connections that have it (or a child) selected are
+        dropped. The server still has the old selection: Dovecot says BYE at the next command, pymap
+        stops answering, and either would take the next command with it."""
         for conn in self._idle:
             sel = conn.selected
-            if sel is not None and sel.name.startswith(folder):  # the folder and its children
-                conn.selected = None
+            if sel is not None and sel.name.startswith(folder):
+                conn.abort()   # removed from the pool at the next acquire
 
     async def close(self) -> None:
         async with self._cond:
