@@ -112,48 +112,9 @@ def instance_props(current: dict, edit: InstanceEdit, *, original_start: datetim
     return p
 
 
-def _cp1252(s: str) -> bytes:
-    return s.encode("cp1252", "replace")
-
-
 def _recipients_key(rows: list[Recipient]) -> list[tuple]:
     return sorted(((r.props.get(P.PidTagSmtpAddress) or "").lower(), r.props.get(P.PidTagRecipientType),
                    r.props.get(P.PidTagRecipientTrackStatus)) for r in rows)
-
-
-def override_fields(series: dict, inst: dict, start_local: datetime, end_local: datetime,
-                    original_local: datetime) -> tuple[R.ExceptionInfo, R.ExtendedException]:
-    """ExceptionInfo + ExtendedException for ``inst`` against the series' properties (2.2.1.44.2 OverrideFlags)."""
-    info = R.ExceptionInfo(R.to_minutes(start_local), R.to_minutes(end_local), R.to_minutes(original_local))
-    ext = R.ExtendedException()
-    flags = 0
-    subject = inst.get(P.PidTagSubject, "")
-    if subject != series.get(P.PidTagSubject, ""):
-        flags |= R.ARO_SUBJECT
-        info.subject, ext.subject = _cp1252(subject), subject
-    location = inst.get(A.PidLidLocation, "")
-    if location != series.get(A.PidLidLocation, ""):
-        flags |= R.ARO_LOCATION
-        info.location, ext.location = _cp1252(location), location
-    busy = inst.get(A.PidLidBusyStatus, A.olBusy)
-    if busy != series.get(A.PidLidBusyStatus, A.olBusy):
-        flags |= R.ARO_BUSYSTATUS
-        info.busy_status = busy
-    reminder = bool(inst.get(N.PidLidReminderSet))
-    if reminder != bool(series.get(N.PidLidReminderSet)):
-        flags |= R.ARO_REMINDER
-        info.reminder_set = int(reminder)
-    if reminder and inst.get(N.PidLidReminderDelta) != series.get(N.PidLidReminderDelta):
-        flags |= R.ARO_REMINDERDELTA
-        info.reminder_delta = inst.get(N.PidLidReminderDelta)
-    all_day = bool(inst.get(A.PidLidAppointmentSubType))
-    if all_day != bool(series.get(A.PidLidAppointmentSubType)):
-        flags |= R.ARO_SUBTYPE
-        info.sub_type = int(all_day)
-    if inst.get(P.PidTagBody) != series.get(P.PidTagBody):
-        flags |= R.ARO_EXCEPTIONAL_BODY
-    info.override_flags = flags
-    return info, ext
 
 
 def _fake_utc(local: datetime) -> datetime:
@@ -208,7 +169,7 @@ def with_exception(master: MessageContent, arp: R.AppointmentRecurrencePattern, 
     end_local = local_of(inst[A.PidLidAppointmentEndWhole], tz)
     original_local = local_of(original, tz)
     series = {k: v for k, v in master.props.items() if k not in DERIVED}
-    info, ext = override_fields(series, inst, start_local, end_local, original_local)
+    info, ext = R.exception_overrides(series, inst, start_local, end_local, original_local)
     R.put_exception(arp, info, ext)
     series[A.PidLidAppointmentRecur] = R.encode_appointment_recur(arp)
     atts = [a for a in master.attachments if not is_exception_for(a, original)]

@@ -320,10 +320,6 @@ def _recurrence_type(p: R.RecurrencePattern) -> int:
             R.FREQ_YEARLY: A.rectypeYearly}.get(p.recur_frequency, A.rectypeNone)
 
 
-def _cp1252(s: str) -> bytes:
-    return s.encode("cp1252", "replace")
-
-
 def _add_recurrence(msg: MessageContent, m: _Imported, master, overrides, ctx: TzContext, *,
                     method: str | None, owner: str | None, uid: str | None) -> None:
     zone = m.zone or Zone("UTC", TzReg(0), UTC)
@@ -357,33 +353,8 @@ def _add_recurrence(msg: MessageContent, m: _Imported, master, overrides, ctx: T
         deleted.add(R.midnight(R.to_minutes(rid_local)))
         modified.add(R.midnight(R.to_minutes(ns)))
         op = o.props
-        info = R.ExceptionInfo(R.to_minutes(ns), R.to_minutes(ne), R.to_minutes(rid_local))
-        ext = R.ExtendedException()
-        flags = 0
-        subj = op.get(C.PidTagSubject, "")
-        if subj != mp.get(C.PidTagSubject, ""):
-            flags |= R.ARO_SUBJECT
-            info.subject, ext.subject = _cp1252(subj), subj
-        loc = op.get(A.PidLidLocation, "")
-        if loc != mp.get(A.PidLidLocation, ""):
-            flags |= R.ARO_LOCATION
-            info.location, ext.location = _cp1252(loc), loc
-        if op[A.PidLidBusyStatus] != mp[A.PidLidBusyStatus]:
-            flags |= R.ARO_BUSYSTATUS
-            info.busy_status = op[A.PidLidBusyStatus]
-        if op[N.PidLidReminderSet] != mp[N.PidLidReminderSet]:
-            flags |= R.ARO_REMINDER
-            info.reminder_set = int(op[N.PidLidReminderSet])
-        if op[N.PidLidReminderSet] and op.get(N.PidLidReminderDelta) != mp.get(N.PidLidReminderDelta):
-            flags |= R.ARO_REMINDERDELTA
-            info.reminder_delta = op[N.PidLidReminderDelta]
-        if op[A.PidLidAppointmentSubType] != mp[A.PidLidAppointmentSubType]:
-            flags |= R.ARO_SUBTYPE
-            info.sub_type = int(op[A.PidLidAppointmentSubType])
-        body_differs = op.get(C.PidTagBody) != mp.get(C.PidTagBody)
-        if body_differs:
-            flags |= R.ARO_EXCEPTIONAL_BODY
-        info.override_flags = flags
+        info, ext = R.exception_overrides(mp, op, ns, ne, rid_local)
+        body_differs = bool(info.override_flags & R.ARO_EXCEPTIONAL_BODY)
 
         rid_utc = utc(ctx.aware(ov["RECURRENCE-ID"], at=at))
         ep = dict(op)
@@ -394,7 +365,7 @@ def _add_recurrence(msg: MessageContent, m: _Imported, master, overrides, ctx: T
         att = Attachment(props={
             C.PidTagAttachMethod: C.ATTACH_EMBEDDED_MSG, C.PidTagAttachmentHidden: True,
             C.PidTagAttachmentFlags: A.afException, C.PidTagAttachFlags: 0, C.PidTagAttachmentLinkId: 0,
-            C.PidTagRenderingPosition: -1, C.PidTagDisplayName: subj,
+            C.PidTagRenderingPosition: -1, C.PidTagDisplayName: op.get(C.PidTagSubject, ""),
             C.PidTagExceptionStartTime: fake_utc(ns), C.PidTagExceptionEndTime: fake_utc(ne),
             C.PidTagExceptionReplaceTime: rid_utc,
         }, embedded=MessageContent(props=ep, recipients=o.recipients))

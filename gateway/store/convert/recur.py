@@ -15,6 +15,10 @@ import struct
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from protocols.mapi.props import appointment as A
+from protocols.mapi.props import core as P
+from protocols.mapi.props import named as N
+
 # RecurFrequency (2.2.1.44.1)
 FREQ_DAILY, FREQ_WEEKLY, FREQ_MONTHLY, FREQ_YEARLY = 0x200A, 0x200B, 0x200C, 0x200D
 # PatternType
@@ -453,3 +457,45 @@ def delete_instance(a: AppointmentRecurrencePattern, original_day: int) -> None:
     day = midnight(original_day)
     a.pattern.deleted_instance_dates = sorted(set(a.pattern.deleted_instance_dates) | {day})
     _set_pairs(a, [(e, x) for e, x in _pairs(a) if midnight(e.original_start_date) != day])
+
+
+# ---------------------------------------------------------------- exceptions from properties
+
+def _cp1252(s: str) -> bytes:
+    return s.encode("cp1252", "replace")
+
+
+def exception_overrides(series: dict, inst: dict, start_local: datetime, end_local: datetime,
+                        original_local: datetime) -> tuple[ExceptionInfo, ExtendedException]:
+    """ExceptionInfo + ExtendedException for an instance's properties against the series' (MS-OXOCAL
+    2.2.1.44.2 OverrideFlags): what differs is carried, the rest is the series'. Times are local."""
+    info = ExceptionInfo(to_minutes(start_local), to_minutes(end_local), to_minutes(original_local))
+    ext = ExtendedException()
+    flags = 0
+    subject = inst.get(P.PidTagSubject, "")
+    if subject != series.get(P.PidTagSubject, ""):
+        flags |= ARO_SUBJECT
+        info.subject, ext.subject = _cp1252(subject), subject
+    location = inst.get(A.PidLidLocation, "")
+    if location != series.get(A.PidLidLocation, ""):
+        flags |= ARO_LOCATION
+        info.location, ext.location = _cp1252(location), location
+    busy = inst.get(A.PidLidBusyStatus, A.olBusy)
+    if busy != series.get(A.PidLidBusyStatus, A.olBusy):
+        flags |= ARO_BUSYSTATUS
+        info.busy_status = busy
+    reminder = bool(inst.get(N.PidLidReminderSet))
+    if reminder != bool(series.get(N.PidLidReminderSet)):
+        flags |= ARO_REMINDER
+        info.reminder_set = int(reminder)
+    if reminder and inst.get(N.PidLidReminderDelta) != series.get(N.PidLidReminderDelta):
+        flags |= ARO_REMINDERDELTA
+        info.reminder_delta = inst.get(N.PidLidReminderDelta)
+    all_day = bool(inst.get(A.PidLidAppointmentSubType))
+    if all_day != bool(series.get(A.PidLidAppointmentSubType)):
+        flags |= ARO_SUBTYPE
+        info.sub_type = int(all_day)
+    if inst.get(P.PidTagBody) != series.get(P.PidTagBody):
+        flags |= ARO_EXCEPTIONAL_BODY
+    info.override_flags = flags
+    return info, ext
