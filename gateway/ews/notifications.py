@@ -54,7 +54,6 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from gateway.backends.base import BackendError
 from gateway.store import errors as se
 from gateway.store.changes import HierarchyChanges, resync_hierarchy, watch_mailbox
 from protocols.ews import ids as ewsids
@@ -372,7 +371,7 @@ class Registry:
         async def sync():
             try:
                 await resync_hierarchy(mbx)
-            except (se.StoreError, BackendError) as exc:
+            except se.StoreError as exc:
                 log.info("hierarchy sync of %s failed: %s", owner, exc)
         self.spawn(sync())
 
@@ -567,7 +566,7 @@ async def _push_loop(reg: Registry, s: Subscription) -> None:
                 break
             try:
                 mbx = await _push_mailbox(reg, s)
-            except (se.StoreError, BackendError, OSError) as exc:
+            except (se.StoreError, OSError) as exc:
                 # no new events until it opens again; the StatusEvents still say the subscription lives
                 log.info("push subscription %s: mailbox of %s unavailable: %s", s.id, s.owner, exc)
             batch = s.events[:MAX_EVENTS_PER_CALL]

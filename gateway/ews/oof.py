@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from gateway.backends.base import BackendError
 from gateway.store import errors as se
 from gateway.store import oof as store_oof
 from gateway.store import sieve_oof
-from gateway.store.factory import connect_sieve
 from protocols.ews.ns import child, m, sub, t, text
 from protocols.ews.responses import ResponseError
 from protocols.ews.values import format_datetime, parse_datetime
@@ -49,7 +47,7 @@ async def get_user_oof_settings(ctx: EwsContext):
     s = store_oof.load(ctx.mbx.db, owner)
     try:
         on_server = await _sieve_read(ctx)
-    except (BackendError, se.StoreError) as exc:
+    except se.StoreError as exc:
         # Outlook asks at every start: answer with the last settings written, and say why in the log
         log.warning("reading %s's automatic replies from ManageSieve failed, using the stored copy: %s", owner, exc)
         on_server = None
@@ -120,24 +118,17 @@ def _sieve_addresses(ctx: EwsContext, owner: str) -> tuple[list[str], list[str]]
 
 
 async def _sieve_read(ctx: EwsContext) -> store_oof.OofSettings | None:
-    client = await connect_sieve(ctx.state.config, ctx.user.credentials())
-    if client is None:
-        return None
-    async with client:
-        return await sieve_oof.read(client)
+    return await sieve_oof.load_from_server(ctx.state.config, ctx.user.credentials())
 
 
 async def _sieve_write(ctx: EwsContext, owner: str, settings: store_oof.OofSettings) -> None:
+    addresses, domains = _sieve_addresses(ctx, owner)
     try:
-        client = await connect_sieve(ctx.state.config, ctx.user.credentials())
-        if client is None:
-            return
-        addresses, domains = _sieve_addresses(ctx, owner)
-        async with client:
-            await sieve_oof.write(client, settings, addresses=addresses, internal_domains=domains)
+        await sieve_oof.save_to_server(ctx.state.config, ctx.user.credentials(), settings,
+                                       addresses=addresses, internal_domains=domains)
     except se.AccessDenied as exc:
         raise ResponseError("ErrorAccessDenied", f"The automatic-reply rule could not be stored: {exc}")
-    except (BackendError, se.StoreError) as exc:
+    except se.StoreError as exc:
         log.warning("writing %s's vacation script failed: %s", owner, exc)
         raise ResponseError("ErrorInternalServerError",
                             f"The automatic-reply rule could not be stored on the mail server: {exc}")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from gateway.backends.base import BackendError
 
 from . import folders as layout
-from .errors import StoreError
+from .errors import BackendUnavailable, StoreError
 from .objects import Folder, FolderChanges
 
 if TYPE_CHECKING:
@@ -94,13 +94,17 @@ async def _imap_differs(mbx: "Mailbox") -> bool:
 
 
 async def resync_hierarchy(mbx: "Mailbox") -> bool:
-    """Bring the folder rows in line with the IMAP server when another client changed its folders."""
-    if not await _imap_differs(mbx):
-        return False
-    await asyncio.sleep(SETTLE_SECONDS)
-    if not await _imap_differs(mbx):
-        return False            # a gateway operation that was under way
-    await mbx.sync_hierarchy()
+    """Bring the folder rows in line with the IMAP server when another client changed its folders.
+    A backend failure is a BackendUnavailable, as everywhere the store answers front ends."""
+    try:
+        if not await _imap_differs(mbx):
+            return False
+        await asyncio.sleep(SETTLE_SECONDS)
+        if not await _imap_differs(mbx):
+            return False            # a gateway operation that was under way
+        await mbx.sync_hierarchy()
+    except BackendError as exc:
+        raise BackendUnavailable(f"folder list: {exc}") from exc
     return True
 
 

@@ -105,8 +105,10 @@ async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
     try:
         return await Mailbox.open(db, cred.email, backends, display_name=cred.display_name, email=cred.email,
                                   imap_names=cfg.imap.folder_names or None)
-    except BaseException:
+    except BaseException as exc:
         await backends.imap.close()
         if backends.dav is not None:
             await backends.dav.close()
+        if isinstance(exc, BackendError):   # front ends see store errors only
+            raise BackendUnavailable(f"opening the mailbox of {cred.email} failed: {exc}") from exc
         raise

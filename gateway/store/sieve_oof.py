@@ -40,6 +40,7 @@ from typing import Sequence
 
 from gateway.backends.sieve import ManageSieveClient, ManageSieveError
 
+from . import errors as se
 from .oof import OofSettings
 
 log = logging.getLogger(__name__)
@@ -219,3 +220,42 @@ async def write(client: ManageSieveClient, settings: OofSettings, *, addresses: 
     elif active != SCRIPT_NAME:
         await client.set_active(SCRIPT_NAME)
     return script
+
+
+# ---------------------------------------------------------------- for front ends
+
+async def load_from_server(cfg, cred) -> OofSettings | None:
+    """The settings on the user's ManageSieve server; None without a [sieve] server or script.
+    Backend failures come out as store errors (BackendUnavailable, AccessDenied)."""
+    from .factory import connect_sieve
+    try:
+        client = await connect_sieve(cfg, cred)
+        if client is None:
+            return None
+        async with client:
+            return await read(client)
+    except ManageSieveError as exc:
+        raise _store_error(exc) from exc
+
+
+async def save_to_server(cfg, cred, settings: OofSettings, *, addresses: Sequence[str],
+                         internal_domains: Sequence[str] | None = None) -> bool:
+    """Write the vacation script; False when no [sieve] server is configured."""
+    from .factory import connect_sieve
+    try:
+        client = await connect_sieve(cfg, cred)
+        if client is None:
+            return False
+        async with client:
+            await write(client, settings, addresses=addresses, internal_domains=internal_domains)
+        return True
+    except ManageSieveError as exc:
+        raise _store_error(exc) from exc
+
+
+def _store_error(exc: ManageSieveError) -> se.StoreError:
+    if exc.kind == "auth":
+        return se.AccessDenied(str(exc))
+    if exc.kind == "conflict":
+        return se.Conflict(str(exc))
+    return se.BackendUnavailable(str(exc))
