@@ -9,7 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved slapd ldap-utils postfix postgresql)
+APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved slapd ldap-utils postfix postgresql
+    # the real EWS clients the client tests drive headless: DavMail (Java) and
+    # evolution-ews under evolution-data-server, scripted through python3-gi
+    davmail evolution-ews evolution-data-server python3-gi gir1.2-edataserver-1.2
+    gir1.2-ecal-2.0 gir1.2-ebook-1.2 gir1.2-camel-1.2 dbus)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
