@@ -1,4 +1,4 @@
-"""Replay the EWS sessions Evolution, DavMail and exchangelib really sent (../shared/reference/clients/) against
+"""Replay the EWS sessions Evolution, DavMail and exchangelib really sent (captures/clients/) against
 the gateway.
 
 The recordings were answered by a small fake, so their ids ("FOLDER:inbox", "ITEM:msg1" in base64) are
@@ -24,7 +24,7 @@ from protocols.ews.ns import child, children, local, text
 
 from .test_ews_soap import call, messages, post
 
-CLIENTS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "clients"
+CLIENTS = Path(__file__).resolve().parents[2] / "captures" / "clients"
 USER = ("carol@example.test", "carolpw")
 ID_ERRORS = {"ErrorInvalidIdMalformed", "ErrorItemNotFound", "ErrorFolderNotFound", "ErrorAccessDenied"}
 

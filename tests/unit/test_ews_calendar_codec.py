@@ -1,5 +1,5 @@
 """CalendarItem / meeting message / Contact / DistributionList / Task / attachment codecs, on Microsoft's
-documentation examples (../shared/reference/ews-docs) and on hand-made items.
+documentation examples (fixtures/ews-docs) and on hand-made items.
 
 For every CalendarItem, Contact, Task and DistributionList element in the examples:
 read -> write (AllProperties) -> read gives the same properties, attendees, recurrence and time zone.
@@ -29,8 +29,7 @@ from protocols.mapi.props import contact as C
 from protocols.mapi.props import core as P
 from protocols.mapi.props import task as K
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference"
-DOCS = REF / "ews-docs"
+DOCS = Path(__file__).resolve().parents[2] / "fixtures" / "ews-docs"
 INDEX = json.loads((DOCS / "index.json").read_text())
 KINDS = ("CalendarItem", "Contact", "Task", "DistributionList")
 

@@ -26,9 +26,9 @@ from protocols.ews.shapes import parse_shape
 from protocols.ews.values import PathError, parse_extended, parse_path
 from protocols.mapi.props import core as P
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference"
-DOCS = REF / "ews-docs"
-TRACES = REF / "captures" / "evolution-ews-traces"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "fixtures" / "ews-docs"
+TRACES = ROOT / "captures" / "evolution-ews-traces"
 INDEX = json.loads((DOCS / "index.json").read_text())
 SOAP_DOCS = [e for e in INDEX if e["well_formed"] and not e["raw_http"]]
 

@@ -12,7 +12,7 @@ from gateway.ews import suggestions as sg
 from protocols.ews import suggestions as sgx
 from protocols.ews.ns import T, child, local, t
 
-DOCS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ews-docs" / "xml"
+DOCS = Path(__file__).resolve().parents[2] / "fixtures" / "ews-docs" / "xml"
 EXAMPLE = "exchange-web-services__how-to-get-free-busy-information-by-using-ews-in-exchange__0{}.xml"
 
 # 2030-07-01 is a Monday, 2030-07-06 a Saturday

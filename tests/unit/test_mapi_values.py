@@ -11,7 +11,7 @@ from protocols.mapi.types import PropType as T
 from protocols.mapi.values import (PropValueError, decode_bag, decode_tagged, decode_value, encode_bag,
                                    encode_tagged, encode_value, datetime_to_filetime, filetime_to_datetime)
 
-REF = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "specvectors"
+REF = Path(__file__).resolve().parents[2] / "fixtures" / "specvectors"
 
 
 def _spec(id_):

@@ -12,9 +12,9 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from spnego._ntlm_raw.crypto import ntowfv1   # MD4(UTF-16LE(password)) from pyspnego (own MD4: no OpenSSL legacy)
-
 from gateway.backends.ldap import first
+
+from .pyspnego import ntowfv1   # MD4(UTF-16LE(password)): pyspnego's own MD4, no OpenSSL legacy provider
 
 NT_HASH_ATTRIBUTE = "sambaNTPassword"   # Samba schema: 32 hex digits
 

@@ -18,11 +18,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from spnego._ntlm_raw.crypto import rc4init, sealkey, signkey
-from spnego._ntlm_raw.security import sign
-from spnego._spnego import NegState, NegTokenInit, NegTokenResp, pack_mech_type_list, unpack_token
-
 from . import ntlm
+from .pyspnego import (NegState, NegTokenInit, NegTokenResp, pack_mech_type_list, rc4init, sealkey, sign, signkey,
+                       unpack_token)
 
 
 class NegotiateError(Exception):

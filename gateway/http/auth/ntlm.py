@@ -22,8 +22,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from spnego._ntlm_raw.crypto import compute_response_v1, hmac_md5, ntowfv2, rc4k
-from spnego._ntlm_raw.messages import (
+from .pyspnego import (
+    compute_response_v1,
+    hmac_md5,
+    ntowfv2,
+    rc4k,
     Authenticate,
     AvFlags,
     AvId,
