@@ -1,4 +1,4 @@
-"""`exgate demo` and `exgate serve`."""
+"""`exgate demo`, `exgate serve`, `exgate check` and `exgate passwd`."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.config import Config, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
+from gateway import checks
+from gateway.config import (Config, ConfigError, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig,
+                            StateConfig)
 from gateway.http import tls
 from gateway.http.server import start_gateway
 from gateway.store.state.db import StateDB
@@ -30,10 +32,18 @@ async def _wait_for_stop() -> None:
     await stop.wait()
 
 
+def _fail(message: str) -> int:
+    print(f"exgate: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed
     from gateway.store.factory import Credentials, open_mailbox
 
+    # before anything starts or is seeded: a busy port is one line, not a traceback after seeding
+    if (problem := checks.listen_problem(args.host, args.port)) is not None:
+        return _fail(problem)
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     ldif = REPO_ROOT / "fixtures" / "directory.ldif"
@@ -104,14 +114,34 @@ async def run_demo(args: argparse.Namespace) -> int:
         await stack.stop()
 
 
-async def run_serve(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace) -> Config:
     cfg = Config.load(args.config)
-    if args.host:
+    if getattr(args, "host", None):
         cfg = replace(cfg, http=replace(cfg.http, host=args.host))
-    if args.port is not None:
+    if getattr(args, "port", None) is not None:
         cfg = replace(cfg, http=replace(cfg.http, port=args.port))
-    data_dir = Path(args.data_dir or ".").resolve()
-    gw = await start_gateway(cfg, data_dir)
+    return cfg
+
+
+async def run_serve(args: argparse.Namespace) -> int:
+    try:
+        cfg = _load(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    # Nothing is created (state database, certificate) until the file and the servers check out.
+    problems = await checks.problems(cfg, args.config)
+    if (listen := checks.listen_problem(cfg.http.host, cfg.http.port)) is not None:
+        problems.append(f"{args.config}: [http] port: {listen}")
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return _fail(f"not started: {len(problems)} problem(s) in {args.config} "
+                     f"(`exgate check -c {args.config}` shows every check)")
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        gw = await start_gateway(cfg, data_dir)
+    except OSError as exc:   # the port was taken between the check and the start
+        return _fail(f"cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
     print(f"exgate is serving at {gw.base_url}", flush=True)
     try:
         await _wait_for_stop()
@@ -121,21 +151,67 @@ async def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_check(args: argparse.Namespace) -> int:
+    try:
+        cfg = _load(args)
+    except ConfigError as exc:
+        print(checks.table([checks.Finding("configuration", False, str(exc))]))
+        return 1
+    found = [checks.Finding("configuration", True, f"{args.config} read")]
+    settings = checks.settings_findings(cfg)
+    found += settings
+    if all(f.ok for f in settings):
+        found += await checks.backend_findings(cfg)
+        listen = checks.listen_problem(cfg.http.host, cfg.http.port)
+        found.append(checks.Finding(f"[http] {cfg.http.host}:{cfg.http.port}", listen is None,
+                                    listen or "free to listen on", "[http] port"))
+        if args.user and all(f.ok for f in found if f.what.startswith(("[imap]", "[ldap]"))):
+            password = None
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            found += await checks.user_findings(cfg, args.user, password)
+    print(checks.table(found), flush=True)
+    return 0 if all(f.ok for f in found) else 1
+
+
+class _Help(argparse.HelpFormatter):
+    """Shows a default where there is one worth showing (not None/False, not already in the text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="exgate", description="Exchange protocols in front of open servers")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    fmt = _Help
+    parser = argparse.ArgumentParser(prog="exgate", description="Exchange protocols in front of open servers",
+                                     formatter_class=fmt)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="start embedded backends with seeded users and the gateway")
+    demo = sub.add_parser("demo", formatter_class=fmt,
+                          help="start embedded backends with seeded users and the gateway")
     demo.add_argument("--data-dir", default="exgate-demo", help="where mail, calendars and state persist")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8443)
-    demo.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--port", type=int, default=8443, help="port to listen on")
+    demo.add_argument("--http", action="store_true",
+                      help="plain HTTP instead of HTTPS (Basic sign-in is then allowed in clear)")
     demo.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
-    serve = sub.add_parser("serve", help="run against real servers described by a config file")
-    serve.add_argument("-c", "--config", required=True)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--data-dir", help="where a generated self-signed certificate is kept")
+    serve = sub.add_parser("serve", formatter_class=fmt,
+                           help="run against real servers described by a config file")
+    serve.add_argument("-c", "--config", required=True,
+                       help="TOML file (see fixtures/config/exgate.example.toml)")
+    serve.add_argument("--host", help="address to listen on (default: [http] host of the file)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: [http] port of the file)")
+    serve.add_argument("--data-dir", default=".", help="where a generated self-signed certificate is kept")
+    check = sub.add_parser("check", formatter_class=fmt,
+                           help="check a config file: settings, each server, and optionally one user end to end")
+    check.add_argument("-c", "--config", required=True, help="TOML file to check")
+    check.add_argument("--user", help="sign in as this user and list their folders")
+    check.add_argument("--password-stdin", action="store_true",
+                       help="read the user's password from the first line of standard input "
+                            "(without it the user is only looked up, and the mailbox opened as [imap] allows)")
     from gateway.admin import add_parser as add_passwd_parser
     add_passwd_parser(sub)
     args = parser.parse_args(argv)
@@ -144,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "passwd":
         from gateway.admin import run_passwd
         return run_passwd(args)
-    runner = run_demo if args.command == "demo" else run_serve
+    runner = {"demo": run_demo, "serve": run_serve, "check": run_check}[args.command]
     try:
         return asyncio.run(runner(args))
     except KeyboardInterrupt:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 
 @dataclass
@@ -104,24 +105,73 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-        return _build(cls, data, str(path))
+        """Read a TOML file; every problem is a ConfigError whose text is one line naming the file and key."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return _build(cls, data, str(path), "")
 
 
 class ConfigError(ValueError):
     pass
 
 
-def _build(kind, data: dict[str, Any], where: str):
+def _where(path: str, section: str, key: str) -> str:
+    return f"{path}: [{section}] {key}" if section else f"{path}: {key}"
+
+
+def _type_ok(hint: Any, value: Any) -> bool:
+    """Whether a TOML value fits a field's annotation (the simple types config fields use)."""
+    if hint is Any:
+        return True
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return any(_type_ok(h, value) for h in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_type_ok(item, v) for v in value)
+    if origin is dict:
+        _, item = get_args(hint) or (Any, Any)
+        return isinstance(value, dict) and all(_type_ok(item, v) for v in value.values())
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join(_type_name(h) for h in get_args(hint) if h is not type(None))
+    if get_origin(hint) is list:
+        return f"a list of {_type_name(get_args(hint)[0])}"
+    if get_origin(hint) is dict:
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(hint, str(hint))
+
+
+def _build(kind, data: dict[str, Any], path: str, section: str):
     known = {f.name: f for f in fields(kind)}
+    hints = get_type_hints(kind)
     kwargs = {}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{_where(path, section, key)}: unknown setting (known: {', '.join(sorted(known))})")
         default = known[key].default_factory() if callable(known[key].default_factory) else None  # type: ignore
-        if is_dataclass(default) and isinstance(value, dict):
-            kwargs[key] = _build(type(default), value, f"{where}[{key}]")
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{_where(path, section, key)}: should be a [{key}] section")
+            kwargs[key] = _build(type(default), value, path, key)
+        elif not _type_ok(hints[key], value):
+            raise ConfigError(f"{_where(path, section, key)}: should be {_type_name(hints[key])}, not {value!r}")
         else:
             kwargs[key] = value
     return kind(**kwargs)

@@ -259,5 +259,9 @@ class FileDirectory:
             out.append(member)
         return out
 
+    async def ping(self) -> None:
+        """The file was read at start; nothing can go away since."""
+        return None
+
     async def close(self) -> None:
         return None

@@ -100,6 +100,33 @@ def decode_values(raw: Mapping[str, Iterable[bytes]]) -> dict[str, list[str]]:
     return out
 
 
+@dataclass(frozen=True)
+class LdapUrl:
+    host: str
+    port: int
+    use_ssl: bool
+
+
+def parse_ldap_url(url: str) -> LdapUrl:
+    """``ldap://host[:port][/]`` or ``ldaps://...`` (RFC 4516: a DN, attributes or a filter after the
+    slash are not settings here). ldap3 itself refuses a trailing slash ("port must be an integer");
+    a ValueError says what is wrong."""
+    from urllib.parse import urlsplit
+    try:
+        u = urlsplit(url.strip())
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not an LDAP URL ({exc})") from None
+    if u.scheme not in ("ldap", "ldaps"):
+        raise ValueError(f"{url!r}: the scheme must be ldap:// or ldaps://")
+    if not u.hostname:
+        raise ValueError(f"{url!r} names no host")
+    if u.path not in ("", "/") or u.query:
+        raise ValueError(f"{url!r}: put the base DN in base_dn, not in the URL")
+    ssl = u.scheme == "ldaps"
+    return LdapUrl(u.hostname, port or (636 if ssl else 389), ssl)
+
+
 def looks_like_dn(text: str) -> bool:
     return "=" in text and ("," in text or text.count("=") == 1) and "@" not in text.split("=", 1)[0]
 
@@ -123,7 +150,9 @@ class LdapDirectory:
         self.amap = attribute_map or AttributeMap()
         self.page_size = page_size
         self.timeout = timeout
-        self._server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
+        where = parse_ldap_url(url)
+        self._server = ldap3.Server(where.host, port=where.port, use_ssl=where.use_ssl, get_info=ldap3.NONE,
+                                    connect_timeout=timeout)
         self._conn = None
         self._lock = threading.Lock()
         self.pages_fetched = 0      # search result pages received; for tests and metrics
@@ -145,6 +174,16 @@ class LdapDirectory:
                     raise BackendError(f"LDAP service bind as {self.bind_dn or 'anonymous'} refused", "auth")
                 self._conn = conn
             return self._conn
+
+    async def ping(self) -> None:
+        """The service bind works (a reachable server that accepts the configured bind); BackendError if not."""
+        def bind() -> None:
+            try:
+                self._service()
+            except self._ldap3.core.exceptions.LDAPException as exc:
+                self._drop_service()
+                raise BackendError(f"LDAP {self.url}: {exc}", "unavailable") from exc
+        await asyncio.to_thread(bind)
 
     def _drop_service(self) -> None:
         with self._lock:

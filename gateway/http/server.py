@@ -1,6 +1,7 @@
 """Start the gateway's HTTP(S) server in the running loop (used by the CLI and by client tests)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from gateway.store.state.db import StateDB
 
 from . import tls
 from .app import GatewayState, build_app
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,7 +34,8 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         from gateway.store.factory import directory_from_config
         try:
             directory = directory_from_config(cfg)
-        except Exception:
+        except Exception as exc:   # sign-ins then answer 503 "directory unavailable", never a silent 401
+            log.error("the directory cannot be used: %s (sign-ins will fail until the configuration is fixed)", exc)
             directory = None
     state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory)
     hc = cfg.http
