@@ -47,7 +47,7 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         cert = Path(hc.cert_file) if hc.cert_file else data_dir / "tls" / "exgate.crt"
         key = Path(hc.key_file) if hc.key_file else data_dir / "tls" / "exgate.key"
         if not hc.cert_file:
-            tls.ensure_self_signed(cert, key, [hc.host, "localhost"])
+            tls.ensure_self_signed(cert, key, tls.names_for(hc.host, hc.public_url))
         ssl_ctx = tls.server_context(cert, key)
     site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx)
     await site.start()

@@ -44,6 +44,23 @@ def ensure_self_signed(cert_path: Path, key_path: Path, hostnames: list[str]) ->
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def names_for(host: str, public_url: str | None = None) -> list[str]:
+    """The names a generated certificate is valid for: the public URL's host first, then the listening
+    address, or this machine's names when it listens on every address (0.0.0.0 is no name a client uses)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    names = []
+    if public_url and urlsplit(public_url).hostname:
+        names.append(urlsplit(public_url).hostname)
+    if host in ("", "0.0.0.0", "::"):
+        names += [socket.getfqdn(), socket.gethostname(), "127.0.0.1"]
+    else:
+        names.append(host)
+    names.append("localhost")
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def fingerprint(cert_path: Path) -> str:
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
