@@ -7,6 +7,7 @@ idempotently from the state database, without opening the backends), the same on
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from gateway.http.auth.access import normalize_address, owns_mailbox
 from gateway.http.sessions import USER, AuthenticatedUser, current_user
 from gateway.store.mailbox import provision
 from protocols.autodiscover import pox, soap
+
+log = logging.getLogger(__name__)
 
 CAS_VERSION = "15.00.0847.031"
 EWS_SCHEMAS = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, " \
@@ -70,7 +73,8 @@ async def _lookup(request, address: str):
         return None
     try:
         return await directory.get_user(address)
-    except Exception:  # noqa: BLE001 - a directory failure reads as "not found" here
+    except Exception as exc:  # noqa: BLE001 - a directory failure reads as "not found" here, and is logged
+        log.warning("Autodiscover: the directory could not look up %s: %s", address, exc)
         return None
 
 

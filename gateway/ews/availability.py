@@ -236,7 +236,8 @@ async def _group_attendee(ctx: EwsContext, md: sgx.MailboxData, start: datetime,
         return None
     try:
         members = await directory.expand_group(md.address)
-    except Exception:  # noqa: BLE001 - "not a group" and a directory failure both leave the attendee unknown
+    except Exception as exc:  # noqa: BLE001 - "not a group" and a directory failure both leave the attendee unknown
+        log.info("availability: %s is not an expandable group (%s)", md.address, exc)
         return None
     base = dict(attendee_type=md.attendee_type, exclude_conflicts=md.exclude_conflicts)
     if len(members) > MAX_GROUP_MEMBERS:

@@ -9,6 +9,7 @@ say honestly that this server cannot do it.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
@@ -20,6 +21,8 @@ from protocols.ews.responses import DEFAULT_TEXT, ResponseError, response_name
 from protocols.ews.values import format_datetime
 
 from .context import EwsContext
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_SIZE = 35 * 1024 * 1024     # what the EWS body limit lets through (policy.py: 48 MiB of base64)
 MAX_MAILTIPS_RECIPIENTS = 50
@@ -229,7 +232,8 @@ async def _room_lists(ctx: EwsContext):
     for g in await directory.list_all(("group",)):
         try:
             members = await directory.expand_group(g.dn)
-        except Exception:  # noqa: BLE001 - an unreadable group is not a room list
+        except Exception as exc:  # noqa: BLE001 - an unreadable group is not a room list
+            log.warning("GetRoomLists: group %s could not be read: %s", g.dn, exc)
             continue
         if members and all(x.kind == "room" for x in members):
             out.append(g)
