@@ -49,7 +49,8 @@ async def item_view(ctx: EwsContext, item: Item, *, mime: bool = False, full: bo
     content = item.content if full else None
     mime_bytes = None
     if mime and content is not None:
-        mime_bytes = conv.content_to_mime(content)
+        # Exchange's export form: iCalendar for calendar items and tasks, vCard for contacts, RFC 822 for mail
+        mime_bytes = await ctx.mbx.mime_of(item)
     view = ItemView(ctx.item_id(item.mid), change_key_of(item), item.props, ctx.folder_id(item.fid),
                     await ctx.folder_change_key_of(item.fid),
                     recipients=content.recipients if content is not None else None, mime=mime_bytes, full=full)

@@ -15,6 +15,7 @@ DERIVED = {
     P.PidTagPredecessorChangeList, P.PidTagLastModificationTime, P.PidTagAssociated, P.PidTagObjectType,
     P.PidTagMessageSize, P.PidTagMessageFlags, P.PidTagHasAttachments, P.PidTagDisplayTo, P.PidTagDisplayCc,
     P.PidTagDisplayBcc, P.PidTagInstanceKey, P.PidTagAccess, P.PidTagAccessLevel, P.PidTagMessageStatus,
+    P.PidTagInternetArticleNumber,
 }
 
 
@@ -73,6 +74,20 @@ def dav_to_content(data: bytes, container_class: str, *, owner: str | None = Non
     if container_class.startswith("IPF.Task"):
         return ical.ical_to_task(data)
     return ical.ical_to_appointment(data, owner=owner)
+
+
+def dav_class_of(message_class: str) -> str | None:
+    """The container class whose DAV format an item of ``message_class`` is exported in
+    (iCalendar for appointments and tasks, vCard for contacts and groups); None for mail,
+    meeting messages and everything else MIME carries."""
+    cls = (message_class or "").lower()
+    if cls == "ipm.appointment" or cls.startswith("ipm.appointment."):
+        return "IPF.Appointment"
+    if cls == "ipm.task" or cls.startswith("ipm.task."):
+        return "IPF.Task"
+    if cls == "ipm.contact" or cls.startswith(("ipm.contact.", "ipm.distlist")):
+        return "IPF.Contact"
+    return None
 
 
 def content_to_dav(content: MessageContent, container_class: str) -> tuple[bytes, str, str]:

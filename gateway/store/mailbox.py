@@ -461,7 +461,12 @@ class Mailbox:
         ident = self.ident
         g, fg, cn = row["mid"], row["fid"], row["cn"]
         modified = datetime.fromisoformat(row["modified"])
-        return {
+        extra = {}
+        if row.get("kind") == "imap" and row.get("uid"):
+            # PR_INTERNET_ARTICLE_NUMBER: a per-folder increasing number (MS-OXPROPS 2.742); the IMAP
+            # UID is exactly that. DavMail keys its IMAP view by it (and sorts FindItem on it).
+            extra[P.PidTagInternetArticleNumber] = int(row["uid"])
+        return {**extra,
             P.PidTagMid: ident.mid(g),
             P.PidTagFolderId: ident.fid(fg),
             P.PidTagParentFolderId: ident.fid(fg),
@@ -531,20 +536,25 @@ class Mailbox:
         return row, f, self._adapters["local" if row["kind"] == "local" else f.kind]
 
     async def get_mime(self, mid: int) -> bytes:
-        """The message as the backend holds it (IMAP bytes, CRLF), or rebuilt from its properties
-        for items that live elsewhere: what EWS MimeContent and exports want."""
-        row = self.message_row(self.ident.globcnt_of(mid))
-        f = await self._folder_by_globcnt(row["fid"])
-        if row["kind"] == "imap":
-            return await self._adapters["imap"]._fetch_raw(f, row)
+        """The item as one exportable object: what EWS MimeContent carries (see ``mime_of``)."""
+        return await self.mime_of(await self.get_item(mid))
+
+    async def mime_of(self, item: Item) -> bytes:
+        """An item as Exchange exports it in EWS MimeContent: appointments and meeting-less
+        calendar items as iCalendar (MS-OXCICAL), tasks as iCalendar VTODO, contacts and
+        distribution lists as vCard (MS-OXVCARD); mail as the backend holds it (IMAP bytes,
+        CRLF), or rebuilt from its properties (MS-OXCMAIL) for mail kept elsewhere.
+        ``item`` must come from ``get_item`` (with its content)."""
         from . import conversions as conv
-        item = await self.get_item(mid)
         cls = str(item.props.get(P.PidTagMessageClass) or "")
-        if row["kind"] == "dav" and (f.container_class or "").startswith(("IPF.Appointment", "IPF.Task",
-                                                                          "IPF.Contact")):
-            return conv.content_to_dav(item.content, f.container_class)[0]
-        del cls
-        return conv.content_to_mime(item.content)
+        dav_class = conv.dav_class_of(cls)
+        content = item.content or MessageContent(dict(item.props))
+        if dav_class is not None:
+            return conv.content_to_dav(content, dav_class)[0]
+        if item.kind == "imap":
+            row = self.message_row(item.globcnt)
+            return await self._adapters["imap"]._fetch_raw(await self._folder_by_globcnt(row["fid"]), row)
+        return conv.content_to_mime(content)
 
     async def replace_content(self, mid: int, content: MessageContent, *, change_key: bytes | None = None) -> Item:
         """Replace a whole item (properties, recipients, attachments); the MID stays.
