@@ -147,3 +147,14 @@ def test_spnego_without_ntlm_is_refused():
     krb_only = NegTokenInit(mech_types=["1.2.840.113554.1.2.2"], mech_token=b"\x60\x00").pack()
     with pytest.raises(negotiate.NegotiateError):
         negotiate.read_initial(krb_only)
+
+
+@pytest.mark.parametrize("session_key", [b"", b"\x00" * 16])
+def test_mech_list_mic_without_signing_is_refused_not_a_crash(session_key):
+    # A NegTokenResp with a mechListMIC after an AUTHENTICATE that negotiated no signing (no key,
+    # no NTLMSSP_NEGOTIATE_SIGN): the MIC cannot be checked, so the sign-in fails with 401, never
+    # ValueError("Invalid key size (0) for RC4") and HTTP 500.
+    state = negotiate.SpnegoState([ntlm.NTLM_OID])
+    result = ntlm.NtlmResult("alice", "", "", 0, session_key, "NTLMv2")
+    with pytest.raises(negotiate.NegotiateError, match="signing"):
+        negotiate.finish(state, result, b"\x01" + b"\x00" * 15)

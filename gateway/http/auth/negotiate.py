@@ -19,8 +19,8 @@ import hmac
 from dataclasses import dataclass
 
 from . import ntlm
-from .pyspnego import (NegState, NegTokenInit, NegTokenResp, pack_mech_type_list, rc4init, sealkey, sign, signkey,
-                       unpack_token)
+from .pyspnego import (NegotiateFlags, NegState, NegTokenInit, NegTokenResp, pack_mech_type_list, rc4init, sealkey,
+                       sign, signkey, unpack_token)
 
 
 class NegotiateError(Exception):
@@ -88,6 +88,9 @@ def finish(state: SpnegoState | None, result: ntlm.NtlmResult, client_mic: bytes
     if state is None:
         return None
     mech_list = pack_mech_type_list(state.mech_types)
+    if client_mic is not None and not (result.flags & NegotiateFlags.sign and len(result.session_key) == 16):
+        # a MIC needs the signing key NTLM negotiated (MS-NLMP 3.4.4); without one it cannot be checked
+        raise NegotiateError("SPNEGO mechListMIC sent but NTLM negotiated no signing")
     if client_mic is not None and not hmac.compare_digest(_mic(result, "initiate", mech_list), client_mic):
         raise NegotiateError("SPNEGO mechListMIC does not match")
     server_mic = _mic(result, "accept", mech_list) if client_mic is not None else None
