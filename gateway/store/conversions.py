@@ -90,6 +90,15 @@ def dav_class_of(message_class: str) -> str | None:
     return None
 
 
+def content_to_export(content: MessageContent, container_class: str) -> bytes:
+    """An item as Exchange exports it in EWS MimeContent (iCalendar or vCard), see ``dav_class_of``."""
+    cls = str(content.props.get(P.PidTagMessageClass, "") or "")
+    if container_class.startswith("IPF.Appointment") and not cls.lower().startswith("ipm.task"):
+        from .convert import ical
+        return ical.appointment_to_ical(content, export=True)
+    return content_to_dav(content, container_class)[0]
+
+
 def content_to_dav(content: MessageContent, container_class: str) -> tuple[bytes, str, str]:
     """(body, content type, file extension) for a PUT."""
     cls = str(content.props.get(P.PidTagMessageClass, "") or "")

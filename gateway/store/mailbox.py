@@ -461,11 +461,13 @@ class Mailbox:
         ident = self.ident
         g, fg, cn = row["mid"], row["fid"], row["cn"]
         modified = datetime.fromisoformat(row["modified"])
-        extra = {}
+        # PR_INTERNET_ARTICLE_NUMBER: a per-folder increasing number (MS-OXPROPS); for mail the IMAP
+        # UID is exactly that, other items take their counter value (increasing in every folder). DavMail
+        # keys its views by it, sorts FindItem on it and drops items without it (calendars too).
         if row.get("kind") == "imap" and row.get("uid"):
-            # PR_INTERNET_ARTICLE_NUMBER: a per-folder increasing number (MS-OXPROPS 2.742); the IMAP
-            # UID is exactly that. DavMail keys its IMAP view by it (and sorts FindItem on it).
-            extra[P.PidTagInternetArticleNumber] = int(row["uid"])
+            extra = {P.PidTagInternetArticleNumber: int(row["uid"])}
+        else:
+            extra = {P.PidTagInternetArticleNumber: int(g) & 0x7FFFFFFF}
         return {**extra,
             P.PidTagMid: ident.mid(g),
             P.PidTagFolderId: ident.fid(fg),
@@ -550,7 +552,7 @@ class Mailbox:
         dav_class = conv.dav_class_of(cls)
         content = item.content or MessageContent(dict(item.props))
         if dav_class is not None:
-            return conv.content_to_dav(content, dav_class)[0]
+            return conv.content_to_export(content, dav_class)
         if item.kind == "imap":
             row = self.message_row(item.globcnt)
             return await self._adapters["imap"]._fetch_raw(await self._folder_by_globcnt(row["fid"]), row)

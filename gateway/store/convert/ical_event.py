@@ -733,10 +733,16 @@ def _synth_exception(series: dict, info: R.ExceptionInfo, ext: R.ExtendedExcepti
     return p
 
 
-def appointment_to_ical(msg: MessageContent, *, method: str | None = None) -> bytes:
-    """An appointment -> VCALENDAR with VTIMEZONE, the master VEVENT and its overrides."""
+def appointment_to_ical(msg: MessageContent, *, method: str | None = None, export: bool = False) -> bytes:
+    """An appointment -> VCALENDAR with VTIMEZONE, the master VEVENT and its overrides.
+
+    ``export``: the form Exchange exports (EWS MimeContent), which always carries a VTIMEZONE,
+    a UTC one for an event kept in UTC; DavMail learns the user's zone from that block of a
+    probe event it creates, and fails every later PUT without it."""
     cal = new_calendar(method)
     _add_message_events(cal, msg, "calendar")
+    if export and not any(c.name == "VTIMEZONE" for c in cal.subcomponents):
+        cal.subcomponents.insert(0, vtimezone_from_tzreg("UTC", TzReg(0)))
     return cal.to_ical()
 
 
