@@ -39,6 +39,7 @@ from gateway.store import errors as se
 from gateway.store.convert import ical
 from gateway.store.convert import recur as R
 from gateway.store.convert.goid import clean_goid, uid_from_goid
+from gateway.store.convert.ical_instance import instance_ical
 from gateway.store.convert.ical_event import _synth_exception, _zone_from, rrule_from_pattern
 from gateway.store.convert.tz import olson_zone
 from gateway.store.model import MessageContent, Recipient
@@ -501,7 +502,14 @@ async def get_item_hook(ctx: EwsContext, id_el, el, shape, wants_mime) -> bool:
     if found is None:
         return False
     master, occ, series = found
-    write_item(sub(el, m("Items")), await occurrence_view(ctx, master, occ, series, full=True), shape)
+    view = await occurrence_view(ctx, master, occ, series, full=True)
+    if wants_mime:
+        # the instance alone, as Exchange exports it (evolution-ews builds each modified occurrence from it)
+        try:
+            view.mime = instance_ical(await ctx.mbx.mime_of(master), occ.original_start, occ.start, occ.end)
+        except ValueError:
+            view.mime = None
+    write_item(sub(el, m("Items")), view, shape)
     return True
 
 
