@@ -1,0 +1,468 @@
+#!/usr/bin/python3
+"""Drive evolution-data-server + evolution-ews headless, for tests/clients/test_evolution.py.
+
+Run with Debian's /usr/bin/python3 (python3-gi and the EDS typelibs live there), inside a private
+D-Bus session bus and with XDG_CONFIG_HOME/XDG_DATA_HOME/XDG_CACHE_HOME/HOME in a temp directory;
+the test starts both. The EDS services (evolution-source-registry, the calendar and address-book
+factories) are D-Bus activated from /usr/share/dbus-1/services.
+
+Speaks JSON lines: one command per line on stdin ({"cmd": name, ...args}), one answer per line
+on stdout ({"ok": true, "result": ...} or {"ok": false, "error": text}). Everything else
+(EDS's own chatter) goes to stderr.
+
+What it does the way a user's Evolution does:
+- ``account``: writes the EWS collection account (Collection + Authentication + WebDAV Backend +
+  Ews Backend) as the account wizard would, with the gateway's certificate accepted as the trust
+  prompt's "Accept permanently" stores it (``SslTrust``), then answers every credentials prompt
+  (``credentials-required``) with the password, as the password dialog would. There is no keyring.
+- ``sources``: the account's child sources (calendar, contacts, tasks, mail, GAL) and their state.
+- ``cal_*``: an ECalClient on the EWS calendar or task list: list, instances in a window
+  (ECalClient.generate_instances_sync, what the calendar view shows), create/modify/remove.
+- ``book_*``: an EBookClient on the EWS address book or the GAL.
+- ``mail_*``: Camel's EWS provider (CamelEwsStore) in a CamelSession of our own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+
+import gi
+
+gi.require_version("EDataServer", "1.2")
+gi.require_version("ECal", "2.0")
+gi.require_version("EBook", "1.2")
+gi.require_version("EBookContacts", "1.2")
+gi.require_version("ICalGLib", "3.0")
+gi.require_version("Camel", "1.2")
+from gi.repository import EBook, EBookContacts, ECal, EDataServer, Gio, GLib, ICalGLib  # noqa: E402
+
+ACCOUNT_UID = "exgate-ews-account"
+
+STATE: dict = {"registry": None, "password": None, "user": None, "answered": [], "ssl": [],
+               "clients": {}}
+POLLED: dict[str, float] = {}
+PENDING: set[str] = set()       # sources a client is connecting to right now
+
+
+def log(*a):
+    print("[driver]", *a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ main-loop helpers
+
+def on_main(fn, *args, timeout=120):
+    """Run fn(*args) on the GLib main loop's thread and wait for its result."""
+    box: dict = {}
+    ev = threading.Event()
+
+    def run():
+        try:
+            box["r"] = fn(*args)
+        except Exception as e:  # noqa: BLE001
+            box["e"] = e
+        ev.set()
+        return False
+
+    GLib.idle_add(run)
+    if not ev.wait(timeout):
+        raise TimeoutError(f"main loop did not run {fn.__name__} in {timeout} s")
+    if "e" in box:
+        raise box["e"]
+    return box.get("r")
+
+
+# ------------------------------------------------------------------ credentials
+
+def credentials() -> EDataServer.NamedParameters:
+    p = EDataServer.NamedParameters.new()
+    p.set(EDataServer.SOURCE_CREDENTIAL_USERNAME, STATE["user"])
+    p.set(EDataServer.SOURCE_CREDENTIAL_PASSWORD, STATE["password"])
+    return p
+
+
+def answer(source: EDataServer.Source, reason, why: str) -> None:
+    """What the password prompt does: hand the password to the backend that asked."""
+    name = source.get_display_name()
+    STATE["answered"].append({"source": name, "uid": source.get_uid(), "reason": reason.value_nick,
+                              "why": why})
+    log(f"credentials-required {name} ({source.get_uid()}): {reason.value_nick}; answering ({why})")
+    if reason == EDataServer.SourceCredentialsReason.SSL_FAILED:
+        STATE["ssl"].append(name)      # the trust was written beforehand: this should not happen
+        return
+
+    def done(src, res):
+        try:
+            src.invoke_authenticate_finish(res)
+        except GLib.Error as e:
+            log("invoke_authenticate failed:", e.message)
+
+    source.invoke_authenticate(credentials(), None, done)
+
+
+def on_credentials_required(registry, source, reason, cert_pem, cert_errors, op_error):
+    if reason in (EDataServer.SourceCredentialsReason.REQUIRED, EDataServer.SourceCredentialsReason.REJECTED,
+                  EDataServer.SourceCredentialsReason.SSL_FAILED):
+        if reason == EDataServer.SourceCredentialsReason.REJECTED:
+            n = sum(1 for a in STATE["answered"] if a["uid"] == source.get_uid() and a["reason"] == "rejected")
+            if n >= 3:                  # a wrong password: stop, as a user would cancel the prompt
+                log(f"{source.get_display_name()}: rejected three times; giving up")
+                return
+        answer(source, reason, "signal" + (f": {op_error.message}" if op_error else ""))
+
+
+def poll_waiting_sources():
+    """Sources that asked before we listened: answer them from their last request."""
+    reg = STATE["registry"]
+    if reg is None or STATE["password"] is None:
+        return True
+    now = time.time()
+    for src in reg.list_sources(None):
+        status = src.get_connection_status()
+        waiting = status == EDataServer.SourceConnectionStatus.AWAITING_CREDENTIALS
+        # A backend opening for a client whose prompt we never saw (the signal can come before the
+        # source's D-Bus object is ours): give it the password anyway, as a prompt's answer would.
+        stuck = src.get_uid() in PENDING and status != EDataServer.SourceConnectionStatus.CONNECTED
+        if (waiting or stuck) and now - POLLED.get(src.get_uid(), now - 100) > (3 if stuck else 10):
+            POLLED[src.get_uid()] = now
+            answer(src, EDataServer.SourceCredentialsReason.REQUIRED, "poll" if waiting else "pending open")
+    return True
+
+
+# ------------------------------------------------------------------ account
+
+def account_keyfile(a: dict) -> str:
+    """The collection source as Evolution's EWS account wizard writes it."""
+    src = EDataServer.Source.new_with_uid(ACCOUNT_UID, None)
+    src.set_display_name(a.get("display_name", "exgate"))
+    src.set_enabled(True)
+    coll = src.get_extension(EDataServer.SOURCE_EXTENSION_COLLECTION)
+    coll.set_backend_name("ews")
+    coll.set_identity(a["email"])
+    coll.set_calendar_enabled(True)
+    coll.set_contacts_enabled(True)
+    coll.set_mail_enabled(a.get("mail", True))
+    auth = src.get_extension(EDataServer.SOURCE_EXTENSION_AUTHENTICATION)
+    auth.set_host(a["host"])
+    auth.set_port(int(a["port"]))
+    auth.set_user(a["user"])
+    auth.set_method(a["method"])           # "NTLM", or "PLAIN" for Basic
+    auth.set_remember_password(False)
+    sec = src.get_extension(EDataServer.SOURCE_EXTENSION_SECURITY)
+    sec.set_method("tls")
+    offline = src.get_extension(EDataServer.SOURCE_EXTENSION_OFFLINE)
+    offline.set_stay_synchronized(False)
+    # The trust prompt's "Accept permanently": the certificate's fingerprint, per host.
+    cert = Gio.TlsCertificate.new_from_pem(a["cert_pem"], -1)
+    webdav = src.get_extension(EDataServer.SOURCE_EXTENSION_WEBDAV_BACKEND)
+    webdav.update_ssl_trust(a["host"], cert, EDataServer.TrustPromptResponse.ACCEPT)
+    data = src.to_string()[0]
+    ews = "\n".join([
+        "[Ews Backend]",
+        f"Hosturl={a['hosturl']}",
+        "Oaburl=",
+        f"Email={a['email']}",
+        "Timeout=30",
+        "ListenNotifications=false",
+        "ConcurrentConnections=1",
+        "FilterInbox=false",
+        "StoreChangesInterval=3",
+        "LimitByAge=false",
+        "CheckAll=false",
+        "FilterJunk=false",
+        "FilterJunkInbox=false",
+        "GalUid=",
+        "OabOffline=false",
+        "OalSelected=",
+        "UseImpersonation=false",
+        "OverrideUserAgent=false",
+        "OverrideOauth2=false",
+        "ShowPublicFolders=false",
+        "",
+    ])
+    return data + "\n" + ews
+
+
+def cmd_account(a: dict):
+    STATE["user"] = a["user"]
+    STATE["password"] = a["password"]
+    d = os.path.join(os.environ["XDG_CONFIG_HOME"], "evolution", "sources")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, ACCOUNT_UID + ".source"), "w") as fh:
+        fh.write(account_keyfile(a))
+
+    def connect():
+        reg = EDataServer.SourceRegistry.new_sync(None)
+        reg.connect("credentials-required", on_credentials_required)
+        STATE["registry"] = reg
+        GLib.timeout_add(300, poll_waiting_sources)
+        return True
+
+    on_main(connect)
+    return cmd_wait_online({"timeout": a.get("timeout", 60)})
+
+
+def _src_info(s: EDataServer.Source) -> dict:
+    kinds = [k for k, ext in (("collection", EDataServer.SOURCE_EXTENSION_COLLECTION),
+                              ("calendar", EDataServer.SOURCE_EXTENSION_CALENDAR),
+                              ("tasks", EDataServer.SOURCE_EXTENSION_TASK_LIST),
+                              ("memos", EDataServer.SOURCE_EXTENSION_MEMO_LIST),
+                              ("addressbook", EDataServer.SOURCE_EXTENSION_ADDRESS_BOOK),
+                              ("mail_account", EDataServer.SOURCE_EXTENSION_MAIL_ACCOUNT),
+                              ("mail_transport", EDataServer.SOURCE_EXTENSION_MAIL_TRANSPORT),
+                              ("mail_identity", EDataServer.SOURCE_EXTENSION_MAIL_IDENTITY))
+             if s.has_extension(ext)]
+    backend = None
+    for ext in (EDataServer.SOURCE_EXTENSION_CALENDAR, EDataServer.SOURCE_EXTENSION_TASK_LIST,
+                EDataServer.SOURCE_EXTENSION_ADDRESS_BOOK, EDataServer.SOURCE_EXTENSION_COLLECTION,
+                EDataServer.SOURCE_EXTENSION_MEMO_LIST):
+        if s.has_extension(ext):
+            backend = s.get_extension(ext).get_backend_name()
+            break
+    return {"uid": s.get_uid(), "name": s.get_display_name(), "parent": s.get_parent(), "kinds": kinds,
+            "backend": backend, "status": s.get_connection_status().value_nick, "enabled": s.get_enabled()}
+
+
+def account_sources() -> list[dict]:
+    reg = STATE["registry"]
+    return [_src_info(s) for s in reg.list_sources(None)
+            if s.get_uid() == ACCOUNT_UID or s.get_parent() == ACCOUNT_UID]
+
+
+def cmd_sources(a: dict):
+    return on_main(account_sources)
+
+
+def cmd_wait_online(a: dict):
+    deadline = time.time() + float(a.get("timeout", 60))
+    while True:
+        srcs = on_main(account_sources)
+        coll = [s for s in srcs if s["uid"] == ACCOUNT_UID]
+        children = [s for s in srcs if s["parent"] == ACCOUNT_UID]
+        if coll and coll[0]["status"] == "connected" and any("calendar" in s["kinds"] for s in children):
+            return {"sources": srcs, "answered": STATE["answered"], "ssl_prompts": STATE["ssl"]}
+        if time.time() > deadline:
+            raise TimeoutError(f"account not online: {srcs}; prompts answered {STATE['answered']}")
+        time.sleep(0.3)
+
+
+def find_source(kind: str, name: str | None = None) -> EDataServer.Source:
+    """The account's child source of a kind (calendar/tasks/addressbook/gal/mail_account)."""
+    ext = {"calendar": EDataServer.SOURCE_EXTENSION_CALENDAR, "tasks": EDataServer.SOURCE_EXTENSION_TASK_LIST,
+           "addressbook": EDataServer.SOURCE_EXTENSION_ADDRESS_BOOK, "gal": EDataServer.SOURCE_EXTENSION_ADDRESS_BOOK,
+           "mail_account": EDataServer.SOURCE_EXTENSION_MAIL_ACCOUNT}[kind]
+
+    def pick():
+        reg = STATE["registry"]
+        out = []
+        for s in reg.list_sources(ext):
+            if s.get_parent() != ACCOUNT_UID:
+                continue
+            if name is not None and s.get_display_name() != name:
+                continue
+            out.append(s)
+        return out
+
+    srcs = on_main(pick)
+    if kind == "gal":
+        srcs = [s for s in srcs if s.has_extension(EDataServer.SOURCE_EXTENSION_AUTOCOMPLETE)
+                and "global" in s.get_display_name().lower()] or \
+               [s for s in srcs if "global" in s.get_display_name().lower()]
+    elif kind == "addressbook":
+        srcs = [s for s in srcs if "global" not in s.get_display_name().lower()]
+    if not srcs:
+        raise LookupError(f"no {kind} source {name or ''} in {on_main(account_sources)}")
+    return srcs[0]
+
+
+# ------------------------------------------------------------------ calendar
+
+def cal_client(kind: str, name: str | None = None) -> ECal.Client:
+    key = ("cal", kind, name)
+    c = STATE["clients"].get(key)
+    if c is None:
+        src = find_source(kind, name)
+        st = ECal.ClientSourceType.EVENTS if kind == "calendar" else ECal.ClientSourceType.TASKS
+        PENDING.add(src.get_uid())
+        POLLED[src.get_uid()] = time.time()
+        try:
+            c = ECal.Client.connect_sync(src, st, 30, None)
+        finally:
+            PENDING.discard(src.get_uid())
+        STATE["clients"][key] = c
+    return c
+
+
+def comp_info(comp) -> dict:
+    """The parts of an ECalComponent a user sees."""
+    def dt(d):
+        if d is None:
+            return None
+        v = d.get_value()
+        if v is None:
+            return None
+        tzid = d.get_tzid()
+        return {"value": v.as_ical_string(), "tzid": tzid, "date": v.is_date()}
+
+    summary = comp.get_summary()
+    loc = comp.get_location()
+    rid = comp.get_recurid()
+    atts = []
+    for at in comp.get_attendees() or []:
+        atts.append({"value": at.get_value(), "partstat": at.get_partstat().value_nick if at.get_partstat() else None})
+    org = comp.get_organizer()
+    desc = comp.get_descriptions() or []
+    return {"uid": comp.get_uid(), "summary": summary.get_value() if summary else None,
+            "location": loc, "start": dt(comp.get_dtstart()), "end": dt(comp.get_dtend()),
+            "rid": rid.get_datetime().get_value().as_ical_string() if rid and rid.get_datetime() else None,
+            "recurring": bool(comp.has_recurrences()),
+            "organizer": org.get_value() if org else None, "attendees": atts,
+            "description": [x.get_value() for x in desc]}
+
+
+def cmd_cal_refresh(a):
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    if c.check_refresh_supported():
+        c.refresh_sync(None)
+    return True
+
+
+def cmd_cal_list(a):
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    ok, comps = c.get_object_list_as_comps_sync(a.get("query", "#t"), None)
+    out = [comp_info(x) for x in comps]
+    if a.get("ical"):
+        for info, x in zip(out, comps):
+            info["ical"] = x.get_as_string()
+    return out
+
+
+def cmd_cal_instances(a):
+    """What the calendar view shows for [start, end) (unix seconds), expanded in UTC."""
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    utc = ICalGLib.Timezone.get_utc_timezone()
+    out = []
+
+    def cb(icomp, istart, iend, user_data, cancellable):
+        comp = ECal.Component.new_from_icalcomponent(icomp.clone())
+        info = comp_info(comp)
+        s = istart.clone(); s.convert_to_zone_inplace(utc)
+        e = iend.clone(); e.convert_to_zone_inplace(utc)
+        info["instance_start"] = s.as_ical_string()
+        info["instance_end"] = e.as_ical_string()
+        out.append(info)
+        return True
+
+    c.generate_instances_sync(int(a["start"]), int(a["end"]), None, cb, None)
+    out.sort(key=lambda x: x["instance_start"])
+    return out
+
+
+def cmd_cal_create(a):
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    ic = ICalGLib.Component.new_from_string(a["ical"])
+    t0 = time.time()
+    ok, uid = c.create_object_sync(ic, ECal.OperationFlags.NONE, None)
+    return {"uid": uid, "seconds": time.time() - t0}
+
+
+def cmd_cal_modify(a):
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    ok, ic = c.get_object_sync(a["uid"], a.get("rid"), None)
+    comp = ECal.Component.new_from_icalcomponent(ic)
+    if "summary" in a:
+        comp.set_summary(ECal.ComponentText.new(a["summary"], None))
+    if "location" in a:
+        comp.set_location(a["location"])
+    if "start" in a:
+        comp.set_dtstart(ECal.ComponentDateTime.new(ICalGLib.Time.new_from_string(a["start"]), a.get("tzid")))
+        comp.set_dtend(ECal.ComponentDateTime.new(ICalGLib.Time.new_from_string(a["end"]), a.get("tzid")))
+    comp.commit_sequence()
+    t0 = time.time()
+    c.modify_object_sync(comp.get_icalcomponent(), ECal.ObjModType.ALL, ECal.OperationFlags.NONE, None)
+    return {"seconds": time.time() - t0}
+
+
+def cmd_cal_remove(a):
+    c = cal_client(a.get("kind", "calendar"), a.get("name"))
+    t0 = time.time()
+    c.remove_object_sync(a["uid"], a.get("rid"), ECal.ObjModType.ALL, ECal.OperationFlags.NONE, None)
+    return {"seconds": time.time() - t0}
+
+
+# ------------------------------------------------------------------ contacts
+
+def book_client(kind: str) -> EBook.BookClient:
+    key = ("book", kind)
+    c = STATE["clients"].get(key)
+    if c is None:
+        src = find_source(kind)
+        PENDING.add(src.get_uid())
+        POLLED[src.get_uid()] = time.time()
+        try:
+            c = EBook.BookClient.connect_sync(src, 30, None)
+        finally:
+            PENDING.discard(src.get_uid())
+        STATE["clients"][key] = c
+    return c
+
+
+def contact_info(ct) -> dict:
+    emails = [x for x in (ct.get_attributes(EBookContacts.ContactField.EMAIL) or [])]
+    return {"uid": ct.get_property("id"), "full_name": ct.get_property("full-name"),
+            "emails": [e.get_value() for e in emails],
+            "org": ct.get_property("org"), "vcard": ct.to_string(EBookContacts.VCardFormat.V30)}
+
+
+def cmd_book_list(a):
+    c = book_client(a.get("kind", "addressbook"))
+    if a.get("refresh") and c.check_refresh_supported():
+        c.refresh_sync(None)
+    q = a.get("query")
+    if q is None:
+        sexp = "#t" if a.get("kind", "addressbook") != "gal" else \
+            EBookContacts.BookQuery.any_field_contains("").to_string()
+    else:
+        sexp = EBookContacts.BookQuery.field_test(EBookContacts.ContactField.FULL_NAME, EBookContacts.BookQueryTest.CONTAINS, q).to_string() \
+            if not q.startswith("(") else q
+    ok, cts = c.get_contacts_sync(sexp, None)
+    return [contact_info(x) for x in cts]
+
+
+# ------------------------------------------------------------------ mail (Camel)
+
+def cmd_mail(a):
+    from mail_driver import run_mail  # noqa: F401  (filled in below when available)
+    return run_mail(STATE, a)
+
+
+# ------------------------------------------------------------------ loop
+
+COMMANDS = {name[4:]: fn for name, fn in globals().items() if name.startswith("cmd_")}
+
+
+def serve():
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+            fn = COMMANDS[req.pop("cmd")]
+            res = {"ok": True, "result": fn(req)}
+        except Exception as e:  # noqa: BLE001
+            msg = e.message if isinstance(e, GLib.Error) else str(e)
+            res = {"ok": False, "error": f"{type(e).__name__}: {msg}", "trace": traceback.format_exc()}
+        sys.stdout.write(json.dumps(res, default=str) + "\n")
+        sys.stdout.flush()
+    GLib.idle_add(LOOP.quit)
+
+
+LOOP = GLib.MainLoop()
+
+if __name__ == "__main__":
+    threading.Thread(target=serve, daemon=True).start()
+    LOOP.run()
