@@ -411,6 +411,57 @@ async def test_send_reaches_bob_and_sent_items(setup):
     assert len(await run(direct_sent)) == 1
 
 
+async def test_copy_move_and_expunge(setup):
+    """COPY and MOVE between folders and \\Deleted + EXPUNGE, through DavMail, as the backend sees them."""
+    tag = uuid.uuid4().hex[:10]
+    raw = (f"From: someone@example.org\r\nTo: {EMAIL}\r\nSubject: davmail copy {tag}\r\n"
+           f"Message-ID: <copy-{tag}@example.org>\r\n\r\nCopy me {tag}\r\n").encode()
+
+    def direct_count(folder_special, fallback):
+        d = setup.direct()
+        try:
+            folder = _direct_folder(d, folder_special, fallback) if folder_special else fallback
+            d.select(f'"{folder}"', readonly=True)
+            _, data = d.search(None, "SUBJECT", f'"{tag}"')
+            return len((data[0] or b"").split())
+        finally:
+            d.logout()
+
+    def uid_in(im, folder):
+        im.select(folder)
+        _, data = im.uid("SEARCH", None, "SUBJECT", f'"{tag}"')
+        return (data[0] or b"").split()
+
+    def copy_then_move():
+        im = setup.imap()
+        try:
+            assert im.append("INBOX", None, None, raw)[0] == "OK"
+            [uid] = uid_in(im, "INBOX")
+            assert im.uid("COPY", uid, "Junk")[0] == "OK"
+            assert len(uid_in(im, "Junk")) == 1
+            assert uid_in(im, "INBOX") == [uid]
+            assert im.uid("MOVE", uid, "Trash")[0] == "OK"
+            return len(uid_in(im, "INBOX")), len(uid_in(im, "Trash"))
+        finally:
+            im.logout()
+    assert await run(copy_then_move) == (0, 1)
+    assert await run(direct_count, None, "INBOX") == 0
+    assert await run(direct_count, "\\Junk", "Junk") == 1
+    assert await run(direct_count, "\\Trash", "Trash") == 1
+
+    def expunge():
+        im = setup.imap()
+        try:
+            [uid] = uid_in(im, "Junk")
+            assert im.uid("STORE", uid, "+FLAGS", "(\\Deleted)")[0] == "OK"
+            im.expunge()
+            return len(uid_in(im, "Junk"))
+        finally:
+            im.logout()
+    assert await run(expunge) == 0
+    assert await run(direct_count, "\\Junk", "Junk") == 0
+
+
 # ------------------------------------------------------------------ calendar, tasks, contacts
 
 async def test_calendar_lists_seeded_events(setup):

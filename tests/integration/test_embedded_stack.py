@@ -463,3 +463,25 @@ async def test_radicale_dies_with_a_killed_parent(tmp_path):
     for pid in left:  # only processes serving this test's own temp dir
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+async def test_imap_copy_keeps_the_message(stack, plan):
+    """COPY gives a full copy (pymap 0.36's maildir COPY wrote a 1-byte message; embedded/imap.py fixes it)."""
+    body = b"From: a@example.test\r\nTo: bob@example.test\r\nSubject: copy check\r\n\r\nkeep this body\r\n"
+
+    def check():
+        im = imap_login(stack, "bob", "bobpw")
+        try:
+            im.append("INBOX", None, None, body)
+            im.select("INBOX")
+            _, data = im.search(None, "SUBJECT", '"copy check"')
+            typ, _ = im.copy(data[0].split()[-1], "Junk")
+            assert typ == "OK"
+            im.select("Junk", readonly=True)
+            _, data = im.search(None, "SUBJECT", '"copy check"')
+            assert data[0].split(), "the copy is not a readable message"
+            _, got = im.fetch(data[0].split()[-1], "(BODY.PEEK[])")
+            assert got[0][1].replace(b"\r\n", b"\n") == body.replace(b"\r\n", b"\n")
+        finally:
+            im.logout()
+    await asyncio.to_thread(check)

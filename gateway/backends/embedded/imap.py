@@ -169,6 +169,7 @@ class EmbeddedImap:
 
     async def start(self) -> None:
         from pymap.backend.maildir import Login, MaildirBackend
+        _fix_pymap_copy()
 
         from pymap.concurrent import Subsystem
 
@@ -232,6 +233,35 @@ async def _close_server(server: asyncio.AbstractServer) -> None:
         await asyncio.wait_for(server.wait_closed(), timeout=2.0)
     except asyncio.TimeoutError:
         pass
+
+
+def _fix_pymap_copy() -> None:
+    """pymap 0.36's maildir COPY writes a copy built from the message's metadata only
+    (``get_message_metadata``): the copy is a 1-byte message. COPY (EWS CopyItem, DavMail's and
+    Thunderbird's COPY) then loses the mail. Same method, with the message's content."""
+    from pymap.backend.maildir import mailbox as mb
+    if getattr(mb.MailboxData.copy, "_exgate_fixed", False):
+        return
+
+    async def copy(self, uid: int, destination, *, recent: bool = False):
+        try:
+            record, _ = await self._get_maildir_msg(uid)
+        except KeyError:
+            return None
+        async with self.messages_lock.read_lock():
+            full = self._maildir.get_message(record.key)
+        copy_msg = mb.MaildirMessage(full)
+        copy_msg.set_subdir("new" if recent else "cur")
+        async with destination.messages_lock.write_lock():
+            dest_key = destination._maildir.add(copy_msg)
+            dest_filename = dest_key + ":" + copy_msg.get_info()
+        async with mb.UidList.with_write(destination._path) as uidl:
+            new_rec = mb.Record(uidl.next_uid, record.fields, dest_filename)
+            uidl.next_uid += 1
+            uidl.set(new_rec)
+        return new_rec.uid
+    copy._exgate_fixed = True
+    mb.MailboxData.copy = copy
 
 
 def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:
