@@ -462,6 +462,35 @@ async def test_copy_move_and_expunge(setup):
     assert await run(direct_count, "\\Junk", "Junk") == 0
 
 
+async def test_folder_create_rename_delete(setup):
+    tag = uuid.uuid4().hex[:8]
+
+    def direct_names():
+        d = setup.direct()
+        try:
+            return {re.search(r'(?:"([^"]*)"|(\S+))$', r.decode()).group(1) or "" for r in d.list()[1]
+                    if tag.encode() in r}
+        finally:
+            d.logout()
+
+    def via(*commands):
+        im = setup.imap()
+        try:
+            for name, *args in commands:
+                typ, data = getattr(im, name)(*args)
+                assert typ == "OK", (name, args, data)
+        finally:
+            im.logout()
+    await run(via, ("create", f'"Projects {tag}"'), ("create", f'"Projects {tag}/Sub"'))
+    names = await run(direct_names)
+    assert len(names) == 2 and any(n.endswith("Sub") for n in names), names
+    await run(via, ("rename", f'"Projects {tag}"', f'"Renamed {tag}"'))
+    names = await run(direct_names)
+    assert len(names) == 2 and all("Renamed" in n for n in names), names
+    await run(via, ("delete", f'"Renamed {tag}/Sub"'), ("delete", f'"Renamed {tag}"'))
+    assert await run(direct_names) == set()
+
+
 # ------------------------------------------------------------------ calendar, tasks, contacts
 
 async def test_calendar_lists_seeded_events(setup):
