@@ -43,7 +43,7 @@ from gi.repository import EBook, EBookContacts, ECal, EDataServer, Gio, GLib, IC
 ACCOUNT_UID = "exgate-ews-account"
 
 STATE: dict = {"registry": None, "password": None, "user": None, "answered": [], "ssl": [],
-               "clients": {}}
+               "clients": {}, "restarts": []}
 POLLED: dict[str, float] = {}
 PENDING: set[str] = set()       # sources a client is connecting to right now
 
@@ -236,6 +236,11 @@ def cmd_sources(a: dict):
     return on_main(account_sources)
 
 
+def cmd_restarts(a: dict):
+    """Factories restarted because an open hung (evolution-ews's Basic first-connect deadlock)."""
+    return STATE["restarts"]
+
+
 def cmd_wait_online(a: dict):
     deadline = time.time() + float(a.get("timeout", 60))
     while True:
@@ -278,6 +283,65 @@ def find_source(kind: str, name: str | None = None) -> EDataServer.Source:
     return srcs[0]
 
 
+FACTORY_NAMES = {"cal": "org.gnome.evolution.dataserver.Calendar8",
+                 "book": "org.gnome.evolution.dataserver.AddressBook10"}
+
+
+def restart_factory(kind: str) -> None:
+    """Stop the calendar or address-book factory (found by its bus name, killed by its pid); the next
+    open D-Bus activates a fresh one, as restarting Evolution would."""
+    bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+    pid = bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                        "GetConnectionUnixProcessID", GLib.Variant("(s)", (FACTORY_NAMES[kind],)),
+                        GLib.VariantType("(u)"), Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
+    log(f"restarting the {kind} factory (pid {pid})")
+    os.kill(pid, 9)
+    for key in [k for k in STATE["clients"] if k[0] == kind]:
+        del STATE["clients"][key]
+    STATE["restarts"].append(kind)
+    time.sleep(0.5)
+
+
+def connect_client(kind: str, src: EDataServer.Source, start, finish, tries: int = 6, wait: int = 10):
+    """Open a client the way Evolution does (asynchronously, the main loop answering prompts).
+
+    evolution-ews 3.46 can hang a backend for good on its first, password-less connection when the
+    account uses Basic: ESoupSession refuses Basic without a password before sending anything, and
+    e-ews-connection.c's dispose then quits the connection's soup thread's main loop before that
+    thread has started running it, and joins it forever (the thread's g_main_loop_run never
+    returns). Every later call on that backend waits behind it. Nothing a server answers can change
+    that, so here, as a user would, the factory is restarted when an open does not finish."""
+    last = None
+    for attempt in range(tries):
+        box: dict = {}
+        ev = threading.Event()
+        cancel = Gio.Cancellable()
+
+        def done(_src, res, _data=None):
+            try:
+                box["c"] = finish(res)
+            except Exception as e:  # noqa: BLE001
+                box["e"] = e
+            ev.set()
+
+        PENDING.add(src.get_uid())
+        POLLED[src.get_uid()] = time.time()
+        try:
+            on_main(lambda: start(src, wait, cancel, done))
+            if ev.wait(wait + 5):
+                if "e" in box:
+                    raise box["e"]
+                return box["c"]
+            cancel.cancel()
+            ev.wait(5)
+            last = TimeoutError(f"opening {src.get_display_name()} did not finish in {wait + 5} s")
+            log(f"{last}; attempt {attempt + 1} of {tries}")
+            restart_factory(kind)
+        finally:
+            PENDING.discard(src.get_uid())
+    raise last
+
+
 # ------------------------------------------------------------------ calendar
 
 def cal_client(kind: str, name: str | None = None) -> ECal.Client:
@@ -286,12 +350,8 @@ def cal_client(kind: str, name: str | None = None) -> ECal.Client:
     if c is None:
         src = find_source(kind, name)
         st = ECal.ClientSourceType.EVENTS if kind == "calendar" else ECal.ClientSourceType.TASKS
-        PENDING.add(src.get_uid())
-        POLLED[src.get_uid()] = time.time()
-        try:
-            c = ECal.Client.connect_sync(src, st, 30, None)
-        finally:
-            PENDING.discard(src.get_uid())
+        c = connect_client("cal", src, lambda s_, w, cn, cb: ECal.Client.connect(s_, st, w, cn, cb),
+                           ECal.Client.connect_finish)
         STATE["clients"][key] = c
     return c
 
@@ -400,12 +460,7 @@ def book_client(kind: str) -> EBook.BookClient:
     c = STATE["clients"].get(key)
     if c is None:
         src = find_source(kind)
-        PENDING.add(src.get_uid())
-        POLLED[src.get_uid()] = time.time()
-        try:
-            c = EBook.BookClient.connect_sync(src, 30, None)
-        finally:
-            PENDING.discard(src.get_uid())
+        c = connect_client("book", src, EBook.BookClient.connect, EBook.BookClient.connect_finish)
         STATE["clients"][key] = c
     return c
 
@@ -414,7 +469,7 @@ def contact_info(ct) -> dict:
     emails = [x for x in (ct.get_attributes(EBookContacts.ContactField.EMAIL) or [])]
     return {"uid": ct.get_property("id"), "full_name": ct.get_property("full-name"),
             "emails": [e.get_value() for e in emails],
-            "org": ct.get_property("org"), "vcard": ct.to_string(EBookContacts.VCardFormat.V30)}
+            "org": ct.get_property("org"), "vcard": ct.to_string(getattr(EBookContacts.VCardFormat, "30"))}
 
 
 def cmd_book_list(a):

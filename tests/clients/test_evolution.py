@@ -38,6 +38,7 @@ from gateway.backends.embedded.seed import _seed_dav, build_plan
 from gateway.http.auth.credentials import NtHashStore
 from tests.stacks import USERS
 
+from .test_davmail import radicale_behind_gateway, real_gateway_ntlm  # noqa: F401  (fixtures)
 from .test_ews_calendar import caldav_objects
 from .test_ews_exchangelib import account
 
@@ -234,7 +235,7 @@ class Evolution:
 SEEDED_REAL: set[str] = set()
 
 
-async def seed_real(gw, logins=("alice", "bob")) -> None:
+async def seed_real(radicale_url: str, logins=("alice", "bob")) -> None:
     """The real servers get the demo's DAV seed (calendar with the weekly meeting, tasks, contacts),
     put straight into Radicale as `exgate demo` does for the embedded one."""
     plan = build_plan(list(USERS.values()))
@@ -242,7 +243,7 @@ async def seed_real(gw, logins=("alice", "bob")) -> None:
         for login in logins:
             if login in SEEDED_REAL:
                 continue
-            await _seed_dav(http, gw.state.config.dav.url, plan.for_user(login))
+            await _seed_dav(http, radicale_url, plan.for_user(login))
             SEEDED_REAL.add(login)
 
 
@@ -254,14 +255,22 @@ CASES = [("demo", "ntlm"), ("demo", "basic"), ("real", "ntlm"), ("real", "basic"
 @pytest.fixture(scope="module", params=CASES, ids=[f"{k}-{s}" for k, s in CASES])
 def evo_case(request):
     kind, scheme = request.param
-    return request.getfixturevalue("demo_gateway" if kind == "demo" else "real_gateway"), kind, scheme
+    if kind == "demo":
+        name = "demo_gateway"
+    else:
+        # after NTLM the gateway has no password: the real servers are reached as an NTLM deployment
+        # reaches them (Dovecot master user, Radicale behind the proxy-header listener)
+        name = "real_gateway" if scheme == "basic" else "real_gateway_ntlm"
+    gw = request.getfixturevalue(name)
+    radicale_url = request.getfixturevalue("radicale").url if kind == "real" else None
+    return gw, kind, scheme, radicale_url
 
 
 @pytest.fixture(scope="module")
 async def evo(evo_case):
-    gw, kind, scheme = evo_case
+    gw, kind, scheme, radicale_url = evo_case
     if kind == "real":
-        await seed_real(gw)
+        await seed_real(radicale_url)
     if scheme == "ntlm":
         store = NtHashStore(gw.state.db)
         for user, pw in PASSWORDS.items():
