@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,6 +111,44 @@ async def test_wrong_passwords_slow_down(gateway):
     r = await call(s.get, gateway.base_url + "/exgate/whoami", auth=("carol", "carolpw"))
     assert r.status_code == 200
     assert auth.throttle.failures("carol") == 0
+
+
+async def test_parallel_guesses_are_checked_one_at_a_time(gateway):
+    # 20 wrong passwords for carol sent at once, under two spellings of her name: the directory is
+    # asked one at a time (after the delay the failures before earned), all under one account.
+    auth = gateway.runner.app[AUTH]
+    directory = gateway.state.directory
+    real_authenticate = directory.authenticate
+    running, most, asked = 0, 0, 0
+
+    async def counting(login, password):
+        nonlocal running, most, asked
+        running += 1
+        asked += 1
+        most = max(most, running)
+        try:
+            return await real_authenticate(login, password)
+        finally:
+            running -= 1
+
+    directory.authenticate = counting
+    # the clients get their own threads: the in-process gateway needs the loop's default executor
+    # for its LDAP calls, and 20 blocked clients there would starve it
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(20)
+    try:
+        s = session()
+        logins = ["carol", "carol@example.test"] * 10
+        answers = await asyncio.gather(*(loop.run_in_executor(pool, partial(
+            s.get, gateway.base_url + "/exgate/whoami", auth=(login, "guess"))) for login in logins))
+    finally:
+        directory.authenticate = real_authenticate
+        pool.shutdown(wait=False)
+    assert [r.status_code for r in answers] == [401] * 20
+    assert asked == 20 and most == 1
+    assert auth.throttle.failures("carol") >= 20 and auth.throttle.failures("carol@example.test") == 0
+    r = await call(s.get, gateway.base_url + "/exgate/whoami", auth=("carol@example.test", "carolpw"))
+    assert r.status_code == 200 and auth.throttle.failures("carol") == 0
 
 
 # ------------------------------------------------------------------ NTLM / Negotiate

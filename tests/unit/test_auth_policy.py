@@ -1,6 +1,8 @@
 """Pure parts of sign-in: throttle, log redaction, Basic parsing, public paths, body limits, ownership."""
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import io
 import logging
@@ -67,6 +69,44 @@ async def test_throttle_wait_sleeps():
     th = Throttle(ThrottleSettings(base_delay=0.05))
     th.failure("alice", None)
     assert await th.wait("alice", None) == pytest.approx(0.05)
+
+
+async def test_parallel_guesses_are_checked_one_at_a_time_with_growing_delays():
+    # 12 wrong passwords for one account sent at once: each check waits for the one before it and
+    # for the delay the failures so far earned, so the delays grow as if they had come one by one.
+    th = Throttle(ThrottleSettings(base_delay=0.001, max_delay=0.008))
+    running, most, delays = 0, 0, []
+
+    async def guess():
+        nonlocal running, most
+        async with th.attempt("carol", "10.0.0.9") as delay:
+            running += 1
+            most = max(most, running)
+            delays.append(delay)
+            await asyncio.sleep(0)
+            th.failure("carol", "10.0.0.9")
+            running -= 1
+
+    await asyncio.gather(*(guess() for _ in range(12)))
+    assert most == 1
+    assert delays == [0.0, 0.001, 0.002, 0.004] + [0.008] * 8
+    assert th.failures("carol") == 12 and th.in_flight() == 0
+
+
+async def test_checks_from_one_address_are_bounded():
+    th = Throttle(ThrottleSettings(per_address=4))
+    running, most = 0, 0
+
+    async def check(user):
+        nonlocal running, most
+        async with th.attempt(user, "10.0.0.7"):
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+
+    await asyncio.gather(*(check(f"user{i}") for i in range(20)))
+    assert most == 4 and th.in_flight() == 0
 
 
 SECRETS_IN_LOGS = [

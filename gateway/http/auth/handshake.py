@@ -103,24 +103,26 @@ def _challenge(auth, conn, scheme: str, spnego_state, ntlm_token: bytes | None) 
 async def _authenticate(auth, conn, pending: Pending, raw: bytes, mic: bytes | None, addr: str | None) -> Outcome:
     msg = ntlm.read_authenticate(raw)
     name = msg.user_name or ""
-    await auth.throttle.wait(name, addr)
     try:
         cred = await auth.nt_hashes.lookup(name)
     except BackendError as exc:
         from .middleware import directory_unavailable
         raise directory_unavailable(exc) from None
-    if cred is None:
-        auth.throttle.failure(name, addr)
-        log.info("%s sign-in refused for %r from %s: unknown user or no NT hash", pending.scheme, name, addr)
-        return Outcome(None, "wrong user name or password")
-    try:
-        result = ntlm.verify_authenticate(pending.ctx, raw, cred.nt_hash, msg)
-        final = negotiate.finish(pending.spnego, result, mic)
-    except (ntlm.NtlmError, negotiate.NegotiateError) as exc:
-        auth.throttle.failure(name, addr)
-        log.info("%s sign-in refused for %r from %s: %s", pending.scheme, name, addr, exc)
-        return Outcome(None, "wrong user name or password")
-    auth.throttle.success(name, addr)
+    # throttled per account (the directory entry), whatever spelling the client sent
+    account = (cred.entry.uid or cred.entry.dn) if cred is not None and cred.entry is not None else name
+    async with auth.throttle.attempt(account, addr):
+        if cred is None:
+            auth.throttle.failure(account, addr)
+            log.info("%s sign-in refused for %r from %s: unknown user or no NT hash", pending.scheme, name, addr)
+            return Outcome(None, "wrong user name or password")
+        try:
+            result = ntlm.verify_authenticate(pending.ctx, raw, cred.nt_hash, msg)
+            final = negotiate.finish(pending.spnego, result, mic)
+        except (ntlm.NtlmError, negotiate.NegotiateError) as exc:
+            auth.throttle.failure(account, addr)
+            log.info("%s sign-in refused for %r from %s: %s", pending.scheme, name, addr, exc)
+            return Outcome(None, "wrong user name or password")
+        auth.throttle.success(account, addr)
     user = auth.user_from_entry(cred.entry, pending.scheme.lower(), None)
     conn.user = user
     log.info("%s sign-in of %s (%s) from %s", pending.scheme, user.login, result.version, addr)

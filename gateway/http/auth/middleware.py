@@ -79,18 +79,23 @@ class Authenticator:
         cached = self._basic_cache.get(key)
         if cached is not None and cached[1] > time.monotonic() and hmac.compare_digest(cached[0], digest):
             return cached[2]
-        await self.throttle.wait(login, addr)
         directory = self.state.directory
         try:
-            entry = await directory.authenticate(login, password) if directory is not None and password else None
+            # throttle the account, not the spelling: carol, CAROL and carol@example.test are one
+            known = await directory.get_user(login) if directory is not None else None
+            account = (known.uid or known.dn) if known is not None else login
+            async with self.throttle.attempt(account, addr):
+                entry = await directory.authenticate(login, password) if directory is not None and password else None
+                if entry is None:
+                    self.throttle.failure(account, addr)
+                else:
+                    self.throttle.success(account, addr)
         except BackendError as exc:
             raise directory_unavailable(exc) from None
         if entry is None:
-            self.throttle.failure(login, addr)
             self._basic_cache.pop(key, None)
             log.info("Basic sign-in refused for %r from %s", login, addr)
             return None
-        self.throttle.success(login, addr)
         user = self.user_from_entry(entry, "basic", password)
         if len(self._basic_cache) > 10_000:
             self._basic_cache.clear()
