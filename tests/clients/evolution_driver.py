@@ -193,6 +193,8 @@ def cmd_account(a: dict):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, ACCOUNT_UID + ".source"), "w") as fh:
         fh.write(account_keyfile(a))
+    with open(os.path.join(d, MAIL_UID + ".source"), "w") as fh:
+        fh.write(mail_keyfile(a))
 
     def connect():
         reg = EDataServer.SourceRegistry.new_sync(None)
@@ -489,9 +491,112 @@ def cmd_book_list(a):
 
 # ------------------------------------------------------------------ mail (Camel)
 
+MAIL_UID = "exgate-ews-mail"
+
+
+def mail_keyfile(a: dict) -> str:
+    """The mail account source under the collection (Evolution's wizard writes it beside the
+    collection): Camel's EWS store finds the collection, and its certificate trust, from it."""
+    return "\n".join([
+        "[Data Source]", "DisplayName=exgate mail", "Enabled=true", f"Parent={ACCOUNT_UID}", "",
+        "[Mail Account]", "BackendName=ews", "IdentityUid=", "ArchiveFolder=", "NeedsInitialSetup=false", "",
+        "[Authentication]", f"Host={a['host']}", f"Port={a['port']}", f"User={a['user']}",
+        f"Method={a['method']}", "RememberPassword=false", "",
+        "[Ews Backend]", f"Hosturl={a['hosturl']}", f"Email={a['email']}", "FilterInbox=false", "",
+    ])
+
+
+def _camel_session():
+    if "camel" in STATE:
+        return STATE["camel"]
+    from gi.repository import Camel
+    root = os.environ["XDG_DATA_HOME"]
+    Camel.init(os.path.join(root, "camel-certs"), False)
+    Camel.provider_init()
+    Camel.provider_load("/usr/lib/evolution-data-server/camel-providers/libcamelews.so")
+
+    class Session(Camel.Session):
+        """What Evolution's EMailSession does for a store, reduced to the password."""
+        def do_get_password(self, service, prompt, item, flags):
+            return STATE["password"]
+
+        def do_trust_prompt(self, service, certificate, errors):
+            STATE["ssl"].append("camel")     # the stored trust should make this unnecessary
+            return Camel.CertTrust.UNKNOWN if hasattr(Camel, "CertTrust") else 0
+
+    sess = Session(user_data_dir=os.path.join(root, "camel"), user_cache_dir=os.path.join(root, "camel-cache"),
+                   online=True)
+    STATE["camel"] = (Camel, sess)
+    return STATE["camel"]
+
+
 def cmd_mail(a):
-    from mail_driver import run_mail  # noqa: F401  (filled in below when available)
-    return run_mail(STATE, a)
+    """Camel's EWS provider (CamelEwsStore): connect, the folder tree, the Inbox's summaries,
+    one message read."""
+    Camel, sess = _camel_session()
+    store = sess.ref_service(MAIL_UID)
+    if store is None:
+        store = sess.add_service(MAIL_UID, "ews", Camel.ProviderType.STORE)
+        st = store.ref_settings()
+        st.set_property("hosturl", a["hosturl"])
+        st.set_property("email", a["email"])
+        st.set_property("user", a["user"])
+        st.set_property("host", a["host"])
+        st.set_property("port", int(a["port"]))
+        st.set_property("auth-mechanism", a["method"])
+        st.set_property("filter-inbox", False)
+        store.set_password(a["password"])
+    t0 = time.time()
+    store.connect_sync(None)
+    # CamelFolderInfo's next/child are bare pointers to GObject introspection, so the tree cannot be
+    # walked from Python: each folder a user would expect is asked for by its path instead.
+    store.get_folder_info_sync(None, Camel.StoreGetFolderInfoFlags.RECURSIVE, None)   # the full sync
+    # what Evolution does once for a new account (NeedsInitialSetup): the distinguished folders
+    # (inbox, sentitems, drafts ...) are looked up and marked in the store's summary
+    if not STATE.get("camel_setup"):
+        store.initial_setup_sync(None)
+        STATE["camel_setup"] = True
+    folders = []
+    for path in a.get("folders", ["Inbox", "Sent Items", "Drafts", "Deleted Items"]):
+        fi = store.get_folder_info_sync(path, 0, None)
+        if fi is not None and fi.full_name == path:
+            folders.append({"full_name": fi.full_name, "display_name": fi.display_name,
+                            "unread": fi.unread, "total": fi.total})
+    try:
+        inbox = store.get_inbox_folder_sync(None)
+    except GLib.Error as e:
+        # In this bare session CamelEwsStore answers "No such folder: inbox" although its summary
+        # marks Inbox as the inbox (folder-tree Flags include CAMEL_FOLDER_TYPE_INBOX); the folder
+        # is then opened by its path, as Evolution's folder tree does.
+        log("get_inbox_folder_sync:", e.message)
+        inbox = store.get_folder_sync("Inbox", 0, None)
+    inbox.refresh_info_sync(None)
+    summaries = []
+    for uid in inbox.get_uids():
+        mi = inbox.get_message_info(uid)
+        if mi is None:
+            continue
+        summaries.append({"uid": uid, "subject": mi.get_subject(), "from": mi.get_from(),
+                          "seen": bool(mi.get_flags() & Camel.MessageFlags.SEEN),
+                          "flagged": bool(mi.get_flags() & Camel.MessageFlags.FLAGGED)})
+    read = None
+    want = a.get("read_subject")
+    pick = [m for m in summaries if want and want in (m["subject"] or "")]
+    if pick:
+        msg = inbox.get_message_sync(pick[0]["uid"], None)
+        stream = Camel.StreamMem.new()
+        msg.write_to_stream_sync(stream, None)
+        raw = bytes(stream.get_byte_array() or b"") if hasattr(stream, "get_byte_array") else b""
+        body = msg.get_content()
+        text = None
+        if body is not None:
+            out = Camel.StreamMem.new()
+            body.decode_to_stream_sync(out, None)
+            text = bytes(out.get_byte_array() or b"").decode("utf-8", "replace")
+        read = {"subject": msg.get_subject(), "from": msg.get_from().format() if msg.get_from() else None,
+                "size": len(raw), "mime_type": body.get_mime_type() if body is not None else None,
+                "text": text[:2000] if text else None}
+    return {"folders": folders, "inbox": summaries, "read": read, "seconds": time.time() - t0}
 
 
 # ------------------------------------------------------------------ loop
@@ -511,12 +616,16 @@ def serve():
         except Exception as e:  # noqa: BLE001
             msg = e.message if isinstance(e, GLib.Error) else str(e)
             res = {"ok": False, "error": f"{type(e).__name__}: {msg}", "trace": traceback.format_exc()}
-        sys.stdout.write(json.dumps(res, default=str) + "\n")
-        sys.stdout.flush()
+        OUT.write(json.dumps(res, default=str) + "\n")
+        OUT.flush()
     GLib.idle_add(LOOP.quit)
 
 
 LOOP = GLib.MainLoop()
+# The answers get their own copy of stdout; fd 1 itself goes to stderr, where libraries loaded in this
+# process print (EWS_DEBUG makes Camel's EWS store print its SOAP traffic to stdout).
+OUT = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
 
 if __name__ == "__main__":
     threading.Thread(target=serve, daemon=True).start()

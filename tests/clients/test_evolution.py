@@ -34,7 +34,7 @@ import aiohttp
 import pytest
 from exchangelib.items import MeetingRequest
 
-from gateway.backends.embedded.seed import _seed_dav, build_plan
+from gateway.backends.embedded.seed import _append_mail, _seed_dav, build_plan
 from gateway.http.auth.credentials import NtHashStore
 from tests.stacks import USERS
 
@@ -235,9 +235,9 @@ class Evolution:
 SEEDED_REAL: set[str] = set()
 
 
-async def seed_real(radicale_url: str, logins=("alice", "bob")) -> None:
-    """The real servers get the demo's DAV seed (calendar with the weekly meeting, tasks, contacts),
-    put straight into Radicale as `exgate demo` does for the embedded one."""
+async def seed_real(radicale_url: str, dovecot, logins=("alice", "bob")) -> None:
+    """The real servers get the demo's seed (calendar with the weekly meeting, tasks, contacts, and
+    alice's Inbox), put straight into Radicale and Dovecot as `exgate demo` does for the embedded one."""
     plan = build_plan(list(USERS.values()))
     async with aiohttp.ClientSession() as http:
         for login in logins:
@@ -245,6 +245,11 @@ async def seed_real(radicale_url: str, logins=("alice", "bob")) -> None:
                 continue
             await _seed_dav(http, radicale_url, plan.for_user(login))
             SEEDED_REAL.add(login)
+    if "alice-mail" not in SEEDED_REAL:
+        mine = plan.for_user("alice")
+        await asyncio.to_thread(_append_mail, dovecot.host, dovecot.imap_port, mine.user,
+                                [m for m in mine.mail if m.folder == "INBOX"])
+        SEEDED_REAL.add("alice-mail")
 
 
 # ------------------------------------------------------------------ fixtures
@@ -262,15 +267,15 @@ def evo_case(request):
         # reaches them (Dovecot master user, Radicale behind the proxy-header listener)
         name = "real_gateway" if scheme == "basic" else "real_gateway_ntlm"
     gw = request.getfixturevalue(name)
-    radicale_url = request.getfixturevalue("radicale").url if kind == "real" else None
-    return gw, kind, scheme, radicale_url
+    seed = (request.getfixturevalue("radicale").url, request.getfixturevalue("dovecot")) if kind == "real" else None
+    return gw, kind, scheme, seed
 
 
 @pytest.fixture(scope="module")
 async def evo(evo_case):
-    gw, kind, scheme, radicale_url = evo_case
+    gw, kind, scheme, seed = evo_case
     if kind == "real":
-        await seed_real(radicale_url)
+        await seed_real(*seed)
     if scheme == "ntlm":
         store = NtHashStore(gw.state.db)
         for user, pw in PASSWORDS.items():
@@ -455,3 +460,21 @@ async def test_gal_search(evo):
                           kind="gal", query="bob")
     bob = [c for c in res if c["full_name"] == "Bob Baker"]
     assert bob and "bob@example.test" in [e.lower() for e in bob[0]["emails"]], res
+
+
+# ------------------------------------------------------------------ mail through Camel
+
+async def test_mail_through_camel(evo):
+    """Camel's EWS provider in the driver's own CamelSession: the folders, the Inbox's summaries with
+    their flags, one message read (what Evolution's mail view shows)."""
+    res = await evo("mail", timeout=120, read_subject="Welcome to your demo mailbox", **evo.account_args())
+    names = {f["full_name"]: f for f in res["folders"]}
+    assert {"Inbox", "Sent Items", "Drafts", "Deleted Items"} <= set(names), res["folders"]
+    assert names["Inbox"]["total"] >= 7
+    by_subject = {m["subject"]: m for m in res["inbox"]}
+    welcome = by_subject["Welcome to your demo mailbox"]
+    assert welcome["from"] == "Exgate Demo <postmaster@example.test>" and welcome["seen"] is True
+    assert by_subject["Whiteboard from this morning"]["seen"] is False
+    assert "Grüße aus München" in by_subject                       # ISO-8859-1 subject decoded
+    assert res["read"]["mime_type"] == "text/plain"
+    assert res["read"]["text"].startswith("Hello Alice,")
