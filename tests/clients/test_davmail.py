@@ -400,6 +400,7 @@ async def test_send_reaches_bob_and_sent_items(setup):
             im.logout()
     sent = await run(_wait, in_sent)
     assert len(sent) == 1 and f"Hello Bob, {tag}".encode() in sent[0]["body"]
+    assert "\\seen" in sent[0]["flags"]
 
     def direct_sent():
         d = setup.direct()
