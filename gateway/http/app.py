@@ -79,8 +79,12 @@ async def _close_mailboxes(app: web.Application) -> None:
 def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) -> web.Application:
     from .auth import install_auth
     from .auth.redact import install_log_redaction
+    from .guard import GUARD, ConnectionGuard, guard_middleware
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[GATEWAY] = state
+    # stalled connections are cut (gateway/http/guard.py); outermost, so it sees every request
+    app[GUARD] = ConnectionGuard()
+    app.middlewares.append(guard_middleware)
     # Every route, including ones front ends add later, runs behind sign-in (gateway/http/auth).
     install_auth(app, state, auth_settings)
     install_log_redaction()

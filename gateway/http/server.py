@@ -40,7 +40,8 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
     state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory)
     hc = cfg.http
     app = build_app(state)
-    runner = web.AppRunner(app, access_log=None)
+    from .guard import GUARD, GuardedRunner
+    runner = GuardedRunner(app, app[GUARD], access_log=None, keepalive_timeout=app[GUARD].settings.idle_seconds)
     await runner.setup()
     ssl_ctx, cert = None, None
     if hc.tls:

@@ -43,10 +43,21 @@ class ConnectionTable:
             return None
         st = self._states.get(key)
         if st is None and create:
-            if len(self._states) >= self.max_entries:
+            if len(self._states) >= self.max_entries and not self._evict_oldest():
                 return None
             st = self._states[key] = ConnectionState()
         return st
+
+    def _evict_oldest(self) -> bool:
+        """Make room: the oldest connection with a handshake still pending (not a signed-in one)
+        loses its state, so idle half-finished handshakes cannot lock NTLM out for everyone."""
+        for key, st in self._states.items():      # insertion order: oldest first
+            if st.user is None:
+                del self._states[key]
+                if not key.is_closing():
+                    key.close()
+                return True
+        return False
 
     def user_for(self, request: web.Request) -> AuthenticatedUser | None:
         st = self.get(request)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from gateway.backends.base import BackendError
+from gateway.http.guard import GUARD
 from gateway.http.sessions import USER, AuthenticatedUser
 
 from . import policy
@@ -155,6 +156,9 @@ def _check_body_size(request: web.Request) -> web.Request:
 async def auth_middleware(request: web.Request, handler):
     auth: Authenticator = request.app[AUTH]
     request = _check_body_size(request)
+    guard = request.app.get(GUARD)
+    if guard is not None and policy.body_limit(request.path).max_bytes is not None:
+        await guard.read_body(request)      # a body that never arrives is a 408, not a held connection
     public = policy.is_public(request.method, request.path)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
