@@ -53,6 +53,9 @@ def settings_findings(cfg: Config) -> list[Finding]:
                 bad(*problem)
             else:
                 out.append(Finding("[http] TLS certificate", True, hc.cert_file))
+    unknown = [s for s in hc.auth_schemes if s not in ("Negotiate", "NTLM", "Basic")]
+    if unknown or not hc.auth_schemes:
+        bad("[http] auth_schemes", f"{unknown or 'empty'}: list some of \"Negotiate\", \"NTLM\", \"Basic\"")
     if hc.public_url and urlsplit(hc.public_url).scheme not in ("http", "https"):
         bad("[http] public_url", f"{hc.public_url!r} should start with https://")
 

@@ -86,6 +86,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             "endpoints": {name: base_url + path for name, path in state.endpoints.items()},
             "tls_certificate": str(cert) if cert else None,
             "tls_sha256": tls.fingerprint(cert) if cert else None,
+            "tls_sha1": tls.fingerprint(cert, "sha1") if cert else None,
             "backends": {"imap": f"{stack.imap_host}:{stack.imap_port}", "caldav_carddav": stack.dav_url,
                          "smtp": f"{stack.smtp_host}:{stack.smtp_port}"},
             "state_database": cfg.state.dsn,
@@ -97,7 +98,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         for name, url in info["endpoints"].items():
             print(f"  {name:<12} {url}")
         if cert:
-            print(f"  certificate  {cert}  sha256 {info['tls_sha256']}")
+            print(f"  certificate  {cert}")
+            print(f"               sha256 {info['tls_sha256']}")
+            print(f"               sha1   {info['tls_sha1']}  (DavMail: davmail.server.certificate.hash)")
         print(f"  backends     IMAP {info['backends']['imap']}, DAV {stack.dav_url}, SMTP {info['backends']['smtp']}")
         print("  users:")
         for u in info["users"]:

@@ -20,6 +20,9 @@ class HttpConfig:
     key_file: str | None = None
     public_url: str | None = None    # what clients are told (Autodiscover); defaults to scheme://host:port
     allow_basic_over_http: bool = False
+    # what a 401 offers, in order (clients take the first they support; all three are always accepted).
+    # DavMail takes Basic whenever it is offered: ["Negotiate", "NTLM"] makes it sign in with NTLM.
+    auth_schemes: list[str] = field(default_factory=lambda: ["Negotiate", "NTLM", "Basic"])
 
 
 @dataclass

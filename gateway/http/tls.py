@@ -61,9 +61,11 @@ def names_for(host: str, public_url: str | None = None) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def fingerprint(cert_path: Path) -> str:
+def fingerprint(cert_path: Path, algorithm: str = "sha256") -> str:
+    """``AB:CD:...``; SHA-1 is what DavMail's davmail.server.certificate.hash takes."""
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    algo = hashes.SHA1() if algorithm == "sha1" else hashes.SHA256()
+    return cert.fingerprint(algo).hex(":").upper()
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -390,3 +390,23 @@ async def test_request_size_limit(gateway):
     r = await call(s.post, gateway.base_url + "/autodiscover/autodiscover.xml", data=b"x" * (65 * 1024),
                    headers={"Content-Type": "text/xml"})
     assert r.status_code == 413 and "at most" in r.text
+
+
+async def test_offered_schemes_follow_the_config(embedded, tmp_path):
+    # [http] auth_schemes: what a 401 offers (DavMail signs in with NTLM only when Basic is not offered);
+    # every scheme is still accepted
+    from gateway.config import HttpConfig
+    from gateway.http.server import start_gateway
+    cfg = embedded_config(embedded, str(tmp_path / "state.sqlite3"))
+    cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=0, tls=True, auth_schemes=["Negotiate", "NTLM"]))
+    gw = await start_gateway(cfg, tmp_path)
+    try:
+        s = session()
+        r = await call(s.get, gw.base_url + "/exgate/whoami")
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"].replace(" ", "") == "Negotiate,NTLM"
+        r = await call(s.get, gw.base_url + "/exgate/whoami", auth=("alice", "alicepw"))
+        assert r.status_code == 200
+    finally:
+        await gw.stop()
+        gw.state.db.close()

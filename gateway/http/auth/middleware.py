@@ -52,7 +52,7 @@ class Authenticator:
 
     def __init__(self, state, settings: AuthSettings | None = None):
         self.state = state
-        self.settings = settings or AuthSettings()
+        self.settings = settings or AuthSettings(schemes=tuple(state.config.http.auth_schemes))
         self.throttle = Throttle(self.settings.throttle)
         self._secret = os.urandom(32)       # keys the Basic cache; never leaves the process
         self._basic_cache: dict[str, tuple[bytes, float, AuthenticatedUser]] = {}
