@@ -16,6 +16,7 @@ from protocols.ews import ids as ewsids
 from protocols.ews.envelope import EwsRequest
 from protocols.ews.folders import DISTINGUISHED, ROLE_TO_DISTINGUISHED, FolderRef, FolderView
 from protocols.ews.responses import ResponseError, error_message, message, response_root
+from protocols.ews.restrict import RestrictionError
 from protocols.ews.values import PathError
 from protocols.mapi import ids as wire
 from protocols.mapi.props import core as P
@@ -48,6 +49,8 @@ def store_error(exc: Exception, *, what: str = "item") -> ResponseError:
         return ResponseError("ErrorInvalidIdMalformed", None)
     if isinstance(exc, PathError):
         return ResponseError("ErrorInvalidPropertyRequest", text)
+    if isinstance(exc, RestrictionError):
+        return ResponseError("ErrorInvalidRestriction", f"The restriction is not valid: {text}" if text else None)
     if isinstance(exc, se.StoreError):
         return ResponseError("ErrorInternalServerError", text)
     log.exception("EWS handler failed", exc_info=exc)

@@ -52,19 +52,36 @@ async def _descendants(ctx: EwsContext, fid: int, deep: bool) -> list:
     return out
 
 
+def _count(view_el, name: str, default: int | None, code: str, least: int = 0) -> int | None:
+    """A paging attribute as a whole number >= least (xs:int in MS-OXWSSRCH); a request error otherwise."""
+    raw = view_el.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ResponseError(code, f"{name} must be a whole number, not {raw[:20]!r}.") from None
+    if value < least:
+        raise ResponseError(code, f"{name} must be at least {least}.")
+    return value
+
+
 def page(rows: list, view_el) -> tuple[list, dict]:
     """IndexedPage*View / FractionalPage*View (MS-OXWSSRCH 2.2.4.x) -> (window, RootFolder attributes)."""
     total = len(rows)
     if view_el is None:
         return rows, {"TotalItemsInView": str(total), "IncludesLastItemInRange": "true"}
-    max_n = view_el.get("MaxEntriesReturned")
-    max_n = int(max_n) if max_n else None
+    max_n = _count(view_el, "MaxEntriesReturned", None, "ErrorInvalidPagingMaxRows", least=1)
     name = local(view_el)
     if name.startswith("FractionalPage"):
-        num, den = int(view_el.get("Numerator", "0")), int(view_el.get("Denominator", "1") or 1)
+        code = "ErrorInvalidFractionalPagingParameters"
+        num = _count(view_el, "Numerator", 0, code)
+        den = _count(view_el, "Denominator", 1, code, least=1)
+        if num > den:
+            raise ResponseError(code, "Numerator must not be greater than Denominator.")
         offset = total * num // den
     else:
-        offset = int(view_el.get("Offset", "0") or 0)
+        offset = _count(view_el, "Offset", 0, "ErrorInvalidIndexedPagingParameters")
     if view_el.get("BasePoint", "Beginning") == "End":
         start = max(total - offset - (max_n or total), 0)
         end = max(total - offset, 0)

@@ -93,9 +93,12 @@ async def expand_dl(ctx: EwsContext):
     try:
         members = await directory.expand_group(address) if directory is not None and address else []
     except Exception as exc:  # noqa: BLE001
-        err = store_error(exc)
-        if err.code == "ErrorItemNotFound":
+        if getattr(exc, "kind", None) == "notfound":    # the directory has no such list: a request error
             err = ResponseError("ErrorNameResolutionNoResults", None)
+        else:
+            err = store_error(exc)
+            if err.code == "ErrorItemNotFound":
+                err = ResponseError("ErrorNameResolutionNoResults", None)
         message(messages, ctx.operation, err.code, err.message)
         return root
     if not members:

@@ -16,6 +16,7 @@ are answered with defaults when absent, as Exchange creates them on first access
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -128,11 +129,18 @@ def read_user_configuration(el) -> UserConfiguration:
             cfg.dictionary.append((_read_object(key), _read_object(value) if value is not None else None))
     x = child(el, "XmlData")
     if x is not None:
-        cfg.xml = base64.b64decode(x.text or "")
+        cfg.xml = _base64(x, "XmlData")
     b = child(el, "BinaryData")
     if b is not None:
-        cfg.binary = base64.b64decode(b.text or "")
+        cfg.binary = _base64(b, "BinaryData")
     return cfg
+
+
+def _base64(el, name: str) -> bytes:
+    try:
+        return base64.b64decode("".join((el.text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ResponseError("ErrorInvalidRequest", f"{name} is not valid base64.") from None
 
 
 def _write_object(parent, name: str, v: DictValue):

@@ -39,6 +39,8 @@ def parse_request(data: bytes) -> PoxRequest:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise PoxError(str(exc)) from exc
+    if root.getroottree().docinfo.doctype:
+        raise PoxError("DTD is prohibited in this XML document")
     req = next((c for c in root if _local(c) == "Request"), None) if _local(root) == "Autodiscover" else None
     if req is None:
         raise PoxError("not an Autodiscover request")

@@ -43,6 +43,8 @@ def parse_request(data: bytes) -> GetUserSettingsRequest:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise SoapAutodiscoverError(str(exc)) from exc
+    if root.getroottree().docinfo.doctype:
+        raise SoapAutodiscoverError("DTD is prohibited in this XML document")
     body = _find(root, "Body")
     ops = [c for c in (body if body is not None else []) if isinstance(c.tag, str)]
     if not ops:

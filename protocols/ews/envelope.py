@@ -69,10 +69,15 @@ class SoapFault(Exception):
 
 def parse_xml(data: bytes) -> etree._Element:
     try:
-        return etree.fromstring(data, _PARSER)
+        root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise SoapFault("ErrorSchemaValidation", "The request failed schema validation.",
                         violation=str(exc)) from exc
+    # Exchange refuses DTDs outright; with entities unresolved, "X&xxe;X" would quietly become "XX"
+    if root.getroottree().docinfo.doctype:
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation.",
+                        violation="For security reasons DTD is prohibited in this XML document.")
+    return root
 
 
 def parse_request(data: bytes) -> EwsRequest:

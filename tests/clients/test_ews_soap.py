@@ -5,6 +5,7 @@ import base64
 import ssl
 
 import aiohttp
+import pytest
 
 from protocols.ews.envelope import fault_code, parse_response
 from protocols.ews.ns import child, children, local, text
@@ -79,6 +80,56 @@ async def test_malformed_xml_is_schema_fault(demo_gateway):
     assert status == 500 and ctype.startswith("text/xml")
     _, payload = parse_response(data)
     assert fault_code(payload) == "ErrorSchemaValidation"
+
+
+@pytest.mark.parametrize("view, code", [
+    ('<m:IndexedPageItemView MaxEntriesReturned="ten" Offset="0" BasePoint="Beginning"/>',
+     "ErrorInvalidPagingMaxRows"),
+    ('<m:IndexedPageItemView MaxEntriesReturned="0" Offset="0" BasePoint="Beginning"/>',
+     "ErrorInvalidPagingMaxRows"),
+    ('<m:IndexedPageItemView MaxEntriesReturned="5" Offset="x" BasePoint="Beginning"/>',
+     "ErrorInvalidIndexedPagingParameters"),
+    ('<m:IndexedPageItemView MaxEntriesReturned="5" Offset="-3" BasePoint="Beginning"/>',
+     "ErrorInvalidIndexedPagingParameters"),
+    ('<m:FractionalPageItemView MaxEntriesReturned="5" Numerator="3" Denominator="0"/>',
+     "ErrorInvalidFractionalPagingParameters"),
+    ('<m:FractionalPageItemView MaxEntriesReturned="5" Numerator="4" Denominator="2"/>',
+     "ErrorInvalidFractionalPagingParameters"),
+])
+async def test_bad_paging_is_a_request_error(demo_gateway, view, code):
+    # client mistakes, once ErrorInternalServerError (ValueError) or, for a negative Offset, an empty page
+    status, p = await call(demo_gateway, '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly'
+                                         f'</t:BaseShape></m:ItemShape>{view}<m:ParentFolderIds>'
+                                         '<t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>')
+    assert status == 200 and codes(p) == [code]
+    assert text(messages(p)[0], "MessageText")
+
+
+@pytest.mark.parametrize("body, code", [
+    ('<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
+     '<m:Restriction><t:IsEqualTo><t:FieldURIOrConstant><t:Constant Value="x"/></t:FieldURIOrConstant>'
+     '</t:IsEqualTo></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/>'
+     '</m:ParentFolderIds></m:FindFolder>', "ErrorInvalidRestriction"),
+    ('<m:CreateUserConfiguration><m:UserConfiguration><t:UserConfigurationName Name="Probe">'
+     '<t:DistinguishedFolderId Id="inbox"/></t:UserConfigurationName><t:XmlData>!!!not base64</t:XmlData>'
+     '</m:UserConfiguration></m:CreateUserConfiguration>', "ErrorInvalidRequest"),
+    ('<m:ExpandDL><m:Mailbox><t:EmailAddress>nolist@example.test</t:EmailAddress></m:Mailbox></m:ExpandDL>',
+     "ErrorNameResolutionNoResults"),
+])
+async def test_client_mistakes_are_request_errors(demo_gateway, body, code):
+    # each was ErrorInternalServerError with a traceback in the log
+    status, p = await call(demo_gateway, body)
+    assert status == 200 and codes(p) == [code]
+    assert "internal server error" not in (text(messages(p)[0], "MessageText") or "")
+
+
+async def test_doctype_is_refused(demo_gateway):
+    status, ctype, data = await post(demo_gateway, b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe "evil">]>'
+                                     + envelope('<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId '
+                                                'Id="inbox"/></m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>'
+                                                'X&xxe;X</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>')
+                                     .split(b"?>", 1)[-1])
+    assert status == 500 and b"ErrorSchemaValidation" in data and b"DTD is prohibited" in data
 
 
 async def test_impersonation_of_someone_else_denied(demo_gateway):

@@ -251,3 +251,30 @@ def test_boolean_attributes_are_xs_boolean():
     el = sub(root, "x", True, IncludesLastItemInRange=False, TotalItemsInView=3, Skip=None)
     assert el.text == "true" and el.get("IncludesLastItemInRange") == "false" and el.get("TotalItemsInView") == "3"
     assert "Skip" not in el.attrib
+
+
+XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe "evil">]>'
+       b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+       b'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+       b'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><soap:Body>'
+       b'<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderId>'
+       b'<m:Folders><t:Folder><t:DisplayName>X&xxe;X</t:DisplayName></t:Folder></m:Folders>'
+       b'</m:CreateFolder></soap:Body></soap:Envelope>')
+
+
+def test_a_doctype_is_refused_not_silently_dropped():
+    # entities are never resolved; without this check "X&xxe;X" was stored as "XX"
+    with pytest.raises(SoapFault) as info:
+        parse_request(XXE)
+    assert info.value.code == "ErrorSchemaValidation" and "DTD is prohibited" in info.value.violation
+
+
+def test_a_doctype_is_refused_by_autodiscover():
+    from protocols.autodiscover import pox, soap
+    with pytest.raises(pox.PoxError, match="DTD"):
+        pox.parse_request(b'<!DOCTYPE a [<!ENTITY e "x">]><Autodiscover xmlns="http://schemas.microsoft.com/'
+                          b'exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>a&e;@b'
+                          b'</EMailAddress></Request></Autodiscover>')
+    with pytest.raises(soap.SoapAutodiscoverError, match="DTD"):
+        soap.parse_request(b'<!DOCTYPE a><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+                           b'<s:Body/></s:Envelope>')
