@@ -125,6 +125,26 @@ def _single_and_recurring(gw):
                 if o.subject == f"series {tag}"]
 
 
+def _html_body_event(gw):
+    from exchangelib import HTMLBody
+    a = account(gw)
+    tag = uuid.uuid4().hex[:8]
+    start = EWSDateTime.now(tz=BERLIN).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=4)
+    ev = CalendarItem(account=a, folder=a.calendar, subject=f"html {tag}", start=start,
+                      end=start + timedelta(hours=1), body=HTMLBody("<p>a</p>\n<p>b; c, d</p>"))
+    ev.save()                                  # was ErrorInternalServerError (a bare newline in X-ALT-DESC)
+    got = a.calendar.get(id=ev.id)
+    assert "<p>a</p>" in got.body and "<p>b; c, d</p>" in got.body
+    got.body = HTMLBody("<p>changed</p>\n<p>again</p>")
+    got.save(update_fields=["body"])
+    assert "<p>again</p>" in a.calendar.get(id=ev.id).body
+    got.delete()
+
+
+async def test_html_body_with_line_breaks(gw):
+    await asyncio.to_thread(_html_body_event, gw)
+
+
 async def test_single_and_recurring_events(gw):
     await asyncio.to_thread(_single_and_recurring, gw)
 

@@ -223,6 +223,17 @@ def test_utc_single_event_has_no_zone():
     assert "DTSTART:20240315T170000Z" in text and "VTIMEZONE" not in text
 
 
+def test_html_body_with_line_breaks_round_trips():
+    # X-ALT-DESC is TEXT: an HTML body with a line break, ";" and "," is escaped on the way out (icalendar
+    # refused the bare newline: CreateItem answered ErrorInternalServerError) and unescaped on the way in
+    html = "<p>a; b, c</p>\n<p>second line</p>"
+    m = ical_to_appointment(load("google_utc_single.ics"))
+    m.props[C.PidTagHtml] = html.encode("utf-8")
+    text = appointment_to_ical(m)
+    assert b"X-ALT-DESC;FMTTYPE=text/html:<p>a\\; b\\, c</p>\\n<p>second line</p>" in text.replace(b"\r\n ", b"")
+    assert ical_to_appointment(text).props[C.PidTagHtml] == html.encode("utf-8")
+
+
 def test_outlook_all_day():
     p = ical_to_appointment(load("outlook_allday.ics")).props
     assert p[A.PidLidAppointmentSubType] is True

@@ -1,10 +1,12 @@
 """Pieces shared by the VEVENT and VTODO conversions (MS-OXCICAL 2.1.3.1.1.20.x)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 import icalendar
+from icalendar import vText
 
 from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as C
@@ -168,7 +170,8 @@ def common_props_in(comp, props: dict) -> None:
         props[C.PidTagBody] = d
     for alt in as_list(comp.get("X-ALT-DESC")):
         if str(getattr(alt, "params", {}).get("FMTTYPE", "")).lower() == "text/html":
-            props[C.PidTagHtml] = str(alt).encode("utf-8")
+            # a TEXT value (MS-OXCICAL 2.1.3.1.1.20.8): \n, \; and \, are escapes
+            props[C.PidTagHtml] = unescape_text(str(alt)).encode("utf-8")
     cats: list[str] = []
     for c in as_list(comp.get("CATEGORIES")):
         cats += [str(x) for x in getattr(c, "cats", [c])]
@@ -185,6 +188,14 @@ def common_props_in(comp, props: dict) -> None:
             props[tag] = utc(v.dt if v.dt.tzinfo else v.dt.replace(tzinfo=UTC))
 
 
+_TEXT_ESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def unescape_text(value: str) -> str:
+    r"""RFC 5545 3.3.11 TEXT: \\ \; \, \n (icalendar leaves X- properties as it read them)."""
+    return _TEXT_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
 def common_props_out(props: dict, comp) -> None:
     if C.PidTagSubject in props:
         comp.add("SUMMARY", props[C.PidTagSubject])
@@ -192,7 +203,8 @@ def common_props_out(props: dict, comp) -> None:
         comp.add("DESCRIPTION", props[C.PidTagBody])
     if C.PidTagHtml in props:
         html = props[C.PidTagHtml]
-        comp.add("X-ALT-DESC", html.decode("utf-8", "replace") if isinstance(html, bytes) else html,
+        # as TEXT, escaped: an HTML body with line breaks is otherwise no valid content line
+        comp.add("X-ALT-DESC", vText(html.decode("utf-8", "replace") if isinstance(html, bytes) else html),
                  parameters={"FMTTYPE": "text/html"})
     if props.get(N.PidNameKeywords):
         comp.add("CATEGORIES", list(props[N.PidNameKeywords]))
