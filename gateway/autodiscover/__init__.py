@@ -8,7 +8,8 @@ from aiohttp import web
 
 def register(app: web.Application) -> None:
     from gateway.http.app import GATEWAY
-    from .handlers import handle_json, handle_pox, handle_soap
+    from .handlers import ANONYMOUS_LIMIT, AnonymousLimit, handle_json, handle_pox, handle_soap
+    app[ANONYMOUS_LIMIT] = AnonymousLimit()
     app.router.add_route("POST", r"/{ad_path:(?i:autodiscover/autodiscover\.xml)}", handle_pox)
     app.router.add_route("GET", r"/{ad_path:(?i:autodiscover/autodiscover\.xml)}", handle_pox)
     app.router.add_route("POST", r"/{ad_path:(?i:autodiscover/autodiscover\.svc)}", handle_soap)

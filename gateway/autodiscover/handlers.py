@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -96,8 +97,53 @@ async def resolve_target(request, address: str) -> tuple[Target | None, str | No
         return None, None
     if entry.email.lower() != wanted:
         return None, entry.email
-    # anonymous caller: tell where the services are, not who the person is
     return Target(entry.email, entry.uid or wanted.split("@", 1)[0], entry.email), None
+
+
+def anonymous_settings(request, address: str) -> pox.OutlookSettings:
+    """For a caller without credentials: where the services are, the same for every address.
+
+    No directory lookup, no mailbox GUID or LegacyDN, nothing provisioned: an
+    anonymous POST must not tell who exists (Outlook asks again once signed in)."""
+    base = base_url(request)
+    u = urls(base)
+    host = host_of(base)
+    common = [("ASUrl", u["ews"]), ("EwsUrl", u["ews"]), ("EmwsUrl", u["ews"]), ("EcpUrl", u["ecp"]),
+              ("OOFUrl", u["oof"]), ("OABUrl", u["oab"])]
+    http_block = [("Server", host), ("SSL", "On" if base.startswith("https") else "Off"),
+                  ("AuthPackage", "Basic"), *common, ("ServerExclusiveConnect", "On"),
+                  ("CertPrincipalName", "None"), ("GroupingInformation", "exgate")]
+    mid = f"?MailboxId={address}"
+    mapi = pox.ProtocolBlock(attr_type="mapiHttp", version="1", nested=[
+        ("MailStore", [("InternalUrl", f"{u['mapi']}emsmdb/{mid}"), ("ExternalUrl", f"{u['mapi']}emsmdb/{mid}")]),
+        ("AddressBook", [("InternalUrl", f"{u['mapi']}nspi/{mid}"), ("ExternalUrl", f"{u['mapi']}nspi/{mid}")])])
+    return pox.OutlookSettings(address, None, address, DEPLOYMENT_ID,
+                               [pox.ProtocolBlock(type="EXPR", settings=list(http_block)),
+                                pox.ProtocolBlock(type="EXHTTP", settings=list(http_block)), mapi])
+
+
+class AnonymousLimit:
+    """Anonymous Autodiscover requests per client address: ``per_minute`` at most (a sliding minute)."""
+
+    def __init__(self, per_minute: int = 30, max_addresses: int = 10_000):
+        self.per_minute = per_minute
+        self.max_addresses = max_addresses
+        self._seen: dict[str, list[float]] = {}
+
+    def allow(self, addr: str | None, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        key = addr or "?"
+        recent = [t for t in self._seen.pop(key, []) if now - t < 60.0]
+        allowed = len(recent) < self.per_minute
+        if allowed:
+            recent.append(now)
+        self._seen[key] = recent                # re-inserted: the dict stays oldest-first
+        while len(self._seen) > self.max_addresses:
+            del self._seen[next(iter(self._seen))]
+        return allowed
+
+
+ANONYMOUS_LIMIT = web.AppKey("exgate_autodiscover_anonymous", AnonymousLimit)
 
 
 def outlook_settings(request, target: Target) -> pox.OutlookSettings:
@@ -142,6 +188,15 @@ async def handle_pox(request: web.Request) -> web.Response:
         return _xml(pox.encode_error(601, "Provider is not available", outlook=False))
     if not req.email:
         return _xml(pox.encode_error(600, "Invalid Request"))
+    if request.get(USER) is None:
+        limit = request.app.get(ANONYMOUS_LIMIT)
+        if limit is not None and not limit.allow(request.remote):
+            raise web.HTTPTooManyRequests(reason="too many anonymous Autodiscover requests", headers={
+                "Retry-After": "60"}, text="429 Too Many Requests: at most "
+                f"{limit.per_minute} anonymous Autodiscover requests a minute; sign in for more\n")
+        if "@" not in req.email or len(req.email) > 320:
+            return _xml(pox.encode_error(600, "Invalid Request"))
+        return _xml(pox.encode_settings(anonymous_settings(request, req.email.strip())))
     target, redirect = await resolve_target(request, req.email)
     if redirect:
         return _xml(pox.encode_redirect_addr(redirect))

@@ -72,7 +72,7 @@ class ProtocolBlock:
 @dataclass
 class OutlookSettings:
     display_name: str
-    legacy_dn: str
+    legacy_dn: str | None              # None: left out (answers to anonymous callers)
     smtp_address: str
     deployment_id: str
     protocols: list[ProtocolBlock]
@@ -95,7 +95,8 @@ def encode_settings(s: OutlookSettings) -> bytes:
     root, resp = _envelope()
     user = _sub(resp, "User")
     _sub(user, "DisplayName", s.display_name)
-    _sub(user, "LegacyDN", s.legacy_dn)
+    if s.legacy_dn is not None:
+        _sub(user, "LegacyDN", s.legacy_dn)
     _sub(user, "AutoDiscoverSMTPAddress", s.smtp_address)
     _sub(user, "DeploymentId", s.deployment_id)
     acct = _sub(resp, "Account")

@@ -50,18 +50,60 @@ async def test_pox_settings_for_signed_in_user(demo_gateway):
     assert by_type["EXCH"]["Server"].startswith(guid)
 
 
-async def test_pox_anonymous_redirect_and_errors(demo_gateway):
-    # anonymous (the POST is public): where the services are, not who the person is
-    status, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml",
-                                  pox.encode_request("bob@example.test"))
-    got = pox.parse_response(data)
-    assert status == 200 and got["action"] == "settings" and got["user"]["DisplayName"] == "bob@example.test"
+def _normalized(data: bytes, address: str) -> bytes:
+    return data.replace(address.encode(), b"ADDRESS")
+
+
+async def test_pox_anonymous_tells_nobody_who_exists(demo_gateway):
+    # anonymous (the POST is public): where the services are, the same for a real user, an unknown
+    # address and a login (which once got a RedirectAddr), with no GUID or LegacyDN and no directory lookup
+    answers = {}
+    for address in ("bob@example.test", "nobody@example.test", "bob@other.example"):
+        status, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml", pox.encode_request(address))
+        assert status == 200
+        got = pox.parse_response(data)
+        assert got["action"] == "settings" and got["user"]["DisplayName"] == address
+        assert "LegacyDN" not in got["user"]
+        answers[address] = _normalized(data, address)
+    assert len(set(answers.values())) == 1
+    guid = str(mailbox_guid_of(demo_gateway, "bob@example.test"))
+    assert guid.encode() not in answers["bob@example.test"]
+
+
+async def test_pox_anonymous_is_throttled(demo_gateway):
+    from gateway.autodiscover.handlers import ANONYMOUS_LIMIT
+    limit = demo_gateway.runner.app[ANONYMOUS_LIMIT]
+    before = limit.per_minute
+    limit.per_minute = 3
+    limit._seen.clear()
+    try:
+        statuses = []
+        for _ in range(5):
+            status, _, _ = await _post(demo_gateway, "/autodiscover/autodiscover.xml",
+                                       pox.encode_request("x@example.test"))
+            statuses.append(status)
+        assert statuses[:3] == [200] * 3 and 429 in statuses[3:]
+        status, _, _ = await _post(demo_gateway, "/autodiscover/autodiscover.xml",
+                                   pox.encode_request("alice@example.test"), _auth())
+        assert status == 200                  # signed in: not limited
+    finally:
+        limit.per_minute = before
+        limit._seen.clear()
+
+
+def mailbox_guid_of(gw, email: str):
+    from gateway.store.mailbox import provision
+    return provision(gw.state.db, email, None).mailbox_guid
+
+
+async def test_pox_redirect_and_errors(demo_gateway):
     # the signed-in user's login in another domain -> redirectAddr to the primary address
     status, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml",
                                   pox.encode_request("alice@other.example"), _auth())
     got = pox.parse_response(data)
     assert got["action"] == "redirectAddr" and got["redirect"] == "alice@example.test"
-    _, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml", pox.encode_request("nobody@example.test"))
+    _, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml", pox.encode_request("nobody@example.test"),
+                             _auth())
     assert pox.parse_response(data)["error"]["ErrorCode"] == "500"
     _, _, data = await _post(demo_gateway, "/autodiscover/autodiscover.xml", b"<not xml")
     assert pox.parse_response(data)["error"]["ErrorCode"] == "600"
