@@ -1,18 +1,25 @@
 """The real evolution-ews (3.46, under evolution-data-server) against the gateway, headless.
 
 A private D-Bus session bus per (gateway, scheme) and module, with HOME and the XDG directories in a
-temp dir; the EDS services (source registry, calendar and address-book factories) are D-Bus
-activated there. ``evolution_driver.py`` runs under /usr/bin/python3 (python3-gi) and is driven
-over JSON lines: it writes the EWS collection account as Evolution's account wizard does, with the
-gateway's certificate accepted ("SslTrust") and answers each password prompt, then works through
-ECalClient, EBookClient and Camel's EWS provider. EWS_DEBUG=2 puts the SOAP traffic into the bus log
-(printed when a test fails).
+temp dir under /tmp/evo-*; the EDS services (source registry, calendar and address-book factories)
+are D-Bus activated there and stopped by pid afterwards. ``evolution_driver.py`` runs under
+/usr/bin/python3 (python3-gi) and is driven over JSON lines: it writes the EWS collection account as
+Evolution's account wizard does, with the gateway's certificate accepted ("SslTrust", what the trust
+prompt's "Accept permanently" stores) and answers each password prompt (no keyring: the secrets
+service is masked so every run asks), then works through ECalClient, EBookClient and Camel's EWS
+provider. EWS_DEBUG=2 puts the SOAP traffic into the bus log and the driver log, printed when a test
+fails; EXGATE_KEEP_EVO=1 keeps the temp dir.
 
 Checked on the demo (embedded) and the real-server gateway, with NTLM and with Basic:
 the account goes online and creates its folders; the calendar view shows the seeded events and the
 weekly meeting with its moved occurrence and without the cancelled one; an event created, changed and
-deleted in Evolution shows over CalDAV; a meeting invitation reaches bob's calendar; the address
-book and the GAL; mail through Camel.
+deleted in Evolution shows over CalDAV; a meeting invitation reaches bob's Inbox and, accepted, his
+calendar; the address book and a GAL search; mail through Camel (folders, Inbox summaries, one
+message read).
+
+Basic accounts: evolution-ews 3.46 can hang a backend for good on its first (password-less)
+connection (see connect_client in the driver); the driver then restarts that factory, as a user
+would restart Evolution. NTLM accounts do not hit it.
 """
 from __future__ import annotations
 
