@@ -8,28 +8,16 @@ and a folder listing for one user.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.config import Config
+from gateway.store.health import Finding, backend_findings, is_postgres
 
-TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    what: str          # e.g. "[imap] 127.0.0.1:143"
-    ok: bool
-    detail: str
-    key: str = ""      # "[section] key" the problem is about ("" for a whole check)
-
-
-def _is_postgres(dsn: str) -> bool:
-    return dsn.startswith(("postgresql://", "postgres://", "host="))
+__all__ = ["Finding", "backend_findings", "settings_findings", "problems", "problem_lines", "listen_problem",
+           "user_findings", "table"]
 
 
 # ---------------------------------------------------------------- settings (no network, nothing created)
@@ -60,7 +48,7 @@ def settings_findings(cfg: Config) -> list[Finding]:
         bad("[http] public_url", f"{hc.public_url!r} should start with https://")
 
     dsn = cfg.state.dsn
-    if _is_postgres(dsn):
+    if is_postgres(dsn):
         try:
             import psycopg  # noqa: F401  (the postgres extra)
         except ImportError:
@@ -167,129 +155,6 @@ def listen_problem(host: str, port: int) -> str | None:
     finally:
         sock.close()
     return None
-
-
-# ---------------------------------------------------------------- backends (network, still nothing created)
-
-async def _greeting(host: str, port: int, *, use_tls: bool, expect: tuple[bytes, ...]) -> str:
-    """Connect, read the server's first line; raise OSError/ValueError/TimeoutError on anything else."""
-    ctx = None
-    if use_tls:
-        ctx = ssl.create_default_context()
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ctx), TIMEOUT)
-    try:
-        line = await asyncio.wait_for(reader.readline(), TIMEOUT)
-    finally:
-        writer.close()
-    text = line.decode("utf-8", "replace").strip()
-    if not line.startswith(expect):
-        raise ValueError(f"answered {text[:60]!r}, not a greeting")
-    return text[:60]
-
-
-def _reason(exc: BaseException) -> str:
-    exc = getattr(exc, "os_error", None) or exc    # aiohttp wraps the socket's error
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return f"no answer within {TIMEOUT:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (nothing listens there)"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-async def _check_imap(cfg: Config) -> Finding:
-    ic = cfg.imap
-    what = f"[imap] {ic.host}:{ic.port}"
-    try:
-        return Finding(what, True, await _greeting(ic.host, ic.port, use_tls=ic.tls, expect=(b"* OK", b"* PREAUTH")))
-    except Exception as exc:
-        return Finding(what, False, f"IMAP server: {_reason(exc)}", "[imap] host")
-
-
-async def _check_smtp(cfg: Config) -> Finding:
-    sc = cfg.smtp
-    what = f"[smtp] {sc.host}:{sc.port}"
-    try:
-        return Finding(what, True, await _greeting(sc.host, sc.port, use_tls=sc.tls, expect=(b"220",)))
-    except Exception as exc:
-        return Finding(what, False, f"SMTP server: {_reason(exc)}", "[smtp] host")
-
-
-async def _check_sieve(cfg: Config) -> Finding:
-    sc = cfg.sieve
-    what = f"[sieve] {sc.host}:{sc.port}"
-    try:
-        # ManageSieve opens with its capability lines ("IMPLEMENTATION" ...), ending in OK
-        await _greeting(sc.host, sc.port, use_tls=False, expect=(b'"',))
-        return Finding(what, True, "ManageSieve answers")
-    except Exception as exc:
-        return Finding(what, False, f"ManageSieve server: {_reason(exc)}", "[sieve] host")
-
-
-async def _check_dav(cfg: Config) -> Finding:
-    import aiohttp
-
-    url = cfg.dav.url or ""
-    what = f"[dav] {url}"
-    try:
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.request("OPTIONS", url) as resp:
-                dav = resp.headers.get("DAV", "")
-                if resp.status >= 500:
-                    return Finding(what, False, f"CalDAV/CardDAV server answered HTTP {resp.status}", "[dav] url")
-                detail = f"HTTP {resp.status}" + (f", DAV: {dav[:40]}" if dav else "")
-                return Finding(what, True, detail)
-    except Exception as exc:
-        return Finding(what, False, f"CalDAV/CardDAV server: {_reason(exc)}", "[dav] url")
-
-
-async def _check_directory(cfg: Config) -> Finding:
-    from gateway.backends.base import BackendError
-    from gateway.store.factory import directory_from_config
-
-    lc = cfg.ldap
-    what = f"[ldap] {lc.url}" if lc.url else f"[ldap] {lc.directory_file}"
-    try:
-        directory = directory_from_config(cfg)
-        try:
-            await directory.ping()
-        finally:
-            await directory.close()
-    except (BackendError, ValueError, OSError) as exc:
-        key = "[ldap] bind_dn" if getattr(exc, "kind", "") == "auth" else "[ldap] url"
-        return Finding(what, False, f"directory: {exc}", key)
-    bound = f"service bind as {lc.bind_dn}" if lc.url and lc.bind_dn else "anonymous" if lc.url else "LDIF read"
-    return Finding(what, True, bound)
-
-
-async def _check_postgres(cfg: Config) -> Finding:
-    dsn = cfg.state.dsn
-
-    def connect() -> None:
-        import psycopg
-        with psycopg.connect(dsn, connect_timeout=int(TIMEOUT)) as conn:
-            conn.execute("SELECT 1")
-    try:
-        await asyncio.to_thread(connect)
-        return Finding("[state] PostgreSQL", True, "connected")
-    except Exception as exc:
-        return Finding("[state] PostgreSQL", False, f"cannot connect: {str(exc).strip().splitlines()[0]}",
-                       "[state] dsn")
-
-
-async def backend_findings(cfg: Config) -> list[Finding]:
-    checks = [_check_imap(cfg), _check_directory(cfg), _check_smtp(cfg)]
-    if cfg.dav.url:
-        checks.append(_check_dav(cfg))
-    if cfg.sieve.host:
-        checks.append(_check_sieve(cfg))
-    if _is_postgres(cfg.state.dsn):
-        checks.append(_check_postgres(cfg))
-    return list(await asyncio.gather(*checks))
 
 
 def problem_lines(path: str, findings: list[Finding]) -> list[str]:

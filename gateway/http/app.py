@@ -5,6 +5,7 @@ here as they are built; paths are matched case-insensitively as IIS does.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ class GatewayState:
     endpoints: dict[str, str] = field(default_factory=dict)  # name -> path, for the demo's listing
     mailboxes: "MailboxCache | None" = None
     directory: object | None = None   # DirectoryClient for sign-in, the GAL and ResolveNames
+    health: "HealthCache | None" = None
 
     def __post_init__(self):
         from .sessions import MailboxCache
@@ -37,10 +39,40 @@ class GatewayState:
 
 
 
+class HealthCache:
+    """Backend probes (gateway/store/health.py), at most once per ``max_age`` seconds however often
+    a load balancer asks."""
+
+    NEEDED = ("[imap]", "[ldap]")     # without these nobody signs in or reads mail: 503
+
+    def __init__(self, config: Config, max_age: float = 5.0):
+        self.config = config
+        self.max_age = max_age
+        self._at = 0.0
+        self._findings: list = []
+        self._lock = asyncio.Lock()
+
+    async def findings(self) -> list:
+        async with self._lock:
+            if time.monotonic() - self._at > self.max_age:
+                from gateway.store.health import backend_findings
+                self._findings = await backend_findings(self.config)
+                self._at = time.monotonic()
+            return self._findings
+
+
 async def health(request: web.Request) -> web.Response:
+    """Each backend's state; 503 when IMAP or the directory is down, "degraded" when another one is."""
     state: GatewayState = request.app[GATEWAY]
-    return web.json_response({"status": "ok", "uptime_s": round(time.time() - state.started, 1),
-                              "endpoints": state.endpoints})
+    if state.health is None:
+        state.health = HealthCache(state.config)
+    found = await state.health.findings()
+    backends = {f.what.split("]", 1)[0].lstrip("["): {"ok": f.ok, "detail": f.detail} for f in found}
+    needed_down = [f for f in found if not f.ok and f.what.startswith(HealthCache.NEEDED)]
+    status = "down" if needed_down else "degraded" if any(not f.ok for f in found) else "ok"
+    return web.json_response({"status": status, "uptime_s": round(time.time() - state.started, 1),
+                              "backends": backends, "endpoints": state.endpoints},
+                             status=503 if needed_down else 200)
 
 
 async def root(request: web.Request) -> web.Response:

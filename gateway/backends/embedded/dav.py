@@ -17,6 +17,7 @@ Settings (backends.md section 3):
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -32,6 +33,10 @@ from .users import DemoUser
 # ~65 ms per verify at this count and Radicale caches the result.
 SHA512_ROUNDS = 100_000
 STOP_TIMEOUT = 5.0
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)   # backoff while the child keeps dying
+STABLE_SECONDS = 60.0          # up this long: the next death starts the backoff again
+
+log = logging.getLogger(__name__)
 
 
 def _sha512_crypt(password: str) -> str:
@@ -104,6 +109,9 @@ class EmbeddedDav:
         self.log_path = log_path or self.base_dir / "radicale.log"
         self.start_timeout = start_timeout
         self.proc: asyncio.subprocess.Process | None = None
+        self.state = "stopped"          # "up", "restarting", "stopped"
+        self.restarts = 0
+        self._supervisor: asyncio.Task | None = None
 
     @property
     def url(self) -> str:
@@ -145,22 +153,57 @@ class EmbeddedDav:
         last_error = ""
         for _ in range(attempts):
             port = self.port or _free_port(self.host)
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            env = None
-            if self.trust is not None:
-                from .trusted import SECRET_ENV, USER_ENV
-                env = {**os.environ, SECRET_ENV: self.trust.secret, USER_ENV: self.trust.user}
-            with open(self.log_path, "ab") as log:
-                self.proc = await asyncio.create_subprocess_exec(
-                    *self.command(port), stdin=asyncio.subprocess.DEVNULL, env=env,
-                    stdout=log, stderr=log, start_new_session=True,
-                    preexec_fn=_die_with_parent)
-            if await self._wait_ready(port):
+            if await self._spawn(port):
                 self.port = port
+                self.state = "up"
+                if self._supervisor is None or self._supervisor.done():
+                    self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
                 return
             last_error = f"exit code {self.proc.returncode}" if self.proc.returncode is not None else "timeout"
-            await self.stop()
+            await self._kill()
         raise RuntimeError(f"Radicale did not start ({last_error}); see {self.log_path}")
+
+    async def _spawn(self, port: int) -> bool:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = None
+        if self.trust is not None:
+            from .trusted import SECRET_ENV, USER_ENV
+            env = {**os.environ, SECRET_ENV: self.trust.secret, USER_ENV: self.trust.user}
+        with open(self.log_path, "ab") as log_file:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command(port), stdin=asyncio.subprocess.DEVNULL, env=env,
+                stdout=log_file, stderr=log_file, start_new_session=True,
+                preexec_fn=_die_with_parent)
+        return await self._wait_ready(port)
+
+    async def _supervise(self) -> None:
+        """Restart the child when it dies, on the same port (clients hold the URL), with backoff."""
+        failures = 0
+        while True:
+            proc = self.proc
+            if proc is None:
+                return
+            started = time.monotonic()
+            code = await proc.wait()
+            if self.proc is not proc or self.state == "stopped":
+                return                          # stop() ended it
+            if time.monotonic() - started > STABLE_SECONDS:
+                failures = 0
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            self.state = "restarting"
+            log.error("embedded Radicale (CalDAV/CardDAV) exited with code %s; restarting in %.0f s (see %s)",
+                      code, delay, self.log_path)
+            await asyncio.sleep(delay)
+            if self.state == "stopped":
+                return
+            if await self._spawn(self.port):
+                self.restarts += 1
+                self.state = "up"
+                log.warning("embedded Radicale restarted on %s (restart %d)", self.url, self.restarts)
+            else:
+                failures += 1
+                await self._kill()
+                self.proc = proc            # still dead: the next round waits on it at once
 
     async def _wait_ready(self, port: int) -> bool:
         """Ready when an HTTP request gets any answer (401 without credentials)."""
@@ -188,6 +231,14 @@ class EmbeddedDav:
         return False
 
     async def stop(self) -> None:
+        self.state = "stopped"
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        await self._kill()
+
+    async def _kill(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.returncode is not None:
             return
