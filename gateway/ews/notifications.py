@@ -78,6 +78,7 @@ STREAMING_IDLE_SECONDS = 30 * 60   # a streaming subscription with no connection
 HIERARCHY_POLL_SECONDS = 60.0      # a feed asks the backends for new folders this often
 HIERARCHY_WAKE_SECONDS = 5.0       # ... and on GetEvents, at most this often
 COPY_SETTLE_SECONDS = 10.0         # the feed waits this long at most for a running CopyItem's hint
+SWEEP_SECONDS = 60.0               # expired subscriptions end, and their feeds stop, at least this often
 MAX_COPY_HINTS = 1000
 _WM_MAGIC = b"EXWM"
 
@@ -296,6 +297,7 @@ class Registry:
         self._copies_done: dict[str, asyncio.Event] = {}
         self._hierarchy_asked: dict[str, float] = {}
         self._background: set[asyncio.Task] = set()
+        self._janitor: asyncio.Task | None = None
 
     def of_owner(self, owner: str) -> list[Subscription]:
         return [s for s in self.subs.values() if s.owner == owner]
@@ -306,7 +308,20 @@ class Registry:
             if feed is not None:
                 feed.stop()
             feed = self.feeds[owner] = Feed(self, owner, mbx)
+        self._ensure_janitor()
         return feed
+
+    def _ensure_janitor(self) -> None:
+        """Subscriptions whose client went away without Unsubscribe expire; until now only the next
+        Subscribe/GetEvents/Unsubscribe noticed, so their feed kept its IMAP watcher (with pymap, one
+        IDLE session per folder) for as long as nobody asked."""
+        if self._janitor is None or self._janitor.done():
+            self._janitor = asyncio.create_task(self._sweep_loop())
+
+    async def _sweep_loop(self) -> None:
+        while self.feeds:
+            await asyncio.sleep(SWEEP_SECONDS)
+            self.sweep()
 
     def sweep(self) -> None:
         now = time.monotonic()
@@ -386,6 +401,8 @@ class Registry:
         for sid in list(self.subs):
             self.remove(sid)
         tasks = [s for s in self._background]
+        if self._janitor is not None:
+            tasks.append(self._janitor)
         for feed in self.feeds.values():
             feed.stop()
             tasks.append(feed.task)

@@ -24,7 +24,6 @@ DAV collections made by other DAV clients are not looked for here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, AsyncIterator
@@ -43,6 +42,7 @@ log = logging.getLogger(__name__)
 DAV_POLL_SECONDS = 30.0
 HIERARCHY_POLL_SECONDS = 60.0
 SETTLE_SECONDS = 1.0
+STOP_SECONDS = 2.0      # how long a watcher restart waits for the old reader before closing its watcher
 _HIERARCHY = object()   # queue marker: the folder rows changed
 
 
@@ -110,7 +110,10 @@ async def resync_hierarchy(mbx: "Mailbox") -> bool:
 
 async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, hierarchy: bool = False,
                         hierarchy_poll: float | None = None) -> AsyncIterator[FolderChanges | HierarchyChanges]:
-    folders = await mbx.folders()
+    # The starting point is read from the state database before anything is awaited: a change made
+    # while the watcher is still being set up (the IDLE sessions, a slow server) must come after it,
+    # not be taken into it unreported. (This first step runs before the caller's next request.)
+    folders = list(_live_folders(mbx).values())
     known = {f.fid: f for f in folders}
     by_ref = {f.ref: f for f in folders if f.kind == "imap"}
     dav_folders = [f for f in folders if f.kind in ("caldav", "carddav")]
@@ -171,12 +174,12 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
                         return          # the watcher was closed: so was the mailbox
                     if not isinstance(exc, (BackendError, asyncio.TimeoutError)):
                         raise exc
-                    # e.g. an IDLE on a folder another client just renamed: watch what is there now
+                    # e.g. an IDLE on a folder another client just renamed: watch what is there now.
+                    # The pause is the new watcher's: folder changes are still read meanwhile.
                     log.info("IMAP watcher of %s failed (%s); watching again in %.0f s", mbx.email, exc, pause)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 60.0)
                     on_hierarchy()
-                    await watching.start(by_ref)
+                    await watching.start(by_ref, delay=pause)
+                    pause = min(pause * 2, 60.0)
                 continue
             item = getter.result()
             if item is _HIERARCHY:
@@ -213,8 +216,8 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
             getter.cancel()
         for t in tasks:
             t.cancel()
-            with contextlib.suppress(BaseException):
-                await t
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
         await watching.stop()
 
 
@@ -227,19 +230,33 @@ class _ImapWatching:
         self.watcher = None
         self.task: asyncio.Task | None = None
 
-    async def start(self, refs: dict[str, Folder]):
+    async def start(self, refs: dict[str, Folder], delay: float = 0.0):
         await self.stop()
-        self._start(refs)
+        self._start(refs, delay)
 
-    def _start(self, refs: dict[str, Folder]) -> None:
+    def _start(self, refs: dict[str, Folder], delay: float = 0.0) -> None:
+        self.watcher = None
+        self.task = asyncio.create_task(self._run(dict(refs), delay))
+
+    async def _run(self, refs: dict[str, Folder], delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
         self.watcher = self.mbx.backends.imap.watch(list(refs))
-        self.task = asyncio.create_task(self.reader(self.watcher, dict(refs)))
+        await self.reader(self.watcher, refs)
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
+        """Cancel the reader and close the watcher. asyncio.wait, not ``await task`` under suppress():
+        a cancellation of the caller (Feed.stop) goes on instead of being swallowed here (a feed
+        that was told to stop went on watching and publishing), and a reader that missed its
+        cancellation ends when the watcher closes instead of holding the caller up."""
+        task = self.task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=STOP_SECONDS)
         closer = getattr(self.watcher, "aclose", None)
         if closer is not None:
             await closer()
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=STOP_SECONDS)
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()        # seen: a failure the loop did not get to is no "never retrieved" warning

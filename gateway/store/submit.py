@@ -16,6 +16,7 @@ from protocols.mapi.props import core as P
 
 from . import conversions as conv
 from .errors import BackendUnavailable, SubmitFailed
+from .folderlock import folder_lock
 
 if TYPE_CHECKING:
     from .mailbox import Mailbox
@@ -81,18 +82,21 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
         return None
     sent = await mbx.folder_by_role("sent")
     saved = conv.content_to_mime(content)
-    try:
-        uidvalidity, uid = await mbx.backends.imap.append(sent.ref, saved, ["\\Seen"], now)
-    except BackendError as exc:
-        # sent, but no copy: keep the original, marked as sent, so the user still sees it
-        mbx.set_overlay("m", g, {PidTagSubmitError: f"Sent, but the copy in Sent Items failed: {exc}"})
-        mbx.touch_message(g)
-        raise BackendUnavailable(f"message sent, but saving it in Sent Items failed: {exc}") from exc
-    row = mbx.message_row(g)
-    src = await mbx.get_folder(mbx.ident.fid(row["fid"]))
-    if row["kind"] == "imap":
-        await mbx.backends.imap.expunge(src.ref, [row["uid"]])
-    with mbx.db.transaction():
-        mbx.tombstone_message(g)
-        mbx.insert_message(sent.globcnt, "imap", uidvalidity=uidvalidity, uid=uid, flags="\\Seen", globcnt=g)
+    # the copy in Sent Items keeps the MID: both folders stay locked until its row is written, or the
+    # change source's sync of Sent Items could give it a MID of its own (folderlock.py)
+    async with folder_lock(mbx, sent.globcnt, mbx.message_row(g)["fid"]):
+        try:
+            uidvalidity, uid = await mbx.backends.imap.append(sent.ref, saved, ["\\Seen"], now)
+        except BackendError as exc:
+            # sent, but no copy: keep the original, marked as sent, so the user still sees it
+            mbx.set_overlay("m", g, {PidTagSubmitError: f"Sent, but the copy in Sent Items failed: {exc}"})
+            mbx.touch_message(g)
+            raise BackendUnavailable(f"message sent, but saving it in Sent Items failed: {exc}") from exc
+        row = mbx.message_row(g)
+        src = await mbx.get_folder(mbx.ident.fid(row["fid"]))
+        if row["kind"] == "imap":
+            await mbx.backends.imap.expunge(src.ref, [row["uid"]])
+        with mbx.db.transaction():
+            mbx.tombstone_message(g)
+            mbx.insert_message(sent.globcnt, "imap", uidvalidity=uidvalidity, uid=uid, flags="\\Seen", globcnt=g)
     return await mbx.get_item(mid)

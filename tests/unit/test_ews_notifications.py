@@ -132,3 +132,29 @@ def test_classify_hierarchy():
     got = classify_hierarchy(before, after, changed=[3, 4, 6, 7], deleted=[5, 8])
     assert got == [FolderEvent("modified", 3, 2), FolderEvent("moved", 4, 5, 2), FolderEvent("created", 6, 2),
                    FolderEvent("deleted", 5, 1)]
+
+
+async def test_expired_subscriptions_stop_their_feed_without_a_request(monkeypatch):
+    """A pull subscription nobody asks about any more ends when it expires, and its feed (the IMAP
+    watcher) stops with it, without waiting for some later request to sweep."""
+    import asyncio
+
+    from gateway.ews import notifications as n
+
+    class StubFeed:
+        alive, stopped = True, False
+
+        def stop(self):
+            self.stopped = True
+
+    monkeypatch.setattr(n, "SWEEP_SECONDS", 0.05)
+    reg = n.Registry()
+    feed = reg.feeds["alice@example.test"] = StubFeed()
+    reg.subs["s1"] = n.Subscription("s1", "alice@example.test", "pull", None, frozenset({"NewMailEvent"}), 0.01)
+    reg._ensure_janitor()
+    for _ in range(40):
+        if feed.stopped:
+            break
+        await asyncio.sleep(0.05)
+    assert feed.stopped and not reg.subs and not reg.feeds
+    await reg.close()

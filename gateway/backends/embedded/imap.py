@@ -40,6 +40,13 @@ DEFAULT_KEYWORDS: tuple[str, ...] = (
     "$label1", "$label2", "$label3", "$label4", "$label5",
 )
 
+# pymap's maildir I/O pool (its default: CPUs + 4). An IDLE session holds a worker of it for each
+# one-second check of its folder, and the gateway's change source IDLEs on every mail folder of a
+# user with a subscription (pymap has no NOTIFY): with the default, six IDLE sessions made every
+# other command wait 0.5 s for a worker, twelve 1 s (a STATUS took that long), enough for EWS
+# notification tests to time out. The workers are threads made as needed, mostly waiting.
+IO_WORKERS = 256
+
 PASSWD_FILE = "pymap-etc-passwd"
 SHADOW_FILE = "pymap-etc-shadow"
 # The hash pymap verifies with when we hand it BuiltinHash(); passlib, if
@@ -278,7 +285,8 @@ def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:
     for service_type in services.values():
         service_type.add_arguments(parser)
     parser.set_defaults(skip_services=[], passlib_cfg=None)
-    return parser.parse_args(["--no-tls", "--host", host, "--port", "0", "maildir", str(base_dir)])
+    return parser.parse_args(["--no-tls", "--host", host, "--port", "0", "maildir",
+                              "--concurrency", str(IO_WORKERS), str(base_dir)])
 
 
 @functools.cache

@@ -46,6 +46,8 @@ T = TypeVar("T")
 _SECTION = re.compile(r"[0-9A-Za-z.\- ()]*")
 _SUMMARY_KEYS = ("UID", "RFC822.SIZE", "INTERNALDATE")
 PRECHECK_TIMEOUT = 10.0   # a NOOP that checks a pooled connection is still usable
+DELETE_ATTEMPTS = 3             # pymap's DELETE can fail for a folder another session has selected
+DELETE_RETRY_SECONDS = 0.5
 
 
 async def connect(host: str, port: int, login: str, password: str, *, tls: bool = False,
@@ -228,7 +230,21 @@ class ImapBackendClient:
                 await conn.unselect()
             await conn.command("DELETE", parse.mailbox_arg(name))
         try:
-            await self._run(None, op, retry=False)
+            for attempt in range(DELETE_ATTEMPTS):
+                try:
+                    await self._run(None, op, retry=False)
+                    return
+                except ImapError:
+                    # pymap's maildir DELETE removes the folder file by file: a session that has it
+                    # selected (an IDLE of a change source) can add or remove a file meanwhile, and the
+                    # answer is NO [NONEXISTENT] or "has inferior hierarchical names" for a folder that
+                    # is still there, without children: then once more. (Not there: the answer stands.)
+                    others = [f.name for f in await self.list_folders()]
+                    delim = self.delimiter or "/"
+                    if (attempt + 1 == DELETE_ATTEMPTS or name not in others
+                            or any(o.startswith(name + delim) for o in others)):
+                        raise
+                    await asyncio.sleep(DELETE_RETRY_SECONDS)
         finally:
             self._pool.forget_folder(name)
 
@@ -537,8 +553,11 @@ class ImapWatcher:
         return item
 
     async def ready(self, timeout: float = 10.0) -> None:
-        """Wait until the server is watching (NOTIFY set / IDLE entered / first poll done)."""
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        """Wait until the server is watching (NOTIFY set / IDLE entered / first poll done).
+        asyncio.timeout, not wait_for: on 3.11 wait_for returns normally when it is cancelled just as
+        the event is set, and the change source's reader then watched on instead of stopping."""
+        async with asyncio.timeout(timeout):
+            await self._ready.wait()
 
     async def aclose(self) -> None:
         if self._closed:

@@ -20,6 +20,7 @@ from .. import conversions as conv
 from ..errors import BackendUnavailable, InvalidOperation, NotFound
 from ..model import MessageContent
 from . import edited
+from ..folderlock import folder_lock
 from ..objects import Folder, Item
 from ..convert.mail import apply_flags
 from ..summary import flag_props, summary_props
@@ -83,7 +84,12 @@ class ImapAdapter:
 
     # ------------------------------------------------------------ sync
     async def sync(self, folder: Folder) -> dict[int, ImapMessageSummary]:
-        """Reconcile the folder's id map with IMAP; returns {mid globcnt: summary} in UID order."""
+        """Reconcile the folder's id map with IMAP; returns {mid globcnt: summary} in UID order.
+        Under the folder's lock: a write of this gateway is either all seen or not yet begun."""
+        async with folder_lock(self.mbx, folder.globcnt):
+            return await self._sync(folder)
+
+    async def _sync(self, folder: Folder) -> dict[int, ImapMessageSummary]:
         mbx, db = mbx_db = self.mbx, self.mbx.db
         try:
             st = await self.imap.status(folder.ref)
@@ -215,11 +221,12 @@ class ImapAdapter:
         if msgflags & P.MSGFLAG_UNSENT or folder.role in ("drafts", "outbox"):
             flags.add("\\Draft")
         date = content.props.get(P.PidTagMessageDeliveryTime) or content.props.get(P.PidTagClientSubmitTime)
-        uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(flags), date)
-        if uid is None:
-            raise BackendUnavailable("the IMAP server did not report the new message's UID (no UIDPLUS)")
-        g = self.mbx.insert_message(folder.globcnt, "imap", uidvalidity=uidvalidity, uid=uid,
-                                    flags=norm_flags(flags))
+        async with folder_lock(self.mbx, folder.globcnt):     # the row before a sync can see the message
+            uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(flags), date)
+            if uid is None:
+                raise BackendUnavailable("the IMAP server did not report the new message's UID (no UIDPLUS)")
+            g = self.mbx.insert_message(folder.globcnt, "imap", uidvalidity=uidvalidity, uid=uid,
+                                        flags=norm_flags(flags))
         await self._keep_lost(g, content, mime, flags, folder)
         return g
 
@@ -297,9 +304,10 @@ class ImapAdapter:
         flags = set((row["flags"] or "").split())
         if "\\draft" in (row["flags"] or "").lower() or folder.role in ("drafts", "outbox"):
             flags.add("\\Draft")
-        uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(_restore_case(flags)), None)
-        await self.imap.expunge(folder.ref, [row["uid"]])
-        self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
+        async with folder_lock(self.mbx, folder.globcnt):     # a sync sees the old copy or the new one
+            uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(_restore_case(flags)), None)
+            await self.imap.expunge(folder.ref, [row["uid"]])
+            self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
         self.mbx.set_overlay("m", row["mid"], {}, remove=list(self.mbx.overlay("m", row["mid"]).keys()))
         await self._keep_lost(row["mid"], content, mime, flags, folder)
 
@@ -309,7 +317,12 @@ class ImapAdapter:
             await self.imap.expunge(folder.ref, [r["uid"] for r in imap_rows])
 
     async def move(self, src: Folder, dest: Folder, rows: list[dict], *, copy: bool) -> dict[int, int]:
-        """IMAP MOVE/COPY with COPYUID; a moved message keeps its MID, a copy gets a new one."""
+        """IMAP MOVE/COPY with COPYUID; a moved message keeps its MID, a copy gets a new one. Both folders
+        are locked until the rows are written: a sync in between would take a moved message for deleted."""
+        async with folder_lock(self.mbx, src.globcnt, dest.globcnt):
+            return await self._move(src, dest, rows, copy=copy)
+
+    async def _move(self, src: Folder, dest: Folder, rows: list[dict], *, copy: bool) -> dict[int, int]:
         uids = [r["uid"] for r in rows]
         mapping = await (self.imap.copy if copy else self.imap.move)(src.ref, uids, dest.ref)
         st = await self.imap.status(dest.ref)
