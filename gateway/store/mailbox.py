@@ -10,6 +10,7 @@ local.py); this module owns the id maps, the hierarchy and change numbers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from .model import MessageContent
 from .namedmap import NamedPropMap
 from .objects import Folder, FolderChanges, Item
 from .state.db import StateDB
+
+log = logging.getLogger(__name__)
+DAV_RETRY_SECONDS = 30.0       # while CalDAV/CardDAV is down, how often folder listings try it again
 
 
 def now_iso() -> str:
@@ -56,6 +60,7 @@ class Mailbox:
         self.counter = Counter(db, ident.mailbox_id)
         self.names = NamedPropMap(db, ident.mailbox_id)
         self.imap_names = imap_names
+        self._dav_retry_at: float | None = None    # set while the DAV server is down (sync_hierarchy)
         # called (no arguments) after any folder row changes: change sources wake up (changes.py)
         self.hierarchy_listeners: set = set()
         from .adapters.dav import DavAdapter
@@ -101,13 +106,30 @@ class Mailbox:
                       name, cls, cn)
 
     async def sync_hierarchy(self) -> None:
-        """Match backend collections to folders; new ones get FIDs, vanished ones become tombstones."""
+        """Match backend collections to folders; new ones get FIDs, vanished ones become tombstones.
+
+        A DAV server that does not answer does not stop mail: its folders stay as they were (none on a
+        first open) and are looked for again every DAV_RETRY_SECONDS by folder listings."""
         imap_folders = await self.backends.imap.list_folders()
-        calendars, books = (await self.backends.dav.discover()) if self.backends.dav else ([], [])
+        calendars, books, dav_down = [], [], False
+        if self.backends.dav is not None:
+            try:
+                calendars, books = await self.backends.dav.discover()
+                if self._dav_retry_at is not None:
+                    log.info("%s: the CalDAV/CardDAV server answers again", self.email)
+                self._dav_retry_at = None
+            except BackendError as exc:
+                dav_down = True
+                self._dav_retry_at = time.monotonic() + DAV_RETRY_SECONDS
+                log.warning("%s: CalDAV/CardDAV unavailable (%s); mail works, calendars and contacts come back "
+                            "when it answers", self.email, exc)
         plan = layout.plan_hierarchy(imap_folders, calendars, books, names=self.imap_names)
         for role, name in plan.create_imap:
             special = {"sent": "\\Sent", "deleted": "\\Trash", "drafts": "\\Drafts", "junk": "\\Junk"}.get(role)
             await self.backends.imap.create_folder(name, special_use=special)
+        if dav_down:
+            self._apply_plan(plan, keep_kinds=("caldav", "carddav"))
+            return
         if plan.create_dav and self.backends.dav is not None:
             created = await self._adapters["caldav"].create_missing(plan.create_dav, calendars, books)
             if created:
@@ -115,7 +137,17 @@ class Mailbox:
                 plan = layout.plan_hierarchy(imap_folders, calendars, books, names=self.imap_names)
         self._apply_plan(plan)
 
-    def _apply_plan(self, plan: layout.HierarchyPlan) -> None:
+    async def _dav_comeback(self) -> None:
+        """While the DAV server was down, try it again now and then (one try at a time)."""
+        if self._dav_retry_at is None or time.monotonic() < self._dav_retry_at:
+            return
+        self._dav_retry_at = time.monotonic() + DAV_RETRY_SECONDS
+        try:
+            await self.sync_hierarchy()
+        except (BackendError, StoreError) as exc:
+            log.info("%s: hierarchy resync failed: %s", self.email, exc)
+
+    def _apply_plan(self, plan: layout.HierarchyPlan, keep_kinds: tuple[str, ...] = ()) -> None:
         now = now_iso()
         with self.db.transaction():
             rows = self.db.all("SELECT fid, role, kind, ref FROM folders WHERE mailbox_id = ? AND deleted = 0",
@@ -160,7 +192,7 @@ class Mailbox:
                     seen.add(fid)
                 pending = later
             for fid, role, kind, ref in rows:
-                if kind in ("imap", "caldav", "carddav") and fid not in seen and not role:
+                if kind in ("imap", "caldav", "carddav") and fid not in seen and not role and kind not in keep_kinds:
                     self._tombstone_folder(fid)
 
     def _resolve_parent(self, parent: tuple[str, str], by_role: dict, by_ref: dict) -> int | None:
@@ -183,6 +215,7 @@ class Mailbox:
             listener()
 
     async def folders(self) -> list[Folder]:
+        await self._dav_comeback()
         await self.refresh_counts()
         return [self._with_folder_props(self._folder_from_row(r)) for r in self._folder_rows()]
 
@@ -220,6 +253,7 @@ class Mailbox:
         return self._with_folder_props(self._folder_from_row(row[0]))
 
     async def folder_by_role(self, role: str) -> Folder:
+        await self._dav_comeback()
         row = self._folder_rows("AND role = ?", (role,))
         if not row:
             raise NotFound(f"no {role} folder")

@@ -103,3 +103,32 @@ async def test_healthz_reports_each_backend(embedded, tmp_path):
         assert "connection refused" in body["backends"]["imap"]["detail"]
     finally:
         await gw.stop()
+
+
+async def test_mail_works_while_dav_is_down_and_calendars_come_back(embedded, tmp_path, monkeypatch):
+    # a user whose mailbox is opened for the first time while the CalDAV/CardDAV server is down gets mail;
+    # the calendar appears once the server answers, without a restart
+    from gateway.store import mailbox as mailbox_mod
+    from gateway.store.factory import Credentials, open_mailbox
+    from gateway.store.state.db import StateDB
+    monkeypatch.setattr(mailbox_mod, "DAV_RETRY_SECONDS", 0.5)
+    dav = EmbeddedDav(tmp_path / "dav", load_demo_users(), trust=embedded.trust)
+    dav.prepare()
+    await dav.start()
+    await dav.stop()                                   # down, on a port we know
+    cfg = embedded_config(embedded, str(tmp_path / "state.sqlite3"))
+    cfg = replace(cfg, dav=replace(cfg.dav, url=dav.url))
+    db = StateDB.open(cfg.state.dsn)
+    mbx = await open_mailbox(db, cfg, Credentials("carol", "carol@example.test", "Carol", None))
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        assert await mbx.list_items(inbox.fid)              # mail is there
+        assert not [f for f in await mbx.folders() if f.kind in ("caldav", "carddav")]
+        await dav.start()                                  # the server is back
+        await asyncio.sleep(0.6)
+        kinds = {f.role: f.kind for f in await mbx.folders()}
+        assert kinds.get("calendar") == "caldav" and kinds.get("contacts") == "carddav"
+    finally:
+        await mbx.close()
+        await dav.stop()
+        db.close()
