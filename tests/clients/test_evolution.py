@@ -358,6 +358,18 @@ async def test_calendar_view_of_the_seeded_weeks(evo):
     assert offsite[0]["end"]["value"] == (monday + timedelta(days=12)).strftime("%Y%m%d")
 
 
+# ------------------------------------------------------------------ the task list
+
+async def test_task_list(evo):
+    res = await evo.until("cal_list", lambda r: len(r) >= 3, timeout=60, kind="tasks", ical=True)
+    by = {t["summary"]: t for t in res}
+    assert {"Book the offsite venue", "Prepare the Q3 budget review", "Read the updated security policy"} <= set(by), res
+    assert "STATUS:COMPLETED" in by["Book the offsite venue"]["ical"]
+    due = (_week_monday() + timedelta(days=4)).strftime("%Y%m%d")
+    assert f"DUE;VALUE=DATE:{due}" in by["Prepare the Q3 budget review"]["ical"].replace("\r\n ", ""), \
+        by["Prepare the Q3 budget review"]["ical"]
+
+
 # ------------------------------------------------------------------ create, change, delete
 
 def _vevent(uid: str, summary: str, start: datetime, minutes: int = 60, extra: str = "") -> str:
