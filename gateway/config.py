@@ -80,6 +80,8 @@ class EwsConfig:
     # narrow it where the gateway can reach internal services the users should not.
     push_allowed_hosts: list[str] = field(default_factory=lambda: ["*"])
     push_verify_tls: bool = True     # check the callback's certificate (https URLs)
+    push_allowed_ports: list[int] = field(default_factory=lambda: [80, 443, 8080, 8443])
+    push_max_per_user: int = 10      # push subscriptions one user may hold at once
 
 
 @dataclass

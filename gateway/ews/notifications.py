@@ -525,7 +525,13 @@ async def subscribe(ctx: EwsContext):
         push_state = None
         if mode == "push":
             ews_cfg = ctx.state.config.ews
-            url = push.check_push_url(text(req, "URL"), list(ews_cfg.push_allowed_hosts))
+            url = push.check_push_url(text(req, "URL"), list(ews_cfg.push_allowed_hosts),
+                                      list(ews_cfg.push_allowed_ports))
+            registry_for(ctx.state).sweep()
+            held = sum(1 for x in registry_for(ctx.state).of_owner(_owner(ctx)) if x.mode == "push")
+            if held >= ews_cfg.push_max_per_user:
+                raise ResponseError("ErrorTooManyObjectsOpened", f"At most {ews_cfg.push_max_per_user} push "
+                                                                 "subscriptions per user; unsubscribe one first.")
             target = push.PushTarget(url, _minutes(req, "StatusFrequency", 30, 1, 1440), ews_cfg.push_verify_tls)
             push_state = PushState(target, ctx.user, ctx.state)
         folders = await _folders_of(ctx, req)

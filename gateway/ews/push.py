@@ -2,7 +2,8 @@
 
 What is checked and how a delivery is retried:
 
-- The URL must be http or https with a host, else ErrorInvalidPushSubscriptionUrl. Its host must match
+- The URL must be http or https with a host, on one of ``[ews] push_allowed_ports`` (80, 443, 8080,
+  8443 by default), with no user name or password in it, else ErrorInvalidPushSubscriptionUrl. Its host must match
   ``[ews] push_allowed_hosts`` (exact names, ``*.example.com``, ``*``). The default is ``["*"]``, as
   Exchange does: a signed-in user can then make the gateway send this fixed SOAP body to any address it
   can reach (server-side request forgery); deployments with internal HTTP services should narrow it.
@@ -47,18 +48,26 @@ def host_allowed(host: str, patterns: list[str]) -> bool:
     return False
 
 
-def check_push_url(url: str | None, allowed_hosts: list[str]) -> str:
+def check_push_url(url: str | None, allowed_hosts: list[str], allowed_ports: list[int] | None = None) -> str:
     """The URL as given, or ErrorInvalidPushSubscriptionUrl."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
         scheme, host = parts.scheme.lower(), parts.hostname
-        _ = parts.port          # a bad port raises here
+        port = parts.port       # a bad port raises here
     except ValueError:
-        scheme, host = "", None
+        scheme, host, port, parts = "", None, None, None
     if scheme not in ("http", "https") or not host:
         raise ResponseError("ErrorInvalidPushSubscriptionUrl", "The push subscription URL must be an http or "
                                                                "https URL with a host.")
+    if parts.username is not None or parts.password is not None:
+        # the gateway would send them to whoever the URL names
+        raise ResponseError("ErrorInvalidPushSubscriptionUrl", "The push subscription URL must not carry a user "
+                                                               "name or password.")
+    port = port or (443 if scheme == "https" else 80)
+    if allowed_ports is not None and port not in allowed_ports:
+        raise ResponseError("ErrorInvalidPushSubscriptionUrl",
+                            f"This server does not send notifications to port {port}.")
     if not host_allowed(host, allowed_hosts):
         raise ResponseError("ErrorInvalidPushSubscriptionUrl", f"This server does not send notifications to {host}.")
     return url

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -271,6 +272,7 @@ async def test_push_subscription_delivers_new_mail_then_unsubscribes(gw, monkeyp
     a = account(gw, "bob")
     tag = uuid.uuid4().hex[:10]
     async with PushReceiver() as rx:
+        monkeypatch.setattr(gw.state.config.ews, "push_allowed_ports", [urlsplit(rx.url).port])
         # (a.inbox is looked up over EWS: in the thread too, never in the loop the gateway runs in)
         sid, watermark = await asyncio.to_thread(
             lambda: a.inbox.subscribe_to_push(callback_url=rx.url, event_types=["NewMailEvent", "CreatedEvent"],
@@ -317,6 +319,7 @@ async def test_push_subscription_dropped_after_failed_retries(demo_gateway, monk
     monkeypatch.setattr(push, "MINUTE", 1.0)
     monkeypatch.setattr(push, "RETRY_SECONDS", 0.2)   # retries at 0.2, 0.4 and 0.8 s within the "minute"
     async with PushReceiver(answer="error") as rx:
+        monkeypatch.setattr(demo_gateway.state.config.ews, "push_allowed_ports", [urlsplit(rx.url).port])
         _, p = await call(demo_gateway, _push_request(rx.url))
         assert codes(p) == ["NoError"]
         sid = text(messages(p)[0], "SubscriptionId")
@@ -339,6 +342,32 @@ async def test_push_allowed_hosts(demo_gateway, monkeypatch):
     _, p = await call(demo_gateway, f'<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>')
     assert codes(p) == ["NoError"]
     assert sid not in registry_for(demo_gateway.state).subs
+
+
+async def test_push_url_ports_credentials_and_per_user_limit(demo_gateway, monkeypatch):
+    ews = demo_gateway.state.config.ews
+    monkeypatch.setattr(ews, "push_allowed_hosts", ["push.example.test"])
+    for url in ("https://user:secret@push.example.test/cb",      # would hand the credentials to the host
+                "http://push.example.test:25/cb",                # SMTP port: not an HTTP callback
+                "https://push.example.test:6379/cb"):
+        _, p = await call(demo_gateway, _push_request(url, 1440))
+        assert codes(p) == ["ErrorInvalidPushSubscriptionUrl"], url
+    monkeypatch.setattr(ews, "push_max_per_user", 2)
+    sids = []
+    try:
+        for _ in range(2):
+            _, p = await call(demo_gateway, _push_request("https://push.example.test/cb", 1440))
+            assert codes(p) == ["NoError"]
+            sids.append(text(messages(p)[0], "SubscriptionId"))
+        _, p = await call(demo_gateway, _push_request("https://push.example.test:8443/cb", 1440))
+        assert codes(p) == ["ErrorTooManyObjectsOpened"]
+    finally:
+        for sid in sids:
+            await call(demo_gateway, f'<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>')
+    _, p = await call(demo_gateway, _push_request("https://push.example.test:8443/cb", 1440))
+    assert codes(p) == ["NoError"]
+    await call(demo_gateway, f'<m:Unsubscribe><m:SubscriptionId>{text(messages(p)[0], "SubscriptionId")}'
+                             '</m:SubscriptionId></m:Unsubscribe>')
 
 
 # ------------------------------------------------------------------ folder events and CopiedEvent
