@@ -44,7 +44,10 @@ def store_error(exc: Exception, *, what: str = "item") -> ResponseError:
             return ResponseError("ErrorDeleteDistinguishedFolder", None)
         return ResponseError("ErrorInvalidOperation", text)
     if isinstance(exc, se.BackendUnavailable):
-        return ResponseError("ErrorMailboxStoreUnavailable", text)
+        # hosts, ports and errno are for the log, not for the client
+        log.warning("EWS: backend unavailable: %s", exc)
+        return ResponseError("ErrorMailboxStoreUnavailable",
+                             "A server behind the mailbox did not answer; try again later.")
     if isinstance(exc, (ewsids.IdMalformed, wire.IdError)):
         return ResponseError("ErrorInvalidIdMalformed", None)
     if isinstance(exc, PathError):
@@ -52,7 +55,8 @@ def store_error(exc: Exception, *, what: str = "item") -> ResponseError:
     if isinstance(exc, RestrictionError):
         return ResponseError("ErrorInvalidRestriction", f"The restriction is not valid: {text}" if text else None)
     if isinstance(exc, se.StoreError):
-        return ResponseError("ErrorInternalServerError", text)
+        log.warning("EWS: store error: %s", exc)
+        return ResponseError("ErrorInternalServerError", "The mailbox could not carry out the request.")
     log.exception("EWS handler failed", exc_info=exc)
     return ResponseError("ErrorInternalServerError", f"An internal server error occurred: {type(exc).__name__}")
 

@@ -131,4 +131,4 @@ async def _sieve_write(ctx: EwsContext, owner: str, settings: store_oof.OofSetti
     except se.StoreError as exc:
         log.warning("writing %s's vacation script failed: %s", owner, exc)
         raise ResponseError("ErrorInternalServerError",
-                            f"The automatic-reply rule could not be stored on the mail server: {exc}")
+                            "The automatic-reply rule could not be stored: the ManageSieve server failed (the gateway log has the details).")

@@ -7,6 +7,7 @@ reason kept on it, and raises SubmitFailed.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from email.utils import make_msgid
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from protocols.mapi.props import core as P
 from . import conversions as conv
 from .errors import BackendUnavailable, SubmitFailed
 from .folderlock import folder_lock
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .mailbox import Mailbox
@@ -74,9 +77,16 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
     try:
         await mbx.backends.smtp.send(wire, mbx.email, rcpts)
     except BackendError as exc:
-        raise refuse(f"the SMTP server refused the message: {exc}") from exc
+        # the client gets a short, true reason; the server's words and addresses go to the log
+        log.warning("submission for %s failed: %s", mbx.email, exc)
+        if exc.kind == "unavailable":
+            raise refuse("the mail server could not be reached; try again later") from exc
+        replies = getattr(exc, "replies", None)
+        said = f" ({replies[-1]})" if replies else ""
+        raise refuse(f"the mail server refused the message{said}") from exc
     except OSError as exc:
-        raise refuse(f"the SMTP server could not be reached: {exc}") from exc
+        log.warning("submission for %s failed: %s", mbx.email, exc)
+        raise refuse("the mail server could not be reached; try again later") from exc
     if props.get(P.PidTagDeleteAfterSubmit):
         await mbx.delete_items([mid])
         return None
