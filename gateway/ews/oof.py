@@ -131,4 +131,5 @@ async def _sieve_write(ctx: EwsContext, owner: str, settings: store_oof.OofSetti
     except se.StoreError as exc:
         log.warning("writing %s's vacation script failed: %s", owner, exc)
         raise ResponseError("ErrorInternalServerError",
-                            "The automatic-reply rule could not be stored: the ManageSieve server failed (the gateway log has the details).")
+                            "The automatic-reply rule could not be stored: the ManageSieve server failed "
+                            "(the gateway's log has the details).")

@@ -561,15 +561,20 @@ def cmd_mail(a):
         fi = store.get_folder_info_sync(path, 0, None)
         if fi is not None and fi.full_name == path:
             folders.append({"full_name": fi.full_name, "display_name": fi.display_name,
-                            "unread": fi.unread, "total": fi.total})
+                            "unread": fi.unread, "total": fi.total,
+                            "inbox": int(fi.flags) & (63 << 10)   # CAMEL_FOLDER_TYPE_MASK
+                            == int(Camel.FolderInfoFlags.TYPE_INBOX)})
     try:
         inbox = store.get_inbox_folder_sync(None)
     except GLib.Error as e:
-        # In this bare session CamelEwsStore answers "No such folder: inbox" although its summary
-        # marks Inbox as the inbox (folder-tree Flags include CAMEL_FOLDER_TYPE_INBOX); the folder
-        # is then opened by its path, as Evolution's folder tree does.
+        # CamelEwsStore (3.46) does not implement get_inbox_folder_sync: CamelStore's default opens
+        # a folder literally named "inbox" ("No such folder: inbox"). Evolution finds the Inbox by
+        # the CAMEL_FOLDER_TYPE_INBOX flag of its folder info instead, and so does this.
         log("get_inbox_folder_sync:", e.message)
-        inbox = store.get_folder_sync("Inbox", 0, None)
+        flagged = [f["full_name"] for f in folders if f["inbox"]]
+        if not flagged:
+            raise LookupError(f"no folder is flagged as the Inbox: {folders}")
+        inbox = store.get_folder_sync(flagged[0], 0, None)
     inbox.refresh_info_sync(None)
     summaries = []
     for uid in inbox.get_uids():

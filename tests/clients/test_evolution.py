@@ -489,7 +489,8 @@ async def test_mail_through_camel(evo):
     res = await evo("mail", timeout=120, read_subject="Welcome to your demo mailbox", **evo.account_args())
     names = {f["full_name"]: f for f in res["folders"]}
     assert {"Inbox", "Sent Items", "Drafts", "Deleted Items"} <= set(names), res["folders"]
-    assert names["Inbox"]["total"] >= 7
+    assert names["Inbox"]["total"] >= 7 and names["Inbox"]["inbox"] is True       # the Inbox, by its flag
+    assert [f["full_name"] for f in res["folders"] if f["inbox"]] == ["Inbox"]
     by_subject = {m["subject"]: m for m in res["inbox"]}
     welcome = by_subject["Welcome to your demo mailbox"]
     assert welcome["from"] == "Exgate Demo <postmaster@example.test>" and welcome["seen"] is True
