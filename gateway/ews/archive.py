@@ -28,10 +28,14 @@ async def archive_item(ctx: EwsContext):
     if source is not None:
         for ref in read_folder_refs(source):
             await ctx.folder(ref)  # the source must exist and be the user's own (ErrorAccessDenied otherwise)
-    dest = await archive_folder(ctx.mbx)
+    dest: Folder | None = None
 
     async def one(id_el, el):
-        mid = ctx.mid_of(id_el.get("Id"))
+        nonlocal dest
+        mid = ctx.mid_of(id_el.get("Id"))       # the user's own, well-formed id: else an error, nothing made
+        await ctx.mbx.get_item(mid)             # and an item that exists
+        if dest is None:                        # the Archive folder is made only for an item that will go there
+            dest = await archive_folder(ctx.mbx)
         new = (await ctx.mbx.move_items([mid], dest.fid)).get(mid, mid)
         item = sub(sub(el, m("Items")), t("Message"))
         sub(item, t("ItemId"), Id=ctx.item_id(new), ChangeKey=current_change_key(ctx, new))

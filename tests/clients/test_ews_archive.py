@@ -57,3 +57,26 @@ async def test_archive_item(gw):
                           '</m:ArchiveSourceFolderId><m:ItemIds><t:ItemId Id="bm90IGFuIGlk"/></m:ItemIds>'
                           '</m:ArchiveItem>')
     assert codes(p)[0].startswith("Error") and text(messages(p)[0], "MessageText")
+
+
+async def _folder_names(gw, user) -> set[str]:
+    _, f = await call(gw, '<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape>'
+                          '</m:FolderShape><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/>'
+                          '</m:ParentFolderIds></m:FindFolder>', user=user)
+    return {e.text for e in f.iter("{*}DisplayName")}
+
+
+async def test_denied_archive_item_creates_no_folder(gw):
+    # carol asks to archive alice's item and a malformed id: two errors, and no Archive folder for carol
+    _, p = await call(gw, '<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId>'
+                          '<t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId><m:Items><t:Message>'
+                          '<t:Subject>not yours</t:Subject></t:Message></m:Items></m:CreateItem>')
+    alices = child(child(messages(p)[0], "Items")[0], "ItemId").get("Id")
+    carol = ("carol@example.test", "carolpw")
+    before = await _folder_names(gw, carol)
+    _, p = await call(gw, '<m:ArchiveItem><m:ArchiveSourceFolderId><t:DistinguishedFolderId Id="inbox"/>'
+                          f'</m:ArchiveSourceFolderId><m:ItemIds><t:ItemId Id="{alices}"/><t:ItemId Id="AAAA"/>'
+                          '</m:ItemIds></m:ArchiveItem>', user=carol)
+    assert codes(p) == ["ErrorAccessDenied", "ErrorInvalidIdMalformed"], codes(p)
+    after = await _folder_names(gw, carol)
+    assert ("Archive" in after) == ("Archive" in before)
