@@ -57,33 +57,31 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def _check_imap(cfg: Config) -> Finding:
+async def _check_greeting(section: str, label: str, host: str, port: int, *, use_tls: bool,
+                          expect: tuple[bytes, ...], ok_text: str | None = None) -> Finding:
+    what = f"[{section}] {host}:{port}"
+    try:
+        greeting = await _greeting(host, port, use_tls=use_tls, expect=expect)
+        return Finding(what, True, ok_text or greeting)
+    except Exception as exc:
+        return Finding(what, False, f"{label}: {_reason(exc)}", f"[{section}] host")
+
+
+def _check_imap(cfg: Config):
     ic = cfg.imap
-    what = f"[imap] {ic.host}:{ic.port}"
-    try:
-        return Finding(what, True, await _greeting(ic.host, ic.port, use_tls=ic.tls, expect=(b"* OK", b"* PREAUTH")))
-    except Exception as exc:
-        return Finding(what, False, f"IMAP server: {_reason(exc)}", "[imap] host")
+    return _check_greeting("imap", "IMAP server", ic.host, ic.port, use_tls=ic.tls, expect=(b"* OK", b"* PREAUTH"))
 
 
-async def _check_smtp(cfg: Config) -> Finding:
+def _check_smtp(cfg: Config):
     sc = cfg.smtp
-    what = f"[smtp] {sc.host}:{sc.port}"
-    try:
-        return Finding(what, True, await _greeting(sc.host, sc.port, use_tls=sc.tls, expect=(b"220",)))
-    except Exception as exc:
-        return Finding(what, False, f"SMTP server: {_reason(exc)}", "[smtp] host")
+    return _check_greeting("smtp", "SMTP server", sc.host, sc.port, use_tls=sc.tls, expect=(b"220",))
 
 
-async def _check_sieve(cfg: Config) -> Finding:
+def _check_sieve(cfg: Config):
+    # ManageSieve opens with its capability lines ("IMPLEMENTATION" ...), ending in OK
     sc = cfg.sieve
-    what = f"[sieve] {sc.host}:{sc.port}"
-    try:
-        # ManageSieve opens with its capability lines ("IMPLEMENTATION" ...), ending in OK
-        await _greeting(sc.host, sc.port, use_tls=False, expect=(b'"',))
-        return Finding(what, True, "ManageSieve answers")
-    except Exception as exc:
-        return Finding(what, False, f"ManageSieve server: {_reason(exc)}", "[sieve] host")
+    return _check_greeting("sieve", "ManageSieve server", sc.host, sc.port, use_tls=False, expect=(b'"',),
+                           ok_text="ManageSieve answers")
 
 
 async def _check_dav(cfg: Config) -> Finding:
