@@ -4,8 +4,12 @@
 - ``backend``: (kind, Config) for "dovecot" (real Dovecot + Radicale + Postfix + slapd) and "embedded".
 - ``demo_gateway`` / ``real_gateway``: the gateway's HTTPS server in this process, on a free port,
   in front of the embedded stack / the real servers (``RunningGateway.base_url``, self-signed TLS).
+- ``real_gateway_ntlm``: the real servers as an NTLM deployment reaches them (Dovecot master user,
+  ``radicale_behind_gateway``: the test Radicale's collections behind a proxy-header listener).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -88,6 +92,47 @@ async def demo_gateway(embedded, tmp_path_factory):
 async def real_gateway(dovecot, radicale, postfix, slapd, tmp_path_factory):
     d = tmp_path_factory.mktemp("gw-real")
     gw = await _gateway(real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3")), d)
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+# ------------------------------------------------------------------ an NTLM deployment of the real servers
+
+@pytest.fixture(scope="session")
+async def radicale_behind_gateway(radicale, tmp_path_factory):
+    """The test Radicale's collections served a second time, the way README's NTLM deployment runs
+    Radicale: a listener that trusts the gateway's service login plus X-Remote-User (the demo's auth
+    plugin). The test Radicale itself only checks passwords, which a gateway never has after NTLM."""
+    from gateway.backends.embedded.dav import EmbeddedDav
+    from gateway.backends.embedded.trusted import GatewayTrust
+
+    class SharedCollections(EmbeddedDav):
+        @property
+        def collections_path(self):
+            return radicale.root / "collections"
+    dav = SharedCollections(tmp_path_factory.mktemp("radicale-proxy"), load_demo_users(), trust=GatewayTrust())
+    dav.prepare()
+    await dav.start()
+    try:
+        yield dav
+    finally:
+        await dav.stop()
+
+
+@pytest.fixture(scope="session")
+async def real_gateway_ntlm(dovecot, radicale_behind_gateway, postfix, slapd, radicale, tmp_path_factory):
+    """The real servers as an NTLM deployment runs them: IMAP through the Dovecot master user, DAV
+    through the proxy-header listener."""
+    d = tmp_path_factory.mktemp("gw-real-ntlm")
+    trust = radicale_behind_gateway.trust
+    cfg = real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3"))
+    cfg = replace(cfg, imap=replace(cfg.imap, auth="master", master_user=dovecot.master_user,
+                                    master_password=dovecot.master_password),
+                  dav=DavConfig(url=radicale_behind_gateway.url, auth="proxy", service_user=trust.user,
+                                service_password=trust.secret, proxy_header="X-Remote-User"))
+    gw = await _gateway(cfg, d)
     try:
         yield gw
     finally:

@@ -28,7 +28,6 @@ import smtplib
 import time
 import uuid
 from datetime import datetime, timezone
-from dataclasses import replace
 from xml.etree import ElementTree as ET
 
 import icalendar
@@ -50,47 +49,6 @@ DAV_NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav", "E": "urn:ietf:para
 
 
 # ------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module")
-async def radicale_behind_gateway(radicale, tmp_path_factory):
-    """The test Radicale's collections served a second time, the way README's NTLM deployment runs
-    Radicale: a listener that trusts the gateway's service login plus X-Remote-User (the demo's auth
-    plugin). The test Radicale itself only checks passwords, which a gateway never has after NTLM."""
-    from gateway.backends.embedded.dav import EmbeddedDav
-    from gateway.backends.embedded.trusted import GatewayTrust
-
-    class SharedCollections(EmbeddedDav):
-        @property
-        def collections_path(self):
-            return radicale.root / "collections"
-    dav = SharedCollections(tmp_path_factory.mktemp("radicale-proxy"), load_demo_users(), trust=GatewayTrust())
-    dav.prepare()
-    await dav.start()
-    try:
-        yield dav
-    finally:
-        await dav.stop()
-
-
-@pytest.fixture(scope="module")
-async def real_gateway_ntlm(dovecot, radicale_behind_gateway, postfix, slapd, radicale, tmp_path_factory):
-    """The real servers as an NTLM deployment runs them: IMAP through the Dovecot master user, DAV
-    through the proxy-header listener."""
-    from gateway.config import DavConfig
-    from tests.stacks import _gateway, real_config
-    d = tmp_path_factory.mktemp("gw-real-ntlm")
-    trust = radicale_behind_gateway.trust
-    cfg = real_config(dovecot, radicale, postfix, slapd, str(d / "state.sqlite3"))
-    cfg = replace(cfg, imap=replace(cfg.imap, auth="master", master_user=dovecot.master_user,
-                                    master_password=dovecot.master_password),
-                  dav=DavConfig(url=radicale_behind_gateway.url, auth="proxy", service_user=trust.user,
-                                service_password=trust.secret, proxy_header="X-Remote-User"))
-    gw = await _gateway(cfg, d)
-    try:
-        yield gw
-    finally:
-        await gw.stop()
-
 
 @pytest.fixture(scope="session")
 async def real_seeded(dovecot, radicale):

@@ -45,7 +45,6 @@ from gateway.backends.embedded.seed import _append_mail, _seed_dav, build_plan
 from gateway.http.auth.credentials import NtHashStore
 from tests.stacks import USERS
 
-from .test_davmail import radicale_behind_gateway, real_gateway_ntlm  # noqa: F401  (fixtures)
 from .test_ews_calendar import caldav_objects
 from .test_ews_exchangelib import account
 
