@@ -110,6 +110,10 @@ def settings_findings(cfg: Config) -> list[Finding]:
         bad("[smtp] auth", f"{sc.auth!r}: use \"none\" or \"user\"")
     if sc.tls and sc.starttls:
         bad("[smtp] starttls", "tls (implicit, port 465) and starttls exclude each other")
+    if not sc.retry_schedule or any(d <= 0 for d in sc.retry_schedule):
+        bad("[smtp] retry_schedule", "list the seconds between tries, each above 0 (e.g. [60, 120, 300])")
+    if sc.retry_window <= 0:
+        bad("[smtp] retry_window", "seconds a queued message is tried for: above 0 (default 86400)")
     return out
 
 

@@ -44,6 +44,8 @@ class ImapConfig:
     master_password: str | None = None
     login_format: str = "{login}"    # e.g. "{email}" when the IMAP server wants full addresses
     folder_names: dict[str, list[str]] = field(default_factory=dict)  # role -> names, when no SPECIAL-USE
+    # the change source without NOTIFY: IDLE on INBOX, a STATUS of every other folder this often
+    watch_poll_seconds: float = 5.0
 
 
 @dataclass
@@ -71,6 +73,11 @@ class SmtpConfig:
     starttls: bool = False
     tls: bool = False
     auth: str = "none"               # "none" (trusted relay) or "user" (the user's own credentials)
+    # A send the server cannot take now (down, or a 4xx answer) waits in the Outbox and is tried again
+    # after these many seconds (the last one repeats), until retry_window seconds after it was sent; then
+    # it goes back to Drafts with a non-delivery report in the Inbox (gateway/store/outbox.py).
+    retry_schedule: list[float] = field(default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0])
+    retry_window: float = 24 * 3600.0
 
 
 @dataclass

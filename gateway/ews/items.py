@@ -169,14 +169,12 @@ async def _send(ctx: EwsContext, mid: int, disposition: str, saved_ref) -> None:
     if disposition == "SendOnly":
         await ctx.mbx.update_item(mid, {P.PidTagDeleteAfterSubmit: True})
     response_of = pending.pending_of(ctx.mbx, mid)   # a reply/forward saved earlier as a draft
-    sent = await ctx.mbx.submit(mid)
+    save_in = (await ctx.folder(saved_ref)).fid if saved_ref is not None else None
+    # queued in the Outbox when the mail server cannot take it now: a success, as in Exchange
+    await ctx.mbx.submit(mid, save_in=save_in)
     if response_of is not None:
         await pending.mark_original(ctx.mbx, *response_of)
         pending.forget(ctx.mbx, mid)
-    if sent is not None and saved_ref is not None:
-        dest = await ctx.folder(saved_ref)
-        if dest.fid != sent.fid:
-            await ctx.mbx.move_items([sent.mid], dest.fid)
 
 
 async def create_item(ctx: EwsContext):

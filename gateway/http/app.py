@@ -30,6 +30,7 @@ class GatewayState:
     mailboxes: "MailboxCache | None" = None
     directory: object | None = None   # DirectoryClient for sign-in, the GAL and ResolveNames
     health: "HealthCache | None" = None
+    outbox: object | None = None      # gateway.store.outbox.OutboxWorker while the app runs
 
     def __post_init__(self):
         from .sessions import MailboxCache
@@ -108,6 +109,22 @@ async def _close_mailboxes(app: web.Application) -> None:
     await app[GATEWAY].mailboxes.close()
 
 
+async def _start_outbox(app: web.Application) -> None:
+    """The store's Outbox queue worker (gateway/store/outbox.py): retries sends the SMTP server could not take."""
+    from gateway.store.outbox import OutboxWorker, RetryPolicy, mailbox_opener
+    state: GatewayState = app[GATEWAY]
+    policy = RetryPolicy.from_config(state.config)
+    state.outbox = OutboxWorker(state.db, mailbox_opener(state.db, state.config, state.mailboxes.peek), policy,
+                                poll=min(30.0, min(policy.schedule)))
+    state.outbox.start()
+
+
+async def _stop_outbox(app: web.Application) -> None:
+    state: GatewayState = app[GATEWAY]
+    if state.outbox is not None:
+        await state.outbox.stop()
+
+
 def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) -> web.Application:
     from .auth import install_auth
     from .auth.redact import install_log_redaction
@@ -120,6 +137,8 @@ def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) 
     # Every route, including ones front ends add later, runs behind sign-in (gateway/http/auth).
     install_auth(app, state, auth_settings)
     install_log_redaction()
+    app.on_startup.append(_start_outbox)
+    app.on_cleanup.append(_stop_outbox)       # before the mailboxes it may be using are closed
     app.on_cleanup.append(_close_mailboxes)
     app.router.add_get("/", root)
     app.router.add_get("/healthz", health)

@@ -56,6 +56,14 @@ class MailboxCache:
             self._open[key] = (mbx, time.monotonic())
             return mbx
 
+    def peek(self, email: str) -> Mailbox | None:
+        """The user's mailbox if it is open now (for the store's background work, e.g. the Outbox queue)."""
+        found = self._open.get(email.lower())
+        if found is None:
+            return None
+        self._open[email.lower()] = (found[0], time.monotonic())
+        return found[0]
+
     async def drop(self, email: str) -> None:
         found = self._open.pop(email.lower(), None)
         if found is not None:

@@ -47,11 +47,12 @@ async def connect_backends(cfg: Config, cred: Credentials) -> MailboxBackends:
     try:
         if ic.auth == "master":
             imap = await imap_connect(ic.host, ic.port, ic.master_user, ic.master_password, tls=ic.tls,
-                                      starttls=ic.starttls, authzid=login)
+                                      starttls=ic.starttls, authzid=login, poll_interval=ic.watch_poll_seconds)
         else:
             if cred.password is None:
                 raise AccessDenied("IMAP pass-through needs the user's password; configure imap.auth = 'master'")
-            imap = await imap_connect(ic.host, ic.port, login, cred.password, tls=ic.tls, starttls=ic.starttls)
+            imap = await imap_connect(ic.host, ic.port, login, cred.password, tls=ic.tls, starttls=ic.starttls,
+                                      poll_interval=ic.watch_poll_seconds)
     except BackendError as exc:
         if exc.kind == "auth":
             raise AccessDenied(f"the IMAP server refused {login}: {exc}") from exc
@@ -103,8 +104,8 @@ async def connect_sieve(cfg: Config, cred: Credentials) -> "ManageSieveClient | 
 async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
     backends = await connect_backends(cfg, cred)
     try:
-        return await Mailbox.open(db, cred.email, backends, display_name=cred.display_name, email=cred.email,
-                                  imap_names=cfg.imap.folder_names or None)
+        mbx = await Mailbox.open(db, cred.email, backends, display_name=cred.display_name, email=cred.email,
+                                 imap_names=cfg.imap.folder_names or None)
     except BaseException as exc:
         await backends.imap.close()
         if backends.dav is not None:
@@ -112,3 +113,7 @@ async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
         if isinstance(exc, BackendError):   # front ends see store errors only
             raise BackendUnavailable(f"opening the mailbox of {cred.email} failed: {exc}") from exc
         raise
+    from .outbox import RetryPolicy
+    mbx.login = cred.login
+    mbx.submit_retry = RetryPolicy.from_config(cfg)
+    return mbx

@@ -60,6 +60,8 @@ class Mailbox:
         self.counter = Counter(db, ident.mailbox_id)
         self.names = NamedPropMap(db, ident.mailbox_id)
         self.imap_names = imap_names
+        self.login = self.email          # the directory login it was opened as (factory.open_mailbox sets it)
+        self.submit_retry = None         # outbox.RetryPolicy for sends the SMTP server cannot take now
         self._dav_retry_at: float | None = None    # set while the DAV server is down (sync_hierarchy)
         # called (no arguments) after any folder row changes: change sources wake up (changes.py)
         self.hierarchy_listeners: set = set()
@@ -653,12 +655,15 @@ class Mailbox:
                 result[item.mid] = item.mid
         return result
 
-    async def submit(self, mid: int) -> Item | None:
-        """Send a message (Outbox/Drafts) over SMTP; on success it moves to Sent Items.
+    async def submit(self, mid: int, *, save_in: int | None = None) -> Item | None:
+        """Send a message (Outbox/Drafts) over SMTP; on success it moves to Sent Items (or ``save_in``).
 
-        A failed send raises SubmitFailed and leaves the message where it was."""
+        Returns the sent copy, or None when PidTagDeleteAfterSubmit deleted it. When the SMTP server
+        cannot be reached or refuses for now (4xx), the message waits in the Outbox and is retried
+        (outbox.py): the returned item is then the one in the Outbox. A permanent refusal raises
+        SubmitFailed and leaves the message where it was."""
         from .submit import submit_message
-        return await submit_message(self, mid)
+        return await submit_message(self, mid, save_in=save_in)
 
     def changes_since(self, fid: int, cn: int = 0) -> FolderChanges:
         """Items created, changed or deleted in a folder after change number ``cn``."""

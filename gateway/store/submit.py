@@ -2,8 +2,10 @@
 
 Order matters so that nothing is lost: send first; only when the server took
 it, save the copy in Sent Items; only when the copy is saved, remove the
-original. A refused send leaves the message where it was, with the server's
-reason kept on it, and raises SubmitFailed.
+original. A permanent refusal (5xx) leaves the message where it was, with the
+server's reason kept on it, and raises SubmitFailed. A server that cannot be
+reached or answers 4xx does not fail the send: as Exchange does, the message
+waits in the Outbox and is tried again later (outbox.py).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from gateway.backends.base import BackendError
 from protocols.mapi.props import core as P
 
 from . import conversions as conv
-from .errors import BackendUnavailable, SubmitFailed
+from .errors import BackendUnavailable, StoreError, SubmitFailed
 from .folderlock import folder_lock
 
 log = logging.getLogger(__name__)
@@ -40,21 +42,40 @@ def recipient_addresses(content) -> list[str]:
     return out
 
 
-async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
+def mark_failed(mbx: "Mailbox", globcnt: int, reason: str) -> None:
+    """Keep why a send failed on the message (its error text in EWS/MAPI)."""
+    mbx.set_overlay("m", globcnt, {PidTagSubmitError: f"Sending failed: {reason}"})
+    mbx.touch_message(globcnt)
+
+
+class SendFailure(Exception):
+    """One SMTP try failed; ``temporary`` says whether a later try may succeed (RFC 5321 4.2.1)."""
+
+    def __init__(self, reason: str, temporary: bool):
+        super().__init__(reason)
+        self.temporary = temporary
+
+
+def _failure(exc: Exception) -> SendFailure:
+    # the client gets a short, true reason; the server's words and addresses go to the log
+    if isinstance(exc, OSError) or (isinstance(exc, BackendError) and exc.kind == "unavailable"):
+        return SendFailure("the mail server could not be reached; try again later", True)
+    replies = getattr(exc, "replies", None) or ()
+    said = f" ({replies[-1]})" if replies else ""
+    temporary = bool(replies) and all(400 <= r.code < 500 for r in replies)
+    return SendFailure(f"the mail server refused the message{said}", temporary)
+
+
+async def _prepare(mbx: "Mailbox", mid: int, submitted: datetime | None = None):
+    """The message with its sender and submit time set, its recipients and the bytes to send."""
     item = await mbx.get_item(mid)
     content = item.content
     g = item.globcnt
-
-    def refuse(reason: str, cause: Exception | None = None) -> SubmitFailed:
-        mbx.set_overlay("m", g, {PidTagSubmitError: f"Sending failed: {reason}"})
-        mbx.touch_message(g)
-        return SubmitFailed(reason)
-
     if mbx.backends.smtp is None:
-        raise refuse("no SMTP server is configured for sending")
+        raise SendFailure("no SMTP server is configured for sending", False)
     rcpts = recipient_addresses(content)
     if not rcpts:
-        raise refuse("the message has no recipients with an SMTP address")
+        raise SendFailure("the message has no recipients with an SMTP address", False)
     props = content.props
     for key in conv.DERIVED:
         if key != P.PidTagMessageFlags:
@@ -67,26 +88,28 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
     props[P.PidTagSenderSmtpAddress] = mbx.email
     props[P.PidTagSenderEmailAddress] = mbx.email
     props[P.PidTagSenderAddressType] = "SMTP"
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = submitted or datetime.now(timezone.utc).replace(microsecond=0)
     props[P.PidTagClientSubmitTime] = now
     props[P.PidTagMessageDeliveryTime] = now
     if not props.get(P.PidTagInternetMessageId):
         props[P.PidTagInternetMessageId] = make_msgid(domain=mbx.email.rsplit("@", 1)[-1])
     props[P.PidTagMessageFlags] = (props.get(P.PidTagMessageFlags, 0) | P.MSGFLAG_READ) & ~P.MSGFLAG_UNSENT
-    wire = conv.content_to_mime_for_sending(content)
+    return item, g, rcpts, conv.content_to_mime_for_sending(content), now
+
+
+async def send_once(mbx: "Mailbox", mid: int, *, save_in: int | None = None,
+                    submitted: datetime | None = None) -> "Item | None":
+    """One try: send over SMTP, then file the message as a sent one (Sent Items, or the folder ``save_in``,
+    or deleted with PidTagDeleteAfterSubmit). Raises SendFailure when the server did not take it."""
+    item, g, rcpts, wire, now = await _prepare(mbx, mid, submitted)
+    content = item.content
     try:
         await mbx.backends.smtp.send(wire, mbx.email, rcpts)
-    except BackendError as exc:
-        # the client gets a short, true reason; the server's words and addresses go to the log
+    except (BackendError, OSError) as exc:
         log.warning("submission for %s failed: %s", mbx.email, exc)
-        if exc.kind == "unavailable":
-            raise refuse("the mail server could not be reached; try again later") from exc
-        replies = getattr(exc, "replies", None)
-        said = f" ({replies[-1]})" if replies else ""
-        raise refuse(f"the mail server refused the message{said}") from exc
-    except OSError as exc:
-        log.warning("submission for %s failed: %s", mbx.email, exc)
-        raise refuse("the mail server could not be reached; try again later") from exc
+        raise _failure(exc) from exc
+    props = content.props
+    mbx.set_overlay("m", g, {}, remove=[PidTagSubmitError])    # an earlier failure's text no longer holds
     if props.get(P.PidTagDeleteAfterSubmit):
         await mbx.delete_items([mid])
         return None
@@ -109,4 +132,27 @@ async def submit_message(mbx: "Mailbox", mid: int) -> "Item | None":
         with mbx.db.transaction():
             mbx.tombstone_message(g)
             mbx.insert_message(sent.globcnt, "imap", uidvalidity=uidvalidity, uid=uid, flags="\\Seen", globcnt=g)
+    if save_in is not None and save_in != sent.fid:
+        await mbx.move_items([mid], save_in)
     return await mbx.get_item(mid)
+
+
+async def submit_message(mbx: "Mailbox", mid: int, *, save_in: int | None = None) -> "Item | None":
+    """Send a message. Returns the sent copy (in Sent Items, or in ``save_in``), None when it was deleted
+    after submit (PidTagDeleteAfterSubmit), or, when the server could not take it now, the message as it
+    waits in the Outbox (its ``fid`` is the Outbox's): queued for the outbox worker, which is a success
+    for the client as in Exchange. A permanent refusal raises SubmitFailed and leaves it where it was."""
+    try:
+        return await send_once(mbx, mid, save_in=save_in)
+    except SendFailure as exc:
+        reason, temporary = str(exc), exc.temporary
+        cause = exc
+    g = mbx.ident.globcnt_of(mid)
+    if temporary:
+        from .outbox import enqueue
+        try:
+            return await enqueue(mbx, mid, save_in=save_in, reason=reason)
+        except (BackendError, StoreError) as exc:
+            log.warning("queueing the message of %s in the Outbox failed: %s", mbx.email, exc)
+    mark_failed(mbx, g, reason)
+    raise SubmitFailed(reason) from cause

@@ -309,7 +309,7 @@ async def test_gateway_kept_items_and_associated_messages(backend):
         await mbx.close()
 
 
-async def test_send_reaches_recipient_and_failure_keeps_the_message(backend):
+async def test_send_reaches_recipient_unreachable_queues_and_refusal_keeps_the_message(backend):
     kind, cfg = backend
     alice = await open_for(cfg, "alice")
     try:
@@ -327,30 +327,36 @@ async def test_send_reaches_recipient_and_failure_keeps_the_message(backend):
         else:
             pytest.fail("the message did not reach bob's INBOX")
 
-        # a send that fails leaves the message in Drafts, with the reason on it
+        # a server that cannot be reached does not fail the send: the message waits in the Outbox,
+        # queued for another try (gateway/store/outbox.py; tests/integration/test_outbox.py follows it on)
         from gateway.backends.smtp import SmtpSubmission
+        from gateway.store.outbox import queued_messages
         from tests.servers.common import free_port
         good_smtp = alice.backends.smtp
         alice.backends.smtp = SmtpSubmission("127.0.0.1", free_port(), timeout=5)  # nothing listens there
         try:
             bad = await alice.create_item(drafts.fid, note(f"unsent {uuid.uuid4().hex[:8]}", "bob@example.test"))
-            with pytest.raises(SubmitFailed) as info:
-                await alice.submit(bad.mid)
-            # short and true for the client: not "refused", no host, port or errno
-            assert str(info.value) == "the mail server could not be reached; try again later"
+            waiting = await alice.submit(bad.mid)
         finally:
             alice.backends.smtp = good_smtp
-        still = await alice.get_item(bad.mid)
-        assert still.fid == drafts.fid
-        assert "fail" in still.props.get(P.PidTagComment, "").lower()
-        assert bad.props[P.PidTagSubject] in await asyncio.to_thread(imap_subjects, cfg, drafts.ref)
+        outbox = await alice.folder_by_role("outbox")
+        assert waiting is not None and waiting.mid == bad.mid and waiting.fid == outbox.fid
+        (queued,) = queued_messages(alice)
+        # short and true: not "refused", no host, port or errno
+        assert queued.last_error == "the mail server could not be reached; try again later"
+        assert bad.props[P.PidTagSubject] in await asyncio.to_thread(imap_subjects, cfg, outbox.ref)
+        assert bad.props[P.PidTagSubject] not in await asyncio.to_thread(imap_subjects, cfg, drafts.ref)
+        await alice.delete_items([bad.mid])
         if kind == "dovecot":  # Postfix refuses relaying to an outside domain
             refused = await alice.create_item(drafts.fid, note(f"relay {uuid.uuid4().hex[:8]}", "x@elsewhere.example"))
             with pytest.raises(SubmitFailed) as info:
                 await alice.submit(refused.mid)
             assert str(info.value).startswith("the mail server refused the message (5")   # Postfix's own words
             assert "127.0.0.1" not in str(info.value)
-            assert (await alice.get_item(refused.mid)).fid == drafts.fid
+            kept = await alice.get_item(refused.mid)
+            assert kept.fid == drafts.fid
+            assert "fail" in kept.props.get(P.PidTagComment, "").lower()
+            assert refused.globcnt not in {q.mid for q in queued_messages(alice)}
     finally:
         await alice.close()
 

@@ -19,7 +19,10 @@ from typing import Any, Iterator, Sequence
 
 from .schema import schema_statements
 
-SCHEMA_VERSION = 1
+# 1: the first schema; 2: outbox_queue (sends waiting for the SMTP server, gateway/store/outbox.py).
+# New tables are created by migrate() on an older database (CREATE ... IF NOT EXISTS); the version says
+# which schema the file was last brought up to.
+SCHEMA_VERSION = 2
 
 
 class StateDB:
@@ -62,6 +65,8 @@ class StateDB:
             row = self.one("SELECT value FROM meta WHERE key = ?", ("schema_version",))
             if row is None:
                 self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
+            elif int(row[0]) < SCHEMA_VERSION:
+                self.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION), "schema_version"))
 
     # -- statements ----------------------------------------------------
     def _sql(self, sql: str) -> str:

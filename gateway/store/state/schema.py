@@ -102,6 +102,18 @@ CREATE TABLE IF NOT EXISTS named_props (
     PRIMARY KEY (mailbox_id, propid),
     UNIQUE (mailbox_id, guid, kind, name_key)
 );
+CREATE TABLE IF NOT EXISTS outbox_queue (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    mid BIGINT NOT NULL,
+    login TEXT NOT NULL,
+    save_fid BIGINT,
+    queued_at DOUBLE PRECISION NOT NULL,
+    next_try DOUBLE PRECISION NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (mailbox_id, mid)
+);
+CREATE INDEX IF NOT EXISTS outbox_queue_due ON outbox_queue (next_try);
 CREATE TABLE IF NOT EXISTS ntlm_credentials (
     login TEXT PRIMARY KEY,
     nt_hash TEXT NOT NULL,
