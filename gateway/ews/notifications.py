@@ -313,8 +313,8 @@ class Registry:
 
     def _ensure_janitor(self) -> None:
         """Subscriptions whose client went away without Unsubscribe expire; until now only the next
-        Subscribe/GetEvents/Unsubscribe noticed, so their feed kept its IMAP watcher (with pymap, one
-        IDLE session per folder) for as long as nobody asked."""
+        Subscribe/GetEvents/Unsubscribe noticed, so their feed kept its IMAP watcher (with pymap, an IDLE
+        session and a STATUS poller) for as long as nobody asked."""
         if self._janitor is None or self._janitor.done():
             self._janitor = asyncio.create_task(self._sweep_loop())
 

@@ -1,6 +1,11 @@
 """The change source of a mailbox: backend events turned into per-folder changes.
 
-IMAP: the client's watch() (NOTIFY, else IDLE, else polling). DAV: the
+IMAP: the client's watch(): NOTIFY, one connection for every folder; else IDLE on
+INBOX and a STATUS poll of the other folders on one more connection (the IMAP
+client's poll_interval, ``[imap] watch_poll_seconds``), so a user's change source
+holds at most two IMAP connections however many folders there are (an IDLE per
+folder filled pymap's I/O pool and slowed every other user); else polling. The
+EWS feed runs one change source per user for all their subscriptions. DAV: the
 sync token is polled. Each event re-syncs that folder's id map; what got a
 new change number since the last report is yielded. Notifications (MAPI) and
 EWS subscriptions and incremental sync are fed from here.

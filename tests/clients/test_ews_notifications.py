@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import imaplib
 import smtplib
 import threading
@@ -495,3 +496,75 @@ def _copied(gw):
 
 async def test_copy_item_is_a_copied_event(gw):
     assert await asyncio.to_thread(_copied, gw)
+
+
+# One user's subscriptions share one feed, and its IMAP watcher holds at most two connections without
+# NOTIFY (IDLE on INBOX, STATUS polling of the rest), one with NOTIFY: it used to IDLE on every folder,
+# and on the demo's pymap a dozen IDLE sessions made every other user's commands wait.
+BOUND_FOLDERS = 10
+POLL_MARGIN = 15.0      # over the 5 s poll: a sync, GetEvents every 0.5 s, a busy 2-core machine
+
+
+def _bound_setup(gw, tag):
+    a = account(gw, "carol")
+    made = []
+    for i in range(BOUND_FOLDERS):
+        f = Folder(parent=a.inbox, name=f"bound {tag} {i}")
+        f.save()
+        made.append(f)
+    sub1, _ = a.inbox.subscribe_to_pull(event_types=["NewMailEvent", "CreatedEvent"], timeout=5)
+    sub2, wm2 = FolderCollection(account=a, folders=[a.inbox, *made]).subscribe_to_pull(
+        event_types=["CreatedEvent", "ModifiedEvent"], timeout=5)
+    return a, made, sub1, sub2, wm2
+
+
+def _bound_append_and_wait(gw, a, made, sid, wm, tag):
+    """Another IMAP client appends to one of the folders (only polled without NOTIFY): seen in time."""
+    cfg = gw.state.config.imap
+    target = made[BOUND_FOLDERS // 2]
+    with imaplib.IMAP4(cfg.host, cfg.port) as im:
+        im.login("carol", "carolpw")
+        names = [re.sub(r'^.*\) (NIL|"[^"]*") ', "", line.decode()).strip('"') for line in im.list()[1] if line]
+        name = [n for n in names if n.endswith(target.name)]
+        assert len(name) == 1, names
+        t0 = time.time()
+        typ, _ = im.append(f'"{name[0]}"', None, None,
+                           f"Subject: bound {tag}\r\nFrom: a@example.test\r\n\r\nx\r\n".encode())
+        assert typ == "OK"
+    e, wm, seen = _poll(a, sid, wm, lambda e: isinstance(e, CreatedEvent) and e.item_id is not None
+                        and e.parent_folder_id.id == target.id, 5.0 + POLL_MARGIN)
+    assert e is not None, [type(x).__name__ for x in seen]
+    return time.time() - t0
+
+
+async def test_a_users_subscriptions_share_one_watcher_with_bounded_connections(gw):
+    tag = uuid.uuid4().hex[:6]
+    a, made, sub1, sub2, wm2 = await asyncio.to_thread(_bound_setup, gw, tag)
+    try:
+        reg = registry_for(gw.state)
+        feed = reg.feeds["carol@example.test"]
+        imap = feed.mbx.backends.imap
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(w._ready.is_set() for w in imap._watchers):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        watchers = list(imap._watchers)
+        conns = sum(1 for w in watchers for c in w._conns if not c.closed)
+        notify = "NOTIFY" in imap.capabilities
+        print(f"\n{'NOTIFY' if notify else 'IDLE+STATUS'}: 2 subscriptions, {BOUND_FOLDERS} extra folders: "
+              f"{len([s for s in reg.subs.values() if s.owner == 'carol@example.test'])} subscriptions, "
+              f"{len(watchers)} watcher(s), {conns} IMAP connection(s)")
+        assert len(watchers) == 1
+        assert conns == 1 if notify else conns <= 2
+        took = await asyncio.to_thread(_bound_append_and_wait, gw, a, made, sub2, wm2, tag)
+        print(f"append by another IMAP client to a non-INBOX folder: CreatedEvent after {took:.1f} s")
+        assert sum(1 for w in list(imap._watchers) for c in w._conns if not c.closed) == conns
+    finally:
+        def cleanup():
+            for sid in (sub1, sub2):
+                with contextlib.suppress(Exception):
+                    a.inbox.unsubscribe(sid)
+            for f in made:
+                with contextlib.suppress(Exception):
+                    f.delete()
+        await asyncio.to_thread(cleanup)

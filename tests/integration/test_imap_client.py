@@ -391,11 +391,47 @@ async def test_watch_sees_append_from_other_session(client: ImapBackendClient, o
         await other.append(folder, _message("new"))
         ev = await _expect_event(watcher, folder)
         assert ev.folder == folder
-        assert ev.kind in ({"exists"} if expected_mode == "idle" else {"changed"})
+        # "idle" IDLEs on INBOX only: this folder is polled with STATUS
+        assert ev.kind == "changed"
         assert loop.time() - t0 < 5.0
     # Closed cleanly: the iterator ends and its connections are gone.
     with pytest.raises(StopAsyncIteration):
         await watcher.__anext__()
+    assert not watcher._conns and all(t.done() for t in watcher._tasks)
+
+
+@pytest.mark.parametrize("mode", [None, "idle"])
+async def test_watch_of_many_folders_holds_at_most_two_connections(client: ImapBackendClient,
+                                                                   other: ImapBackendClient,
+                                                                   server: ImapServer, mode: str | None) -> None:
+    """Without NOTIFY: IDLE on INBOX (its news at once) and one connection that polls the other
+    folders with STATUS, however many there are (one IDLE per folder filled pymap's I/O pool)."""
+    folders = [_name("many") for _ in range(10)]
+    for f in folders:
+        await client.create_folder(f)
+    watcher = client.watch(["INBOX", *folders], mode=mode, poll_interval=0.3)
+    expected_mode = mode or ("notify" if server.kind == "dovecot" else "idle")
+    assert watcher.mode == expected_mode
+    async with watcher:
+        await watcher.ready()
+        assert len(watcher._conns) == (1 if expected_mode == "notify" else 2)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await other.append("INBOX", _message("to the inbox"))
+        ev = await _expect_event(watcher, "INBOX")
+        assert ev.kind in ({"exists"} if expected_mode == "idle" else {"changed"})
+        t1 = loop.time()
+        await other.append(folders[4], _message("to a polled folder"))
+        ev = await _expect_event(watcher, folders[4])
+        assert ev.kind == "changed"
+        assert loop.time() - t1 < 5.0
+        # a read flag changes UNSEEN: seen by polling too
+        uid = (await other.fetch_summaries(folders[4]))[0].uid
+        await other.store_flags(folders[4], [uid], ["\\Seen"])
+        await _expect_event(watcher, folders[4])
+        assert len(watcher._conns) == (1 if expected_mode == "notify" else 2)
+        print(f"\n{server.kind}/{expected_mode}: 11 folders, {len(watcher._conns)} connection(s); "
+              f"INBOX event after {t1 - t0:.2f} s, polled folder after {loop.time() - t1:.2f} s")
     assert not watcher._conns and all(t.done() for t in watcher._tasks)
 
 

@@ -41,10 +41,11 @@ DEFAULT_KEYWORDS: tuple[str, ...] = (
 )
 
 # pymap's maildir I/O pool (its default: CPUs + 4). An IDLE session holds a worker of it for each
-# one-second check of its folder, and the gateway's change source IDLEs on every mail folder of a
+# one-second check of its folder. The gateway's change source used to IDLE on every mail folder of a
 # user with a subscription (pymap has no NOTIFY): with the default, six IDLE sessions made every
-# other command wait 0.5 s for a worker, twelve 1 s (a STATUS took that long), enough for EWS
-# notification tests to time out. The workers are threads made as needed, mostly waiting.
+# other command wait 0.5 s for a worker, twelve 1 s (a STATUS took that long). It now IDLEs on INBOX
+# only and polls the rest with STATUS (gateway/backends/imap/client.py, ImapWatcher); the larger pool
+# stays for the many users of a demo. The workers are threads made as needed, mostly waiting.
 IO_WORKERS = 256
 
 PASSWD_FILE = "pymap-etc-passwd"

@@ -10,7 +10,7 @@ Extensions are used when CAPABILITY offers them and replaced when not:
 | MOVE (RFC 6851) | move | UID COPY + STORE \\Deleted + UID EXPUNGE |
 | UIDPLUS (RFC 4315) | APPENDUID, COPYUID, UID EXPUNGE | Message-ID search after APPEND; no uid map; EXPUNGE with other \\Deleted messages protected |
 | OBJECTID (RFC 8474) | MAILBOXID, EMAILID | None |
-| NOTIFY (RFC 5465) | watch: one connection for all folders | IDLE, one connection per folder; else STATUS polling |
+| NOTIFY (RFC 5465) | watch: one connection for all folders | IDLE on INBOX plus STATUS polling of the other folders on a second connection (at most two); else STATUS polling |
 
 Message bodies are returned exactly as the server sends them: pymap's maildir
 backend serves LF-only line ends (backends.md), Dovecot CRLF. The store
@@ -48,12 +48,13 @@ _SUMMARY_KEYS = ("UID", "RFC822.SIZE", "INTERNALDATE")
 PRECHECK_TIMEOUT = 10.0   # a NOOP that checks a pooled connection is still usable
 DELETE_ATTEMPTS = 3             # pymap's DELETE can fail for a folder another session has selected
 DELETE_RETRY_SECONDS = 0.5
+WATCH_POLL_SECONDS = 5.0  # watch(): how often folders that are not IDLEd (or everything, without IDLE) get a STATUS
 
 
 async def connect(host: str, port: int, login: str, password: str, *, tls: bool = False,
                   starttls: bool = False, ssl_context: ssl.SSLContext | None = None,
                   authzid: str | None = None, pool_size: int = 3, timeout: float = 60.0,
-                  poll_interval: float = 30.0) -> "ImapBackendClient":
+                  poll_interval: float = WATCH_POLL_SECONDS) -> "ImapBackendClient":
     """Log in (LOGIN or AUTHENTICATE PLAIN; with ``authzid`` the gateway acts for
     that user, e.g. login="master", authzid="alice" on Dovecot) and return a
     pooled client. Wrong credentials raise BackendError(kind="auth")."""
@@ -81,7 +82,7 @@ class ImapBackendClient:
     """One user's IMAP access; implements gateway.backends.base.ImapClient."""
 
     def __init__(self, factory: ConnectionFactory, first: ImapConnection, *, pool_size: int = 3,
-                 poll_interval: float = 30.0):
+                 poll_interval: float = WATCH_POLL_SECONDS):
         self._factory = factory
         self.capabilities: frozenset[str] = first.capabilities
         self.enabled: frozenset[str] = first.enabled
@@ -493,7 +494,11 @@ class ImapBackendClient:
               poll_interval: float | None = None) -> "ImapWatcher":
         """Events for ``folders`` until the iterator is closed (``aclose()`` or
         ``async with``). ``mode`` "notify", "idle" or "poll" overrides the choice
-        from CAPABILITY (NOTIFY, else IDLE, else polling)."""
+        from CAPABILITY (NOTIFY, else IDLE, else polling). "idle" IDLEs on INBOX only
+        and polls the other folders with STATUS every ``poll_interval`` seconds on one
+        more connection: a watcher holds at most two connections however many folders
+        it watches (an IDLE per folder filled small servers' thread pools: pymap's
+        IDLE takes an I/O worker for every one-second check of its folder)."""
         if mode is None:
             mode = "notify" if self._has("NOTIFY") else "idle" if self._has("IDLE") else "poll"
         watcher = ImapWatcher(self, list(folders), mode, poll_interval or self.poll_interval)
@@ -527,12 +532,18 @@ class ImapWatcher:
         self._closed = False
         self._poll_interval = poll_interval
         self._ready_count = 0
+        self._ready_needed = 1
         self._ready = asyncio.Event()
         self._conns: set[ImapConnection] = set()
         if mode == "notify":
             self._tasks = [asyncio.create_task(self._notify_loop())]
         elif mode == "idle":
-            self._tasks = [asyncio.create_task(self._idle_loop(f)) for f in folders]
+            idled = [f for f in folders if f.upper() == "INBOX"][:1]
+            polled = [f for f in folders if f not in idled]
+            self._ready_needed = len(idled) + (1 if polled else 0)
+            self._tasks = [asyncio.create_task(self._idle_loop(f)) for f in idled]
+            if polled:
+                self._tasks.append(asyncio.create_task(self._status_loop(polled)))
         else:
             self._tasks = [asyncio.create_task(self._poll_loop())]
         if not folders:
@@ -584,9 +595,9 @@ class ImapWatcher:
     def _emit(self, folder: str, kind: str) -> None:
         self._queue.put_nowait(ImapEvent(folder=folder, kind=kind))
 
-    def _mark_ready(self, needed: int) -> None:
+    def _mark_ready(self) -> None:
         self._ready_count += 1
-        if self._ready_count >= needed:
+        if self._ready_count >= self._ready_needed:
             self._ready.set()
 
     async def _open(self) -> ImapConnection:
@@ -624,7 +635,7 @@ class ImapWatcher:
             await conn.command("NOTIFY", b"SET", b"(mailboxes (" + names +
                                b") (MessageNew MessageExpunge FlagChange))")
             if first:
-                self._mark_ready(1)
+                self._mark_ready()
             else:  # events may have been missed while reconnecting
                 for f in self.folders:
                     self._emit(f, "changed")
@@ -659,7 +670,7 @@ class ImapWatcher:
             if not first:
                 self._emit(folder, "changed")
             while not self._closed:
-                on_idle = (lambda: self._mark_ready(len(self.folders))) if first else None
+                on_idle = self._mark_ready if first else None
                 responses = await conn.idle(_IDLE_RESTART, on_idle=on_idle)
                 first = False
                 kinds: list[str] = []
@@ -672,6 +683,30 @@ class ImapWatcher:
                         raise ConnectionLost(r.text)
                 for kind in kinds:
                     self._emit(folder, kind)
+
+        await self._reconnecting(session)
+
+    async def _status_loop(self, folders: list[str]) -> None:
+        """The folders that are not IDLEd: STATUS (MESSAGES UIDNEXT UNSEEN, HIGHESTMODSEQ with
+        CONDSTORE) of each on one connection every poll interval; a folder whose answer changed is
+        reported. Without CONDSTORE a flag change other than \\Seen does not change the answer and
+        is not reported until something else in that folder changes."""
+        last: dict[str, tuple[Any, ...]] = {}
+        first = True
+
+        async def session(conn: ImapConnection) -> None:
+            nonlocal first
+            while not self._closed:
+                for folder in folders:
+                    st = await self._client._status_on(conn, folder, sync=False)
+                    key = (st.uidvalidity, st.uidnext, st.exists, st.unseen, st.highestmodseq)
+                    if folder in last and last[folder] != key:
+                        self._emit(folder, "changed")
+                    last[folder] = key      # kept over a reconnection: what changed meanwhile is seen
+                if first:
+                    first = False
+                    self._mark_ready()
+                await asyncio.sleep(self._poll_interval)
 
         await self._reconnecting(session)
 
