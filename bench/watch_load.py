@@ -29,22 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed  # noqa: E402
 from gateway.backends.embedded import imap as embedded_imap  # noqa: E402
 from gateway.backends.embedded.users import DIRECTORY_LDIF  # noqa: E402
-from gateway.config import Config, DavConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig  # noqa: E402
+from gateway.config import Config  # noqa: E402
 from gateway.store import StateDB  # noqa: E402
 from gateway.store.changes import watch_mailbox  # noqa: E402
 from gateway.store.factory import Credentials, open_mailbox  # noqa: E402
 
 
 def _config(stack: EmbeddedStack, dsn: str) -> Config:
-    return Config(
-        state=StateConfig(dsn=dsn),
-        imap=ImapConfig(host=stack.imap_host, port=stack.imap_port, auth="master",
-                        master_user=stack.trust.user, master_password=stack.trust.secret),
-        dav=DavConfig(url=stack.dav_url, auth="proxy", service_user=stack.trust.user,
-                      service_password=stack.trust.secret, proxy_header="X-Remote-User"),
-        ldap=LdapConfig(directory_file=str(DIRECTORY_LDIF)),
-        smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
-    )
+    return stack.gateway_config(dsn, DIRECTORY_LDIF)
 
 
 async def _times(fn, samples: int) -> list[float]:

@@ -11,8 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway import checks
-from gateway.config import (Config, ConfigError, DavConfig, HttpConfig, ImapConfig, LdapConfig, SmtpConfig,
-                            StateConfig)
+from gateway.config import Config, ConfigError, HttpConfig
 from gateway.http import tls
 from gateway.http.server import start_gateway
 from gateway.store.state.db import StateDB
@@ -53,20 +52,10 @@ async def run_demo(args: argparse.Namespace) -> int:
     runner = None
     try:
         await seed(stack, users)
-        cfg = Config(
-            domain=users[0].domain,
-            # --http is for local trials: Basic is then allowed in clear, which a real setup must not do.
-            http=HttpConfig(host=args.host, port=args.port, tls=not args.http, allow_basic_over_http=args.http),
-            state=StateConfig(dsn=str(data_dir / "state.sqlite3")),
-            # The gateway reaches the embedded servers as any demo user with the stack's per-run
-            # secret (backends/embedded/trusted.py), so NTLM sign-ins, which bring no password, work.
-            imap=ImapConfig(host=stack.imap_host, port=stack.imap_port, auth="master",
-                            master_user=stack.trust.user, master_password=stack.trust.secret),
-            dav=DavConfig(url=stack.dav_url, auth="proxy", service_user=stack.trust.user,
-                          service_password=stack.trust.secret, proxy_header="X-Remote-User"),
-            ldap=LdapConfig(directory_file=str(ldif)),
-            smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
-        )
+        # --http is for local trials: Basic is then allowed in clear, which a real setup must not do.
+        cfg = replace(stack.gateway_config(str(data_dir / "state.sqlite3"), ldif),
+                      http=HttpConfig(host=args.host, port=args.port, tls=not args.http,
+                                      allow_basic_over_http=args.http))
         db = StateDB.open(cfg.state.dsn)
         # NTLM checks against NT hashes: store the demo users' (as `exgate passwd` would).
         from gateway.http.auth.credentials import NtHashStore

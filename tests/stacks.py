@@ -47,17 +47,8 @@ def real_config(dovecot, radicale, postfix, slapd, state_dsn: str) -> Config:
 
 
 def embedded_config(stack: EmbeddedStack, state_dsn: str) -> Config:
-    """As `exgate demo` runs it: backends reached through the stack's gateway-trusted login,
-    so NTLM sign-ins (no password) open mailboxes too."""
-    return Config(
-        state=StateConfig(dsn=state_dsn),
-        imap=ImapConfig(host=stack.imap_host, port=stack.imap_port, auth="master",
-                        master_user=stack.trust.user, master_password=stack.trust.secret),
-        dav=DavConfig(url=stack.dav_url, auth="proxy", service_user=stack.trust.user,
-                      service_password=stack.trust.secret, proxy_header="X-Remote-User"),
-        ldap=LdapConfig(directory_file=str(DIRECTORY_LDIF)),
-        smtp=SmtpConfig(host=stack.smtp_host, port=stack.smtp_port),
-    )
+    """As `exgate demo` runs it (EmbeddedStack.gateway_config)."""
+    return stack.gateway_config(state_dsn, DIRECTORY_LDIF)
 
 
 @pytest.fixture(params=["dovecot", "embedded"])

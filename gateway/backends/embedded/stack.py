@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .dav import EmbeddedDav
 from .imap import EmbeddedImap
 from .smtp import EmbeddedSmtp
 from .trusted import GatewayTrust
 from .users import DemoUser
+
+if TYPE_CHECKING:
+    from gateway.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,24 @@ class EmbeddedStack:
     @property
     def smtp_port(self) -> int:
         return self.smtp.port
+
+    def gateway_config(self, state_dsn: str, directory_file: Path | str | None = None) -> "Config":
+        """The gateway's configuration in front of this stack, as `exgate demo` runs it: the backends are
+        reached through the stack's per-run trusted login (trusted.py), so NTLM sign-ins, which bring no
+        password, open mailboxes too; the directory is the LDIF file."""
+        from gateway.config import Config, DavConfig, ImapConfig, LdapConfig, SmtpConfig, StateConfig
+
+        from .users import DIRECTORY_LDIF
+        return Config(
+            domain=self.users[0].domain if self.users else "example.test",
+            state=StateConfig(dsn=state_dsn),
+            imap=ImapConfig(host=self.imap_host, port=self.imap_port, auth="master",
+                            master_user=self.trust.user, master_password=self.trust.secret),
+            dav=DavConfig(url=self.dav_url, auth="proxy", service_user=self.trust.user,
+                          service_password=self.trust.secret, proxy_header="X-Remote-User"),
+            ldap=LdapConfig(directory_file=str(directory_file or DIRECTORY_LDIF)),
+            smtp=SmtpConfig(host=self.smtp_host, port=self.smtp_port),
+        )
 
     @property
     def outbound_dir(self) -> Path:
