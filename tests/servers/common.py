@@ -342,6 +342,22 @@ def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> Non
         proc.wait(10)
 
 
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by `spawn` and every process of its session: what a fault test
+    calls a server that is down (Dovecot's per-client processes outlive their master otherwise)."""
+    stop_process(proc)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def read_pidfile(path: Path, timeout: float = 10.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -362,6 +378,18 @@ class Running(Generic[T]):
     info: T
     _stop: Callable[[], None]
     _stopped: bool = field(default=False)
+    # for fault tests: stop the server process only, keeping its root (data, config, ports),
+    # and start it again on the same ports (None where a server does not offer it)
+    _pause: Callable[[], None] | None = field(default=None)
+    _resume: Callable[[], None] | None = field(default=None)
+
+    def pause(self) -> None:
+        assert self._pause is not None, "this server cannot be paused"
+        self._pause()
+
+    def resume(self) -> None:
+        assert self._resume is not None, "this server cannot be resumed"
+        self._resume()
 
     def stop(self) -> None:
         if self._stopped:

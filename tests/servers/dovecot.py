@@ -32,6 +32,7 @@ from .common import (
     remove_root,
     service_account,
     spawn,
+    stop_group,
     stop_process,
     wait_for_port,
 )
@@ -204,18 +205,27 @@ def start_dovecot(slapd: SlapdInfo) -> Running[DovecotInfo]:
     # -F: stay in the foreground so the pid we hold is the master. The master
     # runs as root (when we are root) and drops to `account` per service.
     stderr = root / "dovecot.stderr"
-    proc = spawn([dovecot, "-F", "-c", str(conf)], log=stderr)
-    record_pid(root, proc.pid)
+    procs = [spawn([dovecot, "-F", "-c", str(conf)], log=stderr)]
+    record_pid(root, procs[0].pid)
 
     def stop() -> None:
-        stop_process(proc)
+        stop_process(procs[0])
         remove_root(root)
 
+    def pause() -> None:
+        stop_group(procs[0])
+
+    def resume() -> None:
+        procs[0] = spawn([dovecot, "-F", "-c", str(conf)], log=stderr)
+        record_pid(root, procs[0].pid)
+        for port in (imap_port, lmtp_port, sieve_port):
+            wait_for_port(port, what="dovecot", log=[log, stderr], proc=procs[0], timeout=20)
+
     info = DovecotInfo(host=HOST, imap_port=imap_port, lmtp_port=lmtp_port, root=root, sieve_port=sieve_port)
-    running = register(Running(info, stop))
+    running = register(Running(info, stop, _pause=pause, _resume=resume))
     try:
         for port in (imap_port, lmtp_port, sieve_port):
-            wait_for_port(port, what="dovecot", log=[log, stderr], proc=proc, timeout=20)
+            wait_for_port(port, what="dovecot", log=[log, stderr], proc=procs[0], timeout=20)
     except ServerStartError:
         running.stop()
         raise

@@ -139,7 +139,7 @@ def start_postfix(dovecot: DovecotInfo) -> Running[PostfixInfo]:
         if status != 0:
             raise ServerStartError(f"postfix {args[0]}: {' '.join(cmd)} exited {status}\n{output}\n{log_tail(logs)}")
 
-    def stop() -> None:
+    def halt() -> None:
         pid = _master_pid(pidfile)
         try:
             subprocess.run(
@@ -153,9 +153,19 @@ def start_postfix(dovecot: DovecotInfo) -> Running[PostfixInfo]:
             while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             stop_pid(pid, timeout=5)
+
+    def stop() -> None:
+        halt()
         remove_root(root)
 
-    running = register(Running(info, stop))
+    def resume() -> None:
+        pf("start")
+        master = _master_pid(pidfile)
+        if master is not None:
+            record_pid(root, master)
+        wait_for_port(port, what="postfix smtpd", log=logs, timeout=30)
+
+    running = register(Running(info, stop, _pause=halt, _resume=resume))
     try:
         # set-permissions creates the queue tree with postfix/postdrop owners;
         # check then fails loudly on config errors (into the maillog, not stderr).

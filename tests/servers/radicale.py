@@ -21,6 +21,7 @@ from .common import (
     register,
     remove_root,
     spawn,
+    stop_group,
     stop_process,
     wait_for_port,
 )
@@ -84,16 +85,25 @@ def start_radicale(slapd: SlapdInfo) -> Running[RadicaleInfo]:
     ]
     # Runs as the calling user: the interpreter may live where an
     # unprivileged account cannot read it (e.g. pyenv under /root).
-    proc = spawn(cmd, log=log, cwd=root)
-    record_pid(root, proc.pid)
+    procs = [spawn(cmd, log=log, cwd=root)]
+    record_pid(root, procs[0].pid)
 
     def stop() -> None:
-        stop_process(proc)
+        stop_process(procs[0])
         remove_root(root)
 
-    running = register(Running(RadicaleInfo(url=f"http://{HOST}:{port}", root=root), stop))
+    def pause() -> None:
+        stop_group(procs[0])
+
+    def resume() -> None:
+        procs[0] = spawn(cmd, log=log, cwd=root)
+        record_pid(root, procs[0].pid)
+        wait_for_port(port, what="radicale", log=log, proc=procs[0], timeout=30)
+
+    running = register(Running(RadicaleInfo(url=f"http://{HOST}:{port}", root=root), stop,
+                               _pause=pause, _resume=resume))
     try:
-        wait_for_port(port, what="radicale", log=log, proc=proc, timeout=30)
+        wait_for_port(port, what="radicale", log=log, proc=procs[0], timeout=30)
     except ServerStartError:
         running.stop()
         raise

@@ -23,6 +23,7 @@ from .common import (
     remove_root,
     run,
     spawn,
+    stop_group,
     stop_process,
     wait_for_port,
 )
@@ -116,16 +117,24 @@ def start_slapd(ldif: Path = FIXTURES / "directory.ldif") -> Running[SlapdInfo]:
     # a uid change would clear the parent-death signal that stops slapd if
     # the test process is killed; it only listens on 127.0.0.1 anyway.
     cmd = [slapd, "-d", "stats", "-f", str(conf), "-h", f"{url}/"]
-    proc = spawn(cmd, log=log)
-    record_pid(root, proc.pid)
+    procs = [spawn(cmd, log=log)]
+    record_pid(root, procs[0].pid)
 
     def stop() -> None:
-        stop_process(proc)
+        stop_process(procs[0])
         remove_root(root)
 
-    running = register(Running(SlapdInfo(url=url, root=root), stop))
+    def pause() -> None:
+        stop_group(procs[0])
+
+    def resume() -> None:
+        procs[0] = spawn(cmd, log=log)
+        record_pid(root, procs[0].pid)
+        wait_for_port(port, what="slapd", log=log, proc=procs[0], timeout=20)
+
+    running = register(Running(SlapdInfo(url=url, root=root), stop, _pause=pause, _resume=resume))
     try:
-        wait_for_port(port, what="slapd", log=log, proc=proc, timeout=20)
+        wait_for_port(port, what="slapd", log=log, proc=procs[0], timeout=20)
         run(
             ["ldapadd", "-x", "-H", url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-f", str(ldif)],
             what="slapd: loading directory.ldif",
