@@ -69,7 +69,8 @@ class ImapAdapter:
 
     @property
     def imap(self):
-        return self.mbx.backends.imap
+        from .unavailable import Reachable
+        return Reachable(self.mbx.backends.imap)   # a server that is down is BackendUnavailable, never NotFound
 
     async def delimiter(self) -> str:
         if self._delimiter is None:
