@@ -218,16 +218,8 @@ class EmbeddedImap:
         await backend.start(self._stack)
         callback = ProxyProtocolReader(config.proxy_protocol).get_callback(
             IMAPServer(backend.login, config))
-        clients: set[asyncio.StreamWriter] = set()
-
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            clients.add(writer)
-            try:
-                await callback(reader, writer)
-            finally:
-                clients.discard(writer)
-        server = await asyncio.start_server(serve, host=self.host, port=self.port)
-        self._stack.push_async_callback(_close_server, server, clients)
+        server = await asyncio.start_server(callback, host=self.host, port=self.port)
+        self._stack.push_async_callback(_close_server, server)
         return server
 
     async def stop(self) -> None:
@@ -239,11 +231,8 @@ class EmbeddedImap:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def _close_server(server: asyncio.AbstractServer, clients: set[asyncio.StreamWriter] = frozenset()) -> None:
+async def _close_server(server: asyncio.AbstractServer) -> None:
     server.close()
-    # a stopped server drops its clients, as a real one does (3.11 leaves them connected)
-    for writer in list(clients):
-        writer.transport.abort()
     # From 3.12 wait_closed() also waits for client connections (an IDLE
     # client would hold stop() forever); 3.13 can close them.
     if hasattr(server, "close_clients"):
