@@ -7,8 +7,13 @@ that sync would take a moved message for deleted and give it (or a copy, or an a
 MID for the same UID. So both hold the folder's lock: ``ImapAdapter.sync`` for the whole sync, the writers
 from their IMAP command until their rows are written.
 
+``DavAdapter.sync`` and the DAV create hold it as well: two listings of a calendar at once each recorded
+the new hrefs under MIDs of their own.
+
 The locks are per Mailbox object: the change source and the front ends of one user share the mailbox
-(one per user in the gateway's cache). Several gateway processes on one state database are not covered.
+(one per user in the gateway's cache). Several gateway processes on one state database share no lock:
+there the UNIQUE indexes of the state schema (one live row per folder+UIDVALIDITY+UID, per href) refuse a
+second row, and ``Mailbox.insert_message`` takes the row the other process wrote first.
 """
 from __future__ import annotations
 

@@ -88,8 +88,8 @@ class Counter:
         return value
 
     def _reserve(self, n: int) -> None:
-        row = self._db.one("UPDATE mailboxes SET next_globcnt = next_globcnt + ? WHERE id = ? RETURNING next_globcnt",
-                           (n, self._mailbox_id))
+        row = self._db.one_committed("UPDATE mailboxes SET next_globcnt = next_globcnt + ? WHERE id = ? "
+                                     "RETURNING next_globcnt", (n, self._mailbox_id))
         if row is None:
             raise RuntimeError(f"mailbox {self._mailbox_id} vanished from the state database")
         self._end = int(row[0])

@@ -28,7 +28,7 @@ from .ids import FIRST_FREE_GLOBCNT, Counter, MailboxIdentity
 from .model import MessageContent
 from .namedmap import NamedPropMap
 from .objects import Folder, FolderChanges, Item
-from .state.db import StateDB
+from .state.db import StateDB, is_unique_violation
 
 log = logging.getLogger(__name__)
 DAV_RETRY_SECONDS = 30.0       # while CalDAV/CardDAV is down, how often folder listings try it again
@@ -436,16 +436,48 @@ class Mailbox:
     def insert_message(self, fid_globcnt: int, kind: str, *, uidvalidity=None, uid=None, href=None, etag=None,
                        emailid=None, modseq=None, flags=None, associated=False, summary=None,
                        globcnt: int | None = None) -> int:
+        keep = globcnt is not None
         globcnt = globcnt if globcnt is not None else self.counter.allocate()
         cn = self.new_cn()
         now = now_iso()
         self.stale_counts(fid_globcnt)
-        self.db.execute(
-            "INSERT INTO messages (mailbox_id, mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, "
-            "associated, cn, pcl, created, modified, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.mailbox_id, globcnt, fid_globcnt, kind, uidvalidity, uid, href, etag, emailid, modseq, flags,
-             1 if associated else 0, cn, self._pcl_with(None, cn), now, now, summary))
+        try:
+            with self.db.savepoint():
+                self.db.execute(
+                    "INSERT INTO messages (mailbox_id, mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, "
+                    "flags, associated, cn, pcl, created, modified, summary) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self.mailbox_id, globcnt, fid_globcnt, kind, uidvalidity, uid, href, etag, emailid, modseq,
+                     flags, 1 if associated else 0, cn, self._pcl_with(None, cn), now, now, summary))
+        except Exception as exc:
+            # another worker (a second gateway on the same PostgreSQL, or a sync that did not share our
+            # folder lock) recorded this UID or href first
+            existing = self._live_mid(fid_globcnt, uidvalidity, uid, href) if is_unique_violation(exc) else None
+            if existing is None:
+                raise
+            if existing == globcnt or not keep:
+                return existing  # a new message: the row already there is its identity (or it is ours)
+            # a moved or sent message keeps the MID its client holds; the other worker's row for the same
+            # UID goes, reported deleted to incremental sync
+            with self.db.transaction():
+                self.tombstone_message(existing)
+                return self.insert_message(fid_globcnt, kind, uidvalidity=uidvalidity, uid=uid, href=href, etag=etag,
+                                           emailid=emailid, modseq=modseq, flags=flags, associated=associated,
+                                           summary=summary, globcnt=globcnt)
         return globcnt
+
+    def _live_mid(self, fid_globcnt: int, uidvalidity, uid, href) -> int | None:
+        """The MID of the live row holding this backend identity (the UNIQUE indexes of the schema)."""
+        if uid is not None:
+            row = self.db.one("SELECT mid FROM messages WHERE mailbox_id = ? AND fid = ? AND uidvalidity = ? "
+                              "AND uid = ?", (self.mailbox_id, fid_globcnt, uidvalidity, uid))
+            if row is not None:
+                return row[0]
+        if href is not None:
+            row = self.db.one("SELECT mid FROM messages WHERE mailbox_id = ? AND href = ?", (self.mailbox_id, href))
+            if row is not None:
+                return row[0]
+        return None
 
     def touch_message(self, globcnt: int, **fields) -> int:
         """Record a change: new change number, PCL extended, fields updated."""

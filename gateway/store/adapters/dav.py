@@ -21,6 +21,7 @@ from ..contentcodec import from_tagged, to_tagged
 from ..errors import BackendUnavailable, Conflict, InvalidOperation, NotFound
 from ..model import MessageContent
 from . import edited
+from ..folderlock import folder_lock
 from ..objects import Folder, Item
 
 if TYPE_CHECKING:
@@ -90,6 +91,11 @@ class DavAdapter:
             (self.mbx.mailbox_id, folder.globcnt))}
 
     async def sync(self, folder: Folder) -> None:
+        """Under the folder's lock: two syncs of one folder would each record a new href under its own MID."""
+        async with folder_lock(self.mbx, folder.globcnt):
+            await self._sync(folder)
+
+    async def _sync(self, folder: Folder) -> None:
         mbx, db = self.mbx, self.mbx.db
         token = db.one("SELECT sync_token FROM folders WHERE mailbox_id = ? AND fid = ?",
                        (mbx.mailbox_id, folder.globcnt))[0]
@@ -195,12 +201,14 @@ class DavAdapter:
                                      content.attachments)
         data, ctype, ext = conv.content_to_dav(content, folder.container_class or "IPF.Appointment")
         href = f"{folder.ref}{name}{ext}"
-        try:
-            etag = await self.dav.put(href, data, ctype, create_only=True)
-        except BackendError as exc:
-            raise BackendUnavailable(f"the DAV server refused the new item: {exc}") from exc
         kept = conv.dav_to_content(data, folder.container_class or "IPF.Appointment", owner=self.mbx.email)
-        g = self.mbx.insert_message(folder.globcnt, "dav", href=href, etag=etag, summary=self._summary_blob(kept))
+        async with folder_lock(self.mbx, folder.globcnt):     # the row before a sync can see the resource
+            try:
+                etag = await self.dav.put(href, data, ctype, create_only=True)
+            except BackendError as exc:
+                raise BackendUnavailable(f"the DAV server refused the new item: {exc}") from exc
+            g = self.mbx.insert_message(folder.globcnt, "dav", href=href, etag=etag,
+                                        summary=self._summary_blob(kept))
         lost = conv.lost_props(content.props, kept.props)
         if lost:
             self.mbx.set_overlay("m", g, lost)

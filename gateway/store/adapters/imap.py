@@ -22,6 +22,7 @@ from ..model import MessageContent
 from . import edited
 from ..folderlock import folder_lock
 from ..objects import Folder, Item
+from ..state.db import is_unique_violation
 from ..convert.mail import apply_flags
 from ..summary import flag_props, summary_props
 
@@ -308,7 +309,17 @@ class ImapAdapter:
         async with folder_lock(self.mbx, folder.globcnt):     # a sync sees the old copy or the new one
             uidvalidity, uid = await self.imap.append(folder.ref, mime, sorted(_restore_case(flags)), None)
             await self.imap.expunge(folder.ref, [row["uid"]])
-            self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
+            try:
+                with self.mbx.db.savepoint():
+                    self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
+            except Exception as exc:
+                # another gateway's sync recorded the new copy under a MID of its own: the MID stays ours
+                other = self.mbx._live_mid(folder.globcnt, uidvalidity, uid, None) if is_unique_violation(exc) \
+                    else None
+                if other is None or other == row["mid"]:
+                    raise
+                self.mbx.tombstone_message(other)
+                self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
         self.mbx.set_overlay("m", row["mid"], {}, remove=list(self.mbx.overlay("m", row["mid"]).keys()))
         await self._keep_lost(row["mid"], content, mime, flags, folder)
 
@@ -338,9 +349,10 @@ class ImapAdapter:
                 out[r["mid"]] = g
             else:
                 self.mbx.tombstone_message(r["mid"], keep_data=True)
-                self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity, uid=new_uid,
-                                        flags=r["flags"], emailid=r["emailid"], globcnt=r["mid"])
-                out[r["mid"]] = r["mid"]
+                # another gateway's sync of dest may have recorded the UID first: insert_message keeps our MID
+                out[r["mid"]] = self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity,
+                                                        uid=new_uid, flags=r["flags"], emailid=r["emailid"],
+                                                        globcnt=r["mid"])
             if new_uid is None:
                 # no COPYUID: the next sync of dest re-associates by EMAILID or gives a new id
                 self.mbx.db.execute("UPDATE messages SET uid = NULL WHERE mailbox_id = ? AND mid = ?",

@@ -17,12 +17,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .schema import schema_statements
+from .schema import UNIQUE_INDEXES, schema_statements
 
-# 1: the first schema; 2: outbox_queue (sends waiting for the SMTP server, gateway/store/outbox.py).
+# 1: the first schema; 2: outbox_queue (sends waiting for the SMTP server, gateway/store/outbox.py);
+# 3: one live row per backend identity (UNIQUE_INDEXES; duplicates of an older file are tombstoned first).
 # New tables are created by migrate() on an older database (CREATE ... IF NOT EXISTS); the version says
 # which schema the file was last brought up to.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# Duplicate rows of one backend identity: every row but the lowest MID of its group.
+_DUPLICATES = (
+    "SELECT m.mailbox_id, m.fid, m.mid, m.associated FROM messages m WHERE (m.uid IS NOT NULL AND EXISTS ("
+    "SELECT 1 FROM messages o WHERE o.mailbox_id = m.mailbox_id AND o.fid = m.fid AND o.uidvalidity = m.uidvalidity "
+    "AND o.uid = m.uid AND o.mid < m.mid)) OR (m.href IS NOT NULL AND EXISTS (SELECT 1 FROM messages o "
+    "WHERE o.mailbox_id = m.mailbox_id AND o.href = m.href AND o.mid < m.mid)) ORDER BY m.mailbox_id, m.mid"
+)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE (or primary key) constraint refused the statement, on either dialect."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    return getattr(exc, "sqlstate", None) == "23505"  # psycopg: unique_violation
 
 
 class StateDB:
@@ -44,6 +60,7 @@ class StateDB:
 
             conn = psycopg.connect(target, autocommit=True)
             db = cls(conn, "postgres")
+            db._target = target
         else:
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +73,8 @@ class StateDB:
         return db
 
     def close(self) -> None:
+        if getattr(self, "_side", None) is not None:
+            self._side.close()
         self._conn.close()
 
     def migrate(self) -> None:
@@ -63,10 +82,38 @@ class StateDB:
             for stmt in schema_statements(self.dialect):
                 self._raw_execute(stmt, ())
             row = self.one("SELECT value FROM meta WHERE key = ?", ("schema_version",))
+            if row is not None and int(row[0]) < 3:
+                self.remove_duplicate_messages()
+            for stmt in UNIQUE_INDEXES:
+                self._raw_execute(stmt, ())
             if row is None:
                 self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
             elif int(row[0]) < SCHEMA_VERSION:
                 self.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION), "schema_version"))
+
+    def remove_duplicate_messages(self) -> int:
+        """Version 3: concurrent syncs of older versions gave one IMAP UID or DAV href several rows. The
+        lowest MID stays; the others are tombstoned under a new change number, so an incremental sync
+        (ICS, SyncFolderItems) reports them deleted. Returns how many rows went."""
+        gone = 0
+        with self.transaction():
+            for mailbox_id, fid, mid, associated in self.all(_DUPLICATES):
+                self.execute("DELETE FROM messages WHERE mailbox_id = ? AND mid = ?", (mailbox_id, mid))
+                self.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = 'm' AND obj_id = ?",
+                             (mailbox_id, mid))
+                self.execute("DELETE FROM local_content WHERE mailbox_id = ? AND mid = ?", (mailbox_id, mid))
+                self.execute("UPDATE folders SET counted_at = NULL WHERE mailbox_id = ? AND fid = ?",
+                             (mailbox_id, fid))
+                if not associated:
+                    # a change number from the mailbox's counter, as ids.Counter hands them out
+                    end = self.one("UPDATE mailboxes SET next_globcnt = next_globcnt + 1 WHERE id = ? "
+                                   "RETURNING next_globcnt", (mailbox_id,))[0]
+                    self.execute("DELETE FROM tombstones WHERE mailbox_id = ? AND fid = ? AND mid = ?",
+                                 (mailbox_id, fid, mid))
+                    self.execute("INSERT INTO tombstones (mailbox_id, fid, mid, cn) VALUES (?, ?, ?, ?)",
+                                 (mailbox_id, fid, mid, int(end) - 1))
+                gone += 1
+        return gone
 
     # -- statements ----------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -100,6 +147,27 @@ class StateDB:
             row = cur.fetchone()
             return tuple(row) if row is not None else None
 
+    def one_committed(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        """A statement that commits at once even inside a transaction (the id counter's reservations).
+        On PostgreSQL it runs on a second connection: inside a long transaction (a folder sync) the
+        counter's row lock would be held to its end, and two gateways syncing one folder would wait for
+        each other (one on the row lock, the other on a message row it inserted); a rollback would also
+        hand out the reserved ids a second time. SQLite has one writer anyway: the statement runs inline."""
+        target = getattr(self, "_target", None)
+        if self.dialect != "postgres" or not self._in_tx or target is None:
+            return self.one(sql, params)
+        with self._lock:
+            if getattr(self, "_side", None) is None:
+                import psycopg
+
+                self._side = psycopg.connect(target, autocommit=True)
+            cur = self._side.cursor()
+            cur.execute(self._sql(sql), tuple(params))
+            row = cur.fetchone()
+            if row is None:  # a row this transaction wrote and has not committed yet (a new mailbox)
+                return self.one(sql, params)
+            return tuple(row)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Nested calls join the outer transaction."""
@@ -122,6 +190,27 @@ class StateDB:
             else:
                 self._in_tx = 0
                 self._raw_execute("COMMIT", ())
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A statement group that can fail alone: inside a transaction a SAVEPOINT (PostgreSQL aborts the
+        whole transaction on an error otherwise), outside one a transaction of its own."""
+        with self._lock:
+            if not self._in_tx:
+                with self.transaction():
+                    yield
+                return
+            self._sp = getattr(self, "_sp", 0) + 1
+            name = f"sp{self._sp}"
+            self._raw_execute(f"SAVEPOINT {name}", ())
+            try:
+                yield
+            except BaseException:
+                self._raw_execute(f"ROLLBACK TO SAVEPOINT {name}", ())
+                self._raw_execute(f"RELEASE SAVEPOINT {name}", ())
+                raise
+            else:
+                self._raw_execute(f"RELEASE SAVEPOINT {name}", ())
 
     @staticmethod
     def blob(value: bytes | None):

@@ -122,6 +122,16 @@ CREATE TABLE IF NOT EXISTS ntlm_credentials (
 """
 
 
+# The backend identity of a live message row is unique: one MID per (folder, UIDVALIDITY, UID) of an IMAP
+# message and per href of a DAV resource. Partial indexes (SQLite >= 3.8, PostgreSQL): local rows have
+# neither. Created by migrate() after it removed the duplicates an older database may hold (version 3).
+UNIQUE_INDEXES = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_imap_identity ON messages (mailbox_id, fid, uidvalidity, uid) "
+    "WHERE uid IS NOT NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_dav_identity ON messages (mailbox_id, href) WHERE href IS NOT NULL",
+]
+
+
 def schema_statements(dialect: str) -> list[str]:
     if dialect == "postgres":
         subst = {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"}
