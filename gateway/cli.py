@@ -17,7 +17,6 @@ from gateway.http.server import start_gateway
 from gateway.store.state.db import StateDB
 
 log = logging.getLogger("exgate")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _wait_for_stop() -> None:
@@ -38,6 +37,7 @@ def _fail(message: str) -> int:
 
 async def run_demo(args: argparse.Namespace) -> int:
     from gateway.backends.embedded import EmbeddedStack, load_demo_users, seed
+    from gateway.backends.embedded.users import DIRECTORY_LDIF
     from gateway.store.factory import Credentials, open_mailbox
 
     # before anything starts or is seeded: a busy port is one line, not a traceback after seeding
@@ -45,15 +45,14 @@ async def run_demo(args: argparse.Namespace) -> int:
         return _fail(problem)
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    ldif = REPO_ROOT / "fixtures" / "directory.ldif"
-    users = load_demo_users(ldif)
+    users = load_demo_users(DIRECTORY_LDIF)
     stack = EmbeddedStack(data_dir / "backends", users, host=args.host)
     await stack.start()
     runner = None
     try:
         await seed(stack, users)
         # --http is for local trials: Basic is then allowed in clear, which a real setup must not do.
-        cfg = replace(stack.gateway_config(str(data_dir / "state.sqlite3"), ldif),
+        cfg = replace(stack.gateway_config(str(data_dir / "state.sqlite3"), DIRECTORY_LDIF),
                       http=HttpConfig(host=args.host, port=args.port, tls=not args.http,
                                       allow_basic_over_http=args.http))
         db = StateDB.open(cfg.state.dsn)

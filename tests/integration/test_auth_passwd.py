@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.backends.embedded.users import DIRECTORY_LDIF
 from gateway.http.auth.credentials import nt_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ def exgate(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 def test_passwd_stores_only_the_nt_hash(tmp_path):
     cfg = tmp_path / "exgate.toml"
     state = tmp_path / "state.sqlite3"
-    cfg.write_text(f'[state]\ndsn = "{state}"\n[ldap]\ndirectory_file = "{REPO / "fixtures" / "directory.ldif"}"\n')
+    cfg.write_text(f'[state]\ndsn = "{state}"\n[ldap]\ndirectory_file = "{DIRECTORY_LDIF}"\n')
     r = exgate("passwd", "alice@example.test", "-c", str(cfg), "--password-stdin", stdin="S3cret-pw\n")
     assert r.returncode == 0, r.stderr
     rows = sqlite3.connect(state).execute("SELECT login, nt_hash FROM ntlm_credentials").fetchall()

@@ -1,4 +1,4 @@
-"""LdapDirectory against the shared slapd (tests/servers/slapd.py), loaded online from fixtures/directory.ldif.
+"""LdapDirectory against the shared slapd (tests/servers/slapd.py), loaded online from gateway/backends/embedded/demo_data/directory.ldif.
 
 That slapd lets only bound users read (anonymous may just bind), so the
 directory binds as a service account, the admin, as a deployment would

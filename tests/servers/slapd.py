@@ -1,6 +1,6 @@
 """OpenLDAP slapd with a static slapd.conf (`-f`), back_mdb and memberof.
 
-The directory (fixtures/directory.ldif) is loaded ONLINE with ldapadd after
+The directory (gateway/backends/embedded/demo_data/directory.ldif) is loaded ONLINE with ldapadd after
 start: an offline slapadd bypasses overlays, so memberOf would stay empty
 (backends.md section 4).
 """
@@ -11,8 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.backends.embedded.users import DIRECTORY_LDIF
+
 from .common import (
-    FIXTURES,
     HOST,
     Running,
     ServerStartError,
@@ -34,7 +35,7 @@ GROUPS_DN = f"ou=groups,{BASE_DN}"
 ADMIN_DN = f"cn=admin,{BASE_DN}"
 ADMIN_PASSWORD = "adminpw"
 
-# Accounts in fixtures/directory.ldif.
+# Accounts in gateway/backends/embedded/demo_data/directory.ldif.
 DIRECTORY_USERS: dict[str, str] = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -103,7 +104,7 @@ access to *
 """
 
 
-def start_slapd(ldif: Path = FIXTURES / "directory.ldif") -> Running[SlapdInfo]:
+def start_slapd(ldif: Path = DIRECTORY_LDIF) -> Running[SlapdInfo]:
     slapd = shutil.which("slapd") or "/usr/sbin/slapd"
     root = make_root("slapd")
     (root / "data").mkdir()

@@ -1,13 +1,12 @@
-"""FileDirectory and its LDIF reader on fixtures/directory.ldif (no LDAP server)."""
-from pathlib import Path
-
+"""FileDirectory and its LDIF reader on the demo directory (demo_data/directory.ldif; no LDAP server)."""
 import pytest
 
 from gateway.backends.base import BackendError
+from gateway.backends.embedded.users import DIRECTORY_LDIF
 from gateway.backends.filedir import (FileDirectory, LdifError, check_password, make_ssha, norm_dn,
                                       parse_ldif)
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "directory.ldif"
+FIXTURE = DIRECTORY_LDIF
 ALICE = "uid=alice,ou=people,dc=example,dc=test"
 BOB = "uid=bob,ou=people,dc=example,dc=test"
 TEAM = "cn=team,ou=groups,dc=example,dc=test"

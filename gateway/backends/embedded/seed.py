@@ -5,7 +5,7 @@ same loop), calendars, tasks and contacts by MKCALENDAR / extended MKCOL
 (RFC 4791 5.3.1, RFC 5689) and PUT. The gateway's own backend clients are not
 used, so the seed also checks the servers independently of them.
 
-``fixtures/demo/seed.toml`` lists what to put where; the files it names are
+``demo_data/mailboxes/seed.toml`` lists what to put where; the files it names are
 templates (placeholders described there). ``data_dir/seed.json`` records the
 seeding time and which users are done, so a restart never seeds twice and the
 same plan can be rebuilt later (tests compare against it).
@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 from xml.sax.saxutils import escape
 
-from .users import REPO_ROOT, DemoUser
+from .users import DEMO_DATA, DemoUser
 
 if TYPE_CHECKING:
     from .stack import EmbeddedStack
 
-DEMO_FIXTURES = REPO_ROOT / "fixtures" / "demo"
+DEMO_FIXTURES = DEMO_DATA / "mailboxes"
 MARKER = "seed.json"
 
 

@@ -1,6 +1,7 @@
 """The demo users: one list, read from the directory LDIF so it has one source.
 
-``fixtures/directory.ldif`` feeds slapd in CI and this module in `exgate demo`;
+``demo_data/directory.ldif`` (beside this module, shipped with the package) feeds slapd in
+the tests and this module in `exgate demo`;
 every embedded server (pymap, Radicale, the SMTP sink) gets its accounts from
 the DemoUser list built here.
 """
@@ -10,9 +11,9 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-# fixtures/directory.ldif, relative to the repository root (gateway/backends/embedded/users.py)
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DIRECTORY_LDIF = REPO_ROOT / "fixtures" / "directory.ldif"
+# the demo's data ships inside the package, so `exgate demo` works however exgate was installed
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+DIRECTORY_LDIF = DEMO_DATA / "directory.ldif"
 
 
 @dataclass(frozen=True)
