@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
@@ -128,3 +129,12 @@ async def real_gateway_ntlm(dovecot, radicale_behind_gateway, postfix, slapd, ra
         yield gw
     finally:
         await gw.stop()
+
+
+def needs_installed(missing: str | None, what: str) -> pytest.MarkDecorator:
+    """Skip a module whose real program is not installed, on a developer's machine only: under CI
+    (CI=true) `.ci/install.sh` installs it, so its absence fails the run instead of skipping."""
+    if missing is not None and os.environ.get("CI"):
+        pytest.fail(f"{what} is not installed ({missing}); .ci/install.sh must install it", pytrace=False)
+    return pytest.mark.skipif(missing is not None, reason=f"{what} not installed: {missing} "
+                                                          "(.ci/install.sh installs it)")

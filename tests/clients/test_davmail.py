@@ -36,11 +36,12 @@ import requests
 
 from gateway.backends.embedded import load_demo_users
 from gateway.backends.embedded.seed import _append_mail, _seed_dav, build_plan
+from tests.stacks import needs_installed
 
 from . import davmail_harness as dh
 from .test_ews_soap import call as soap_call, codes, messages
 
-pytestmark = pytest.mark.skipif(dh.available() is not None, reason=dh.available() or "")
+pytestmark = needs_installed(dh.available(), "DavMail")
 
 LOGIN, PASSWORD = "carol", "carolpw"
 EMAIL = "carol@example.test"

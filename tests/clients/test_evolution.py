@@ -43,7 +43,7 @@ from exchangelib.items import MeetingRequest
 
 from gateway.backends.embedded.seed import _append_mail, _seed_dav, build_plan
 from gateway.http.auth.credentials import NtHashStore
-from tests.stacks import USERS
+from tests.stacks import USERS, needs_installed
 
 from .test_ews_calendar import caldav_objects
 from .test_ews_exchangelib import account
@@ -72,9 +72,7 @@ def _missing() -> str | None:
 
 
 MISSING = _missing()
-pytestmark = pytest.mark.skipif(MISSING is not None,
-                                reason=f"evolution-data-server/evolution-ews not installed: {MISSING} "
-                                       "(.ci/install.sh installs them)")
+pytestmark = needs_installed(MISSING, "evolution-data-server/evolution-ews")
 
 
 class DriverError(AssertionError):
