@@ -113,7 +113,7 @@ async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
         if isinstance(exc, BackendError):   # front ends see store errors only
             raise BackendUnavailable(f"opening the mailbox of {cred.email} failed: {exc}") from exc
         raise
-    from .outbox import RetryPolicy
+    from .retry import RetryPolicy
     mbx.login = cred.login
     mbx.submit_retry = RetryPolicy.from_config(cfg)
     return mbx

@@ -433,6 +433,12 @@ class Mailbox:
                 "associated", "cn", "pcl", "modified")
         return dict(zip(keys, row))
 
+    def container_class_of_item(self, mid: int) -> tuple[bool, str | None]:
+        """(the item's folder row exists, that folder's container class); NotFound for an unknown item."""
+        from .state import itemmap
+        row = self.message_row(self.ident.globcnt_of(mid))
+        return itemmap.container_class(self.db, self.mailbox_id, row["fid"])
+
     def insert_message(self, fid_globcnt: int, kind: str, *, uidvalidity=None, uid=None, href=None, etag=None,
                        emailid=None, modseq=None, flags=None, associated=False, summary=None,
                        globcnt: int | None = None) -> int:
@@ -727,6 +733,30 @@ class Mailbox:
             (deleted if gone else changed).append(self.ident.fid(g))
             last = max(last, fcn)
         return changed, deleted, last
+
+    def item_locations(self) -> dict[int, int]:
+        """MID -> FID of every normal item, as the id map holds them (the change feed tells moves by it)."""
+        from .state import itemmap
+        return {self.ident.mid(m): self.ident.fid(f) for m, f in itemmap.item_locations(self.db, self.mailbox_id)}
+
+    def item_counts(self, fid: int | None = None) -> dict[int, tuple[int, int]]:
+        """FID -> (items, unread mail) as the id map holds them (fresh after the folder's sync)."""
+        from .state import itemmap
+        g = self.ident.globcnt_of(fid) if fid is not None else None
+        return {self.ident.fid(f): (total, unread)
+                for f, total, unread in itemmap.item_counts(self.db, self.mailbox_id, g)}
+
+    # ------------------------------------------------------------ automatic replies (oof.py)
+    def oof_settings(self, owner: str | None = None):
+        """The stored automatic-reply settings (gateway/store/oof.py OofSettings) of ``owner``
+        (default: this mailbox's owner)."""
+        from . import oof
+        return oof.load(self.db, owner or self.email)
+
+    def save_oof_settings(self, owner: str | None, settings) -> None:
+        """Store them (ValueError when they are not valid)."""
+        from . import oof
+        oof.save(self.db, owner or self.email, settings)
 
     async def watch(self) -> AsyncIterator[FolderChanges]:
         """The change source: yields per-folder changes as backends report them."""

@@ -12,18 +12,11 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from .state import oof as repo
 from .state.db import StateDB
 
 STATES = ("Disabled", "Enabled", "Scheduled")
 AUDIENCES = ("None", "Known", "All")
-
-_TABLE = """CREATE TABLE IF NOT EXISTS exgate_oof (
-    owner TEXT PRIMARY KEY,
-    settings TEXT NOT NULL,
-    modified TEXT NOT NULL
-)"""
-_ready: set[int] = set()
-
 
 @dataclass
 class OofSettings:
@@ -60,16 +53,9 @@ class OofSettings:
         return cls(**known)
 
 
-def _ensure(db: StateDB) -> None:
-    if id(db) not in _ready:
-        db.execute(_TABLE)
-        _ready.add(id(db))
-
-
 def load(db: StateDB, owner: str) -> OofSettings:
-    _ensure(db)
-    row = db.one("SELECT settings FROM exgate_oof WHERE owner = ?", (owner.lower(),))
-    return OofSettings.from_json(row[0]) if row else OofSettings()
+    data = repo.load_json(db, owner)
+    return OofSettings.from_json(data) if data is not None else OofSettings()
 
 
 def validate(settings: OofSettings) -> None:
@@ -84,9 +70,4 @@ def validate(settings: OofSettings) -> None:
 
 def save(db: StateDB, owner: str, settings: OofSettings) -> None:
     validate(settings)
-    _ensure(db)
-    now = datetime.now(timezone.utc).isoformat()
-    with db.transaction():
-        db.execute("DELETE FROM exgate_oof WHERE owner = ?", (owner.lower(),))
-        db.execute("INSERT INTO exgate_oof (owner, settings, modified) VALUES (?, ?, ?)",
-                   (owner.lower(), settings.to_json(), now))
+    repo.save_json(db, owner, settings.to_json(), datetime.now(timezone.utc).isoformat())

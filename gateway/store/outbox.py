@@ -37,6 +37,7 @@ from gateway.backends.base import BackendError
 from protocols.mapi.props import core as P
 
 from .errors import BackendUnavailable, NotFound, StoreError
+from .retry import DEFAULT_SCHEDULE, DEFAULT_WINDOW, RetryPolicy  # noqa: F401 - part of this module's API
 from .state.queue import Queued, SubmitQueue
 
 if TYPE_CHECKING:
@@ -47,24 +48,6 @@ if TYPE_CHECKING:
     from .state.db import StateDB
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SCHEDULE = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
-DEFAULT_WINDOW = 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    schedule: tuple[float, ...] = DEFAULT_SCHEDULE   # seconds before try 2, 3, ...; the last one repeats
-    window: float = DEFAULT_WINDOW                   # seconds after the first try when it gives up
-
-    def delay(self, tries_done: int) -> float:
-        """Seconds to wait after ``tries_done`` (>= 1) failed tries."""
-        return self.schedule[min(max(tries_done, 1), len(self.schedule)) - 1]
-
-    @classmethod
-    def from_config(cls, cfg: "Config") -> "RetryPolicy":
-        return cls(tuple(float(d) for d in cfg.smtp.retry_schedule) or DEFAULT_SCHEDULE,
-                   float(cfg.smtp.retry_window))
 
 
 async def enqueue(mbx: "Mailbox", mid: int, *, save_in: int | None, reason: str) -> "Item":

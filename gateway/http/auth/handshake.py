@@ -106,7 +106,7 @@ async def _authenticate(auth, conn, pending: Pending, raw: bytes, mic: bytes | N
     try:
         cred = await auth.nt_hashes.lookup(name)
     except BackendError as exc:
-        from .middleware import directory_unavailable
+        from .unavailable import directory_unavailable
         raise directory_unavailable(exc) from None
     # throttled per account (the directory entry), whatever spelling the client sent
     account = (cred.entry.uid or cred.entry.dn) if cred is not None and cred.entry is not None else name

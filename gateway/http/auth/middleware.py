@@ -32,6 +32,7 @@ from . import policy
 from .access import MailboxAccessDenied
 from .basic import parse_basic, strip_domain
 from .throttle import Throttle, ThrottleSettings
+from .unavailable import directory_unavailable
 
 log = logging.getLogger("exgate.auth")
 
@@ -124,13 +125,6 @@ class Authenticator:
 
 
 AUTH = web.AppKey("exgate_auth", Authenticator)
-
-
-def directory_unavailable(exc: Exception) -> web.HTTPServiceUnavailable:
-    """The directory could not answer: not the user's fault, so no 401 and no throttling."""
-    log.warning("directory unavailable during sign-in: %s", exc)
-    return web.HTTPServiceUnavailable(reason="directory unavailable",
-                                      text="503 Service Unavailable: the directory could not check the sign-in\n")
 
 
 def _client_address(request: web.Request) -> str | None:
