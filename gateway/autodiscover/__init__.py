@@ -7,7 +7,7 @@ from aiohttp import web
 
 
 def register(app: web.Application) -> None:
-    from gateway.http.app import GATEWAY
+    from gateway.http.keys import GATEWAY
     from .handlers import ANONYMOUS_LIMIT, AnonymousLimit, handle_json, handle_pox, handle_soap
     app[ANONYMOUS_LIMIT] = AnonymousLimit()
     app.router.add_route("POST", r"/{ad_path:(?i:autodiscover/autodiscover\.xml)}", handle_pox)

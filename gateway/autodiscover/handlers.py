@@ -16,7 +16,6 @@ from aiohttp import web
 
 from gateway.http.auth.access import normalize_address, owns_mailbox
 from gateway.http.sessions import USER, AuthenticatedUser, current_user
-from gateway.store.mailbox import provision
 from protocols.autodiscover import pox, soap
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class Target:
 
 
 def _state(request):
-    from gateway.http.app import GATEWAY
+    from gateway.http.keys import GATEWAY
     return request.app[GATEWAY]
 
 
@@ -59,7 +58,7 @@ def legacy_dn(login: str) -> str:
 
 
 def mailbox_guid(request, email: str, display_name: str | None = None) -> uuid.UUID:
-    return provision(_state(request).db, email, display_name).mailbox_guid
+    return _state(request).store_directory.mailbox_guid(email, display_name)
 
 
 def urls(base: str) -> dict[str, str]:
@@ -69,11 +68,11 @@ def urls(base: str) -> dict[str, str]:
 
 
 async def _lookup(request, address: str):
-    directory = getattr(_state(request), "directory", None)
-    if directory is None:
+    directory = _state(request).store_directory
+    if not directory.available:
         return None
     try:
-        return await directory.get_user(address)
+        return await directory.find(address)
     except Exception as exc:  # noqa: BLE001 - a directory failure reads as "not found" here, and is logged
         log.warning("Autodiscover: the directory could not look up %s: %s", address, exc)
         return None

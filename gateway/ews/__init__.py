@@ -12,7 +12,7 @@ EWS_PATH = "/EWS/Exchange.asmx"
 
 
 def register(app: web.Application) -> None:
-    from gateway.http.app import GATEWAY
+    from gateway.http.keys import GATEWAY
     from .endpoint import handle_ews, handle_ews_get
     from .notifications import shutdown
     route = r"/{ews_path:(?i:ews/exchange\.asmx)}"

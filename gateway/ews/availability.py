@@ -201,15 +201,14 @@ async def _periods_for(ctx: EwsContext, address: str, start: datetime, end: date
     """(periods, with details?) for one attendee."""
     if address.lower() == ctx.user.email.lower():
         return await fb.own_periods(ctx.mbx, start, end), True
-    directory = getattr(ctx.state, "directory", None)
-    entry = await directory.get_user(address) if directory is not None else None
+    directory = ctx.directory
+    entry = await directory.find(address) if directory.available else None
     if entry is None or not entry.email:
         raise ResponseError("ErrorMailRecipientNotFound", f"No mailbox {address} in the directory.")
     if entry.kind not in ("user", "room", "equipment"):
         raise ResponseError("ErrorMailRecipientNotFound", f"{address} is not a mailbox.")
     try:
-        return await fb.other_periods(ctx.mbx.db, ctx.state.config, entry.uid or address, entry.email, start,
-                                      end), False
+        return await directory.free_busy(entry, address, start, end), False
     except fb.NoFreeBusyAccess as exc:
         raise ResponseError("ErrorNoFreeBusyAccess", str(exc))
 
@@ -231,11 +230,11 @@ def _intervals(periods: list[fb.BusyPeriod], zone: RequestZone) -> tuple[sg.Inte
 async def _group_attendee(ctx: EwsContext, md: sgx.MailboxData, start: datetime, end: datetime,
                           zone: RequestZone) -> sg.AttendeeAvailability | None:
     """A distribution list as its members' free/busy; None when the address is no group either."""
-    directory = getattr(ctx.state, "directory", None)
-    if directory is None or not md.address:
+    directory = ctx.directory
+    if not directory.available or not md.address:
         return None
     try:
-        members = await directory.expand_group(md.address)
+        members = await directory.members(md.address)
     except Exception as exc:  # noqa: BLE001 - "not a group" and a directory failure both leave the attendee unknown
         log.info("availability: %s is not an expandable group (%s)", md.address, exc)
         return None

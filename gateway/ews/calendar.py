@@ -998,12 +998,10 @@ ews_items.CREATE_HOOKS["CancelCalendarItem"] = cancel_calendar_item
 
 def _is_calendar_mid(ctx: EwsContext, mid: int) -> bool:
     try:
-        row = ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))
+        found, container_class = ctx.mbx.container_class_of_item(mid)
     except se.NotFound:
         return False
-    f = ctx.mbx.db.one("SELECT container_class FROM folders WHERE mailbox_id = ? AND fid = ?",
-                       (ctx.mbx.mailbox_id, row["fid"]))
-    return bool(f and str(f[0] or "").startswith("IPF.Appointment"))
+    return bool(found and str(container_class or "").startswith("IPF.Appointment"))
 
 
 def _apply_updates(change, content: MessageContent, skip=frozenset()) -> tuple[ItemInput, list]:

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.http.auth.access import owns_mailbox
 from gateway.http.sessions import AuthenticatedUser
 from gateway.store import errors as se
+from gateway.store.directory import Directory
 from gateway.store.mailbox import Mailbox
 from gateway.store.objects import Folder
 from protocols.ews import ids as ewsids
@@ -37,12 +38,16 @@ def store_error(exc: Exception, *, what: str = "item") -> ResponseError:
         return ResponseError("ErrorAccessDenied", text)
     if isinstance(exc, se.SubmitFailed):
         return ResponseError("ErrorMessageSubmissionBlocked", f"The message could not be sent: {exc}")
+    if isinstance(exc, se.FolderExists):
+        return ResponseError("ErrorFolderExists", None)
+    if isinstance(exc, se.WellKnownFolder) and exc.operation == "delete":
+        return ResponseError("ErrorDeleteDistinguishedFolder", None)
+    if isinstance(exc, se.InvalidRestriction):
+        return ResponseError("ErrorInvalidRestriction", f"The restriction is not valid: {text}" if text else None)
     if isinstance(exc, se.InvalidOperation):
-        if text and "already exists" in text:
-            return ResponseError("ErrorFolderExists", None)
-        if text and "well-known" in text and "deleted" in text:
-            return ResponseError("ErrorDeleteDistinguishedFolder", None)
         return ResponseError("ErrorInvalidOperation", text)
+    if isinstance(exc, se.QuotaExceeded):
+        return ResponseError("ErrorQuotaExceeded", text)
     if isinstance(exc, se.BackendUnavailable):
         # hosts, ports and errno are for the log, not for the client
         log.warning("EWS: backend unavailable: %s", exc)
@@ -73,6 +78,11 @@ class EwsContext:
     @property
     def operation(self) -> str:
         return self.req.operation
+
+    @property
+    def directory(self) -> Directory:
+        """The directory through the store (ResolveNames, ExpandDL, photos, MailTips, free/busy of others)."""
+        return self.state.store_directory
 
     # ------------------------------------------------------------ ids out
     def folder_id(self, fid: int) -> str:

@@ -42,7 +42,7 @@ async def handle_ews_get(request: web.Request) -> web.Response:
 
 
 async def handle_ews(request: web.Request) -> web.StreamResponse:
-    from gateway.http.app import GATEWAY
+    from gateway.http.keys import GATEWAY
     user = current_user(request)
     data = await request.read()
     try:

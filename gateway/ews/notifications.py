@@ -164,10 +164,7 @@ class Feed:
         self.owner = owner
         self.mbx = mbx
         # where each item is now (MID -> FID), to tell created, modified and moved apart
-        ident = mbx.ident
-        self.location: dict[int, int] = {
-            ident.mid(mid): ident.fid(fid) for mid, fid in mbx.db.all(
-                "SELECT mid, fid FROM messages WHERE mailbox_id = ? AND associated = 0", (mbx.mailbox_id,))}
+        self.location: dict[int, int] = mbx.item_locations()
         self.moved: set[int] = set()
         self.counts: dict[int, tuple[int, int]] = self._counts()
         self.task = asyncio.create_task(self._run())
@@ -178,12 +175,7 @@ class Feed:
 
     def _counts(self, fid: int | None = None) -> dict[int, tuple[int, int]]:
         """FID -> (items, unread mail) as the id map holds them (fresh after the folder's sync)."""
-        where, params = ("AND fid = ?", (self.mbx.ident.globcnt_of(fid),)) if fid is not None else ("", ())
-        rows = self.mbx.db.all(
-            "SELECT fid, COUNT(*), SUM(CASE WHEN kind = 'imap' AND (flags IS NULL OR LOWER(flags) NOT LIKE ?) "
-            f"THEN 1 ELSE 0 END) FROM messages WHERE mailbox_id = ? AND associated = 0 {where} GROUP BY fid",
-            ("%seen%", self.mbx.mailbox_id, *params))
-        return {self.mbx.ident.fid(g): (total or 0, unread or 0) for g, total, unread in rows}
+        return self.mbx.item_counts(fid)
 
     async def _run(self) -> None:
         try:
@@ -425,7 +417,7 @@ def registry_for(state) -> Registry:
 
 async def shutdown(app: web.Application) -> None:
     """An aiohttp on_cleanup hook: end the feeds and push tasks of this app's gateway."""
-    from gateway.http.app import GATEWAY
+    from gateway.http.keys import GATEWAY
     found = _REGISTRIES.get(id(app[GATEWAY]))
     if found is not None and found[0]() is app[GATEWAY]:
         await found[1].close()

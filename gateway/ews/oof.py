@@ -44,7 +44,7 @@ async def get_user_oof_settings(ctx: EwsContext):
     except ResponseError as err:
         root, _ = flat_response(ctx.operation, err.code, err.message, style="message")
         return root
-    s = store_oof.load(ctx.mbx.db, owner)
+    s = ctx.mbx.oof_settings(owner)
     try:
         on_server = await _sieve_read(ctx)
     except se.StoreError as exc:
@@ -54,7 +54,7 @@ async def get_user_oof_settings(ctx: EwsContext):
     if on_server is not None:
         if on_server != s:
             try:
-                store_oof.save(ctx.mbx.db, owner, on_server)
+                ctx.mbx.save_oof_settings(owner, on_server)
             except ValueError:   # a hand-edited marker; still report what the server holds
                 pass
         s = on_server
@@ -81,7 +81,7 @@ async def set_user_oof_settings(ctx: EwsContext):
         el = child(body, "UserOofSettings")
         if el is None:
             raise ResponseError("ErrorInvalidRequest", "UserOofSettings is required.")
-        cur = store_oof.load(ctx.mbx.db, owner)
+        cur = ctx.mbx.oof_settings(owner)
         new = store_oof.OofSettings(
             state=(text(el, "OofState") or cur.state).strip(),
             external_audience=(text(el, "ExternalAudience") or cur.external_audience).strip())
@@ -101,7 +101,7 @@ async def set_user_oof_settings(ctx: EwsContext):
         except ValueError as exc:
             raise ResponseError("ErrorInvalidParameter", str(exc))
         await _sieve_write(ctx, owner, new)
-        store_oof.save(ctx.mbx.db, owner, new)
+        ctx.mbx.save_oof_settings(owner, new)
     except ResponseError as err:
         root, _ = flat_response(ctx.operation, err.code, err.message, style="message")
         return root

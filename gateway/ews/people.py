@@ -1,6 +1,7 @@
 """ResolveNames (MS-OXWSRSLNM) over the directory and the user's contacts; ExpandDL (MS-OXWSXPROP)."""
 from __future__ import annotations
 
+from gateway.store import errors as se
 from protocols.ews.items import write_mailbox
 from protocols.ews.ns import child, m, sub, t, text
 from protocols.ews.responses import ResponseError, message, response_root
@@ -47,8 +48,8 @@ async def resolve_names(ctx: EwsContext):
         message(messages, ctx.operation, "ErrorNameResolutionNoResults")
         return root
     found: list[tuple[str, str, str]] = []   # (name, email, MailboxType)
-    directory = getattr(ctx.state, "directory", None)
-    if directory is not None and scope != "Contacts":
+    directory = ctx.directory
+    if directory.available and scope != "Contacts":
         try:
             for d in await directory.search(entry, limit=MAX_RESULTS):
                 if d.email:
@@ -89,11 +90,11 @@ async def expand_dl(ctx: EwsContext):
     mb = child(ctx.req.body, "Mailbox")
     address = _strip(text(mb, "EmailAddress") or "")
     root, messages = response_root(ctx.operation)
-    directory = getattr(ctx.state, "directory", None)
+    directory = ctx.directory
     try:
-        members = await directory.expand_group(address) if directory is not None and address else []
+        members = await directory.members(address) if directory.available and address else []
     except Exception as exc:  # noqa: BLE001
-        if getattr(exc, "kind", None) == "notfound":    # the directory has no such list: a request error
+        if isinstance(exc, se.NotFound):    # the directory has no such list: a request error
             err = ResponseError("ErrorNameResolutionNoResults", None)
         else:
             err = store_error(exc)

@@ -10,11 +10,9 @@ say honestly that this server cannot do it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
-from gateway.store import oof as store_oof
 from protocols.ews.items import write_mailbox
 from protocols.ews.ns import RESPONSE_NSMAP, child, children, m, sub, t, text
 from protocols.ews.responses import DEFAULT_TEXT, ResponseError, response_name
@@ -58,33 +56,16 @@ def requested_mailbox(ctx: EwsContext, mailbox_el) -> str:
     return ctx.user.email
 
 
-def _directory(ctx: EwsContext):
-    return getattr(ctx.state, "directory", None)
-
-
 def _domain(ctx: EwsContext) -> str:
     cfg = getattr(ctx.state, "config", None)
     return (getattr(cfg, "domain", None) or ctx.user.email.rsplit("@", 1)[-1]).lower()
-
-
-def _attr(entry, *names: str) -> str | None:
-    for name in names:
-        for k, v in entry.attributes.items():
-            if k.lower() == name.lower() and v:
-                return v[0]
-    return None
 
 
 # ------------------------------------------------------------------ GetUserPhoto (MS-OXWSCDATA 3.1.4.x, EWS 2013)
 
 async def get_user_photo(ctx: EwsContext):
     email = (text(ctx.req.body, "Email") or "").strip()
-    directory = _directory(ctx)
-    entry = await directory.get_user(email) if directory is not None and email else None
-    photo = None
-    if entry is not None:
-        # binary LDAP values arrive base64 under "<name>;binary" (backends/ldap.py decode_values)
-        photo = _attr(entry, "jpegPhoto;binary", "thumbnailPhoto;binary")
+    photo = await ctx.directory.photo(email) if email else None
     if not photo:
         root, holder = flat_response(ctx.operation, "ErrorItemNotFound",
                                      f"There is no photo for {email or 'this user'}.")
@@ -106,14 +87,9 @@ async def get_password_expiration_date(ctx: EwsContext):
         root, _ = flat_response(ctx.operation, err.code, err.message)
         return root
     root, _ = flat_response(ctx.operation)
-    directory = _directory(ctx)
-    entry = await directory.get_user(ctx.user.login) if directory is not None else None
-    if entry is not None:
-        # shadowAccount (RFC 2307): days since the epoch of the last change, plus the maximum age
-        last, maxage = _attr(entry, "shadowLastChange"), _attr(entry, "shadowMax")
-        if last and maxage and last.isdigit() and maxage.isdigit() and int(maxage) < 99999:
-            when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(last) + int(maxage))
-            sub(root, m("PasswordExpirationDate"), format_datetime(when))
+    when = await ctx.directory.password_expires(ctx.user.login)
+    if when is not None:
+        sub(root, m("PasswordExpirationDate"), format_datetime(when))
     # no element: the password does not expire
     return root
 
@@ -168,7 +144,7 @@ async def get_service_configuration(ctx: EwsContext):
 # ------------------------------------------------------------------ GetMailTips (MS-OXWSMTGS? MS-OXWMT)
 
 async def _recipient_tips(ctx: EwsContext, parent, address: str, name: str | None):
-    directory = _directory(ctx)
+    directory = ctx.directory
     tips = sub(parent, m("MailTips"))
     rcpt = sub(tips, t("RecipientAddress"))
     sub(rcpt, t("Name"), name or "")
@@ -178,18 +154,18 @@ async def _recipient_tips(ctx: EwsContext, parent, address: str, name: str | Non
     internal = address.lower().endswith("@" + _domain(ctx))
     entry = None
     members = 1
-    if directory is not None and internal:
-        entry = await directory.get_user(address)
+    if directory.available and internal:
+        entry = await directory.find(address)
         if entry is None:
             try:
-                members = len(await directory.expand_group(address))
+                members = len(await directory.members(address))
                 entry = True
             except Exception:  # noqa: BLE001 - not a group either
                 entry = None
     oof = sub(tips, t("OutOfOffice"))
     body = sub(oof, t("ReplyBody"))
     if entry is not None and entry is not True:
-        s = store_oof.load(ctx.mbx.db, entry.email or address)
+        s = directory.automatic_replies(entry.email or address)
         if s.active():
             sub(body, t("Message"), s.internal_reply)
             if s.state == "Scheduled":
@@ -206,7 +182,7 @@ async def _recipient_tips(ctx: EwsContext, parent, address: str, name: str | Non
     sub(tips, t("MaxMessageSize"), MAX_MESSAGE_SIZE)
     sub(tips, t("DeliveryRestricted"), False)
     sub(tips, t("IsModerated"), False)
-    sub(tips, t("InvalidRecipient"), bool(internal and directory is not None and entry is None))
+    sub(tips, t("InvalidRecipient"), bool(internal and directory.available and entry is None))
 
 
 async def get_mail_tips(ctx: EwsContext):
@@ -225,19 +201,8 @@ async def get_mail_tips(ctx: EwsContext):
 
 async def _room_lists(ctx: EwsContext):
     """Directory groups whose members are all rooms: what Exchange calls room lists."""
-    directory = _directory(ctx)
-    if directory is None:
-        return []
-    out = []
-    for g in await directory.list_all(("group",)):
-        try:
-            members = await directory.expand_group(g.dn)
-        except Exception as exc:  # noqa: BLE001 - an unreadable group is not a room list
-            log.warning("GetRoomLists: group %s could not be read: %s", g.dn, exc)
-            continue
-        if members and all(x.kind == "room" for x in members):
-            out.append(g)
-    return out
+    return await ctx.directory.room_lists(
+        on_unreadable=lambda g, exc: log.warning("GetRoomLists: group %s could not be read: %s", g.dn, exc))
 
 
 async def get_room_lists(ctx: EwsContext):
@@ -263,7 +228,7 @@ async def get_rooms(ctx: EwsContext):
         return root
     root, _ = flat_response(ctx.operation)
     rooms = sub(root, m("Rooms"))
-    for r in await _directory(ctx).expand_group(group.dn):
+    for r in await ctx.directory.members(group.dn):
         room = sub(rooms, t("Room"))
         write_mailbox(room, r.display_name, r.email, mtype="Mailbox").tag = t("Id")
     return root

@@ -18,7 +18,7 @@ from gateway.store.state.db import StateDB
 if TYPE_CHECKING:
     from .auth import AuthSettings
 
-GATEWAY = web.AppKey("gateway", object)
+from .keys import GATEWAY  # noqa: F401 - the key lives in keys.py so front ends need not import the app
 
 
 @dataclass
@@ -36,6 +36,13 @@ class GatewayState:
         from .sessions import MailboxCache
         if self.mailboxes is None:
             self.mailboxes = MailboxCache(self.db, self.config)
+
+    @property
+    def store_directory(self):
+        """The directory as front ends see it (gateway/store/directory.py): GAL, names, groups, photos,
+        other users' free/busy; never the directory client itself."""
+        from gateway.store.directory import Directory
+        return Directory(self.directory, self.db, self.config)
 
 
 

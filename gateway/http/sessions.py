@@ -88,6 +88,6 @@ def current_user(request: web.Request) -> AuthenticatedUser:
 
 
 async def mailbox_for(request: web.Request) -> Mailbox:
-    from .app import GATEWAY
+    from .keys import GATEWAY
     state = request.app[GATEWAY]
     return await state.mailboxes.get(current_user(request))

@@ -23,7 +23,7 @@ from protocols.mapi.props import core as P
 from protocols.mapi.values import decode_value, encode_value
 
 from . import folders as layout
-from .errors import InvalidOperation, NotFound, StoreError
+from .errors import FolderExists, InvalidOperation, NotFound, StoreError, WellKnownFolder
 from .ids import FIRST_FREE_GLOBCNT, Counter, MailboxIdentity
 from .model import MessageContent
 from .namedmap import NamedPropMap
@@ -322,7 +322,7 @@ class Mailbox:
         parent = await self.get_folder(parent_fid)
         for child in await self.child_folders(parent_fid):
             if child.display_name.lower() == name.lower():
-                raise InvalidOperation(f"a folder named {name!r} already exists here")  # ecDuplicateName
+                raise FolderExists(f"a folder named {name!r} already exists here")  # ecDuplicateName
         cls = container_class or "IPF.Note"
         if cls.startswith("IPF.Note") or cls == "IPF" and parent.kind in ("imap", "local"):
             kind = "imap" if parent.kind == "imap" or parent.role == "ipm_subtree" else "local"
@@ -347,7 +347,7 @@ class Mailbox:
     async def rename_folder(self, fid: int, new_name: str) -> Folder:
         f = await self.get_folder(fid)
         if f.role:
-            raise InvalidOperation("well-known folders cannot be renamed")
+            raise WellKnownFolder("well-known folders cannot be renamed", "rename")
         await self._adapters[f.kind].rename_folder(f, new_name, None)
         return await self.get_folder(fid)
 
@@ -355,7 +355,7 @@ class Mailbox:
         f = await self.get_folder(fid)
         parent = await self.get_folder(new_parent_fid)
         if f.role:
-            raise InvalidOperation("well-known folders cannot be moved")
+            raise WellKnownFolder("well-known folders cannot be moved", "move")
         await self._adapters[f.kind].rename_folder(f, new_name or f.display_name, parent)
         return await self.get_folder(fid)
 
@@ -372,7 +372,7 @@ class Mailbox:
     async def delete_folder(self, fid: int) -> None:
         f = await self.get_folder(fid)
         if f.role:
-            raise InvalidOperation("well-known folders cannot be deleted")
+            raise WellKnownFolder("well-known folders cannot be deleted", "delete")
         for child in await self.child_folders(fid):
             await self.delete_folder(child.fid)
         await self._adapters[f.kind].delete_folder(f)
