@@ -14,11 +14,15 @@ Rooms and the rules checked here:
       ``gateway.store.factory`` and never ``gateway.backends.*``,
     * ``gateway.http`` modules that import no front end (sessions, auth, the request keys in
       ``gateway.http.keys``), and ``gateway.config``.
-- ``gateway.http`` is the composition root: ``app.py`` builds the aiohttp app, opens the state
-  database and the directory (``gateway.http.server``) and registers each front end's routes, so
-  http may import protocols, the fronts (only through their ``register``), the store and
-  ``gateway.config``. A front end never imports ``gateway.http.app``: what it needs of the shared
-  gateway state it finds on the aiohttp app under ``gateway.http.keys.GATEWAY``.
+- ``gateway.http`` is the composition root (a decision beyond ARCHITECTURE.md's table, which lists
+  only protocols and the fronts): ``app.py`` builds the aiohttp app, ``server.py`` opens the state
+  database and the directory client, ``sessions.py`` opens mailboxes (``gateway.store.factory``),
+  ``auth/`` checks sign-ins against the directory (``gateway.backends``), and ``app.py`` registers
+  each front end's routes. So http may import protocols, the store, backends for sign-in and
+  ``gateway.config``, and the fronts only from ``app.py`` (their ``register``). A front end never
+  imports ``gateway.http.app``: it finds the shared gateway state on the aiohttp app under
+  ``gateway.http.keys.GATEWAY``, and the directory as ``GatewayState.store_directory`` (a
+  ``gateway.store.directory.Directory``), which ``EwsContext.directory`` hands to EWS handlers.
 - No import cycles among gateway modules: module-level imports form a DAG, and so do all imports
   including the lazy ones inside functions, except for the edges named in ``LAZY_CYCLE_ALLOWLIST``.
 - Front ends contain no SQL and do not touch the state database (``.db.one/.all/.execute``,
@@ -330,3 +334,10 @@ def test_the_rules_catch_a_violation(rule):
     else:
         assert _under(planted.target, "gateway")
     assert _cycles({"gateway.a": {"gateway.b"}, "gateway.b": {"gateway.a"}}) == [["gateway.a", "gateway.b"]]
+
+
+def test_only_the_app_imports_front_ends_from_http():
+    """``gateway.http.app`` registers the front ends' routes; no other http module knows a front end."""
+    bad = [_where(i) for i in IMPORTS if _under(i.importer, "gateway.http") and i.importer != "gateway.http.app"
+           and _front_of(i.target)]
+    assert not bad, "\n".join(bad)
