@@ -68,9 +68,15 @@ def _count(view_el, name: str, default: int | None, code: str, least: int = 0) -
 
 def page(rows: list, view_el) -> tuple[list, dict]:
     """IndexedPage*View / FractionalPage*View (MS-OXWSSRCH 2.2.4.x) -> (window, RootFolder attributes)."""
-    total = len(rows)
+    start, end, attrs = window_of(len(rows), view_el)
+    return rows[start:end], attrs
+
+
+def window_of(total: int, view_el) -> tuple[int, int, dict]:
+    """(first row, end row, RootFolder attributes) of a paged view over ``total`` rows: a table reads
+    only rows[first:end]."""
     if view_el is None:
-        return rows, {"TotalItemsInView": str(total), "IncludesLastItemInRange": "true"}
+        return 0, total, {"TotalItemsInView": str(total), "IncludesLastItemInRange": "true"}
     max_n = _count(view_el, "MaxEntriesReturned", None, "ErrorInvalidPagingMaxRows", least=1)
     name = local(view_el)
     if name.startswith("FractionalPage"):
@@ -88,7 +94,6 @@ def page(rows: list, view_el) -> tuple[list, dict]:
     else:
         start = min(offset, total)
         end = total if max_n is None else min(start + max_n, total)
-    window = rows[start:end]
     attrs = {"TotalItemsInView": str(total),
              "IncludesLastItemInRange": "true" if end >= total else "false"}
     if name.startswith("FractionalPage"):
@@ -96,7 +101,7 @@ def page(rows: list, view_el) -> tuple[list, dict]:
         attrs["AbsoluteDenominator"] = str(total)
     else:
         attrs["IndexedPagingOffset"] = str(end)
-    return window, attrs
+    return start, end, attrs
 
 
 async def find_folder(ctx: EwsContext):

@@ -10,10 +10,11 @@ from gateway.store.model import MessageContent, Recipient
 from gateway.store.objects import Item
 from protocols.ews import ids as ewsids
 from protocols.ews.folders import read_folder_refs
+from protocols.ews.mapirestrict import sorts_to_mapi, to_mapi
 from protocols.ews.items import (ItemInput, ItemView, field_for_uri, read_item, table_for_class, write_item)
 from protocols.ews.ns import child, children, first_child, local, m, sub, t
 from protocols.ews.responses import ResponseError
-from protocols.ews.restrict import SortKey, evaluate, parse_restriction, parse_sort, sort_items, value_of
+from protocols.ews.restrict import SortKey, parse_restriction, parse_sort
 from protocols.ews.shapes import parse_shape
 from protocols.ews.values import FieldPath, PathError, find_path
 from protocols.mapi.props import core as P
@@ -21,7 +22,7 @@ from protocols.mapi.props.named import PidNameKeywords
 
 from . import pending
 from .context import EwsContext, for_each
-from .folders import page
+from .folders import page, window_of
 
 DEFAULT_SORT = [SortKey(FieldPath(uri="item:DateTimeReceived"), False)]
 
@@ -97,12 +98,13 @@ async def find_item(ctx: EwsContext):
     async def one(ref, el):
         folder = await ctx.folder(ref)
         if traversal == "SoftDeleted":
-            rows = []
+            window, attrs = page([], view_el)
         else:
-            rows = await ctx.mbx.list_items(folder.fid, associated=(traversal == "Associated"))
-        rows = [i for i in rows if evaluate(restriction, i.props, value_of)]
-        rows = sort_items(rows, sort, lambda i: i.props, value_of)
-        window, attrs = page(rows, view_el)
+            # the folder's contents table: restriction and sort run in the store, only the page is read
+            view = await ctx.mbx.contents_view(folder.fid, to_mapi(restriction), sorts_to_mapi(sort),
+                                               associated=(traversal == "Associated"))
+            start, end, attrs = window_of(view.count(), view_el)
+            window = view.rows(start, end - start)
         root = sub(el, m("RootFolder"), **attrs)
         items = sub(root, t("Items"))
         for item in window:

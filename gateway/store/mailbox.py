@@ -417,6 +417,9 @@ class Mailbox:
                 for t in tag:
                     self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ? "
                                     "AND tag = ?", (self.mailbox_id, obj_kind, globcnt, t))
+            if obj_kind == "m" and (tagged or remove):
+                from .tables.rows import reindex
+                reindex(self, globcnt)      # an overlaid subject or importance sorts and restricts too
 
     def move_overlay(self, obj_kind: str, old: int, new: int) -> None:
         self.db.execute("UPDATE props SET obj_id = ? WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ?",
@@ -441,20 +444,29 @@ class Mailbox:
 
     def insert_message(self, fid_globcnt: int, kind: str, *, uidvalidity=None, uid=None, href=None, etag=None,
                        emailid=None, modseq=None, flags=None, associated=False, summary=None,
-                       globcnt: int | None = None) -> int:
+                       globcnt: int | None = None, index_props: dict | None = None) -> int:
+        """A new row; ``index_props`` (the row's properties, when the caller has them) saves decoding the
+        summary again for the table index."""
+        from .tables.columns import index_fields
+        from .tables.rows import base_props
         keep = globcnt is not None
         globcnt = globcnt if globcnt is not None else self.counter.allocate()
         cn = self.new_cn()
         now = now_iso()
         self.stale_counts(fid_globcnt)
+        if index_props is None:
+            index_props = base_props(self, kind, summary, flags)
+        index = index_fields(index_props)
+        index["i_modified"] = datetime.fromisoformat(now).timestamp()
         try:
             with self.db.savepoint():
                 self.db.execute(
                     "INSERT INTO messages (mailbox_id, mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, "
-                    "flags, associated, cn, pcl, created, modified, summary) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"flags, associated, cn, pcl, created, modified, summary, {', '.join(index)}) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{', ?' * len(index)})",
                     (self.mailbox_id, globcnt, fid_globcnt, kind, uidvalidity, uid, href, etag, emailid, modseq,
-                     flags, 1 if associated else 0, cn, self._pcl_with(None, cn), now, now, summary))
+                     flags, 1 if associated else 0, cn, self._pcl_with(None, cn), now, now, summary,
+                     *index.values()))
         except Exception as exc:
             # another worker (a second gateway on the same PostgreSQL, or a sync that did not share our
             # folder lock) recorded this UID or href first
@@ -469,7 +481,7 @@ class Mailbox:
                 self.tombstone_message(existing)
                 return self.insert_message(fid_globcnt, kind, uidvalidity=uidvalidity, uid=uid, href=href, etag=etag,
                                            emailid=emailid, modseq=modseq, flags=flags, associated=associated,
-                                           summary=summary, globcnt=globcnt)
+                                           summary=summary, globcnt=globcnt, index_props=index_props)
         return globcnt
 
     def _live_mid(self, fid_globcnt: int, uidvalidity, uid, href) -> int | None:
@@ -490,12 +502,18 @@ class Mailbox:
         cn = self.new_cn()
         row = self.db.one("SELECT pcl, fid FROM messages WHERE mailbox_id = ? AND mid = ?",
                           (self.mailbox_id, globcnt))
-        fields.update(cn=cn, pcl=self._pcl_with(row[0] if row else None, cn), modified=now_iso())
+        now = now_iso()
+        reindex = "summary" in fields or "flags" in fields
+        fields.update(cn=cn, pcl=self._pcl_with(row[0] if row else None, cn), modified=now,
+                      i_modified=datetime.fromisoformat(now).timestamp())
         if row:
             self.stale_counts(row[1])
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE messages SET {cols} WHERE mailbox_id = ? AND mid = ?",
                         (*fields.values(), self.mailbox_id, globcnt))
+        if reindex and row:
+            from .tables.rows import reindex as reindex_row
+            reindex_row(self, globcnt)
         return cn
 
     def stale_counts(self, fid_globcnt: int) -> None:
@@ -578,6 +596,17 @@ class Mailbox:
         if associated:
             return await self._adapters["local"].list_associated(f)
         return await adapter.list(f, sync=sync)
+
+    async def contents_view(self, fid: int, restriction=None, sorts=(), *, associated: bool = False,
+                            sync: bool = True):
+        """The folder's contents table (tables.ContentsView), brought up to date with the backend first:
+        ``restriction`` a protocols.mapi.restrictions tree, ``sorts`` SortOrder keys (property keys:
+        tags, or NamedProp for named properties)."""
+        from .tables import ContentsView
+        f = await self.get_folder(fid)
+        if sync and not associated:
+            await self._adapters[f.kind].sync(f)
+        return ContentsView(self, f, restriction, tuple(sorts), associated)
 
     async def get_item(self, mid: int) -> Item:
         row = self.message_row(self.ident.globcnt_of(mid))

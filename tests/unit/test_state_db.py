@@ -116,7 +116,7 @@ def test_schema_2_database_with_duplicate_rows_migrates_to_3(tmp_path):
     db = StateDB.open(path)                                # migrates
     try:
         assert db.one("SELECT value FROM meta WHERE key = 'schema_version'") == (str(SCHEMA_VERSION),)
-        assert SCHEMA_VERSION == 3
+        assert SCHEMA_VERSION >= 3
         live = db.all("SELECT mid FROM messages WHERE mailbox_id = ? ORDER BY mid", (mid_,))
         assert [r[0] for r in live] == [500, 501, 502, 504, 600, 601]
         gone = db.all("SELECT fid, mid, cn FROM tombstones WHERE mailbox_id = ? ORDER BY mid", (mid_,))
@@ -151,3 +151,32 @@ def test_a_refused_insert_in_a_savepoint_keeps_the_transaction(db):
         assert is_unique_violation(info.value)
         _message(db, mid_, 902, 1000, uid=6)
     assert [r[0] for r in db.all("SELECT mid FROM messages WHERE mailbox_id = ? ORDER BY mid", (mid_,))] == [900, 902]
+
+
+def test_schema_3_database_gains_the_table_index(tmp_path, monkeypatch):
+    """Version 4 adds the contents-table index columns to an existing file; its folders are indexed afresh
+    (indexed_at NULL) the first time they are listed."""
+    from gateway.store.state import db as dbmod
+    from gateway.store.state import schema
+    path = tmp_path / "v3.sqlite3"
+    with monkeypatch.context() as m:
+        m.setattr(schema, "INDEX_COLUMNS", [])
+        m.setattr(dbmod, "INDEX_COLUMNS", [])
+        m.setattr(dbmod, "INDEX_INDEXES", [])
+        m.setattr(dbmod, "SCHEMA_VERSION", 3)
+        m.setattr(schema, "_TABLES", schema._TABLES.replace("    indexed_at DOUBLE PRECISION,\n", ""))
+        db = StateDB.open(path)
+        assert "i_received" not in {r[1] for r in db.all("PRAGMA table_info(messages)")}
+        assert "indexed_at" not in {r[1] for r in db.all("PRAGMA table_info(folders)")}
+        provision(db, "alice@example.test")
+        db.close()
+    db = StateDB.open(path)
+    try:
+        cols = {r[1] for r in db.all("PRAGMA table_info(messages)")}
+        assert {name for name, _ in schema.INDEX_COLUMNS} <= cols
+        assert "indexed_at" in {r[1] for r in db.all("PRAGMA table_info(folders)")}
+        assert db.one("SELECT value FROM meta WHERE key = 'schema_version'") == (str(dbmod.SCHEMA_VERSION),)
+        assert any(r[1] == "messages_i_received" for r in db.all("PRAGMA index_list(messages)"))
+    finally:
+        db.close()
+    StateDB.open(path).close()    # a second open changes nothing

@@ -434,15 +434,15 @@ class ImapBackendClient:
                 state = await conn.select(folder, force=True)
             status = await self._selected_status(conn, state)
             if state.uidvalidity != uidvalidity:
-                everything = self._summaries(await self._fetch_summaries_on(conn, "1:*", True))
+                everything = self._summaries(await self._fetch_summaries_on(conn, "1:*", True, True))
                 return ImapChanges(status, tuple(everything), (), full_resync=True)
             if qresync:
                 gone = set(state.vanished)
                 touched = {parse.number(f["UID"]) for f in state.fetches if "UID" in f}
                 changed = self._summaries(await self._fetch_summaries_on(
-                    conn, parse.format_sequence_set(touched), True)) if touched else []
+                    conn, parse.format_sequence_set(touched), True, True)) if touched else []
             elif modseq is not None and self._condstore:
-                result = await self._fetch_summaries_on(conn, "1:*", True,
+                result = await self._fetch_summaries_on(conn, "1:*", True, True,
                                                         modifiers=f"(CHANGEDSINCE {int(modseq)})".encode())
                 changed = self._summaries(result)
                 gone = known - set(await self._all_uids(conn)) if known is not None else set()
@@ -479,7 +479,8 @@ class ImapBackendClient:
             existing = {u for u in existing if current[u] != _strip_recent(known_flags.get(u, frozenset()))}
         changed: list[ImapMessageSummary] = []
         if new:
-            changed += self._summaries(await self._fetch_summaries_on(conn, parse.format_sequence_set(new), True))
+            changed += self._summaries(await self._fetch_summaries_on(conn, parse.format_sequence_set(new), True,
+                                                                      True))
         if existing:
             changed += self._summaries(await self._fetch_summaries_on(
                 conn, parse.format_sequence_set(existing), False))

@@ -9,12 +9,14 @@ MIME, expunge the old one) under the same MID.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from gateway.backends.base import BackendError, ImapMessageSummary
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
+from protocols.mapi.values import encode_bag
 
 from .. import conversions as conv
 from ..errors import BackendUnavailable, InvalidOperation, NotFound
@@ -24,6 +26,7 @@ from ..folderlock import folder_lock
 from ..objects import Folder, Item
 from ..state.db import is_unique_violation
 from ..convert.mail import apply_flags
+from ..contentcodec import to_tagged
 from ..summary import flag_props, summary_props
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 FLAG_KEYS = {P.PidTagMessageFlags, P.PidTagFlagStatus, P.PidTagFollowupIcon, P.PidTagLastVerbExecuted,
              PidNameKeywords}
+BUILD_CHUNK = 250     # summaries fetched and parsed per step of a folder's first indexing
 MAIL_CLASSES = ("IPM.Note", "REPORT.", "IPM.Schedule.Meeting", "IPM.Post", "IPM.Outlook.Recall", "IPM.Sharing")
 
 
@@ -85,66 +89,128 @@ class ImapAdapter:
         return "imap" if cls.startswith(MAIL_CLASSES) else "local"
 
     # ------------------------------------------------------------ sync
-    async def sync(self, folder: Folder) -> dict[int, ImapMessageSummary]:
-        """Reconcile the folder's id map with IMAP; returns {mid globcnt: summary} in UID order.
+    async def sync(self, folder: Folder) -> None:
+        """Bring the folder's rows and their table index up to date with IMAP. A folder indexed before
+        costs only its changes (QRESYNC/CONDSTORE, else one FLAGS listing); the first time, or after
+        UIDVALIDITY changed, every message's summary is fetched, in chunks.
         Under the folder's lock: a write of this gateway is either all seen or not yet begun."""
         async with folder_lock(self.mbx, folder.globcnt):
-            return await self._sync(folder)
+            frow = self.mbx.db.one("SELECT uidvalidity, highestmodseq, indexed_at FROM folders WHERE mailbox_id = ? "
+                                   "AND fid = ?", (self.mbx.mailbox_id, folder.globcnt))
+            if frow is None or frow[0] is None or frow[2] is None:
+                return await self._build(folder)
+            return await self._changes(folder, int(frow[0]), frow[1])
 
-    async def _sync(self, folder: Folder) -> dict[int, ImapMessageSummary]:
-        mbx, db = mbx_db = self.mbx, self.mbx.db
+    async def _status(self, folder: Folder):
         try:
-            st = await self.imap.status(folder.ref)
+            return await self.imap.status(folder.ref)
         except BackendError as exc:
             if exc.kind == "notfound":
                 raise NotFound(f"IMAP folder {folder.ref!r} is gone") from exc
             raise BackendUnavailable(str(exc)) from exc
-        frow = db.one("SELECT uidvalidity FROM folders WHERE mailbox_id = ? AND fid = ?",
-                      (mbx.mailbox_id, folder.globcnt))
-        rows = db.all("SELECT mid, uidvalidity, uid, emailid, modseq, flags FROM messages WHERE mailbox_id = ? "
-                      "AND fid = ? AND kind = 'imap'", (mbx.mailbox_id, folder.globcnt))
-        known = {r[2]: r for r in rows if r[1] == st.uidvalidity}
-        stale = [r for r in rows if r[1] != st.uidvalidity]  # UIDVALIDITY changed: their UIDs mean nothing now
-        stale_by_emailid = {r[3]: r for r in stale if r[3]}
-        summaries = (await self.imap.fetch_summaries(folder.ref, "1:*", envelope=True, bodystructure=True)
-                     if st.exists else [])
-        out: dict[int, ImapMessageSummary] = {}
+
+    async def _build(self, folder: Folder) -> None:
+        """Index the whole folder: UIDs and flags first, then the summaries in chunks (the event loop
+        parses one chunk at a time), matched to the rows already known by UID or EMAILID."""
+        mbx, db = self.mbx, self.mbx.db
+        st = await self._status(folder)
+        listing = await self.imap.fetch_summaries(folder.ref, "1:*", envelope=False) if st.exists else []
+        rows = db.all("SELECT mid, uidvalidity, uid, emailid FROM messages WHERE mailbox_id = ? AND fid = ? "
+                      "AND kind = 'imap'", (mbx.mailbox_id, folder.globcnt))
+        known = {r[2]: r[0] for r in rows if r[1] == st.uidvalidity and r[2] is not None}
+        stale = [r for r in rows if r[1] != st.uidvalidity or r[2] is None]  # UIDs that mean nothing now
+        stale_by_emailid = {r[3]: r[0] for r in stale if r[3]}
+        seen: set[int] = set()
+        uids = [s.uid for s in listing]
+        for start in range(0, len(uids), BUILD_CHUNK):
+            chunk = await self.imap.fetch_summaries(folder.ref, uids[start:start + BUILD_CHUNK], envelope=True,
+                                                    bodystructure=True)
+            with db.transaction():
+                for s in chunk:
+                    seen.add(self._record(folder, s, st.uidvalidity, known.get(s.uid), stale_by_emailid))
+            await asyncio.sleep(0)
         with db.transaction():
-            for s in summaries:
-                fl = norm_flags(s.flags)
-                row = known.pop(s.uid, None)
-                if row is None and s.emailid and s.emailid in stale_by_emailid:
-                    row = stale_by_emailid.pop(s.emailid)
-                    mbx.touch_message(row[0], uidvalidity=st.uidvalidity, uid=s.uid, flags=fl, modseq=s.modseq)
-                    out[row[0]] = s
-                    continue
-                if row is None:
-                    moved = self._find_moved(s, folder.globcnt)
-                    if moved is not None:
-                        mbx.tombstone_message(moved, keep_data=True)
-                        g = mbx.insert_message(folder.globcnt, "imap", uidvalidity=st.uidvalidity, uid=s.uid,
-                                               emailid=s.emailid, modseq=s.modseq, flags=fl, globcnt=moved)
-                    else:
-                        g = mbx.insert_message(folder.globcnt, "imap", uidvalidity=st.uidvalidity, uid=s.uid,
-                                               emailid=s.emailid, modseq=s.modseq, flags=fl)
-                    out[g] = s
-                    continue
-                if row[5] != fl or (s.modseq is not None and row[4] != s.modseq):
-                    mbx.touch_message(row[0], flags=fl, modseq=s.modseq)
-                out[row[0]] = s
-            for row in list(known.values()) + list(stale_by_emailid.values()) + \
-                    [r for r in stale if not r[3]]:
-                mbx.tombstone_message(row[0])
-            if frow is None or frow[0] != st.uidvalidity:
-                db.execute("UPDATE folders SET uidvalidity = ? WHERE mailbox_id = ? AND fid = ?",
-                           (st.uidvalidity, mbx.mailbox_id, folder.globcnt))
-            db.execute("UPDATE folders SET highestmodseq = ?, uidnext = ?, total_count = ?, unread_count = ?, "
-                       "counted_at = ? WHERE mailbox_id = ? AND fid = ?",
-                       (st.highestmodseq, st.uidnext, len(summaries),
-                        sum(1 for s in summaries if not any(f.lower() == "\\seen" for f in s.flags)),
-                        time.time(), mbx.mailbox_id, folder.globcnt))
-        del mbx_db
-        return out
+            for r in rows:
+                if r[0] not in seen:
+                    mbx.tombstone_message(r[0])
+            self._folder_state(folder, st, indexed=True)
+
+    async def _changes(self, folder: Folder, uidvalidity: int, modseq) -> None:
+        mbx, db = self.mbx, self.mbx.db
+        imap = self.mbx.backends.imap
+        qresync = modseq is not None and "QRESYNC" in getattr(imap, "enabled", ())
+        known_uids = known_flags = None
+        if not qresync:
+            # rows without a summary (a message appended by an older version) come back as new
+            rows = db.all("SELECT uid, flags FROM messages WHERE mailbox_id = ? AND fid = ? AND kind = 'imap' "
+                          "AND uidvalidity = ? AND uid IS NOT NULL AND summary IS NOT NULL",
+                          (mbx.mailbox_id, folder.globcnt, uidvalidity))
+            known_uids = [r[0] for r in rows]
+            known_flags = {r[0]: frozenset((r[1] or "").split()) for r in rows}
+        try:
+            ch = await self.imap.changes_since(folder.ref, uidvalidity, modseq, known_uids, known_flags=known_flags)
+        except BackendError as exc:
+            if exc.kind == "notfound":
+                raise NotFound(f"IMAP folder {folder.ref!r} is gone") from exc
+            raise BackendUnavailable(str(exc)) from exc
+        if ch.full_resync:
+            db.execute("UPDATE folders SET indexed_at = NULL WHERE mailbox_id = ? AND fid = ?",
+                       (mbx.mailbox_id, folder.globcnt))
+            return await self._build(folder)
+        with db.transaction():
+            for s in ch.changed:
+                row = db.one("SELECT mid, flags, modseq, summary IS NULL FROM messages WHERE mailbox_id = ? "
+                             "AND fid = ? AND uidvalidity = ? AND uid = ?",
+                             (mbx.mailbox_id, folder.globcnt, uidvalidity, s.uid))
+                if row is None or (row[3] and s.envelope is not None):
+                    self._record(folder, s, uidvalidity, row[0] if row else None, {})
+                elif row[1] != norm_flags(s.flags) or (s.modseq is not None and row[2] != s.modseq):
+                    mbx.touch_message(row[0], flags=norm_flags(s.flags), modseq=s.modseq)
+            for uid in ch.vanished:
+                row = db.one("SELECT mid FROM messages WHERE mailbox_id = ? AND fid = ? AND uidvalidity = ? "
+                             "AND uid = ?", (mbx.mailbox_id, folder.globcnt, uidvalidity, uid))
+                if row is not None:
+                    mbx.tombstone_message(row[0])
+            self._folder_state(folder, ch.status, indexed=True)
+
+    def _record(self, folder: Folder, s: ImapMessageSummary, uidvalidity: int, mid: int | None,
+                stale_by_emailid: dict) -> int:
+        """One message's row and summary: the known row (by UID), a row of the old UIDVALIDITY with the
+        same EMAILID, a message another client moved here (EMAILID in another folder), or a new row."""
+        mbx = self.mbx
+        fl = norm_flags(s.flags)
+        props = summary_props(s)
+        blob = encode_bag(to_tagged(props, mbx.names))
+        if mid is None and s.emailid and s.emailid in stale_by_emailid:
+            mid = stale_by_emailid.pop(s.emailid)
+        if mid is not None:
+            mbx.touch_message(mid, uidvalidity=uidvalidity, uid=s.uid, flags=fl, modseq=s.modseq, summary=blob,
+                              emailid=s.emailid)
+            return mid
+        moved = self._find_moved(s, folder.globcnt)
+        if moved is not None:
+            mbx.tombstone_message(moved, keep_data=True)
+        return mbx.insert_message(folder.globcnt, "imap", uidvalidity=uidvalidity, uid=s.uid, emailid=s.emailid,
+                                  modseq=s.modseq, flags=fl, summary=blob, globcnt=moved, index_props=props)
+
+    def _folder_state(self, folder: Folder, st, *, indexed: bool) -> None:
+        """What the server said of the folder: its sync point and its counts (MESSAGES, UNSEEN)."""
+        self.mbx.db.execute(
+            "UPDATE folders SET uidvalidity = ?, highestmodseq = ?, uidnext = ?, total_count = ?, unread_count = ?, "
+            "counted_at = ?, indexed_at = COALESCE(indexed_at, ?) WHERE mailbox_id = ? AND fid = ?",
+            (st.uidvalidity, st.highestmodseq, st.uidnext, st.exists, st.unseen, time.time(),
+             time.time() if indexed else None, self.mbx.mailbox_id, folder.globcnt))
+
+    async def summarize(self, folder: Folder, mid: int, uid: int | None) -> None:
+        """Fill a row's summary right after this gateway wrote the message (APPEND, MOVE without a
+        summary to carry): the table shows it at once, and no sync has to find it."""
+        if uid is None:
+            return
+        found = await self.imap.fetch_summaries(folder.ref, str(uid), envelope=True, bodystructure=True)
+        if found:
+            props = summary_props(found[0])
+            self.mbx.touch_message(mid, summary=encode_bag(to_tagged(props, self.mbx.names)),
+                                   flags=norm_flags(found[0].flags), modseq=found[0].modseq)
 
     def _find_moved(self, s: ImapMessageSummary, fid: int) -> int | None:
         """A message another client moved here: same EMAILID in another folder of this mailbox."""
@@ -156,37 +222,15 @@ class ImapAdapter:
 
     # ------------------------------------------------------------ reading
     async def list(self, folder: Folder, *, sync: bool = True) -> list[Item]:
-        summaries = await self.sync(folder)
-        mbx = self.mbx
-        rows = {r[0]: r for r in mbx.db.all(
-            "SELECT mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, associated, cn, pcl, "
-            "modified FROM messages WHERE mailbox_id = ? AND fid = ?", (mbx.mailbox_id, folder.globcnt))}
-        overlays = self._folder_overlays(folder.globcnt)
-        keys = ("mid", "fid", "kind", "uidvalidity", "uid", "href", "etag", "emailid", "modseq", "flags",
-                "associated", "cn", "pcl", "modified")
-        items = []
-        for g, s in summaries.items():
-            row = dict(zip(keys, rows[g]))
-            props = summary_props(s)
-            props.update(overlays.get(g, {}))
-            props.update(mbx.id_props(row))
-            items.append(Item(mbx.ident.mid(g), g, folder.fid, "imap", False, props))
-        # items of other kinds kept in this folder (e.g. a deleted appointment)
-        items += await mbx.adapter_for("local").list_rows(folder, [dict(zip(keys, r)) for r in rows.values()
-                                                                     if r[2] == "local" and not r[10]])
-        return items
-
-    def _folder_overlays(self, fid: int) -> dict[int, dict]:
-        mbx = self.mbx
-        from protocols.mapi.values import decode_value
-        out: dict[int, dict] = {}
-        for obj, tag, blob in mbx.db.all(
-                "SELECT p.obj_id, p.tag, p.value FROM props p JOIN messages m ON m.mailbox_id = p.mailbox_id "
-                "AND m.mid = p.obj_id WHERE p.mailbox_id = ? AND p.obj_kind = 'm' AND m.fid = ?",
-                (mbx.mailbox_id, fid)):
-            value, _ = decode_value(tag & 0xFFFF, bytes(blob), wide=True)
-            out.setdefault(obj, {})[mbx.names.key_for_tag(tag)] = value
-        return out
+        """Every row of the folder from the index (mail in UID order, then items kept by the gateway)."""
+        from ..tables.rows import ROW_SELECT, items_for
+        if sync:
+            await self.sync(folder)
+        rows = self.mbx.db.all(
+            f"SELECT {ROW_SELECT} FROM messages WHERE mailbox_id = ? AND fid = ? AND associated = 0 AND "
+            "((kind = 'imap' AND uid IS NOT NULL) OR kind = 'local') "
+            "ORDER BY CASE kind WHEN 'imap' THEN 0 ELSE 1 END, uid, mid", (self.mbx.mailbox_id, folder.globcnt))
+        return items_for(self.mbx, rows)
 
     async def _fetch_raw(self, folder: Folder, row: dict) -> bytes:
         try:
@@ -229,6 +273,7 @@ class ImapAdapter:
                 raise BackendUnavailable("the IMAP server did not report the new message's UID (no UIDPLUS)")
             g = self.mbx.insert_message(folder.globcnt, "imap", uidvalidity=uidvalidity, uid=uid,
                                         flags=norm_flags(flags))
+            await self.summarize(folder, g, uid)
         await self._keep_lost(g, content, mime, flags, folder)
         return g
 
@@ -300,6 +345,7 @@ class ImapAdapter:
 
     async def replace(self, folder: Folder, row: dict, content: MessageContent) -> None:
         """A new MIME for the same MID: append first, expunge the old copy only once the new one is in."""
+        row = self.mbx.message_row(row["mid"])   # the flags as they are now (an update may have just set some)
         content = MessageContent({k: v for k, v in content.props.items() if k not in conv.DERIVED},
                                  content.recipients, content.attachments)
         mime = conv.content_to_mime(content)
@@ -320,6 +366,7 @@ class ImapAdapter:
                     raise
                 self.mbx.tombstone_message(other)
                 self.mbx.touch_message(row["mid"], uidvalidity=uidvalidity, uid=uid)
+            await self.summarize(folder, row["mid"], uid)
         self.mbx.set_overlay("m", row["mid"], {}, remove=list(self.mbx.overlay("m", row["mid"]).keys()))
         await self._keep_lost(row["mid"], content, mime, flags, folder)
 
@@ -341,9 +388,13 @@ class ImapAdapter:
         out: dict[int, int] = {}
         for r in rows:
             new_uid = mapping.get(r["uid"])
+            # the summary goes along: the same message, the same table row in its new folder
+            summary = self.mbx.db.one("SELECT summary FROM messages WHERE mailbox_id = ? AND mid = ?",
+                                      (self.mbx.mailbox_id, r["mid"]))
+            summary = summary[0] if summary else None
             if copy:
                 g = self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity, uid=new_uid,
-                                            flags=r["flags"], emailid=None)
+                                            flags=r["flags"], emailid=None, summary=summary)
                 for k, v in [(k, v) for k, v in self.mbx.overlay("m", r["mid"]).items()]:
                     self.mbx.set_overlay("m", g, {k: v})
                 out[r["mid"]] = g
@@ -352,7 +403,7 @@ class ImapAdapter:
                 # another gateway's sync of dest may have recorded the UID first: insert_message keeps our MID
                 out[r["mid"]] = self.mbx.insert_message(dest.globcnt, "imap", uidvalidity=st.uidvalidity,
                                                         uid=new_uid, flags=r["flags"], emailid=r["emailid"],
-                                                        globcnt=r["mid"])
+                                                        globcnt=r["mid"], summary=summary)
             if new_uid is None:
                 # no COPYUID: the next sync of dest re-associates by EMAILID or gives a new id
                 self.mbx.db.execute("UPDATE messages SET uid = NULL WHERE mailbox_id = ? AND mid = ?",

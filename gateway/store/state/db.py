@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .schema import UNIQUE_INDEXES, schema_statements
+from .schema import INDEX_COLUMNS, INDEX_INDEXES, UNIQUE_INDEXES, schema_statements
 
 # 1: the first schema; 2: outbox_queue (sends waiting for the SMTP server, gateway/store/outbox.py);
-# 3: one live row per backend identity (UNIQUE_INDEXES; duplicates of an older file are tombstoned first).
+# 3: one live row per backend identity (UNIQUE_INDEXES; duplicates of an older file are tombstoned first);
+# 4: the contents-table index (INDEX_COLUMNS, folders.indexed_at); an older file's folders are indexed afresh.
 # New tables are created by migrate() on an older database (CREATE ... IF NOT EXISTS); the version says
 # which schema the file was last brought up to.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Duplicate rows of one backend identity: every row but the lowest MID of its group.
 _DUPLICATES = (
@@ -86,10 +87,25 @@ class StateDB:
                 self.remove_duplicate_messages()
             for stmt in UNIQUE_INDEXES:
                 self._raw_execute(stmt, ())
+            if row is not None and int(row[0]) < 4:
+                have = self._columns("messages")
+                for name, typ in INDEX_COLUMNS:
+                    if name not in have:
+                        self._raw_execute(f"ALTER TABLE messages ADD COLUMN {name} {typ}", ())
+                if "indexed_at" not in self._columns("folders"):
+                    self._raw_execute("ALTER TABLE folders ADD COLUMN indexed_at DOUBLE PRECISION", ())
+            for stmt in INDEX_INDEXES:
+                self._raw_execute(stmt, ())
             if row is None:
                 self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
             elif int(row[0]) < SCHEMA_VERSION:
                 self.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION), "schema_version"))
+
+    def _columns(self, table: str) -> set[str]:
+        if self.dialect == "postgres":
+            return {r[0] for r in self.all("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                           "AND table_schema = current_schema()", (table,))}
+        return {r[1] for r in self.all(f"PRAGMA table_info({table})")}
 
     def remove_duplicate_messages(self) -> int:
         """Version 3: concurrent syncs of older versions gave one IMAP UID or DAV href several rows. The

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS folders (
     total_count BIGINT,
     unread_count BIGINT,
     counted_at DOUBLE PRECISION,
+    indexed_at DOUBLE PRECISION,
     cn BIGINT NOT NULL,
     pcl {blob},
     created TEXT NOT NULL,
@@ -63,6 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
     created TEXT NOT NULL,
     modified TEXT NOT NULL,
     summary {blob},
+{index_columns}
     PRIMARY KEY (mailbox_id, mid)
 );
 CREATE INDEX IF NOT EXISTS messages_uid ON messages (mailbox_id, fid, uid);
@@ -132,10 +134,37 @@ UNIQUE_INDEXES = [
 ]
 
 
+# The contents-table index (version 4): the columns tables sort and restrict on, kept beside each row's
+# summary blob by the store (gateway/store/tables). Text is kept case-folded: MAPI and EWS sort and compare
+# strings without case; an exact-case restriction is checked again on the rows the database found.
+INDEX_COLUMNS: list[tuple[str, str]] = [
+    ("i_received", "DOUBLE PRECISION"),   # PidTagMessageDeliveryTime, epoch seconds
+    ("i_sent", "DOUBLE PRECISION"),       # PidTagClientSubmitTime
+    ("i_created", "DOUBLE PRECISION"),    # PidTagCreationTime
+    ("i_modified", "DOUBLE PRECISION"),   # PidTagLastModificationTime
+    ("i_subject", "TEXT"),                # PidTagSubject
+    ("i_norm_subject", "TEXT"),           # PidTagNormalizedSubject
+    ("i_sender", "TEXT"),                 # PidTagSenderName
+    ("i_from", "TEXT"),                   # PidTagSentRepresentingName
+    ("i_to", "TEXT"),                     # PidTagDisplayTo
+    ("i_class", "TEXT"),                  # PidTagMessageClass
+    ("i_size", "BIGINT"),                 # PidTagMessageSize
+    ("i_flags", "BIGINT"),                # PidTagMessageFlags
+    ("i_importance", "INTEGER"),          # PidTagImportance
+    ("i_flag_status", "INTEGER"),         # PidTagFlagStatus
+    ("i_attach", "INTEGER"),              # PidTagHasAttachments
+]
+INDEX_INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS messages_{col} ON messages (mailbox_id, fid, associated, {col}, mid)"
+    for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size")
+]
+
+
 def schema_statements(dialect: str) -> list[str]:
     if dialect == "postgres":
         subst = {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"}
     else:
         subst = {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"}
-    text = _TABLES.format(**subst)
+    cols = "".join(f"    {name} {typ},\n" for name, typ in INDEX_COLUMNS)
+    text = _TABLES.format(**subst, index_columns=cols.rstrip("\n"))
     return [s.strip() for s in text.split(";") if s.strip()]

@@ -1,0 +1,150 @@
+"""A contents table: the rows of one folder, restricted, sorted, read a window at a time.
+
+The folder is brought up to date once when the view opens (its changes only, for a folder indexed
+before); after that, counting and reading windows are queries on the state database. When the
+restriction and the sort compile onto indexed columns (tables/sql.py), a window costs the window: an
+index range read with LIMIT/OFFSET and the overlays of those rows. Otherwise the database narrows
+what it can and the remaining candidates are checked and sorted in Python, from their summaries
+(never from the backend).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from protocols.mapi import restrictions as R
+from protocols.mapi.types import PropType, change_type
+
+from ..objects import Folder, Item
+from .rows import ROW_SELECT, items_for
+from .sql import compile_restriction, compile_sort
+
+if TYPE_CHECKING:
+    from ..mailbox import Mailbox
+
+_STRINGS = (PropType.String8, PropType.String)
+
+
+def getter(props: dict):
+    """``get(key)`` over an item's properties for evaluate(): a string property asked for with the other
+    string type (PT_STRING8 / PT_UNICODE) is the same property."""
+    def get(key):
+        value = props.get(key)
+        if value is None and isinstance(key, int) and (key & 0xFFF) in _STRINGS:
+            other = PropType.String if (key & 0xFFF) == PropType.String8 else PropType.String8
+            value = props.get(change_type(key, other | (key & 0x3000)))
+        return value
+    return get
+
+
+def sort_in_python(items: list[Item], sorts) -> list[Item]:
+    """The same order compile_sort gives, for keys the index does not hold."""
+    def cmp(a: Item, b: Item) -> int:
+        ga, gb = getter(a.props), getter(b.props)
+        for s in sorts:
+            va, vb = ga(R.lookup_key(s.tag)), gb(R.lookup_key(s.tag))
+            if isinstance(va, (list, tuple)):
+                va = va[0] if va else None
+            if isinstance(vb, (list, tuple)):
+                vb = vb[0] if vb else None
+            if va is None or vb is None:
+                c = (va is not None) - (vb is not None)          # missing first
+            else:
+                c = R.compare_values(va, vb) or 0
+            if c:
+                return -c if s.order == R.ORDER_DESCENDING else c
+        last_desc = bool(sorts) and sorts[-1].order == R.ORDER_DESCENDING
+        return (a.globcnt > b.globcnt) - (a.globcnt < b.globcnt) if not last_desc else \
+            (a.globcnt < b.globcnt) - (a.globcnt > b.globcnt)
+    return sorted(items, key=functools.cmp_to_key(cmp))
+
+
+@dataclass
+class ContentsView:
+    mbx: "Mailbox"
+    folder: Folder
+    restriction: object = None                      # protocols.mapi.restrictions tree, or None
+    sorts: tuple = ()                               # SortOrder, ...
+    associated: bool = False
+    _cache: list[Item] | None = field(default=None, repr=False)   # the Python-filtered rows, when needed
+
+    def __post_init__(self) -> None:
+        self._where = compile_restriction(self.restriction)
+        self._order = compile_sort(tuple(self.sorts))
+
+    @property
+    def in_database(self) -> bool:
+        """Restriction and sort both run in SQL: a window costs the window."""
+        return self._where.exact and self._order is not None
+
+    def _base(self) -> tuple[str, tuple]:
+        sql = "mailbox_id = ? AND fid = ? AND associated = ? AND (kind <> 'imap' OR uid IS NOT NULL)"
+        params: tuple = (self.mbx.mailbox_id, self.folder.globcnt, 1 if self.associated else 0)
+        if self._where.sql is not None:
+            sql += f" AND {self._where.sql}"
+            params += self._where.params
+        return sql, params
+
+    def _python_rows(self) -> list[Item]:
+        if self._cache is None:
+            where, params = self._base()
+            order = f" ORDER BY {self._order}" if self._order else ""
+            rows = self.mbx.db.all(f"SELECT {ROW_SELECT} FROM messages WHERE {where}{order}", params)
+            items = items_for(self.mbx, rows)
+            if not self._where.exact:
+                keep = R.RowFilter(self.restriction)
+                items = [i for i in items if keep(getter(i.props))]
+            if self._order is None:
+                items = sort_in_python(items, tuple(self.sorts))
+            self._cache = items
+        return self._cache
+
+    def count(self) -> int:
+        """Rows in the view (PidTagContentCount of a restricted table, EWS TotalItemsInView)."""
+        if not self.in_database:
+            return len(self._python_rows())
+        where, params = self._base()
+        return int(self.mbx.db.one(f"SELECT COUNT(*) FROM messages WHERE {where}", params)[0])
+
+    def rows(self, offset: int, limit: int | None) -> list[Item]:
+        """The rows from ``offset`` (0-based), at most ``limit`` of them (None: to the end)."""
+        offset = max(0, offset)
+        if not self.in_database:
+            rows = self._python_rows()
+            return rows[offset:] if limit is None else rows[offset:offset + max(0, limit)]
+        where, params = self._base()
+        sql = f"SELECT {ROW_SELECT} FROM messages WHERE {where} ORDER BY {self._order}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += (max(0, limit), offset)
+        elif offset:
+            sql += " LIMIT -1 OFFSET ?" if self.mbx.db.dialect == "sqlite" else " OFFSET ?"
+            params += (offset,)
+        return items_for(self.mbx, self.mbx.db.all(sql, params))
+
+    def position_of(self, globcnt: int) -> int | None:
+        """Where a row is in the view (a bookmark's position), or None if the view does not hold it."""
+        if not self.in_database:
+            for n, item in enumerate(self._python_rows()):
+                if item.globcnt == globcnt:
+                    return n
+            return None
+        for n, item in enumerate(self.rows(0, None)):
+            if item.globcnt == globcnt:
+                return n
+        return None
+
+    def find_row(self, restriction, start: int = 0, *, backward: bool = False) -> int | None:
+        """The position of the first row from ``start`` that matches ``restriction`` (RopFindRow)."""
+        keep = R.RowFilter(restriction)
+        if backward:
+            rows = self.rows(0, start + 1)
+            for n in range(min(start, len(rows) - 1), -1, -1):
+                if keep(getter(rows[n].props)):
+                    return n
+            return None
+        for n, item in enumerate(self.rows(start, None), start):
+            if keep(getter(item.props)):
+                return n
+        return None

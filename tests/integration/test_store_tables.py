@@ -1,0 +1,212 @@
+"""Contents tables on the summary index (issue 11), on Dovecot and on the embedded stack.
+
+A folder's rows, their order, restriction and windows come from the state database; the backend is asked
+only for what changed since the folder was last seen. Each test writes with a plain IMAP client, as
+another program would, and reads through the store's view.
+"""
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import uuid
+
+import pytest
+
+from gateway.store.tables import rows as table_rows
+from protocols.mapi import restrictions as R
+from protocols.mapi.props import core as P
+from protocols.mapi.props.named import PidNameKeywords
+
+from .test_store import USERS, open_for, plain_imap
+
+pytestmark = pytest.mark.integration
+
+
+def _append(cfg, folder: str, messages: list[tuple[str, str, str]]) -> None:
+    """(subject, sender, RFC 5322 date) each, appended over one plain IMAP connection."""
+    conn = plain_imap(cfg)
+    try:
+        for subject, sender, date in messages:
+            msg = (f"From: {sender} <{sender.lower().replace(' ', '.')}@example.org>\r\nTo: Alice <alice@example.test>"
+                   f"\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{uuid.uuid4()}@example.org>\r\n"
+                   "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nbody\r\n").encode()
+            typ, _ = conn.append(f'"{folder}"', None, imaplib.Time2Internaldate(_epoch(date)), msg)
+            assert typ == "OK"
+    finally:
+        conn.logout()
+
+
+def _epoch(date: str) -> float:
+    from email.utils import parsedate_to_datetime
+    return parsedate_to_datetime(date).timestamp()
+
+
+def _imap(cfg, folder: str, *commands) -> None:
+    conn = plain_imap(cfg)
+    try:
+        conn.select(f'"{folder}"')
+        for cmd in commands:
+            typ, data = conn.uid(*cmd)
+            assert typ == "OK", (cmd, data)
+        conn.expunge()
+    finally:
+        conn.logout()
+
+
+def _uid_of(cfg, folder: str, subject: str) -> int:
+    conn = plain_imap(cfg)
+    try:
+        conn.select(f'"{folder}"', readonly=True)
+        typ, data = conn.uid("SEARCH", "HEADER", "Subject", f'"{subject}"')
+        return int(data[0].split()[-1])
+    finally:
+        conn.logout()
+
+
+@pytest.fixture
+async def tagged_folder(backend):
+    """A fresh mail folder with 12 messages of known subjects, senders and dates."""
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    inbox = await mbx.folder_by_role("inbox")
+    folder = await mbx.create_folder(inbox.fid, f"tables {tag}")
+    msgs = [(f"{tag} item {i:02d} {'Report' if i % 3 == 0 else 'note'}", f"Sender {chr(65 + (i * 5) % 12)}",
+             f"Mon, {i + 1:02d} Nov 2026 09:00:00 +0000") for i in range(12)]
+    await asyncio.to_thread(_append, cfg, folder.ref, msgs)
+    try:
+        yield kind, cfg, mbx, folder, msgs, tag
+    finally:
+        await mbx.delete_folder(folder.fid)
+        await mbx.close()
+
+
+def _subjects(items) -> list[str]:
+    return [i.props.get(P.PidTagSubject) for i in items]
+
+
+async def test_sorted_windows_from_the_index(tagged_folder):
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    newest = R.SortOrder(P.PidTagMessageDeliveryTime, R.ORDER_DESCENDING)
+    view = await mbx.contents_view(folder.fid, None, [newest])
+    assert view.in_database
+    expected = [s for s, _, _ in reversed(msgs)]
+    assert view.count() == 12
+    assert _subjects(view.rows(0, 12)) == expected
+    assert _subjects(view.rows(5, 3)) == expected[5:8]
+    assert _subjects(view.rows(10, 50)) == expected[10:]
+    by_sender = await mbx.contents_view(folder.fid, None, [R.SortOrder(P.PidTagSenderName, R.ORDER_ASCENDING),
+                                                           newest])
+    got = [(i.props[P.PidTagSenderName], i.props[P.PidTagMessageDeliveryTime]) for i in by_sender.rows(0, None)]
+    assert got == sorted(got, key=lambda r: (r[0].lower(), -r[1].timestamp()))
+    # the same rows, with the same properties, as the whole listing
+    listed = {i.mid: i.props for i in await mbx.list_items(folder.fid)}
+    for item in view.rows(0, None):
+        assert item.props[P.PidTagSubject] == listed[item.mid][P.PidTagSubject]
+        assert item.props[P.PidTagMid] == item.mid
+
+
+async def test_restrictions_run_in_the_database_or_on_the_rows(tagged_folder):
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    reports = R.ContentRestriction(R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagSubject, "report")
+    view = await mbx.contents_view(folder.fid, reports, [R.SortOrder(P.PidTagSubject, R.ORDER_ASCENDING)])
+    assert view.in_database
+    want = sorted(s for s, _, _ in msgs if "Report" in s)
+    assert _subjects(view.rows(0, None)) == want and view.count() == 4
+    # case-sensitive: the database finds the case-insensitive superset, the rows are checked again
+    exact = R.ContentRestriction(R.FL_SUBSTRING, P.PidTagSubject, "report")
+    view = await mbx.contents_view(folder.fid, exact, [])
+    assert not view.in_database and view.count() == 0
+    # a property the index does not keep (categories) is filtered on the rows
+    uid = await asyncio.to_thread(_uid_of, cfg, folder.ref, f"{tag} item 04")
+    target = next(i for i in await mbx.list_items(folder.fid) if i.props.get(P.PidTagSubject).endswith("item 04 note"))
+    await mbx.update_item(target.mid, {PidNameKeywords: ["Blue"]})
+    blue = R.ContentRestriction(R.FL_FULLSTRING | R.FL_IGNORECASE, PidNameKeywords, "blue")
+    view = await mbx.contents_view(folder.fid, blue, [])
+    assert [i.mid for i in view.rows(0, None)] == [target.mid] and uid
+    # Not(missing property) is TRUE, as in MAPI
+    never = R.NotRestriction(R.PropertyRestriction(R.RELOP_EQ, P.PidTagImportance, 2))
+    assert (await mbx.contents_view(folder.fid, never, [])).count() == 12
+
+
+async def test_changes_of_other_clients_reach_the_index_without_a_full_listing(tagged_folder):
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    view = await mbx.contents_view(folder.fid, None, [])
+    assert view.count() == 12
+    fetched: list[int] = []
+    imap = mbx.backends.imap
+    orig = imap.fetch_summaries
+
+    async def counting(folder_ref, uids="1:*", *, envelope=True, bodystructure=False):
+        found = await orig(folder_ref, uids, envelope=envelope, bodystructure=bodystructure)
+        if envelope:
+            fetched.extend(s.uid for s in found)
+        return found
+    imap.fetch_summaries = counting
+    changed_env: list[int] = []
+    orig_changes = imap.changes_since
+
+    async def counting_changes(*args, **kwargs):
+        ch = await orig_changes(*args, **kwargs)
+        changed_env.extend(s.uid for s in ch.changed if s.envelope is not None)
+        return ch
+    imap.changes_since = counting_changes
+    try:
+        read_uid = await asyncio.to_thread(_uid_of, cfg, folder.ref, f"{tag} item 03")
+        gone_uid = await asyncio.to_thread(_uid_of, cfg, folder.ref, f"{tag} item 07")
+        await asyncio.to_thread(_imap, cfg, folder.ref, ("STORE", str(read_uid), "+FLAGS", "(\\Seen)"),
+                                ("STORE", str(gone_uid), "+FLAGS", "(\\Deleted)"))
+        await asyncio.to_thread(_append, cfg, folder.ref, [(f"{tag} late arrival", "Sender Z",
+                                                            "Tue, 24 Nov 2026 09:00:00 +0000")])
+        unread = R.BitMaskRestriction(R.BMR_EQZ, P.PidTagMessageFlags, P.MSGFLAG_READ)
+        view = await mbx.contents_view(folder.fid, unread, [R.SortOrder(P.PidTagMessageDeliveryTime,
+                                                                         R.ORDER_DESCENDING)])
+        assert view.in_database
+        subjects = _subjects(view.rows(0, None))
+        assert subjects[0] == f"{tag} late arrival"
+        assert not any(s.startswith(f"{tag} item 03") or s.startswith(f"{tag} item 07") for s in subjects)
+        assert len(subjects) == 11
+        # only the new message's summary came from the server (Dovecot: QRESYNC names it; pymap: the FLAGS
+        # listing shows one new UID), never the folder's twelve
+        assert len(set(fetched) | set(changed_env)) <= 2, (fetched, changed_env)
+        folder_row = await mbx.get_folder(folder.fid, counts=True)
+        assert folder_row.props.get(P.PidTagContentCount) == 12
+    finally:
+        imap.fetch_summaries = orig
+        imap.changes_since = orig_changes
+
+
+async def test_a_window_reads_only_its_rows(tagged_folder, monkeypatch):
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    view = await mbx.contents_view(folder.fid, None, [R.SortOrder(P.PidTagMessageDeliveryTime,
+                                                                   R.ORDER_DESCENDING)])
+    decoded: list[int] = []
+    orig = table_rows.base_props
+
+    def counting(mbx_, kind_, summary, flags):
+        decoded.append(1)
+        return orig(mbx_, kind_, summary, flags)
+    monkeypatch.setattr(table_rows, "base_props", counting)
+    assert len(view.rows(4, 3)) == 3 and view.count() == 12
+    assert len(decoded) == 3
+
+
+async def test_gateway_writes_are_in_the_index_at_once(tagged_folder):
+    """A message the gateway appends, moves or rewrites has its summary before any sync."""
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    from .test_store import note
+    drafts = await mbx.folder_by_role("drafts")
+    item = await mbx.create_item(drafts.fid, note(f"{tag} drafted"))
+    row = mbx.db.one("SELECT i_subject, summary IS NOT NULL FROM messages WHERE mailbox_id = ? AND mid = ?",
+                     (mbx.mailbox_id, item.globcnt))
+    assert row == (f"{tag} drafted".casefold(), 1)
+    await mbx.move_items([item.mid], folder.fid)
+    view = await mbx.contents_view(folder.fid, R.ContentRestriction(R.FL_SUBSTRING | R.FL_IGNORECASE,
+                                                                    P.PidTagSubject, "drafted"), [], sync=False)
+    assert [i.mid for i in view.rows(0, None)] == [item.mid]
+    # a property kept beside the message (overlay) sorts and restricts too
+    other = next(i for i in await mbx.list_items(folder.fid) if i.props[P.PidTagSubject].startswith(f"{tag} item 05"))
+    await mbx.update_item(other.mid, {P.PidTagImportance: 2})
+    high = R.PropertyRestriction(R.RELOP_EQ, P.PidTagImportance, 2)
+    assert [i.mid for i in (await mbx.contents_view(folder.fid, high, [], sync=False)).rows(0, None)] == [other.mid]
+    assert USERS["alice"]
