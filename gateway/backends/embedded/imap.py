@@ -178,6 +178,7 @@ class EmbeddedImap:
     async def start(self) -> None:
         from pymap.backend.maildir import Login, MaildirBackend
         _fix_pymap_copy()
+        _fix_pymap_expunge()
 
         from pymap.concurrent import Subsystem
 
@@ -270,6 +271,43 @@ def _fix_pymap_copy() -> None:
         return new_rec.uid
     copy._exgate_fixed = True
     mb.MailboxData.copy = copy
+
+
+def _fix_pymap_expunge() -> None:
+    """pymap 0.36's maildir EXPUNGE removes the message files but keeps their lines in the folder's
+    dovecot-uidlist (so does MOVE, in the source folder): only ``MailboxData.cleanup``, which runs on
+    an IMAP CHECK, drops them, and the gateway sends no CHECK. Every draft saved and deleted (EWS
+    CreateItem + DeleteItem) so left a line behind for good, and every later STATUS, SELECT, APPEND
+    or FETCH of the folder read (and each write rewrote) the whole file: time and memory that grew
+    with the number of messages the folder ever held (a 50-client soak: 300+ dead lines in each
+    Drafts folder in 10 minutes). Same methods, and then the gone UIDs' lines go, as a CHECK would."""
+    from pymap.backend.maildir import mailbox as mb
+    if getattr(mb.MailboxData.delete, "_exgate_fixed", False):
+        return
+    original_delete, original_move = mb.MailboxData.delete, mb.MailboxData.move
+
+    async def forget(mbx, uids) -> None:
+        async with mb.UidList.with_write(mbx._path) as uidl:
+            for uid in uids:
+                try:
+                    uidl.remove(uid)
+                except KeyError:
+                    pass
+
+    async def delete(self, uids) -> None:
+        uids = list(uids)
+        await original_delete(self, uids)
+        if uids:
+            await forget(self, uids)
+
+    async def move(self, uid: int, destination, *, recent: bool = False):
+        new_uid = await original_move(self, uid, destination, recent=recent)
+        if new_uid is not None:
+            await forget(self, [uid])
+        return new_uid
+    delete._exgate_fixed = move._exgate_fixed = True
+    mb.MailboxData.delete = delete
+    mb.MailboxData.move = move
 
 
 def _pymap_args(host: str, base_dir: Path) -> argparse.Namespace:
