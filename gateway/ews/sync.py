@@ -69,11 +69,18 @@ async def sync_folder_items(ctx: EwsContext):
             state = decode_sync_state(state_text, "items", folder.fid)
         except SyncStateInvalid as exc:
             raise ResponseError("ErrorInvalidSyncStateData", str(exc))
-        rows = {i.mid: i for i in await ctx.mbx.list_items(folder.fid)}  # brings the id map up to date
+        await ctx.mbx.sync_folder(folder.fid)      # the folder's changes since it was last seen
         changes = ctx.mbx.changes_since(folder.fid, state.cn)
-        present = [mid for mid in changes.changed if mid in rows]
-        page = present[:max_changes]
-        complete = len(page) == len(present)
+        # only the rows of this page are read, whatever the folder's size
+        rows: dict[int, object] = {}
+        for start in range(0, len(changes.changed), max_changes + 1):
+            for item in ctx.mbx.table_rows(changes.changed[start:start + max_changes + 1]):
+                rows[item.mid] = item
+            if len(rows) > max_changes:
+                break
+        page = list(rows)[:max_changes]
+        complete = len(rows) <= max_changes
+        still_here = set(changes.changed)
         if complete:
             new_cn = max(changes.last_cn, state.cn)
         else:
@@ -89,7 +96,7 @@ async def sync_folder_items(ctx: EwsContext):
             write_item(sub(out, t(kind)), await item_view(ctx, item), shape, table_row=True)
         if complete and state.cn:
             for mid in changes.deleted:
-                if mid in rows:
+                if mid in still_here:
                     continue  # deleted and back (moved out and in again): it was reported as a change
                 if ctx.mbx.ident.globcnt_of(mid) <= state.cn:
                     d = sub(out, t("Delete"))

@@ -608,6 +608,12 @@ class Mailbox:
             await self._adapters[f.kind].sync(f)
         return ContentsView(self, f, restriction, tuple(sorts), associated)
 
+    def table_rows(self, mids: list[int]) -> list[Item]:
+        """The table rows (summary properties and ids) of some items, in the order given; items no longer
+        in a folder's contents (deleted, associated, moved without a new UID yet) are left out."""
+        from .tables.rows import read_rows
+        return read_rows(self, [self.ident.globcnt_of(m) for m in mids], visible=True)
+
     async def get_item(self, mid: int) -> Item:
         row = self.message_row(self.ident.globcnt_of(mid))
         f = await self._folder_by_globcnt(row["fid"])

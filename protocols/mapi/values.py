@@ -116,13 +116,13 @@ def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage:
         _need(buf, off, 16)
         return uuid.UUID(bytes_le=bytes(buf[off:off + 16])), off + 16
     if ptype == T.String:
-        end = off
-        while True:
-            _need(buf, end, 2)
-            if buf[end] == 0 and buf[end + 1] == 0:
-                break
-            end += 2
-        return bytes(buf[off:end]).decode("utf-16-le", "replace"), end + 2
+        data = buf if isinstance(buf, bytes) else bytes(buf)
+        end = data.find(b"\x00\x00", off)
+        while end >= 0 and (end - off) % 2:   # a NUL pair across two characters is not the terminator
+            end = data.find(b"\x00\x00", end + 1)
+        if end < 0:
+            raise PropValueError(f"buffer too short: unterminated PtypString at {off}")
+        return data[off:end].decode("utf-16-le", "replace"), end + 2
     if ptype == T.String8:
         end = bytes(buf).find(b"\x00", off) if not isinstance(buf, bytes) else buf.find(b"\x00", off)
         if end < 0:

@@ -426,6 +426,10 @@ class ImapBackendClient:
         async def op(conn: ImapConnection) -> ImapChanges:
             known = set(known_uids) if known_uids is not None else None
             qresync = modseq is not None and "QRESYNC" in conn.enabled
+            if qresync and conn.selected is not None and conn.selected.name == folder:
+                held = await self._held_changes(conn, folder, uidvalidity, int(modseq), known)  # type: ignore[arg-type]
+                if held is not None:
+                    return held
             if qresync:
                 # No known-uids argument: Dovecot then limits the FETCH part to
                 # those UIDs too and new messages go unreported.
@@ -454,6 +458,35 @@ class ImapBackendClient:
             return ImapChanges(status, tuple(changed), tuple(sorted(gone)))
 
         return await self._run(folder, op)
+
+    async def _held_changes(self, conn: ImapConnection, folder: str, uidvalidity: int, modseq: int,
+                            known: set[int] | None) -> ImapChanges | None:
+        """Changes of a folder this connection holds selected, without selecting it again: a SELECT
+        costs the server the whole folder (Dovecot maildir: ~140 ms at 10,000 messages), NOOP and a
+        STATUS of the selected mailbox cost it nothing, and UID FETCH (CHANGEDSINCE m VANISHED)
+        (RFC 7162 3.2.6) names what changed and what went. None: select afresh instead."""
+        status = await self._status_on(conn, folder)        # NOOP first: the view is brought up to date
+        if status.uidvalidity != uidvalidity or status.highestmodseq is None:
+            return None
+        if status.highestmodseq == modseq:
+            return ImapChanges(status, (), ())
+        result = await conn.command("UID FETCH", b"1:*", b"(UID FLAGS)",
+                                    f"(CHANGEDSINCE {modseq} VANISHED)".encode())
+        touched: set[int] = set()
+        gone: set[int] = set()
+        for r in result.untagged:
+            if r.kind == "VANISHED":
+                gone.update(parse.vanished(r)[1])
+            elif r.kind == "FETCH" and r.data:
+                items = parse.fetch_items(r.data[0])
+                if "UID" in items:
+                    touched.add(parse.number(items["UID"]))
+        changed = self._summaries(await self._fetch_summaries_on(
+            conn, parse.format_sequence_set(touched), True, True)) if touched else []
+        if known is not None:
+            gone &= known
+        gone -= {s.uid for s in changed}
+        return ImapChanges(status, tuple(changed), tuple(sorted(gone)))
 
     async def _selected_status(self, conn: ImapConnection, state: parse.SelectState) -> ImapFolderStatus:
         # UNSEEN (a count) is not part of SELECT; STATUS without NOOP answers

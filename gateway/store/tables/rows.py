@@ -64,13 +64,18 @@ def items_for(mbx: "Mailbox", rows: list[tuple]) -> list[Item]:
     return out
 
 
-def read_rows(mbx: "Mailbox", mids: list[int]) -> list[Item]:
-    """Items for some MIDs (globcnts), in the order given; ids no longer present are skipped."""
+VISIBLE = "associated = 0 AND (kind <> 'imap' OR uid IS NOT NULL)"   # a folder's contents table shows them
+
+
+def read_rows(mbx: "Mailbox", mids: list[int], *, visible: bool = False) -> list[Item]:
+    """Items for some MIDs (globcnts), in the order given; ids no longer present are skipped, and with
+    ``visible`` also rows a contents table does not show (associated; a moved message without its UID)."""
     found: dict[int, tuple] = {}
+    extra = f" AND {VISIBLE}" if visible else ""
     for start in range(0, len(mids), 500):
         chunk = mids[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        for r in mbx.db.all(f"SELECT {ROW_SELECT} FROM messages WHERE mailbox_id = ? AND mid IN ({marks})",
+        for r in mbx.db.all(f"SELECT {ROW_SELECT} FROM messages WHERE mailbox_id = ? AND mid IN ({marks}){extra}",
                             (mbx.mailbox_id, *chunk)):
             found[r[0]] = r
     return items_for(mbx, [found[m] for m in mids if m in found])
