@@ -51,6 +51,7 @@ from protocols.ews.ns import child, children, local, m, sub, t
 from protocols.ews.responses import ResponseError
 from protocols.ews.values import PathError, find_path, parse_datetime
 from protocols.mapi.props import appointment as A
+from protocols.mapi import restrictions as MR
 from protocols.mapi.props import core as P
 from protocols.mapi.props import named as N
 
@@ -408,7 +409,7 @@ async def calendar_view(ctx: EwsContext, view_el):
     async def one(ref, el):
         folder = await ctx.folder(ref)
         rows: list[ItemView] = []
-        for item in await ctx.mbx.list_items(folder.fid):
+        for item in (await ctx.mbx.contents_view(folder.fid, _may_fall_in(start, end))).rows(0, None):
             props = item.props
             if props.get(A.PidLidAppointmentRecur):
                 try:
@@ -444,6 +445,20 @@ async def calendar_view(ctx: EwsContext, view_el):
         for v in rows:
             write_item(items, v, shape, table_row=not v.full)
     return await for_each(ctx, refs, one, what="folder")
+
+
+def _may_fall_in(start: datetime, end: datetime):
+    """The calendar's rows that may show in [start, end): every series (its occurrences are worked out
+    below), items without a start, and single items starting before the end and not ending before the
+    start. Runs on the table index; the exact test is made on these rows."""
+    return MR.OrRestriction((
+        MR.PropertyRestriction(MR.RELOP_EQ, A.PidLidRecurring, True),
+        MR.NotRestriction(MR.ExistRestriction(A.PidLidAppointmentStartWhole)),
+        MR.AndRestriction((
+            MR.PropertyRestriction(MR.RELOP_LT, A.PidLidAppointmentStartWhole, end),
+            MR.OrRestriction((MR.NotRestriction(MR.ExistRestriction(A.PidLidAppointmentEndWhole)),
+                              MR.PropertyRestriction(MR.RELOP_GE, A.PidLidAppointmentEndWhole, start))))),
+    ))
 
 
 ews_items.FIND_VIEWS["CalendarView"] = calendar_view

@@ -14,7 +14,8 @@ from protocols.ews.folders import read_folder_refs
 from protocols.ews.items import write_item
 from protocols.ews.ns import child, m, sub, t
 from protocols.ews.responses import ResponseError
-from protocols.ews.restrict import evaluate, parse_restriction, parse_sort, sort_items, value_of
+from protocols.ews.mapirestrict import sorts_to_mapi, to_mapi
+from protocols.ews.restrict import parse_restriction, parse_sort, value_of
 from protocols.ews.values import FieldPath, find_path
 from protocols.mapi.props import core as P
 
@@ -122,10 +123,13 @@ async def find_item(ctx: EwsContext):
 
     async def one(ref, el):
         folder = await ctx.folder(ref)
-        rows = [] if traversal == "SoftDeleted" else \
-            await ctx.mbx.list_items(folder.fid, associated=(traversal == "Associated"))
-        rows = [i for i in rows if evaluate(restriction, i.props, value_of)]
-        rows = sort_items(rows, sort, lambda i: i.props, value_of)
+        if traversal == "SoftDeleted":
+            rows = []
+        else:
+            # restriction and order from the folder's contents table; the groups need every row of it
+            view = await ctx.mbx.contents_view(folder.fid, to_mapi(restriction), sorts_to_mapi(sort),
+                                               associated=(traversal == "Associated"))
+            rows = view.rows(0, None)
         grouped = group_rows(grouping, rows)
         window, attrs = page([r for _, members in grouped for r in members], view_el)
         shown = {r.mid for r in window}

@@ -604,9 +604,27 @@ class Mailbox:
         tags, or NamedProp for named properties)."""
         from .tables import ContentsView
         f = await self.get_folder(fid)
+        self._index_own_rows(f)
         if sync and not associated:
             await self._adapters[f.kind].sync(f)
         return ContentsView(self, f, restriction, tuple(sorts), associated)
+
+    def _index_own_rows(self, f: Folder) -> None:
+        """A folder not indexed yet (a database from before the index, or one that gained index columns):
+        the rows whose summaries the state database holds (DAV resources, the gateway's own items) get
+        their index columns from them; IMAP rows are indexed by the folder's next sync."""
+        row = self.db.one("SELECT indexed_at FROM folders WHERE mailbox_id = ? AND fid = ?",
+                          (self.mailbox_id, f.globcnt))
+        if row is None or row[0] is not None:
+            return
+        from .tables.rows import reindex
+        with self.db.transaction():
+            for (g,) in self.db.all("SELECT mid FROM messages WHERE mailbox_id = ? AND fid = ? AND kind <> 'imap'",
+                                    (self.mailbox_id, f.globcnt)):
+                reindex(self, g)
+            if f.kind != "imap":
+                self.db.execute("UPDATE folders SET indexed_at = ? WHERE mailbox_id = ? AND fid = ?",
+                                (time.time(), self.mailbox_id, f.globcnt))
 
     def table_rows(self, mids: list[int]) -> list[Item]:
         """The table rows (summary properties and ids) of some items, in the order given; items no longer

@@ -210,3 +210,43 @@ async def test_gateway_writes_are_in_the_index_at_once(tagged_folder):
     high = R.PropertyRestriction(R.RELOP_EQ, P.PidTagImportance, 2)
     assert [i.mid for i in (await mbx.contents_view(folder.fid, high, [], sync=False)).rows(0, None)] == [other.mid]
     assert USERS["alice"]
+
+
+async def test_calendar_rows_restricted_by_time_in_the_database(backend):
+    """Appointments (DAV) are indexed by start and end: a time window runs in SQL, and a folder whose
+    index columns were lost (an older database) gets them back from the summaries on the next view."""
+    from datetime import datetime, timedelta, timezone
+
+    from gateway.store import MessageContent
+    from protocols.mapi.props import appointment as A
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    made = []
+    try:
+        cal = await mbx.folder_by_role("calendar")
+        base = datetime(2031, 3, 2, 9, 0, tzinfo=timezone.utc)
+        for day in range(5):
+            start = base + timedelta(days=day)
+            made.append(await mbx.create_item(cal.fid, MessageContent({
+                P.PidTagMessageClass: "IPM.Appointment", P.PidTagSubject: f"{tag} day {day}",
+                A.PidLidAppointmentStartWhole: start, A.PidLidAppointmentEndWhole: start + timedelta(hours=1)})))
+        window = R.AndRestriction((
+            R.PropertyRestriction(R.RELOP_LT, A.PidLidAppointmentStartWhole, base + timedelta(days=3)),
+            R.PropertyRestriction(R.RELOP_GE, A.PidLidAppointmentEndWhole, base + timedelta(days=1)),
+            R.ContentRestriction(R.FL_PREFIX | R.FL_IGNORECASE, P.PidTagSubject, tag)))
+        by_start = [R.SortOrder(A.PidLidAppointmentStartWhole, R.ORDER_DESCENDING)]
+        view = await mbx.contents_view(cal.fid, window, by_start)
+        assert view.in_database
+        assert _subjects(view.rows(0, None)) == [f"{tag} day 2", f"{tag} day 1"]
+        # the index columns gone, as in a file from before them: recomputed from the rows' summaries
+        mbx.db.execute("UPDATE messages SET i_start = NULL, i_end = NULL, i_subject = NULL WHERE mailbox_id = ? "
+                       "AND fid = ?", (mbx.mailbox_id, cal.globcnt))
+        mbx.db.execute("UPDATE folders SET indexed_at = NULL WHERE mailbox_id = ? AND fid = ?",
+                       (mbx.mailbox_id, cal.globcnt))
+        view = await mbx.contents_view(cal.fid, window, by_start)
+        assert _subjects(view.rows(0, None)) == [f"{tag} day 2", f"{tag} day 1"]
+    finally:
+        if made:
+            await mbx.delete_items([m.mid for m in made])
+        await mbx.close()

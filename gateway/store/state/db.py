@@ -21,7 +21,8 @@ from .schema import INDEX_COLUMNS, INDEX_INDEXES, UNIQUE_INDEXES, schema_stateme
 
 # 1: the first schema; 2: outbox_queue (sends waiting for the SMTP server, gateway/store/outbox.py);
 # 3: one live row per backend identity (UNIQUE_INDEXES; duplicates of an older file are tombstoned first);
-# 4: the contents-table index (INDEX_COLUMNS, folders.indexed_at); an older file's folders are indexed afresh.
+# 4: the contents-table index (INDEX_COLUMNS, folders.indexed_at); a file without one of the columns gets it
+#    on open (whatever its version) and its folders are indexed afresh.
 # New tables are created by migrate() on an older database (CREATE ... IF NOT EXISTS); the version says
 # which schema the file was last brought up to.
 SCHEMA_VERSION = 4
@@ -87,13 +88,17 @@ class StateDB:
                 self.remove_duplicate_messages()
             for stmt in UNIQUE_INDEXES:
                 self._raw_execute(stmt, ())
-            if row is not None and int(row[0]) < 4:
+            if row is not None:
+                # an index column this file does not have yet: added, and every folder indexed afresh
+                # (IMAP summaries fetched again; DAV and the gateway's own rows recomputed from theirs)
                 have = self._columns("messages")
-                for name, typ in INDEX_COLUMNS:
-                    if name not in have:
-                        self._raw_execute(f"ALTER TABLE messages ADD COLUMN {name} {typ}", ())
+                missing = [(name, typ) for name, typ in INDEX_COLUMNS if name not in have]
+                for name, typ in missing:
+                    self._raw_execute(f"ALTER TABLE messages ADD COLUMN {name} {typ}", ())
                 if "indexed_at" not in self._columns("folders"):
                     self._raw_execute("ALTER TABLE folders ADD COLUMN indexed_at DOUBLE PRECISION", ())
+                if missing:
+                    self._raw_execute("UPDATE folders SET indexed_at = NULL", ())
             for stmt in INDEX_INDEXES:
                 self._raw_execute(stmt, ())
             if row is None:

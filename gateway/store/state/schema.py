@@ -153,10 +153,13 @@ INDEX_COLUMNS: list[tuple[str, str]] = [
     ("i_importance", "INTEGER"),          # PidTagImportance
     ("i_flag_status", "INTEGER"),         # PidTagFlagStatus
     ("i_attach", "INTEGER"),              # PidTagHasAttachments
+    ("i_start", "DOUBLE PRECISION"),      # PidLidAppointmentStartWhole
+    ("i_end", "DOUBLE PRECISION"),        # PidLidAppointmentEndWhole
+    ("i_recur", "INTEGER"),               # PidLidRecurring
 ]
 INDEX_INDEXES = [
     f"CREATE INDEX IF NOT EXISTS messages_{col} ON messages (mailbox_id, fid, associated, {col}, mid)"
-    for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size")
+    for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")
 ]
 
 

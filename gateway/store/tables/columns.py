@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as P
+from protocols.mapi.props.named import NamedProp
 from protocols.mapi.types import PropType, prop_id
 
 # PropKey -> (column, kind); kind says how a value is stored and compared: "time" (epoch seconds),
@@ -30,12 +32,21 @@ INDEXED: dict[int, tuple[str, str]] = {
     P.PidTagFlagStatus: ("i_flag_status", "int"),
     P.PidTagHasAttachments: ("i_attach", "bool"),
 }
+# Named properties (typed NamedProp keys, as the store's property bags hold them)
+INDEXED_NAMED = {
+    A.PidLidAppointmentStartWhole: ("i_start", "time"),
+    A.PidLidAppointmentEndWhole: ("i_end", "time"),
+    A.PidLidRecurring: ("i_recur", "bool"),
+}
+_NAMED_BY_KEY = {np.key: entry for np, entry in INDEXED_NAMED.items()}
 # The same property asked for with a string type of the other width (PT_STRING8 vs PT_UNICODE) or by id.
 _BY_ID = {prop_id(tag): entry for tag, entry in INDEXED.items()}
 
 
 def column_of(key) -> tuple[str, str] | None:
     """(column, kind) for a property key, or None if the index does not keep it."""
+    if isinstance(key, NamedProp):
+        return _NAMED_BY_KEY.get(key.key)
     if not isinstance(key, int):
         return None
     found = INDEXED.get(key)
@@ -65,7 +76,10 @@ def stored(kind: str, value):
 
 def index_fields(props: dict) -> dict[str, object]:
     """{column: value} of a row's properties (all columns, None for absent properties)."""
-    return {col: stored(kind, props.get(tag)) for tag, (col, kind) in INDEXED.items()}
+    out = {col: stored(kind, props.get(tag)) for tag, (col, kind) in INDEXED.items()}
+    for np, (col, kind) in INDEXED_NAMED.items():
+        out[col] = stored(kind, props.get(np))
+    return out
 
 
-COLUMNS = tuple(col for col, _ in INDEXED.values())
+COLUMNS = tuple(col for col, _ in INDEXED.values()) + tuple(col for col, _ in INDEXED_NAMED.values())
