@@ -18,7 +18,7 @@ from protocols.ews import ids as ewsids
 from protocols.ews.attachments import (AttachmentView, decode_attachment_id, encode_attachment_id,
                                        parse_attachment_shape, read_attachment, read_attachment_ids,
                                        write_attachment)
-from protocols.ews.items import ItemView, read_item, write_item
+from protocols.ews.items import ItemView, write_item
 from protocols.ews.ns import child, children, m, sub, t
 from protocols.ews.responses import ResponseError, error_message, message, response_root
 from protocols.ews.shapes import Shape
@@ -164,7 +164,7 @@ def _built(ctx: EwsContext, el) -> Attachment:
     if a.kind == "item":
         if a.item is None:
             raise ResponseError("ErrorInvalidRequest", "An ItemAttachment needs an item.")
-        inp = read_item(a.item)
+        inp = ews_items.read_item(a.item)
         content = ews_items.content_from_input(inp)
         if inp.element == "CalendarItem":
             content.props[P.PidTagMessageClass] = A.CLASS_APPOINTMENT

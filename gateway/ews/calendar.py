@@ -46,7 +46,7 @@ from gateway.store.model import MessageContent, Recipient
 from gateway.store.objects import Item
 from protocols.ews import calendar as ec
 from protocols.ews.folders import read_folder_refs
-from protocols.ews.items import ItemInput, ItemView, needs_full_item, read_item, write_item
+from protocols.ews.items import ItemInput, ItemView, needs_full_item, write_item
 from protocols.ews.ns import child, children, local, m, sub, t
 from protocols.ews.responses import ResponseError
 from protocols.ews.values import PathError, find_path, parse_datetime
@@ -781,7 +781,7 @@ async def create_calendar_item(ctx: EwsContext, el_in, el) -> None:
     if mode not in ("SendToNone", "SendOnlyToAll", "SendToAllAndSaveCopy"):
         raise ResponseError("ErrorInvalidRequest", f"Bad SendMeetingInvitations {mode!r}.")
     try:
-        inp = read_item(el_in)
+        inp = ews_items.read_item(el_in)
     except PathError as exc:
         raise ResponseError("ErrorInvalidRequest", str(exc))
     if ctx.req.timezone:
@@ -1051,7 +1051,7 @@ def _apply_updates(change, content: MessageContent, skip=frozenset()) -> tuple[I
         if holder is None:
             raise ResponseError("ErrorInvalidRequest", f"{kind} without an item element.")
         try:
-            inp = read_item(holder)
+            inp = ews_items.read_item(holder)
         except PathError as exc:
             raise ResponseError("ErrorInvalidPropertySet", str(exc))
         if kind == "AppendToItemField":

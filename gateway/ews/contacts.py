@@ -14,7 +14,7 @@ from gateway.store.model import MessageContent
 from gateway.store.objects import Item
 from protocols.ews import contacts as ecn
 from protocols.ews.folders import read_folder_refs
-from protocols.ews.items import ItemView, needs_full_item, read_item, write_item, write_mailbox
+from protocols.ews.items import ItemView, needs_full_item, write_item, write_mailbox
 from protocols.ews.ns import child, m, sub, t
 from protocols.ews.responses import ResponseError, message, response_root
 from protocols.ews.values import PathError
@@ -50,7 +50,7 @@ ews_items.VIEW_HOOKS.append(dl_members_extra)
 
 def contact_content(ctx: EwsContext, el_in) -> MessageContent:
     try:
-        inp = read_item(el_in)
+        inp = ews_items.read_item(el_in)
     except PathError as exc:
         raise ResponseError("ErrorInvalidRequest", str(exc))
     props = dict(inp.props)

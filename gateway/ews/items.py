@@ -11,7 +11,9 @@ from gateway.store.objects import Item
 from protocols.ews import ids as ewsids
 from protocols.ews.folders import read_folder_refs
 from protocols.ews.mapirestrict import sorts_to_mapi, to_mapi
-from protocols.ews.items import (ItemInput, ItemView, field_for_uri, read_item, table_for_class, write_item)
+from gateway.store.convert.text import complete_body, split_subject
+from protocols.ews import items as ewsitems
+from protocols.ews.items import ItemInput, ItemView, field_for_uri, table_for_class, write_item
 from protocols.ews.ns import child, children, first_child, local, m, sub, t
 from protocols.ews.responses import ResponseError
 from protocols.ews.restrict import SortKey, parse_restriction, parse_sort
@@ -46,13 +48,28 @@ def change_key_of(item: Item) -> str:
     return ewsids.encode_change_key(item.props[P.PidTagChangeKey], "item")
 
 
+def read_item(el) -> ItemInput:
+    """``protocols.ews.items.read_item`` with the text body of an HTML-only body derived by the store."""
+    inp = ewsitems.read_item(el)
+    if P.PidTagHtml in inp.props:
+        complete_body(inp.props)
+    return inp
+
+
+def view_props(props: dict) -> dict:
+    """A bag to show: HTML-only items get their PidTagBody (a copy; the item's own bag stays as read)."""
+    if P.PidTagHtml in props and P.PidTagBody not in props:
+        return complete_body(dict(props))
+    return props
+
+
 async def item_view(ctx: EwsContext, item: Item, *, mime: bool = False, full: bool = False) -> ItemView:
     content = item.content if full else None
     mime_bytes = None
     if mime and content is not None:
         # Exchange's export form: iCalendar for calendar items and tasks, vCard for contacts, RFC 822 for mail
         mime_bytes = await ctx.mbx.mime_of(item)
-    view = ItemView(ctx.item_id(item.mid), change_key_of(item), item.props, ctx.folder_id(item.fid),
+    view = ItemView(ctx.item_id(item.mid), change_key_of(item), view_props(item.props), ctx.folder_id(item.fid),
                     await ctx.folder_change_key_of(item.fid),
                     recipients=content.recipients if content is not None else None, mime=mime_bytes, full=full)
     for hook in VIEW_HOOKS:
@@ -249,7 +266,6 @@ def _updates(ctx: EwsContext, change, item: Item | None):
         if inp.is_read is not None:
             is_read = inp.is_read
     if P.PidTagSubject in props:
-        from gateway.store.summary import split_subject
         prefix, normalized = split_subject(props[P.PidTagSubject])
         props[P.PidTagSubjectPrefix] = prefix
         props[P.PidTagNormalizedSubject] = normalized

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from gateway.store.convert.addresses import decode_flat_entry_list, decode_one_off
+from gateway.store.convert.text import html_to_text, split_subject
 from gateway.store.model import MessageContent, Recipient
 from gateway.store.objects import Item
-from gateway.store.summary import split_subject
 from protocols.ews.folders import read_folder_refs
-from protocols.ews.items import body_of, html_to_text, read_item
+from protocols.ews.items import body_of
 from protocols.ews.ns import child, m, sub
 from protocols.ews.responses import ResponseError
 from protocols.mapi.props import core as P
@@ -182,7 +182,7 @@ def references_of(props: dict) -> dict:
 
 
 def build_response(kind: str, el_in, original: Item, me: str) -> MessageContent:
-    inp = read_item(el_in)  # Subject, To/Cc/Bcc, Body, ExtendedProperty via the Message field table
+    inp = ews_items.read_item(el_in)  # Subject, To/Cc/Bcc, Body, ExtendedProperty via the Message field table
     spec = KINDS[kind]
     if P.PidTagSubject in inp.props:
         subject = inp.props[P.PidTagSubject]

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 from gateway.store.model import MessageContent
 from protocols.ews.folders import read_folder_refs
-from protocols.ews.items import read_item
 from protocols.ews.ns import child, m, sub
 from protocols.ews.responses import ResponseError
 from protocols.ews.values import PathError
@@ -23,7 +22,7 @@ from .context import EwsContext
 
 def task_content(el_in) -> MessageContent:
     try:
-        inp = read_item(el_in)
+        inp = ews_items.read_item(el_in)
     except PathError as exc:
         raise ResponseError("ErrorInvalidRequest", str(exc))
     props = dict(inp.props)

@@ -6,20 +6,12 @@ BODYSTRUCTURE) instead of downloading messages.
 """
 from __future__ import annotations
 
-import re
-
 from gateway.backends.base import ImapAddress, ImapMessageSummary
 from protocols.mapi.props import core as P
 
-# MS-OXCMAIL 2.2.3.2.4.1: a prefix is 1-3 non-digit, non-space characters, a colon and a space.
-_PREFIX = re.compile(r"^([^\s\d:]{1,3}):\s+")
+from .convert.text import split_subject  # the one rule (MS-OXCMAIL 2.2.3.2.6.1), also used by GetItem
 
-def split_subject(subject: str) -> tuple[str, str]:
-    """(PidTagSubjectPrefix, PidTagNormalizedSubject)."""
-    m = _PREFIX.match(subject)
-    if not m:
-        return "", subject
-    return subject[:m.end()], subject[m.end():]
+__all__ = ["split_subject", "flag_props", "summary_props"]
 
 
 def flag_props(flags) -> dict:

@@ -183,15 +183,6 @@ def w_parent(parent, view, f, shape):
         sub(parent, t("ParentFolderId"), Id=view.parent_id, ChangeKey=view.parent_change_key)
 
 
-_TAG = re.compile(r"<[^>]*>")
-
-
-def html_to_text(markup: str) -> str:
-    markup = re.sub(r"(?is)<(script|style|head)[^>]*>.*?</\1>", "", markup)
-    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", markup)
-    return html.unescape(_TAG.sub("", markup)).strip()
-
-
 def text_to_html(plain: str) -> str:
     return "<html><body>" + html.escape(plain).replace("\r\n", "\n").replace("\n", "<br>\n") + "</body></html>"
 
@@ -217,8 +208,10 @@ def w_body(parent, view, f, shape):
             sub(parent, t("Body"), "", BodyType="Text")
         return
     want = shape.body_type
-    if want == "Text" or (want == "Best" and markup is None):
-        sub(parent, t("Body"), plain if plain is not None else html_to_text(markup), BodyType="Text")
+    # The text of an HTML-only item is the store's to derive (gateway.store.convert.text, one rule for
+    # every front end): a view arrives with PidTagBody filled; without one the HTML is written as it is.
+    if plain is not None and (want == "Text" or (want == "Best" and markup is None)):
+        sub(parent, t("Body"), plain, BodyType="Text")
     else:
         sub(parent, t("Body"), markup if markup is not None else text_to_html(plain), BodyType="HTML")
 
@@ -227,16 +220,13 @@ def r_body(el, inp, f):
     kind = el.get("BodyType", "Text")
     if kind == "HTML":
         inp.props[P.PidTagHtml] = (el.text or "").encode("utf-8")
-        inp.props[P.PidTagInternetCodepage] = 65001
-        inp.props[P.PidTagBody] = html_to_text(el.text or "")
+        inp.props[P.PidTagInternetCodepage] = 65001   # PidTagBody: derived by the store (convert.text)
     else:
         inp.props[P.PidTagBody] = el.text or ""
 
 
 def w_preview(parent, view, f, shape):
-    markup, plain = body_of(view.props)
-    if plain is None and markup is not None:
-        plain = html_to_text(markup)
+    plain = body_of(view.props)[1]
     if plain:
         sub(parent, t("Preview"), " ".join(plain.split())[:255])
 

@@ -16,7 +16,6 @@ from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
 from email.utils import collapse_rfc2231_value, parsedate_to_datetime
-from html.parser import HTMLParser
 
 from protocols.mapi.props import core as P
 from protocols.mapi.props import mail as M
@@ -28,6 +27,7 @@ from .addresses import (
     decode_words, encode_flat_entry_list, encode_one_off, fix_raw_header, parse_address_list,
     search_key,
 )
+from .text import html_to_text, split_subject  # one rule each (MS-OXCMAIL 2.2.3.2.6.1); re-exported
 
 __all__ = [
     "mime_to_message", "split_subject", "codepage_for_charset", "charset_for_codepage",
@@ -92,61 +92,6 @@ def _decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
 
 def _crlf(text: str) -> str:
     return re.sub(r"\r\n|\r|\n", "\r\n", text)
-
-
-# --- subjects (MS-OXCMAIL 2.2.3.2.6.1) ------------------------------------------
-
-_PREFIX = re.compile(r"^([^\W\d_]{1,3}):( ?)")
-
-
-def split_subject(subject: str) -> tuple[str, str]:
-    """-> (PidTagSubjectPrefix, PidTagNormalizedSubject). A prefix is one to
-    three letters (no digits, spaces or punctuation) then a colon and an
-    optional space, which both belong to the prefix."""
-    m = _PREFIX.match(subject)
-    if not m:
-        return "", subject
-    return m.group(0), subject[m.end():]
-
-
-# --- HTML -> text (for PidTagBody when only HTML was sent) -----------------------
-
-class _TextExtractor(HTMLParser):
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "hr", "pre"}
-    _SKIP = {"script", "style", "head", "title"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag in self._BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self._SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag in self._BLOCK and tag != "br":
-            self.out.append("\n")
-
-    def handle_data(self, data):
-        if not self.skip:
-            self.out.append(re.sub(r"[ \t\r\n]+", " ", data))
-
-
-def html_to_text(html: str) -> str:
-    p = _TextExtractor()
-    try:
-        p.feed(html)
-        p.close()
-    except Exception:
-        pass
-    lines = [ln.strip() for ln in "".join(p.out).replace("\xa0", " ").split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-    return _crlf(text) + ("\r\n" if text else "")
 
 
 # --- meetings (detect only; the fields are ical.py's job) ------------------------
