@@ -10,7 +10,9 @@ database (so the store indexes the folder from nothing):
                   UID FETCH of the first 50 UIDs' (FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)
   direct all      one UID FETCH 1:* of the same fields (what a first indexing has to read)
   index build     the store's first open of the folder (Mailbox.contents_view: every summary fetched in
-                  chunks, rows and index written), and the process's RSS before and after
+                  chunks, rows and index written), and the process's RSS before and after; meanwhile a
+                  small GetItem (a draft, from IMAP) runs again and again: its latency shows whether
+                  the build holds the event loop
   view page       contents_view + count + rows(0, 50), newest first (warm: the folder's changes only)
   view restricted the same with a case-insensitive subject restriction matching 1 in 10 messages
   FindItem page   EWS FindItem over HTTPS (Basic), IndexedPageItemView MaxEntriesReturned=50, Default shape
@@ -155,9 +157,18 @@ async def one_size(n: int, have: int, rounds: int, slapd, dovecot, tmp: Path, ro
     mbx = await open_mailbox(db, cfg, Credentials("alice", "alice@example.test", "Alice Archer", "alicepw"))
     inbox = await mbx.folder_by_role("inbox")
     newest = [R.SortOrder(P.PidTagMessageDeliveryTime, R.ORDER_DESCENDING)]
+    drafts = await mbx.folder_by_role("drafts")
+    from gateway.store import MessageContent
+    small = await mbx.create_item(drafts.fid, MessageContent({P.PidTagMessageClass: "IPM.Note",
+                                                              P.PidTagSubject: "small", P.PidTagBody: "hi"}))
+    quiet = await timed(lambda: mbx.get_item(small.mid), 10)
     before = rss_mib()
     t = time.perf_counter()
-    view = await mbx.contents_view(inbox.fid, None, newest)
+    building = asyncio.ensure_future(mbx.contents_view(inbox.fid, None, newest))
+    during: list[float] = []
+    while not building.done():       # a small GetItem on another IMAP connection, again and again
+        during += await timed(lambda: mbx.get_item(small.mid), 1)
+    view = building.result()
     build = time.perf_counter() - t
     after = rss_mib()
     assert view.count() >= n, view.count()
@@ -189,7 +200,8 @@ async def one_size(n: int, have: int, rounds: int, slapd, dovecot, tmp: Path, ro
         await gw.stop()
     d = ms(direct)
     rows.append((n, wrote, dovecot_first, d, ms(whole), build * 1000, before, after, ms(view_page),
-                 ms(view_restricted), ms(finditem), ms(finditem_r)))
+                 ms(view_restricted), ms(finditem), ms(finditem_r), ms(quiet), ms(during), max(during) * 1000,
+                 len(during)))
     print(f"  {n:>6} messages done", flush=True)
 
 
@@ -211,7 +223,7 @@ async def run(sizes: list[int], rounds: int) -> None:
     head = ("messages", "direct page", "view page", "ratio", "view restr.", "ratio", "FindItem", "ratio",
             "FindItem restr.", "ratio")
     print("  " + " | ".join(f"{h:>12}" for h in head))
-    for n, _, _, d, _, _, _, _, vp, vr, fi, fr in rows:
+    for n, _, _, d, _, _, _, _, vp, vr, fi, fr, *_ in rows:
         cells = (f"{n}", f"{d:.1f} ms", f"{vp:.1f} ms", f"{vp / d:.2f}x", f"{vr:.1f} ms", f"{vr / d:.2f}x",
                  f"{fi:.1f} ms", f"{fi / d:.2f}x", f"{fr:.1f} ms", f"{fr / d:.2f}x")
         print("  " + " | ".join(f"{c:>12}" for c in cells))
@@ -222,6 +234,13 @@ async def run(sizes: list[int], rounds: int) -> None:
         cells = (f"{n}", f"{whole:.0f} ms", f"{build:.0f} ms", f"{build / whole:.2f}x", f"{before:.0f} MiB",
                  f"{after:.0f} MiB", f"{first * 1000:.0f} ms")
         print("  " + " | ".join(f"{c:>12}" for c in cells))
+    print("\nA small GetItem (a draft, fetched from IMAP) while the folder is indexed, against the same when idle")
+    head = ("messages", "idle median", "during median", "during max", "GetItems done")
+    print("  " + " | ".join(f"{h:>13}" for h in head))
+    for n, *rest in rows:
+        quiet, during, worst, count = rest[-4:]
+        cells = (f"{n}", f"{quiet:.1f} ms", f"{during:.1f} ms", f"{worst:.1f} ms", f"{count}")
+        print("  " + " | ".join(f"{c:>13}" for c in cells))
 
 
 def main() -> None:

@@ -418,10 +418,11 @@ class Mailbox:
                     self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ? "
                                     "AND tag = ?", (self.mailbox_id, obj_kind, globcnt, t))
             if obj_kind == "m" and (tagged or remove):
-                from .tables.rows import reindex
+                from .tables.rows import forget, reindex
                 reindex(self, globcnt)      # an overlaid subject or importance sorts and restricts too
 
     def move_overlay(self, obj_kind: str, old: int, new: int) -> None:
+                forget(self, globcnt)
         self.db.execute("UPDATE props SET obj_id = ? WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ?",
                         (new, self.mailbox_id, obj_kind, old))
 

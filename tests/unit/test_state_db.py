@@ -176,7 +176,7 @@ def test_schema_3_database_gains_the_table_index(tmp_path, monkeypatch):
         assert {name for name, _ in schema.INDEX_COLUMNS} <= cols
         assert "indexed_at" in {r[1] for r in db.all("PRAGMA table_info(folders)")}
         assert db.one("SELECT value FROM meta WHERE key = 'schema_version'") == (str(dbmod.SCHEMA_VERSION),)
-        assert any(r[1] == "messages_i_received" for r in db.all("PRAGMA index_list(messages)"))
+        assert any(r[1] == "messages_view_i_received" for r in db.all("PRAGMA index_list(messages)"))
     finally:
         db.close()
     StateDB.open(path).close()    # a second open changes nothing

@@ -209,6 +209,10 @@ class ImapBackendClient:
     async def status(self, folder: str) -> ImapFolderStatus:
         return await self._run(None, lambda conn: self._status_on(conn, folder))
 
+    async def uids(self, folder: str) -> list[int]:
+        """Every UID in ``folder`` (UID SEARCH ALL): a folder's listing without parsing a FETCH per message."""
+        return sorted(await self._run(folder, self._all_uids, fresh_view=True))
+
     async def create_folder(self, name: str, special_use: str | None = None) -> None:
         args: list[Any] = [parse.mailbox_arg(name)]
         if special_use and self._has("CREATE-SPECIAL-USE"):

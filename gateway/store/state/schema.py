@@ -157,10 +157,15 @@ INDEX_COLUMNS: list[tuple[str, str]] = [
     ("i_end", "DOUBLE PRECISION"),        # PidLidAppointmentEndWhole
     ("i_recur", "INTEGER"),               # PidLidRecurring
 ]
+# The rows a contents table shows (tables/rows.py VISIBLE); the indexes hold only those, so a view's
+# COUNT and its ordered window are read from the index alone (the query repeats this condition verbatim).
+VISIBLE = "kind <> 'imap' OR uid IS NOT NULL"
 INDEX_INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS messages_{col} ON messages (mailbox_id, fid, associated, {col}, mid)"
+    f"CREATE INDEX IF NOT EXISTS messages_view_{col} ON messages (mailbox_id, fid, associated, {col}, mid) "
+    f"WHERE {VISIBLE}"
     for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")
-]
+] + [f"DROP INDEX IF EXISTS messages_{col}"       # the first form, without the condition
+     for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")]
 
 
 def schema_statements(dialect: str) -> list[str]:

@@ -7,6 +7,7 @@ beside the backend (overlay) and the ids. Reading a window costs two queries, wh
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Iterable
 
 from protocols.mapi.props import core as P
@@ -50,21 +51,51 @@ def overlays(mbx: "Mailbox", mids: Iterable[int]) -> dict[int, dict]:
     return out
 
 
+CACHE_ROWS = 256     # decoded rows kept per mailbox: the pages a client is reading now (a few KB each)
+
+
+def _cache(mbx: "Mailbox") -> "OrderedDict[tuple[int, int, int], dict]":
+    cache = getattr(mbx, "_table_rows", None)
+    if cache is None:
+        cache = mbx._table_rows = OrderedDict()
+    return cache
+
+
+def forget(mbx: "Mailbox", globcnt: int) -> None:
+    """A row's overlay changed without a new change number: its decoded form is stale."""
+    cache = getattr(mbx, "_table_rows", None)
+    if cache:
+        for key in [k for k in cache if k[0] == globcnt]:
+            del cache[key]
+
+
 def items_for(mbx: "Mailbox", rows: list[tuple]) -> list[Item]:
-    """Items (table rows) for raw rows selected with ROW_SELECT, in the given order."""
-    over = overlays(mbx, [r[0] for r in rows])
+    """Items (table rows) for raw rows selected with ROW_SELECT, in the given order. A row read again at
+    the same change number (the next page, the same page again) comes from a small per-mailbox cache."""
+    cache = _cache(mbx)
+    todo = [r[0] for r in rows if (r[0], r[11], r[1]) not in cache]
+    over = overlays(mbx, todo) if todo else {}
     out = []
     for raw in rows:
-        row = dict(zip(ROW_KEYS, raw))
-        props = base_props(mbx, row["kind"], row["summary"], row["flags"])
-        props.update(over.get(row["mid"], {}))
-        props.update(mbx.id_props(row))
-        fid = mbx.ident.fid(row["fid"])
-        out.append(Item(mbx.ident.mid(row["mid"]), row["mid"], fid, row["kind"], bool(row["associated"]), props))
+        key = (raw[0], raw[11], raw[1])          # mid, cn, fid
+        props = cache.get(key)
+        if props is None:
+            row = dict(zip(ROW_KEYS, raw))
+            props = base_props(mbx, row["kind"], row["summary"], row["flags"])
+            props.update(over.get(row["mid"], {}))
+            props.update(mbx.id_props(row))
+            cache[key] = props
+            if len(cache) > CACHE_ROWS:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        out.append(Item(mbx.ident.mid(raw[0]), raw[0], mbx.ident.fid(raw[1]), raw[2], bool(raw[10]), dict(props)))
     return out
 
 
-VISIBLE = "associated = 0 AND (kind <> 'imap' OR uid IS NOT NULL)"   # a folder's contents table shows them
+from ..state.schema import VISIBLE as _SHOWN
+
+VISIBLE = f"associated = 0 AND ({_SHOWN})"   # a folder's contents table shows them
 
 
 def read_rows(mbx: "Mailbox", mids: list[int], *, visible: bool = False) -> list[Item]:

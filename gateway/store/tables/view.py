@@ -17,6 +17,7 @@ from protocols.mapi import restrictions as R
 from protocols.mapi.types import PropType, change_type
 
 from ..objects import Folder, Item
+from ..state.schema import VISIBLE as SHOWN
 from .rows import ROW_SELECT, items_for
 from .sql import compile_restriction, compile_sort
 
@@ -79,7 +80,7 @@ class ContentsView:
         return self._where.exact and self._order is not None
 
     def _base(self) -> tuple[str, tuple]:
-        sql = "mailbox_id = ? AND fid = ? AND associated = ? AND (kind <> 'imap' OR uid IS NOT NULL)"
+        sql = f"mailbox_id = ? AND fid = ? AND associated = ? AND ({SHOWN})"
         params: tuple = (self.mbx.mailbox_id, self.folder.globcnt, 1 if self.associated else 0)
         if self._where.sql is not None:
             sql += f" AND {self._where.sql}"
