@@ -181,8 +181,7 @@ async def update_folder(ctx: EwsContext):
         if props:
             f = await ctx.mbx.set_folder_props(f.fid, props)
         if remove:
-            ctx.mbx.set_overlay("f", f.globcnt, {}, remove=remove)
-            f = await ctx.mbx.get_folder(f.fid)
+            f = await ctx.mbx.remove_folder_props(f.fid, remove)
         folders = sub(el, m("Folders"))
         out = sub(folders, t("Folder"))
         sub(out, t("FolderId"), Id=ctx.folder_id(f.fid), ChangeKey=ctx.folder_change_key(f))

@@ -86,8 +86,7 @@ def write_item_id(parent, ctx: EwsContext, item_or_mid, change_key: str | None =
 
 
 def current_change_key(ctx: EwsContext, mid: int) -> str:
-    row = ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))
-    return ewsids.encode_change_key(ctx.mbx.ident.change_key(row["cn"]), "item")
+    return ewsids.encode_change_key(ctx.mbx.change_key_of(mid), "item")
 
 
 def element_for(props: dict) -> str:
@@ -319,12 +318,11 @@ async def delete_item(ctx: EwsContext):
             if await hook(ctx, id_el):
                 return
         mid = ctx.mid_of(id_el.get("Id"))
-        ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))  # NotFound before anything else
+        ctx.mbx.item_folder(mid)  # NotFound before anything else
         if mode == "MoveToDeletedItems":
             if deleted_folder is None:
                 deleted_folder = await ctx.mbx.folder_by_role("deleted")
-            row = ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))
-            if ctx.mbx.ident.fid(row["fid"]) != deleted_folder.fid:
+            if ctx.mbx.item_folder(mid) != deleted_folder.fid:
                 await ctx.mbx.move_items([mid], deleted_folder.fid)
                 return
         # SoftDelete goes to the recoverable-items dumpster on Exchange; the backends have none
@@ -377,7 +375,7 @@ async def mark_as_junk(ctx: EwsContext):
 
     async def one(id_el, el):
         mid = ctx.mid_of(id_el.get("Id"))
-        ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))
+        ctx.mbx.item_folder(mid)  # NotFound before anything else
         new = mid
         if move:
             dest = await ctx.mbx.folder_by_role("junk" if junk else "inbox")

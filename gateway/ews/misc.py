@@ -100,12 +100,10 @@ async def get_server_time_zones(ctx: EwsContext):
 def _to_format(ctx: EwsContext, kind: str, fmid: int, fmt: str) -> str:
     if fmt in ("EwsId", "EwsLegacyId"):
         return ewsids.EwsId(kind, ctx.mbx.ident.mailbox_guid, fmid).encode()
-    g = ctx.mbx.ident.globcnt_of(fmid)
     if kind == "folder":
-        entry = ctx.mbx.ident.folder_entryid(g)
+        entry = ctx.mbx.ident.folder_entryid(ctx.mbx.ident.globcnt_of(fmid))
     else:
-        row = ctx.mbx.message_row(g)
-        entry = ctx.mbx.ident.message_entryid(row["fid"], g)
+        entry = ctx.mbx.item_entryid(fmid)
     if fmt == "EntryId":
         return base64.b64encode(entry).decode("ascii")
     if fmt == "HexEntryId":

@@ -1,24 +1,15 @@
 """EWS notifications (MS-OXWSNTIF): Subscribe (pull, push, streaming), GetEvents, GetStreamingEvents, Unsubscribe.
 
 Subscriptions live in memory, per gateway and per user. One *feed* per user consumes the store's
-change source (``changes.watch_mailbox``: IMAP NOTIFY/IDLE, DAV polling, folder-row changes) and
-turns what it reports into events, fanned out to that user's subscriptions:
-
-- an item id the feed has not seen before -> CreatedEvent (and NewMailEvent in a mail folder a
-  message is delivered to, i.e. not Sent/Drafts/Outbox/Deleted, unless it is a draft);
-- a new item that EWS CopyItem made through this gateway -> CopiedEvent (ItemId the copy, OldItemId
-  the original; the copy path leaves a hint, ``copy_items``). A copy made by another IMAP client is
-  indistinguishable from a delivery and stays a CreatedEvent;
-- a known item changed in the same folder -> ModifiedEvent;
-- the store keeps an item's id on a move, so an id that turns up in another folder, or whose
-  tombstone in one folder comes with a live row in another, -> MovedEvent;
-- a tombstone with no live row anywhere -> DeletedEvent;
-- after a batch changed a folder's item or unread count -> a ModifiedEvent for the folder itself
-  (FolderId, ParentFolderId, UnreadCount), as Exchange sends;
-- folders created, renamed, moved or deleted -> Created/Modified/Moved/DeletedEvent with FolderId.
-  The gateway's own folder operations are seen at once (the store calls its hierarchy listeners);
-  folders another IMAP client creates are found by a hierarchy sync every HIERARCHY_POLL_SECONDS,
-  and at most every HIERARCHY_WAKE_SECONDS when a client calls GetEvents.
+change source (``changes.watch_mailbox``: IMAP NOTIFY/IDLE, DAV polling, folder-row changes); the
+store classifies what it reports (``gateway.store.events.EventClassifier``: created, new mail,
+modified, moved, copied, deleted, for items and folders, the same facts MAPI notifications need) and
+the feed fans the events out to that user's subscriptions as EWS event elements. EWS adds the copy
+hints: a new item that EWS CopyItem made through this gateway is a CopiedEvent (the copy path leaves
+a hint, ``copy_items``, that the classifier asks for). The gateway's own folder operations are seen
+at once (the store calls its hierarchy listeners); folders another IMAP client creates are found by
+a hierarchy sync every HIERARCHY_POLL_SECONDS, and at most every HIERARCHY_WAKE_SECONDS when a
+client calls GetEvents.
 A subscription to some folders gets events whose parent (or old parent) is one of them, and the
 folder events of those folders themselves.
 
@@ -55,6 +46,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from gateway.store import errors as se
+from gateway.store import events
 from gateway.store.changes import HierarchyChanges, resync_hierarchy, watch_mailbox
 from protocols.ews import ids as ewsids
 from protocols.ews import notification as wire
@@ -70,7 +62,6 @@ log = logging.getLogger("exgate.ews.notifications")
 
 EVENT_TYPES = frozenset({"CopiedEvent", "CreatedEvent", "DeletedEvent", "ModifiedEvent", "MovedEvent",
                          "NewMailEvent", "FreeBusyChangedEvent"})
-NOT_NEW_MAIL_ROLES = frozenset({"sent", "drafts", "outbox", "deleted"})
 KEEPALIVE_SECONDS = 15.0
 MAX_PENDING = 1000                 # events kept per subscription; the oldest go first
 MAX_EVENTS_PER_CALL = 50
@@ -156,35 +147,36 @@ class Subscription:
         self.wake.set()
 
 
+# store event kinds (gateway.store.events) -> EWS event elements (MS-OXWSNTIF 2.2.4)
+EWS_KIND = {events.CREATED: "CreatedEvent", events.NEW_MAIL: "NewMailEvent", events.MODIFIED: "ModifiedEvent",
+            events.MOVED: "MovedEvent", events.COPIED: "CopiedEvent", events.DELETED: "DeletedEvent"}
+
+
 class Feed:
-    """One user's change source, classified into EWS events for their subscriptions."""
+    """One user's change source, classified by the store (``gateway.store.events``) into events that
+    are fanned out to their EWS subscriptions."""
 
     def __init__(self, registry: "Registry", owner: str, mbx):
         self.registry = registry
         self.owner = owner
         self.mbx = mbx
-        # where each item is now (MID -> FID), to tell created, modified and moved apart
-        self.location: dict[int, int] = mbx.item_locations()
-        self.moved: set[int] = set()
-        self.counts: dict[int, tuple[int, int]] = self._counts()
+        self.classifier = events.EventClassifier(mbx)
         self.task = asyncio.create_task(self._run())
 
     @property
     def alive(self) -> bool:
         return not self.task.done()
 
-    def _counts(self, fid: int | None = None) -> dict[int, tuple[int, int]]:
-        """FID -> (items, unread mail) as the id map holds them (fresh after the folder's sync)."""
-        return self.mbx.item_counts(fid)
-
     async def _run(self) -> None:
         try:
             async for ch in watch_mailbox(self.mbx, hierarchy=True, hierarchy_poll=HIERARCHY_POLL_SECONDS):
                 try:
                     if isinstance(ch, HierarchyChanges):
-                        self._hierarchy(ch)
+                        self._publish(self.classifier.hierarchy(ch))
                     else:
-                        await self._classify(ch)
+                        await self.registry.copies_settled(self.owner)
+                        self._publish(await self.classifier.folder_changes(
+                            ch, copy_of=lambda mid: self.registry.take_copy(self.owner, mid)))
                 except Exception:  # noqa: BLE001 - one bad batch must not end the feed
                     log.exception("classifying changes of %s failed", self.owner)
         except asyncio.CancelledError:
@@ -192,89 +184,12 @@ class Feed:
         except Exception as exc:  # noqa: BLE001 - the mailbox was closed or a backend went away
             log.info("change feed of %s ended: %s", self.owner, exc)
 
-    async def _folder(self, fid: int):
-        try:
-            return await self.mbx.get_folder(fid)
-        except se.StoreError:
-            return None
-
-    def _row(self, mid: int) -> dict | None:
-        try:
-            return self.mbx.message_row(self.mbx.ident.globcnt_of(mid))
-        except se.StoreError:
-            return None
-
-    def _publish(self, out: list[dict]) -> None:
+    def _publish(self, out: list[events.MailboxEvent]) -> None:
         now = datetime.now(timezone.utc)
         for sub_ in self.registry.of_owner(self.owner):
             for ev in out:
-                sub_.add(ts=now, **ev)
-
-    def _hierarchy(self, hc: HierarchyChanges) -> None:
-        kinds = {"created": "CreatedEvent", "modified": "ModifiedEvent", "moved": "MovedEvent",
-                 "deleted": "DeletedEvent"}
-        out = []
-        for fe in hc.events:
-            if fe.parent_fid is None:
-                continue                          # the root: no ParentFolderId to give
-            out.append(dict(kind=kinds[fe.kind], mid=None, fid=fe.fid, parent=fe.parent_fid,
-                            old_parent=fe.old_parent_fid))
-            if fe.kind == "deleted":
-                self.counts.pop(fe.fid, None)
-        self._publish(out)
-
-    async def _classify(self, ch) -> None:
-        await self.registry.copies_settled(self.owner)
-        out: list[dict] = []
-        folder = await self._folder(ch.fid)
-        role, kind = (folder.role, folder.kind) if folder is not None else (None, "")
-        for _cn, mid, deleted in ch.ordered:
-            prev = self.location.get(mid)
-            if deleted:
-                if prev is not None and prev != ch.fid:
-                    continue                      # already reported as moved out of here
-                row = self._row(mid)
-                if row is not None and self.mbx.ident.fid(row["fid"]) != ch.fid:
-                    dest = self.mbx.ident.fid(row["fid"])
-                    out.append(dict(kind="MovedEvent", mid=mid, parent=dest, old_parent=ch.fid))
-                    self.location[mid] = dest
-                    self.moved.add(mid)
-                else:
-                    out.append(dict(kind="DeletedEvent", mid=mid, parent=ch.fid))
-                    self.location.pop(mid, None)
-                continue
-            if prev is None and self.mbx.moved_from(mid) is not None:
-                # moved before this feed saw it where it was: still a move (the source's tombstone
-                # batch, if it comes later, is skipped above)
-                self.location[mid] = ch.fid
-                out.append(dict(kind="MovedEvent", mid=mid, parent=ch.fid, old_parent=self.mbx.moved_from(mid)))
-                continue
-            if prev is None:
-                self.location[mid] = ch.fid
-                copied = self.registry.take_copy(self.owner, mid)
-                if copied is not None:
-                    out.append(dict(kind="CopiedEvent", mid=mid, parent=ch.fid, old_parent=copied[1],
-                                    old_mid=copied[0]))
-                    continue
-                out.append(dict(kind="CreatedEvent", mid=mid, parent=ch.fid))
-                row = self._row(mid)
-                draft = row is not None and "\\draft" in (row.get("flags") or "").lower()
-                if kind == "imap" and role not in NOT_NEW_MAIL_ROLES and not draft:
-                    out.append(dict(kind="NewMailEvent", mid=mid, parent=ch.fid))
-            elif prev != ch.fid:
-                self.location[mid] = ch.fid
-                out.append(dict(kind="MovedEvent", mid=mid, parent=ch.fid, old_parent=prev))
-            elif mid in self.moved:
-                self.moved.discard(mid)           # the arrival of an item already reported as moved
-            else:
-                out.append(dict(kind="ModifiedEvent", mid=mid, parent=ch.fid))
-        # the folder's own ModifiedEvent when its counts moved (Exchange sends it with UnreadCount)
-        counts = self._counts(ch.fid).get(ch.fid, (0, 0))
-        if folder is not None and folder.parent_fid is not None and counts != self.counts.get(ch.fid):
-            out.append(dict(kind="ModifiedEvent", mid=None, fid=ch.fid, parent=folder.parent_fid,
-                            unread=counts[1]))
-        self.counts[ch.fid] = counts
-        self._publish(out)
+                sub_.add(EWS_KIND[ev.kind], now, ev.mid, ev.parent_fid, ev.old_parent_fid, fid=ev.fid,
+                         old_mid=ev.old_mid, unread=ev.unread_count)
 
     def stop(self) -> None:
         self.task.cancel()
@@ -437,8 +352,7 @@ def _item_id(mbx, mid: int, with_change_key: bool) -> wire.Id:
     ck = None
     if with_change_key:
         try:
-            row = mbx.message_row(mbx.ident.globcnt_of(mid))
-            ck = ewsids.encode_change_key(mbx.ident.change_key(row["cn"]), "item")
+            ck = ewsids.encode_change_key(mbx.change_key_of(mid), "item")
         except se.StoreError:
             ck = None
     return wire.Id(ewsids.EwsId("item", mbx.ident.mailbox_guid, mid).encode(), ck)
@@ -637,7 +551,7 @@ async def copy_items(ctx: EwsContext, mids: list[int], dest_fid: int) -> dict[in
     """``Mailbox.move_items(copy=True)``, leaving a hint so the feed reports each copy as a CopiedEvent."""
     reg = registry_for(ctx.state)
     owner = _owner(ctx)
-    sources = {mid: ctx.mbx.ident.fid(ctx.mbx.message_row(ctx.mbx.ident.globcnt_of(mid))["fid"]) for mid in mids}
+    sources = {mid: ctx.mbx.item_folder(mid) for mid in mids}
     async with reg.copying(owner):
         copied = await ctx.mbx.move_items(mids, dest_fid, copy=True)
         for old, new in copied.items():

@@ -2,8 +2,9 @@
 
 CreateItem ReplyToItem/ReplyAllToItem/ForwardItem with SaveOnly makes a draft; the client sends it
 later with SendItem (Evolution and OWA do this). Exchange then sets PidTagLastVerbExecuted on the
-original as for an immediate reply. The draft carries the link in the state database's overlay, under
-a gateway-private named property (nothing outside the gateway needs it), and the link is dropped
+original as for an immediate reply. The draft carries the link as notes the store keeps on it
+(``Mailbox.remember``: in the state database, never on the backend), under gateway-private named
+properties (nothing outside the gateway needs them), and the link is dropped
 once the message is sent.
 """
 from __future__ import annotations
@@ -22,12 +23,11 @@ PidNameExgatePendingVerbValue = name(PSETID_EXGATE, "PendingVerb", T.Integer32)
 
 
 def remember(mbx, draft_mid: int, original_mid: int, verb: int) -> None:
-    mbx.set_overlay("message", mbx.ident.globcnt_of(draft_mid),
-                    {PidNameExgatePendingVerb: original_mid, PidNameExgatePendingVerbValue: verb})
+    mbx.remember(draft_mid, {PidNameExgatePendingVerb: original_mid, PidNameExgatePendingVerbValue: verb})
 
 
 def pending_of(mbx, draft_mid: int) -> tuple[int, int] | None:
-    over = mbx.overlay("message", mbx.ident.globcnt_of(draft_mid))
+    over = mbx.remembered(draft_mid)
     omid, verb = over.get(PidNameExgatePendingVerb), over.get(PidNameExgatePendingVerbValue)
     return (int(omid), int(verb)) if omid is not None and verb is not None else None
 
@@ -44,7 +44,6 @@ async def mark_original(mbx, original_mid: int, verb: int) -> None:
 
 def forget(mbx, mid: int) -> None:
     try:
-        mbx.set_overlay("message", mbx.ident.globcnt_of(mid), {},
-                        remove=(PidNameExgatePendingVerb, PidNameExgatePendingVerbValue))
+        mbx.forget(mid, (PidNameExgatePendingVerb, PidNameExgatePendingVerbValue))
     except se.StoreError:
         pass

@@ -443,6 +443,41 @@ class Mailbox:
         row = self.message_row(self.ident.globcnt_of(mid))
         return itemmap.container_class(self.db, self.mailbox_id, row["fid"])
 
+    # ------------------------------------------------------------ what front ends ask of an item's row
+    # (front ends never read message rows or overlays themselves: tests/unit/test_layering.py)
+    def item_folder(self, mid: int) -> int:
+        """The FID of the folder an item is in now (NotFound for an unknown or deleted item)."""
+        return self.ident.fid(self.message_row(self.ident.globcnt_of(mid))["fid"])
+
+    def change_key_of(self, mid: int) -> bytes:
+        """The item's current PidTagChangeKey (its last change number as an XID), without reading it."""
+        return self.ident.change_key(self.message_row(self.ident.globcnt_of(mid))["cn"])
+
+    def item_entryid(self, mid: int) -> bytes:
+        """The item's PidTagEntryId (MS-OXCDATA 2.2.4.2: its folder's and its own ids)."""
+        g = self.ident.globcnt_of(mid)
+        return self.ident.message_entryid(self.message_row(g)["fid"], g)
+
+    def remember(self, mid: int, props: dict) -> None:
+        """Keep gateway-private notes on an item (named properties of the gateway's own set, e.g. the
+        original of a reply saved as a draft): in the state database only, never on the backend and
+        never among the item's properties."""
+        self.set_overlay("message", self.ident.globcnt_of(mid), props)
+
+    def remembered(self, mid: int) -> dict:
+        """The notes ``remember`` kept on an item ({} when none)."""
+        return self.overlay("message", self.ident.globcnt_of(mid))
+
+    def forget(self, mid: int, keys: Iterable) -> None:
+        """Drop notes ``remember`` kept on an item."""
+        self.set_overlay("message", self.ident.globcnt_of(mid), {}, remove=keys)
+
+    async def remove_folder_props(self, fid: int, keys: Iterable) -> Folder:
+        """Remove properties the gateway keeps for a folder (EWS DeleteFolderField); -> the folder now."""
+        f = await self.get_folder(fid)
+        self.set_overlay("f", f.globcnt, {}, remove=keys)
+        return await self.get_folder(fid)
+
     def insert_message(self, fid_globcnt: int, kind: str, *, uidvalidity=None, uid=None, href=None, etag=None,
                        emailid=None, modseq=None, flags=None, associated=False, summary=None,
                        globcnt: int | None = None, index_props: dict | None = None) -> int:

@@ -47,7 +47,8 @@ STORE_PUBLIC_MODULES = {
     "gateway.store", "gateway.store.errors", "gateway.store.objects", "gateway.store.model",
     "gateway.store.mailbox", "gateway.store.directory",
     # protocol-neutral logic a front end calls on store objects
-    "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.freebusy",
+    "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.events",
+    "gateway.store.freebusy",
     "gateway.store.oof", "gateway.store.sieve_oof",
     # contents tables: the package API and the view a front end reads a window at a time; not the index's
     # SQL (tables.sql), rows or columns
@@ -303,6 +304,31 @@ def test_front_ends_contain_no_sql():
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_LITERAL.match(node.value):
                 bad.append(f"{mod}:{node.lineno} SQL literal {node.value[:40]!r}")
     assert not bad, "\n".join(sorted(set(bad)))
+
+
+# What a front end may not reach on any object (the mailbox above all): message rows, overlays and the
+# state database are the store's inside. A front end says what it means instead (Mailbox.item_folder,
+# change_key_of, item_entryid, remember/remembered/forget, remove_folder_props ...).
+STORE_INSIDE_ATTRS = frozenset({"message_row", "set_overlay", "overlay", "_overlay", "move_overlay", "db"})
+
+
+def _inside_uses(mod: str, tree) -> list[str]:
+    return [f"{mod}:{node.lineno} .{node.attr}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in STORE_INSIDE_ATTRS]
+
+
+def test_front_ends_read_no_rows_or_overlays():
+    bad = []
+    for mod, path, tree in _front_sources():
+        bad += _inside_uses(mod, tree)
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_the_row_and_overlay_rule_catches_a_violation():
+    planted = ast.parse("row = ctx.mbx.message_row(g)\nmbx.set_overlay('f', 1, {})\nx = mbx.overlay('m', 2)\n"
+                        "mbx.move_overlay('m', 1, 2)\nmbx.db\nok = mbx.item_folder(3)\n")
+    assert sorted(u.split(" ")[1] for u in _inside_uses("gateway.ews.x", planted)) == \
+        [".db", ".message_row", ".move_overlay", ".overlay", ".set_overlay"]
 
 
 def test_front_ends_reach_the_directory_through_the_store():
