@@ -85,6 +85,7 @@ class ImapMessageSummary:
     emailid: str | None = None     # OBJECTID
     has_attachments: bool | None = None  # from BODYSTRUCTURE when fetched
     content_type: str | None = None      # top-level type/subtype from BODYSTRUCTURE
+    headers: bytes | None = None         # SUMMARY_HEADERS as sent (with the envelope), for table columns
 
 
 @dataclass(frozen=True)

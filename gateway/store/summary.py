@@ -31,6 +31,10 @@ def summary_props(s: ImapMessageSummary) -> dict:
     props[P.PidTagMessageDeliveryTime] = s.internaldate
     props[P.PidTagImportance] = 1
     props[P.PidTagSensitivity] = 0
+    if s.headers:
+        # Importance/X-Priority/Sensitivity as MS-OXCMAIL reads them from the whole message (GetItem)
+        from .convert.mail_in import importance_and_sensitivity
+        props[P.PidTagImportance], props[P.PidTagSensitivity] = importance_and_sensitivity(s.headers)
     if s.has_attachments:
         props[P.PidTagMessageFlags] |= P.MSGFLAG_HASATTACH
     props[P.PidTagHasAttachments] = bool(s.has_attachments)

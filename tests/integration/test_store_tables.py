@@ -250,3 +250,36 @@ async def test_calendar_rows_restricted_by_time_in_the_database(backend):
         if made:
             await mbx.delete_items([m.mid for m in made])
         await mbx.close()
+
+
+async def test_importance_and_sensitivity_of_mail_in_the_table(backend):
+    """A message list shows what GetItem shows: Importance/X-Priority and Sensitivity come with the summary."""
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        folder = await mbx.create_folder(inbox.fid, f"importance {tag}")
+
+        def append() -> None:       # another client, in a thread (the embedded IMAP server runs in this loop)
+            conn = plain_imap(cfg)
+            try:
+                for extra, subject in (("Importance: high\r\nSensitivity: Private\r\n", "urgent"),
+                                       ("X-Priority: 5 (Lowest)\r\n", "whenever"), ("", "plain")):
+                    msg = (f"From: a@example.org\r\nTo: alice@example.test\r\nSubject: {tag} {subject}\r\n"
+                           f"{extra}Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n\r\nbody\r\n").encode()
+                    assert conn.append(f'"{folder.ref}"', None, None, msg)[0] == "OK"
+            finally:
+                conn.logout()
+        await asyncio.to_thread(append)
+        view = await mbx.contents_view(folder.fid, None, [R.SortOrder(P.PidTagImportance, R.ORDER_DESCENDING)])
+        rows = view.rows(0, None)
+        assert [(i.props[P.PidTagSubject].split()[-1], i.props[P.PidTagImportance], i.props[P.PidTagSensitivity])
+                for i in rows] == [("urgent", 2, 2), ("plain", 1, 0), ("whenever", 0, 0)]
+        for row in rows:
+            full = await mbx.get_item(row.mid)
+            assert full.props[P.PidTagImportance] == row.props[P.PidTagImportance]
+            assert full.props[P.PidTagSensitivity] == row.props[P.PidTagSensitivity]
+        await mbx.delete_folder(folder.fid)
+    finally:
+        await mbx.close()

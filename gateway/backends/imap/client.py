@@ -138,6 +138,8 @@ class ImapBackendClient:
         items = ["UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE"]
         if envelope:
             items.append("ENVELOPE")
+            # what a message list shows beyond the envelope (importance, sensitivity), a few bytes each
+            items.append(f"BODY.PEEK[HEADER.FIELDS ({' '.join(parse.SUMMARY_HEADERS)})]")
         if bodystructure:
             items.append("BODYSTRUCTURE")
         if self._condstore:

@@ -644,6 +644,10 @@ def has_attachments(part: BodyPart, parent_subtype: str | None = None) -> bool:
     return part.filename is not None or part.type in ("application", "audio", "video", "image", "model")
 
 
+# Header fields fetched with every summary (BODY.PEEK[HEADER.FIELDS (...)]).
+SUMMARY_HEADERS = ("IMPORTANCE", "X-PRIORITY", "PRIORITY", "SENSITIVITY")
+
+
 def summary_from_fetch(items: dict[str, Any]) -> ImapMessageSummary:
     """FETCH items (UID FLAGS RFC822.SIZE INTERNALDATE and optional ENVELOPE
     BODYSTRUCTURE MODSEQ EMAILID) -> ImapMessageSummary."""
@@ -665,10 +669,14 @@ def summary_from_fetch(items: dict[str, Any]) -> ImapMessageSummary:
         body = parse_bodystructure(items["BODYSTRUCTURE"])
         attach = has_attachments(body)
         ctype = body.content_type
+    headers = section_value(items, f"HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})")
+    if headers is None:   # a server that names the section its own way
+        headers = next((v for k, v in items.items() if k.startswith("BODY[HEADER.FIELDS")
+                        and isinstance(v, bytes)), None)
     return ImapMessageSummary(
         uid=uid, flags=flags, size=size, internaldate=internaldate, envelope=envelope,
         modseq=modseq, emailid=_objectid(items["EMAILID"]) if "EMAILID" in items else None,
-        has_attachments=attach, content_type=ctype,
+        has_attachments=attach, content_type=ctype, headers=headers,
     )
 
 

@@ -458,6 +458,13 @@ _SENSITIVITY = {
 }
 
 
+def importance_and_sensitivity(header_block: bytes) -> tuple[int, int]:
+    """(PidTagImportance, PidTagSensitivity) from a message's header fields alone (a table row's)."""
+    from email.parser import BytesHeaderParser
+    msg = BytesHeaderParser(policy=compat32).parsebytes(header_block)
+    return _importance(msg), _SENSITIVITY.get((_header(msg, "sensitivity") or "").lower(), M.SENSITIVITY_NORMAL)
+
+
 def _importance(msg: Message) -> int:
     v = (_header(msg, "importance") or "").lower()
     if v in _IMPORTANCE:
