@@ -283,3 +283,27 @@ async def test_importance_and_sensitivity_of_mail_in_the_table(backend):
         await mbx.delete_folder(folder.fid)
     finally:
         await mbx.close()
+
+
+async def test_cursor_seek_and_bookmarks(tagged_folder):
+    """The cursor a ROP table keeps: seek from each origin, fractional seek, bookmarks, query both ways."""
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    view = await mbx.contents_view(folder.fid, None, [R.SortOrder(P.PidTagMessageDeliveryTime,
+                                                                   R.ORDER_ASCENDING)])
+    names = [s for s, _, _ in msgs]
+    assert _subjects(view.query(3)) == names[:3] and view.position == 3
+    assert view.seek("current", 100) == 9 and view.position == 12
+    assert view.seek("end", -2) == -2 and _subjects(view.query(5)) == names[10:]
+    view.seek_fraction(1, 2)
+    assert view.position == 6
+    mark = view.bookmark()
+    assert _subjects(view.query(-2)) == [names[5], names[4]] and view.position == 4
+    assert view.seek_bookmark(mark, 1) == (1, True) and _subjects(view.query(1)) == [names[7]]
+    assert view.seek("beginning", -5) == 0 and view.position == 0
+    gone = view.rows(6, 1)[0]
+    await mbx.delete_items([gone.mid])
+    view = await mbx.contents_view(folder.fid, None, [R.SortOrder(P.PidTagMessageDeliveryTime,
+                                                                   R.ORDER_ASCENDING)])
+    assert view.seek_bookmark(mark) == (0, False)
+    found = view.find_row(R.ContentRestriction(R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagSubject, "item 09"))
+    assert found == 8

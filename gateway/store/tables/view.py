@@ -125,16 +125,64 @@ class ContentsView:
         return items_for(self.mbx, self.mbx.db.all(sql, params))
 
     def position_of(self, globcnt: int) -> int | None:
-        """Where a row is in the view (a bookmark's position), or None if the view does not hold it."""
+        """Where a row is in the view (a bookmark's position), or None if the view does not hold it.
+        Reads the MIDs in view order from the index, not the rows."""
         if not self.in_database:
             for n, item in enumerate(self._python_rows()):
                 if item.globcnt == globcnt:
                     return n
             return None
-        for n, item in enumerate(self.rows(0, None)):
-            if item.globcnt == globcnt:
-                return n
-        return None
+        where, params = self._base()
+        mids = [r[0] for r in self.mbx.db.all(f"SELECT mid FROM messages WHERE {where} ORDER BY {self._order}",
+                                              params)]
+        try:
+            return mids.index(globcnt)
+        except ValueError:
+            return None
+
+    # ---- a cursor, as a ROP table keeps one (MS-OXCTABL: BOOKMARK_BEGINNING, _CURRENT, _END)
+    position: int = 0
+
+    def seek(self, origin: str, offset: int) -> int:
+        """Move the cursor ``offset`` rows from "beginning", "current" or "end"; it stops at either end.
+        Returns how many rows it actually moved (RopSeekRow's RowsSought)."""
+        total = self.count()
+        base = {"beginning": 0, "current": self.position, "end": total}[origin]
+        target = min(max(base + offset, 0), total)
+        moved = target - base
+        self.position = target
+        return moved
+
+    def seek_fraction(self, numerator: int, denominator: int) -> None:
+        """RopSeekRowApproximate: to numerator/denominator of the way through the view."""
+        total = self.count()
+        self.position = 0 if denominator <= 0 else min(total, total * max(0, numerator) // denominator)
+
+    def bookmark(self) -> bytes:
+        """The row at the cursor, as a bookmark (its MID's GLOBCNT, 8 bytes); b"" past the end."""
+        rows = self.rows(self.position, 1)
+        return rows[0].globcnt.to_bytes(8, "little") if rows else b""
+
+    def seek_bookmark(self, bookmark: bytes, offset: int = 0) -> tuple[int, bool]:
+        """Cursor to the bookmarked row plus ``offset``; (rows moved from the bookmark, row still there).
+        A bookmark whose row left the view lands on the row after where it was: here, the same position."""
+        found = self.position_of(int.from_bytes(bookmark[:8], "little")) if len(bookmark) >= 8 else None
+        if found is None:
+            return 0, False
+        self.position = found
+        return self.seek("current", offset), True
+
+    def query(self, count: int) -> list[Item]:
+        """RopQueryRows: up to ``count`` rows from the cursor, forward (backward for a negative count);
+        the cursor moves past them."""
+        if count >= 0:
+            got = self.rows(self.position, count)
+            self.position += len(got)
+            return got
+        start = max(0, self.position + count)
+        got = self.rows(start, self.position - start)
+        self.position = start
+        return list(reversed(got))
 
     def find_row(self, restriction, start: int = 0, *, backward: bool = False) -> int | None:
         """The position of the first row from ``start`` that matches ``restriction`` (RopFindRow)."""
