@@ -164,6 +164,11 @@ INDEX_INDEXES = [
     f"CREATE INDEX IF NOT EXISTS messages_view_{col} ON messages (mailbox_id, fid, associated, {col}, mid) "
     f"WHERE {VISIBLE}"
     for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")
+] + [
+    # counts without reading the folder's rows: a view's rows, the associated ones, the gateway's own
+    f"CREATE INDEX IF NOT EXISTS messages_view_count ON messages (mailbox_id, fid, associated) WHERE {VISIBLE}",
+    "CREATE INDEX IF NOT EXISTS messages_associated ON messages (mailbox_id, fid) WHERE associated = 1",
+    "CREATE INDEX IF NOT EXISTS messages_own ON messages (mailbox_id, fid) WHERE kind <> 'imap' AND associated = 0",
 ] + [f"DROP INDEX IF EXISTS messages_{col}"       # the first form, without the condition
      for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")]
 
