@@ -423,6 +423,7 @@ class Mailbox:
             if obj_kind == "m" and (tagged or remove):
                 from .tables.rows import forget, reindex
                 reindex(self, globcnt)      # an overlaid subject or importance sorts and restricts too
+                forget(self, globcnt)
 
     def move_overlay(self, obj_kind: str, old: int, new: int) -> None:
         self.db.execute("UPDATE props SET obj_id = ? WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ?",
@@ -433,7 +434,6 @@ class Mailbox:
         row = self.db.one("SELECT mid, fid, kind, uidvalidity, uid, href, etag, emailid, modseq, flags, "
                           "associated, cn, pcl, modified FROM messages WHERE mailbox_id = ? AND mid = ?",
                           (self.mailbox_id, globcnt))
-                forget(self, globcnt)
         if row is None:
             raise NotFound(f"no item {globcnt:#x}")
         keys = ("mid", "fid", "kind", "uidvalidity", "uid", "href", "etag", "emailid", "modseq", "flags",

@@ -142,3 +142,102 @@ def test_rtf_readers_never_raise_on_garbage():
         junk = bytes(rnd.choice(b"{}\\'abcu0123456789 *\r\n-") for _ in range(rnd.randrange(80)))
         rtf.rtf_to_text(junk)
         rtf.rtf_to_html(b"{\\rtf1\\fromhtml1 " + junk)
+
+
+# --- the fast compressor against the plain ring search it replaced (issue 11) -----------------------
+
+def _reference_compress(raw: bytes) -> bytes:
+    """MS-OXRTFCP 2.1.3.2 as the spec states it: a real 4 KiB ring, every position with the first
+    byte tried byte by byte (a reference may read the bytes it writes), longest match, lowest offset
+    on ties. Slow; the reference the indexed compressor must equal byte for byte."""
+    size = 4096
+    ring = bytearray(rtf.INITIAL_DICTIONARY) + bytearray(size - len(rtf.INITIAL_DICTIONARY))
+    wpos = filled = len(rtf.INITIAL_DICTIONARY)
+    out, run, control, nbits, i, n = bytearray(), bytearray(), 0, 0, 0, len(raw)
+    while i < n:
+        best_len, best_off, limit = 0, 0, min(17, n - i)
+        if limit >= 2:
+            for off in range(filled if filled < size else size):
+                if off == wpos or ring[off] != raw[i]:
+                    continue
+                length = 0
+                while length < limit:
+                    p = (off + length) % size
+                    dist = (p - wpos) % size
+                    if (raw[i + dist] if dist < length else ring[p]) != raw[i + length]:
+                        break
+                    length += 1
+                if length > best_len:
+                    best_len, best_off = length, off
+        take = best_len if best_len >= 2 else 1
+        if best_len >= 2:
+            control |= 1 << nbits
+            run += struct.pack(">H", (best_off << 4) | (best_len - 2))
+        else:
+            run.append(raw[i])
+        for b in raw[i:i + take]:
+            ring[wpos] = b
+            wpos = (wpos + 1) % size
+            filled = min(size, filled + 1)
+        i += take
+        nbits += 1
+        if nbits == 8:
+            out.append(control)
+            out += run
+            run, control, nbits = bytearray(), 0, 0
+    control |= 1 << nbits
+    run += struct.pack(">H", wpos << 4)
+    out.append(control)
+    out += run
+    contents = bytes(out)
+    return struct.pack("<IIII", len(contents) + 12, n, rtf.COMPRESSED, rtf.crc32(contents)) + contents
+
+
+def _reference_samples():
+    rnd = random.Random(11)
+    yield SPEC_EXAMPLE_1_RTF
+    yield SPEC_EXAMPLE_2_RTF
+    yield b"ab" * 2500 + b"a" * 30                       # overlapping references across the ring's wrap
+    for alphabet in (b"ab", b"abc ", b"\\{}par \r\n", bytes(range(256))):
+        yield bytes(rnd.choice(alphabet) for _ in range(4600))
+
+
+@pytest.mark.parametrize("raw", list(_reference_samples()), ids=lambda r: f"{len(r)}B")
+def test_compress_equals_the_plain_ring_search(raw):
+    assert rtf.compress(raw) == _reference_compress(raw)
+
+
+def test_compress_async_runs_big_bodies_in_a_thread(monkeypatch):
+    import asyncio
+    import threading
+    seen = []
+    real = rtf.compress
+
+    def spy(data, **kw):
+        seen.append(threading.get_ident())
+        return real(data, **kw)
+
+    monkeypatch.setattr(rtf, "compress", spy)
+    small, big = b"{\\rtf1 x}", b"{\\rtf1 " + b"word \\par " * 2000 + b"}"
+
+    async def both():
+        return await rtf.compress_async(small), await rtf.compress_async(big), threading.get_ident()
+
+    a, b, loop_thread = asyncio.run(both())
+    assert rtf.decompress(a) == small and rtf.decompress(b, check_crc=True) == big
+    assert seen[0] == loop_thread and seen[1] != loop_thread
+
+
+def test_a_big_rtf_body_is_read_without_compressing_it():
+    """MIME -> properties runs on the event loop: past INLINE_COMPRESS_LIMIT the body keeps the
+    uncompressed form (MELA, MS-OXRTFCP 2.1.3.1.1), which every reader takes."""
+    from gateway.store.convert.mail_in import mime_to_message
+    from protocols.mapi.props import core as P
+    head = b"From: a@example.test\r\nSubject: rtf\r\nContent-Type: text/rtf\r\n\r\n"
+    small = b"{\\rtf1\\ansi\\pard small body\\par}"
+    big = b"{\\rtf1\\ansi " + b"\\pard a long line of the body\\par " * 400 + b"}"
+    assert len(big) > rtf.INLINE_COMPRESS_LIMIT
+    got_small = mime_to_message(head + small).props[P.PidTagRtfCompressed]
+    got_big = mime_to_message(head + big).props[P.PidTagRtfCompressed]
+    assert got_small[8:12] == b"LZFu" and rtf.decompress(got_small) == small
+    assert got_big[8:12] == b"MELA" and rtf.decompress(got_big) == big

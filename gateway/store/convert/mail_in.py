@@ -633,7 +633,12 @@ def mime_to_message(raw: bytes, *, delivery_time: datetime | None = None) -> Mes
     if ctx.html is not None:
         props[P.PidTagHtml] = ctx.html
     if ctx.rtf is not None:
-        props[P.PidTagRtfCompressed] = rtfmod.compress(ctx.rtf)
+        # MS-OXRTFCP 2.1.3.1.1: a reader takes the compressed (LZFu) or the uncompressed (MELA) form.
+        # This runs on the event loop (a GetItem's conversion), so a big body keeps the uncompressed
+        # form, a copy; compressing it is left to whoever sends it and can do so off the loop
+        # (rtf.compress_async).
+        props[P.PidTagRtfCompressed] = rtfmod.compress(ctx.rtf, compressed=len(ctx.rtf)
+                                                       <= rtfmod.INLINE_COMPRESS_LIMIT)
         props[P.PidTagRtfInSync] = False
     props[P.PidTagNativeBody] = ctx.native if ctx.native is not None else M.NATIVE_BODY_UNDEFINED
     if ctx.html_cp is not None:
