@@ -307,3 +307,35 @@ async def test_cursor_seek_and_bookmarks(tagged_folder):
     assert view.seek_bookmark(mark) == (0, False)
     found = view.find_row(R.ContentRestriction(R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagSubject, "item 09"))
     assert found == 8
+
+
+async def test_categorized_view_with_expand_and_collapse(tagged_folder):
+    """Rows grouped by sender: a header per sender with its count and unread count, members below it;
+    collapse and expand change the rows as RopCollapseRow/RopExpandRow report; the state comes back."""
+    from gateway.store.tables.categories import CategorizedView
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    sorts = [R.SortOrder(P.PidTagSenderName, R.ORDER_ASCENDING),
+             R.SortOrder(P.PidTagMessageDeliveryTime, R.ORDER_DESCENDING)]
+    view = CategorizedView(await mbx.contents_view(folder.fid, None, sorts), categories=1, expanded=1)
+    senders = sorted({s for _, s, _ in msgs}, key=str.lower)
+    rows = view.rows(0, None)
+    assert view.count() == len(rows) == len(senders) + 12
+    headers = [r for r in rows if r.props[P.PidTagRowType] == P.TBL_EXPANDED_CATEGORY]
+    assert [h.props[P.PidTagSenderName] for h in headers] == senders
+    first = headers[0]
+    members = [s for s, who, _ in msgs if who == senders[0]]
+    assert first.props[P.PidTagContentCount] == len(members) == first.props[P.PidTagContentUnreadCount]
+    under = rows[1:1 + len(members)]
+    assert all(r.props[P.PidTagRowType] == P.TBL_LEAF_ROW and r.props[P.PidTagDepth] == 1 for r in under)
+    assert _subjects(under) == sorted(members, reverse=True)      # newest first inside the group
+    assert view.collapse(first.props[P.PidTagInstanceKey]) == len(members)
+    assert view.count() == len(senders) + 12 - len(members)
+    assert view.rows(0, 1)[0].props[P.PidTagRowType] == P.TBL_COLLAPSED_CATEGORY
+    state = view.state()
+    assert view.expand(first.props[P.PidTagInstanceKey]) == len(members)
+    assert view.expand(b"no such key") is None
+    again = CategorizedView(await mbx.contents_view(folder.fid, None, sorts), categories=1, expanded=1)
+    again.set_state(state)
+    assert again.count() == len(senders) + 12 - len(members)
+    closed = CategorizedView(await mbx.contents_view(folder.fid, None, sorts), categories=1, expanded=0)
+    assert closed.count() == len(senders)

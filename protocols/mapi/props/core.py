@@ -35,6 +35,10 @@ PidTagParentFolderId = _t(0x6749, T.Integer64)
 PidTagMid = _t(0x674A, T.Integer64)
 PidTagInstID = _t(0x674D, T.Integer64)
 PidTagInstanceNum = _t(0x674E, T.Integer32)
+# --- categorized tables (MS-OXCTABL 2.2.1.x; MS-OXPROPS) ---
+PidTagRowType = _t(0x0FF5, T.Integer32)
+PidTagDepth = _t(0x3005, T.Integer32)
+TBL_LEAF_ROW, TBL_EMPTY_CATEGORY, TBL_EXPANDED_CATEGORY, TBL_COLLAPSED_CATEGORY = 1, 2, 3, 4
 PidTagChangeNumber = _t(0x67A4, T.Integer64)
 PidTagChangeKey = _t(0x65E2, T.Binary)
 PidTagPredecessorChangeList = _t(0x65E3, T.Binary)
