@@ -1,5 +1,8 @@
 """Free/busy of a mailbox: busy periods from its CalDAV calendars, for EWS GetUserAvailability.
 
+A server that cannot expand recurrences itself hands over whole series; they are expanded with the
+store's recurrence expansion (``recurrence.py``), the same occurrences EWS CalendarView lists.
+
 The owner's own periods come from their calendars through their own DAV session, with details
 (subject, location) since the owner may see them. Other users' periods: Radicale has no RFC 6638
 scheduling outbox and a user's DAV session reaches only that user's data, so the gateway reads
@@ -106,18 +109,61 @@ def periods_from_ical(data: bytes, start: datetime, end: datetime) -> list[BusyP
     return out
 
 
+# PidLidBusyStatus (MS-OXOCAL 2.2.1.2) -> LegacyFreeBusyType; 4 (working elsewhere) counts as busy
+_BUSY_STATUS = {0: "Free", 1: "Tentative", 2: "Busy", 3: "OOF", 4: "Busy"}
+
+
+def periods_from_series(data: bytes, start: datetime, end: datetime) -> list[BusyPeriod]:
+    """One calendar object as a server hands it over unexpanded (RFC 4791 without ``expand``): a
+    series is expanded by the store's recurrence expansion (``gateway.store.recurrence``, the one EWS
+    CalendarView lists), exceptions at their own times with their own busy status, deleted instances
+    left out; anything else is read as it is (``periods_from_ical``)."""
+    import icalendar
+    cal = icalendar.Calendar.from_ical(data)
+    if not any(ev.get("RRULE") is not None for ev in cal.walk("VEVENT")):
+        return periods_from_ical(data, start, end)
+    from protocols.mapi.props import appointment as A
+    from protocols.mapi.props import core as P
+    from protocols.mapi.props import mail as M
+
+    from .convert.ical_event import ical_to_appointment
+    from .recurrence import Series, occurrence_props
+    try:
+        appt = ical_to_appointment(data)
+        series = Series(appt.props) if appt.props.get(A.PidLidAppointmentRecur) else None
+    except Exception:  # noqa: BLE001 - a series the conversion cannot read still shows its first instance
+        series = None
+    if series is None:
+        return periods_from_ical(data, start, end)
+    out = []
+    for occ in series.window(start, end):
+        props, _ = occurrence_props(appt.props, occ, series, appt.attachments)
+        flags = props.get(A.PidLidAppointmentStateFlags) or 0
+        if flags & A.asfCanceled:
+            continue
+        out.append(BusyPeriod(
+            occ.start, occ.end, _BUSY_STATUS.get(props.get(A.PidLidBusyStatus), "Busy"),
+            props.get(P.PidTagSubject) or None, props.get(A.PidLidLocation) or None,
+            is_meeting=bool(flags & A.asfMeeting), is_recurring=True,
+            is_private=props.get(P.PidTagSensitivity) in (M.SENSITIVITY_PRIVATE, M.SENSITIVITY_CONFIDENTIAL)))
+    return out
+
+
 async def _read_calendars(dav, hrefs: list[str], start: datetime, end: datetime) -> list[BusyPeriod]:
     from gateway.backends.base import BackendError
     out: list[BusyPeriod] = []
     for href in hrefs:
+        expanded = True
         try:
             resources = await dav.calendar_query(href, start, end, "VEVENT", expand=True)
         except BackendError:
             resources = await dav.calendar_query(href, start, end, "VEVENT")   # a server without expand
+            expanded = False
         for r in resources:
             if r.data:
                 try:
-                    out.extend(periods_from_ical(r.data, start, end))
+                    out.extend(periods_from_ical(r.data, start, end) if expanded
+                               else periods_from_series(r.data, start, end))
                 except ValueError:
                     continue            # one unreadable event does not hide the others
     return sorted(out, key=lambda p: (p.start, p.end))

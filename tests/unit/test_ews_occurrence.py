@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from gateway.ews import occurrences as O
-from gateway.ews.calendar import Series, occurrence_props
+from gateway.store.recurrence import Series, occurrence_props
 from gateway.store.convert import ical
 from gateway.store.convert import recur as R
 from gateway.store.convert.goid import instance_date

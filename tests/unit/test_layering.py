@@ -9,7 +9,8 @@ Rooms and the rules checked here:
     * their own package,
     * the store's public modules (``STORE_PUBLIC`` below: the package API, errors, objects, model,
       mailbox, the directory facade, and the protocol-neutral logic modules: conversions,
-      property/MIME/iCalendar/vCard converters, summaries, change classification, free/busy, OOF),
+      property/MIME/iCalendar/vCard converters, summaries, change classification, recurrence
+      expansion, free/busy, OOF),
       never ``gateway.store.state.*`` (SQL), ``gateway.store.adapters.*`` (backend glue),
       ``gateway.store.factory`` and never ``gateway.backends.*``,
     * ``gateway.http`` modules that import no front end (sessions, auth, the request keys in
@@ -48,7 +49,7 @@ STORE_PUBLIC_MODULES = {
     "gateway.store.mailbox", "gateway.store.directory",
     # protocol-neutral logic a front end calls on store objects
     "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.events",
-    "gateway.store.freebusy",
+    "gateway.store.freebusy", "gateway.store.recurrence",
     "gateway.store.oof", "gateway.store.sieve_oof",
     # contents tables: the package API and the view a front end reads a window at a time; not the index's
     # SQL (tables.sql), rows or columns
