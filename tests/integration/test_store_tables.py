@@ -339,3 +339,25 @@ async def test_categorized_view_with_expand_and_collapse(tagged_folder):
     assert again.count() == len(senders) + 12 - len(members)
     closed = CategorizedView(await mbx.contents_view(folder.fid, None, sorts), categories=1, expanded=0)
     assert closed.count() == len(senders)
+
+
+async def test_multivalue_instances_one_row_per_category(tagged_folder):
+    """A sort on the categories with the MultivalueInstance bit: one row per category of an item."""
+    from dataclasses import replace as dc_replace
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    items = {i.props[P.PidTagSubject]: i for i in await mbx.list_items(folder.fid)}
+    a, b = items[msgs[0][0]], items[msgs[1][0]]
+    await mbx.update_item(a.mid, {PidNameKeywords: ["Red", "Blue"]})
+    await mbx.update_item(b.mid, {PidNameKeywords: ["Red"]})
+    mvi = dc_replace(PidNameKeywords, type=PidNameKeywords.type | R.MVI_FLAG)
+    view = await mbx.contents_view(folder.fid, None, [R.SortOrder(mvi, R.ORDER_ASCENDING),
+                                                      R.SortOrder(P.PidTagSubject, R.ORDER_ASCENDING)])
+    assert not view.in_database
+    rows = view.rows(0, None)
+    assert view.count() == len(rows) == 10 + 3
+    tail = [(r.props[P.PidTagSubject], r.props[mvi]) for r in rows[10:]]
+    assert tail == [(msgs[0][0], "Blue"), (msgs[0][0], "Red"), (msgs[1][0], "Red")]
+    assert sorted(r.props[P.PidTagInstanceNum] for r in rows[10:12]) == [0, 1]      # the item's two rows
+    red = R.ContentRestriction(R.FL_FULLSTRING | R.FL_IGNORECASE, mvi, "red")
+    only_red = await mbx.contents_view(folder.fid, red, [R.SortOrder(mvi, R.ORDER_ASCENDING)])
+    assert sorted(r.props[P.PidTagSubject] for r in only_red.rows(0, None)) == [msgs[0][0], msgs[1][0]]

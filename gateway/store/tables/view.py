@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from protocols.mapi import restrictions as R
+from protocols.mapi.props import core as P
+from protocols.mapi.props.named import NamedProp
 from protocols.mapi.types import PropType, change_type
 
 from ..objects import Folder, Item
@@ -61,6 +63,37 @@ def sort_in_python(items: list[Item], sorts) -> list[Item]:
     return sorted(items, key=functools.cmp_to_key(cmp))
 
 
+def _is_mvi(key) -> bool:
+    if isinstance(key, NamedProp):
+        return bool(key.type & R.MVI_FLAG)
+    return isinstance(key, int) and bool(key & R.MVI_FLAG)
+
+
+def _mv_key(key):
+    """The multi-valued property an MVI column names (MS-OXCDATA 2.11.1.1: MultivalueInstance bit)."""
+    if isinstance(key, NamedProp):
+        return NamedProp(key.guid, lid=key.lid, name=key.name, type=(key.type & ~R.MVI_FLAG) | R.MV_FLAG)
+    return R.lookup_key(key)
+
+
+def expand_instances(items: list[Item], mvi_key) -> list[Item]:
+    """One row per value of a multi-valued property (a sort on an MVI column, e.g. categories): each
+    row holds that one value, and PidTagInstanceNum numbers the rows of one item; an item without
+    values stays one row with the column empty."""
+    mv = _mv_key(mvi_key)
+    out = []
+    for item in items:
+        values = item.props.get(mv) or []
+        if not values:
+            out.append(Item(item.mid, item.globcnt, item.fid, item.kind, item.associated,
+                            {**item.props, P.PidTagInstanceNum: 0}))
+            continue
+        for n, value in enumerate(values):
+            props = {**item.props, mv: [value], mvi_key: value, P.PidTagInstanceNum: n}
+            out.append(Item(item.mid, item.globcnt, item.fid, item.kind, item.associated, props))
+    return out
+
+
 @dataclass
 class ContentsView:
     mbx: "Mailbox"
@@ -93,6 +126,9 @@ class ContentsView:
             order = f" ORDER BY {self._order}" if self._order else ""
             rows = self.mbx.db.all(f"SELECT {ROW_SELECT} FROM messages WHERE {where}{order}", params)
             items = items_for(self.mbx, rows)
+            mvi = next((s.tag for s in self.sorts if _is_mvi(s.tag)), None)
+            if mvi is not None:
+                items = expand_instances(items, mvi)
             if not self._where.exact:
                 keep = R.RowFilter(self.restriction)
                 items = [i for i in items if keep(getter(i.props))]
