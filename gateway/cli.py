@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "passwd":
         from gateway.admin import run_passwd
         return run_passwd(args)
+    if args.command in ("demo", "serve"):
+        from gateway.allocator import pin_mmap_threshold
+        pin_mmap_threshold()        # asyncio's 256 KiB read buffers kept out of the heap (see there)
     runner = {"demo": run_demo, "serve": run_serve, "check": run_check}[args.command]
     try:
         return asyncio.run(runner(args))
