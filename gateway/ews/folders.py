@@ -5,7 +5,8 @@ from __future__ import annotations
 from protocols.ews.folders import read_folder, read_folder_ref, read_folder_refs, write_folder
 from protocols.ews.ns import child, children, first_child, local, m, sub, t, text
 from protocols.ews.responses import ResponseError
-from protocols.ews.restrict import evaluate, parse_restriction, value_of
+from protocols.ews.mapirestrict import to_mapi
+from protocols.ews.restrict import parse_restriction
 from protocols.ews.shapes import parse_shape
 from protocols.ews.values import find_path, read_extended_property
 from protocols.mapi.props import core as P
@@ -115,11 +116,12 @@ async def find_folder(ctx: EwsContext):
     async def one(ref, el):
         parent = await ctx.folder(ref)
         if traversal == "SoftDeleted":
-            rows = []
+            window, attrs = page([], view_el)
         else:
-            rows = await _descendants(ctx, parent.fid, traversal == "Deep")
-        rows = [f for f in rows if evaluate(restriction, f.props, value_of)]
-        window, attrs = page(rows, view_el)
+            # the store's hierarchy table, restricted there
+            view = await ctx.mbx.hierarchy_view(parent.fid, deep=traversal == "Deep", restriction=to_mapi(restriction))
+            start, end, attrs = window_of(view.count(), view_el)
+            window = view.rows(start, end - start)
         root = sub(el, m("RootFolder"), **attrs)
         folders = sub(root, t("Folders"))
         for f in window:

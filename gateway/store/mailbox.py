@@ -665,6 +665,13 @@ class Mailbox:
                 self.db.execute("UPDATE folders SET indexed_at = ? WHERE mailbox_id = ? AND fid = ?",
                                 (time.time(), self.mailbox_id, f.globcnt))
 
+    async def hierarchy_view(self, fid: int, *, deep: bool = False, restriction=None, sorts=()):
+        """The folders under a folder as a table (tables.HierarchyView): children, or all descendants with
+        PidTagDepth; ``restriction``/``sorts`` as for contents_view."""
+        from .tables.hierarchy import HierarchyView, descendants
+        await self._dav_comeback()
+        return HierarchyView.of(await descendants(self, fid, deep), restriction, sorts)
+
     def table_rows(self, mids: list[int]) -> list[Item]:
         """The table rows (summary properties and ids) of some items, in the order given; items no longer
         in a folder's contents (deleted, associated, moved without a new UID yet) are left out."""

@@ -32,12 +32,20 @@ _SORT_KEYS = {"message:IsRead": P.PidTagMessageFlags, "message:From": P.PidTagSe
               "message:Sender": P.PidTagSenderName, "item:DateTimeCreated": P.PidTagCreationTime}
 
 
+# FindFolder's fields (MS-OXWSFOLD FolderType)
+_FOLDER_FIELDS = {"folder:DisplayName": P.PidTagDisplayName, "folder:FolderClass": P.PidTagContainerClass,
+                  "folder:TotalCount": P.PidTagContentCount, "folder:UnreadCount": P.PidTagContentUnreadCount,
+                  "folder:ChildFolderCount": P.PidTagFolderChildCount}
+
+
 def key_of(path: FieldPath | None):
     """The property key (tag or NamedProp) a FieldURI or ExtendedFieldURI reads, or None."""
     if path is None:
         return None
     if path.extended is not None:
         return path.extended.key
+    if path.uri in _FOLDER_FIELDS:
+        return _FOLDER_FIELDS[path.uri]
     from .items import FIELD_BY_URI_ALL
     f = FIELD_BY_URI_ALL.get(path.uri or "")
     return f.prop if f is not None else None

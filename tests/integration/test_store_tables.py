@@ -361,3 +361,24 @@ async def test_multivalue_instances_one_row_per_category(tagged_folder):
     red = R.ContentRestriction(R.FL_FULLSTRING | R.FL_IGNORECASE, mvi, "red")
     only_red = await mbx.contents_view(folder.fid, red, [R.SortOrder(mvi, R.ORDER_ASCENDING)])
     assert sorted(r.props[P.PidTagSubject] for r in only_red.rows(0, None)) == [msgs[0][0], msgs[1][0]]
+
+
+async def test_hierarchy_view_restricted_and_deep(backend):
+    """The folders under a folder as a table: children or all descendants (with PidTagDepth), restricted."""
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    try:
+        inbox = await mbx.folder_by_role("ipm_subtree")   # (pymap's maildir cannot nest under INBOX)
+        top = await mbx.create_folder(inbox.fid, f"h {tag} top")
+        await mbx.create_folder(top.fid, f"h {tag} child")
+        view = await mbx.hierarchy_view(inbox.fid, deep=True, restriction=R.ContentRestriction(
+            R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagDisplayName, f"H {tag}"))
+        assert [(f.display_name, f.props[P.PidTagDepth]) for f in view.rows(0, None)] == [
+            (f"h {tag} top", 0), (f"h {tag} child", 1)]
+        shallow = await mbx.hierarchy_view(inbox.fid, restriction=R.ContentRestriction(
+            R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagDisplayName, tag))
+        assert shallow.count() == 1
+        await mbx.delete_folder(top.fid)
+    finally:
+        await mbx.close()

@@ -41,9 +41,10 @@ def getter(props: dict):
     return get
 
 
-def sort_in_python(items: list[Item], sorts) -> list[Item]:
-    """The same order compile_sort gives, for keys the index does not hold."""
-    def cmp(a: Item, b: Item) -> int:
+def sort_in_python(items: list, sorts) -> list:
+    """The same order compile_sort gives, for keys the index does not hold (items, or folders: anything
+    with ``props`` and ``globcnt``)."""
+    def cmp(a, b) -> int:
         ga, gb = getter(a.props), getter(b.props)
         for s in sorts:
             va, vb = ga(R.lookup_key(s.tag)), gb(R.lookup_key(s.tag))
