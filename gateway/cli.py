@@ -115,10 +115,19 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
+    from gateway import workers
     try:
         cfg = _load(args)
     except ConfigError as exc:
         return _fail(str(exc))
+    if args.worker is not None:          # one of `--workers N` (gateway/workers.py): the parent checked
+        return await _serve_worker(cfg, args)
+    try:
+        count = workers.worker_count(args.workers if args.workers is not None else cfg.http.workers)
+    except workers.WorkersError as exc:
+        return _fail(f"{'--workers' if args.workers is not None else args.config + ': [http] workers'}: {exc}")
+    if (refusal := workers.sqlite_refusal(count, cfg.state.dsn)) is not None:
+        return _fail(refusal)
     # Nothing is created (state database, certificate) until the file and the servers check out.
     problems = await checks.problems(cfg, args.config)
     if (listen := checks.listen_problem(cfg.http.host, cfg.http.port)) is not None:
@@ -128,12 +137,30 @@ async def run_serve(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return _fail(f"not started: {len(problems)} problem(s) in {args.config} "
                      f"(`exgate check -c {args.config}` shows every check)")
+    if count > 1:
+        return await workers.run(cfg, args, count)
     data_dir = Path(args.data_dir).resolve()
     try:
         gw = await start_gateway(cfg, data_dir)
     except OSError as exc:   # the port was taken between the check and the start
         return _fail(f"cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
     print(f"exgate is serving at {gw.base_url}", flush=True)
+    try:
+        await _wait_for_stop()
+    finally:
+        await gw.stop()
+        gw.state.db.close()
+    return 0
+
+
+async def _serve_worker(cfg: Config, args: argparse.Namespace) -> int:
+    import os
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        gw = await start_gateway(cfg, data_dir, worker=args.worker)
+    except OSError as exc:
+        return _fail(f"worker {args.worker}: cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
+    print(f"exgate is serving at {gw.base_url} (worker {args.worker}, pid {os.getpid()})", flush=True)
     try:
         await _wait_for_stop()
     finally:
@@ -196,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to listen on (default: [http] host of the file)")
     serve.add_argument("--port", type=int, help="port to listen on (default: [http] port of the file)")
     serve.add_argument("--data-dir", default=".", help="where a generated self-signed certificate is kept")
+    serve.add_argument("--workers", metavar="N",
+                       help="worker processes sharing the port, restarted when they die; 0 or auto: one per "
+                            "CPU; more than one needs a PostgreSQL [state] dsn (default: [http] workers of "
+                            "the file, else 1)")
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)   # set by the parent of --workers
     check = sub.add_parser("check", formatter_class=fmt,
                            help="check a config file: settings, each server, and optionally one user end to end")
     check.add_argument("-c", "--config", required=True, help="TOML file to check")

@@ -23,6 +23,9 @@ class HttpConfig:
     # what a 401 offers, in order (clients take the first they support; all three are always accepted).
     # DavMail takes Basic whenever it is offered: ["Negotiate", "NTLM"] makes it sign in with NTLM.
     auth_schemes: list[str] = field(default_factory=lambda: ["Negotiate", "NTLM", "Basic"])
+    # worker processes sharing the port (`exgate serve --workers`): a number, 0 or "auto" = one per CPU.
+    # More than one needs a PostgreSQL [state] dsn (gateway/workers.py).
+    workers: int | str = 1
 
 
 @dataclass

@@ -28,8 +28,12 @@ class RunningGateway:
 
 
 async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = None,
-                        directory=None) -> RunningGateway:
-    """Open the state database, build the app and listen on cfg.http.host:port (0 = a free port)."""
+                        directory=None, worker: int | None = None) -> RunningGateway:
+    """Open the state database, build the app and listen on cfg.http.host:port (0 = a free port).
+
+    ``worker``: this process is worker number ``worker`` of `exgate serve --workers N` (gateway/workers.py):
+    the port is shared with the other workers (SO_REUSEPORT; the kernel spreads new connections over
+    them) and every response says which worker answered (``X-Exgate-Worker: <n>``, a number, no pid)."""
     if directory is None:
         from gateway.store.factory import directory_from_config
         try:
@@ -40,6 +44,10 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
     state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory)
     hc = cfg.http
     app = build_app(state)
+    if worker is not None:
+        async def _which_worker(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers["X-Exgate-Worker"] = str(worker)
+        app.on_response_prepare.append(_which_worker)
     from .guard import GUARD, GuardedRunner
     runner = GuardedRunner(app, app[GUARD], access_log=None, keepalive_timeout=app[GUARD].settings.idle_seconds)
     await runner.setup()
@@ -50,7 +58,7 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         if not hc.cert_file:
             tls.ensure_self_signed(cert, key, tls.names_for(hc.host, hc.public_url))
         ssl_ctx = tls.server_context(cert, key)
-    site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx)
+    site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx, reuse_port=worker is not None or None)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else hc.port
     scheme = "https" if hc.tls else "http"

@@ -8,7 +8,9 @@ folder filled pymap's I/O pool and slowed every other user); else polling. The
 EWS feed runs one change source per user for all their subscriptions. DAV: the
 sync token is polled. Each event re-syncs that folder's id map; what got a
 new change number since the last report is yielded. Notifications (MAPI) and
-EWS subscriptions and incremental sync are fed from here.
+EWS subscriptions and incremental sync are fed from here. The gateway's own writes (in this worker or
+another one on the same PostgreSQL) wake the change source through state/wakeups.py: that folder's
+changes are then re-read from the state database, without a backend sync.
 
 The folder hierarchy: every change to a folder row (the gateway's own CreateFolder,
 rename, move, delete, or a hierarchy sync that found the backend changed) calls the
@@ -38,6 +40,7 @@ from gateway.backends.base import BackendError
 from . import folders as layout
 from .errors import BackendUnavailable, StoreError
 from .objects import Folder, FolderChanges
+from .state import wakeups
 
 if TYPE_CHECKING:
     from .mailbox import Mailbox
@@ -49,6 +52,7 @@ HIERARCHY_POLL_SECONDS = 60.0
 SETTLE_SECONDS = 1.0
 STOP_SECONDS = 2.0      # how long a watcher restart waits for the old reader before closing its watcher
 _HIERARCHY = object()   # queue marker: the folder rows changed
+_REREAD = object()      # queue marker (with a folder globcnt): the gateway wrote rows there (state/wakeups.py)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,18 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
     def on_hierarchy() -> None:
         queue.put_nowait(_HIERARCHY)
 
+    rereads: set[int] = set()
+
+    def on_wakeup(globcnt: int) -> None:
+        """A write through this worker or another: the rows are in the state database, re-read them."""
+        if globcnt == wakeups.HIERARCHY:
+            on_hierarchy()
+            return
+        for g in ([f.globcnt for f in known.values()] if globcnt == wakeups.ALL else [globcnt]):
+            if g not in rereads:
+                rereads.add(g)
+                queue.put_nowait((_REREAD, g))
+
     async def imap_events(watcher, refs: dict[str, Folder]):
         ready = getattr(watcher, "ready", None)
         if ready is not None:
@@ -162,6 +178,7 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
     if hierarchy_poll:
         tasks.append(asyncio.create_task(hierarchy_poll_loop(hierarchy_poll)))
     mbx.hierarchy_listeners.add(on_hierarchy)
+    end_wakeups = wakeups.subscribe(mbx.db, mbx.mailbox_id, on_wakeup)
     pause = 1.0
     getter: asyncio.Task | None = None
     try:
@@ -203,13 +220,19 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
                 if hierarchy and events:
                     yield HierarchyChanges(events, hlast)
                 continue
-            folder = item
-            if folder.fid not in known:
-                continue            # deleted since it was queued
-            try:
-                await mbx.sync_folder(folder.fid)
-            except StoreError:
-                continue            # the folder went away meanwhile; the hierarchy change says so
+            if isinstance(item, tuple):     # (_REREAD, globcnt): no backend sync, the rows are written
+                rereads.discard(item[1])
+                folder = known.get(mbx.ident.fid(item[1]))
+                if folder is None:
+                    continue
+            else:
+                folder = item
+                if folder.fid not in known:
+                    continue            # deleted since it was queued
+                try:
+                    await mbx.sync_folder(folder.fid)
+                except StoreError:
+                    continue            # the folder went away meanwhile; the hierarchy change says so
             pause = 1.0
             ch = mbx.changes_since(folder.fid, last.get(folder.fid, 0))
             if ch.changed or ch.deleted:
@@ -217,6 +240,7 @@ async def watch_mailbox(mbx: "Mailbox", *, dav_poll: float = DAV_POLL_SECONDS, h
                 yield ch
     finally:
         mbx.hierarchy_listeners.discard(on_hierarchy)
+        end_wakeups()
         if getter is not None:
             getter.cancel()
         for t in tasks:

@@ -29,6 +29,8 @@ from .model import MessageContent
 from .namedmap import NamedPropMap
 from .objects import Folder, FolderChanges, Item
 from .state.db import StateDB, is_unique_violation
+from .state import wakeups
+from .state.pglock import exclusive
 
 log = logging.getLogger(__name__)
 DAV_RETRY_SECONDS = 30.0       # while CalDAV/CardDAV is down, how often folder listings try it again
@@ -75,9 +77,11 @@ class Mailbox:
     @classmethod
     async def open(cls, db: StateDB, owner: str, backends: MailboxBackends, *, display_name: str | None = None,
                    email: str | None = None, imap_names: dict | None = None) -> "Mailbox":
-        ident = provision(db, owner, display_name)
-        mbx = cls(db, ident, backends, display_name=display_name, email=email, imap_names=imap_names)
-        await mbx.sync_hierarchy()
+        # several workers (gateways) opening one mailbox at once: one provisions it and makes its folders
+        async with exclusive(db, f"exgate-mailbox:{owner.lower()}"):
+            ident = provision(db, owner, display_name)
+            mbx = cls(db, ident, backends, display_name=display_name, email=email, imap_names=imap_names)
+            await mbx.sync_hierarchy()
         return mbx
 
     async def close(self) -> None:
@@ -111,7 +115,13 @@ class Mailbox:
         """Match backend collections to folders; new ones get FIDs, vanished ones become tombstones.
 
         A DAV server that does not answer does not stop mail: its folders stay as they were (none on a
-        first open) and are looked for again every DAV_RETRY_SECONDS by folder listings."""
+        first open) and are looked for again every DAV_RETRY_SECONDS by folder listings. One process at a
+        time per mailbox (the other workers on the state database wait): two would create the same
+        folders twice, on the backend and in the folder rows."""
+        async with exclusive(self.db, f"exgate-mailbox:{self.ident.owner}"):
+            await self._sync_hierarchy()
+
+    async def _sync_hierarchy(self) -> None:
         imap_folders = await self.backends.imap.list_folders()
         calendars, books, dav_down = [], [], False
         if self.backends.dav is not None:
@@ -213,6 +223,7 @@ class Mailbox:
 
     def _bump_hierarchy(self) -> None:
         self.db.execute("UPDATE mailboxes SET hierarchy_cn = hierarchy_cn + 1 WHERE id = ?", (self.mailbox_id,))
+        wakeups.changed(self.db, self.mailbox_id, wakeups.HIERARCHY)     # the other workers' change sources
         for listener in list(self.hierarchy_listeners):
             listener()
 
@@ -556,9 +567,11 @@ class Mailbox:
         return cn
 
     def stale_counts(self, fid_globcnt: int) -> None:
-        """The folder's item counts must be asked for again (the gateway changed something)."""
+        """The folder's item counts must be asked for again (the gateway changed something); the change
+        sources of this mailbox, in this worker and the others, re-read the folder (state/wakeups.py)."""
         self.db.execute("UPDATE folders SET counted_at = NULL WHERE mailbox_id = ? AND fid = ?",
                         (self.mailbox_id, fid_globcnt))
+        wakeups.changed(self.db, self.mailbox_id, fid_globcnt)
 
     def tombstone_message(self, globcnt: int, *, keep_data: bool = False) -> None:
         """The item left its folder: drop its row, remember the removal for incremental sync."""

@@ -13,6 +13,9 @@ Drafts with the reason on it and a non-delivery report (RFC 3464 multipart/repor
 the original attached) is put in the Inbox. Nothing is lost across a restart: the queue is in the state
 database and the message stays in IMAP. A message the user takes out of the Outbox (or deletes) leaves
 the queue. A crash between the server's acceptance and the row's removal sends it again (at least once).
+Every worker process and gateway on one PostgreSQL state runs an OutboxWorker: a due row is claimed by
+one of them (a compare-and-set on next_try) and held under an advisory lock (state/pglock.py) for its
+whole try, so a try that outlasts the lease is not started again elsewhere.
 
 Reaching a user's mailbox without them: the worker gets an *opener*. ``mailbox_opener`` first uses the
 mailbox the gateway already has open for that user (its MailboxCache); otherwise it opens one itself,
@@ -38,6 +41,7 @@ from protocols.mapi.props import core as P
 
 from .errors import BackendUnavailable, NotFound, StoreError
 from .retry import DEFAULT_SCHEDULE, DEFAULT_WINDOW, RetryPolicy  # noqa: F401 - part of this module's API
+from .state.pglock import ProcessLocks
 from .state.queue import Queued, SubmitQueue
 
 if TYPE_CHECKING:
@@ -195,6 +199,7 @@ class OutboxWorker:
 
     def __post_init__(self):
         self.queue = SubmitQueue(self.db)
+        self.locks = ProcessLocks(self.db)
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
 
@@ -205,28 +210,36 @@ class OutboxWorker:
         now = time.time() if now is None else now
         out = []
         for q in self.queue.due(now):
-            if not self.queue.claim(q, now + self.lease):
-                continue
-            try:
-                opened = await self.opener(q)
-            except (StoreError, BackendError, OSError) as exc:
-                log.warning("outbox: cannot open the mailbox of %s: %s", q.owner, exc)
-                opened = None
-            if opened is None:
-                self.queue.reschedule(q, now + self.policy.delay(max(q.attempts, 1)), q.last_error)
-                out.append((q, "waiting"))
-                continue
-            mbx, close = opened
-            try:
-                out.append((q, await self._try(mbx, q, now)))
-            except (StoreError, BackendError, OSError) as exc:
-                log.warning("outbox: a queued message of %s could not be tried: %s", q.owner, exc)
-                self.queue.reschedule(q, now + self.policy.delay(max(q.attempts, 1)), q.last_error)
-                out.append((q, "waiting"))
-            finally:
-                if close:
-                    await mbx.close()
+            # Every worker and gateway on the state database runs a worker: the claim (a compare-and-set
+            # on next_try) gives a row to one of them, and the advisory lock held for the whole try keeps
+            # it there even when the try outlasts the lease (a slow SMTP server, a hung IMAP copy to Sent
+            # Items after the server took the message): a queued message is never sent twice at once.
+            with self.locks.hold(f"exgate-outbox:{q.mailbox_id}:{q.mid}") as mine:
+                if not mine or not self.queue.claim(q, now + self.lease):
+                    continue
+                await self._one(q, now, out)
         return out
+
+    async def _one(self, q: Queued, now: float, out: list) -> None:
+        try:
+            opened = await self.opener(q)
+        except (StoreError, BackendError, OSError) as exc:
+            log.warning("outbox: cannot open the mailbox of %s: %s", q.owner, exc)
+            opened = None
+        if opened is None:
+            self.queue.reschedule(q, now + self.policy.delay(max(q.attempts, 1)), q.last_error)
+            out.append((q, "waiting"))
+            return
+        mbx, close = opened
+        try:
+            out.append((q, await self._try(mbx, q, now)))
+        except (StoreError, BackendError, OSError) as exc:
+            log.warning("outbox: a queued message of %s could not be tried: %s", q.owner, exc)
+            self.queue.reschedule(q, now + self.policy.delay(max(q.attempts, 1)), q.last_error)
+            out.append((q, "waiting"))
+        finally:
+            if close:
+                await mbx.close()
 
     async def _try(self, mbx: "Mailbox", q: Queued, now: float) -> str:
         from .submit import SendFailure, send_once
@@ -274,6 +287,7 @@ class OutboxWorker:
                 await task
             except asyncio.CancelledError:
                 pass
+        self.locks.close()
 
     async def _loop(self) -> None:
         while True:

@@ -1,0 +1,290 @@
+"""GetItem throughput with 100 clients on one worker and on one worker per core, next to Dovecot's own
+fetch rate of the same messages; and memory per idle keep-alive connection (plain and TLS) on one worker.
+Printed; nothing is asserted.
+
+Starts a real slapd, Dovecot, Postfix, Radicale and PostgreSQL on 127.0.0.1 (as the tests do) and
+`exgate serve` as a child process (`--workers 1`, then `--workers <cores>`), on the PostgreSQL state.
+alice's INBOX gets MESSAGES messages (IMAP APPEND, ~2 KB each).
+
+  GetItem/s   CLIENTS clients, each on its own keep-alive connection (HTTP, Basic), GetItem (Default
+              shape: the body is fetched from IMAP) of a random one of the messages, for --seconds
+  Dovecot     imaplib on --imap-conns connections (threads), UID FETCH <uid> BODY.PEEK[] of a random
+              one of the same messages, one per command, for --seconds
+  idle memory 1,000 connections that each sent one signed-in request (GetFolder) and stay open:
+              the worker's RSS after / before, per connection; over plain HTTP and over TLS
+
+The load generator runs on the same machine (python, aiohttp): on a 2-core box it takes a core of its
+own, so the "one per core" figure is what is left for the workers; the figures are for comparing.
+
+    python bench/workers.py [--seconds 10] [--clients 100] [--messages 200] [--idle 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import imaplib
+import os
+import random
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from gateway.config import HttpConfig  # noqa: E402
+from tests.integration.test_cli_check import _free_port, write_toml  # noqa: E402
+from tests.servers import (start_dovecot, start_postfix, start_postgres, start_radicale,  # noqa: E402
+                           start_slapd, start_with_retry)
+from tests.stacks import USERS, real_config  # noqa: E402
+
+ENVELOPE = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><s:Header>'
+            '<t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>{}</s:Body></s:Envelope>')
+FIND = ('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>'
+        '<t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape>'
+        '<m:IndexedPageItemView MaxEntriesReturned="1000" Offset="0" BasePoint="Beginning"/>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>')
+GET = ('<m:GetItem><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{}"/>'
+       '</m:ItemIds></m:GetItem>')
+GET_FOLDER = ('<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>'
+              '<t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>')
+T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
+PASSWORD = USERS["alice"].password
+AUTH = "Basic " + base64.b64encode(f"alice@example.test:{PASSWORD}".encode()).decode()
+HEADERS = {"Content-Type": "text/xml; charset=utf-8", "Authorization": AUTH}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Gateway:
+    def __init__(self, toml: Path, data: Path, workers: int):
+        self.log = (data / f"serve-{workers}.log").open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "-c", str(toml), "--workers",
+                                      str(workers), "--data-dir", str(data)], cwd=REPO, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, start_new_session=True)
+        for line in self.proc.stdout:
+            if "serving at" in line:
+                self.url = re.search(r"(https?://\S+)", line).group(1)
+                break
+        else:
+            raise SystemExit(f"exgate serve did not start; see {self.log.name}")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def append(host: str, port: int, n: int) -> None:
+    with imaplib.IMAP4(host, port) as im:
+        im.login("alice", PASSWORD)
+        for i in range(n):
+            msg = (f"From: Sender {i % 7} <s{i % 7}@example.org>\r\nTo: Alice <alice@example.test>\r\n"
+                   f"Subject: workers bench {i}\r\nMessage-ID: <{uuid.uuid4()}@example.org>\r\n"
+                   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                   + "a line of text in the body\r\n" * 70)
+            im.append("INBOX", None, None, msg.encode())
+
+
+async def item_ids(url: str) -> list[str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url + "/EWS/Exchange.asmx", data=ENVELOPE.format(FIND), headers=HEADERS,
+                             ssl=False) as r:
+            root = etree.fromstring(await r.read())
+    return [m.find(f"{T}ItemId").get("Id") for m in root.iter(f"{T}Message")
+            if (m.findtext(f"{T}Subject") or "").startswith("workers bench")]
+
+
+async def getitem_rate(url: str, ids: list[str], clients: int, seconds: float) -> tuple[float, Counter, int]:
+    served: Counter = Counter()
+    errors = 0
+    done = 0
+    bodies = [ENVELOPE.format(GET.format(i)).encode() for i in ids]
+
+    async def client(start: float):
+        nonlocal done, errors
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, ssl=False)) as http:
+            while time.perf_counter() - start < seconds:
+                async with http.post(url + "/EWS/Exchange.asmx", data=random.choice(bodies), headers=HEADERS) as r:
+                    data = await r.read()
+                    if r.status != 200 or b'ResponseClass="Success"' not in data:
+                        errors += 1
+                        continue
+                    done += 1
+                    served[r.headers.get("X-Exgate-Worker", "1")] += 1
+    # warm: every client's connection signed in once, every message fetched once
+    t0 = time.perf_counter()
+    await asyncio.gather(*[client(t0 - seconds + 0.5) for _ in range(clients)])
+    done, errors, served = 0, 0, Counter()
+    t0 = time.perf_counter()
+    await asyncio.gather(*[client(t0) for _ in range(clients)])
+    return done / (time.perf_counter() - t0), served, errors
+
+
+def dovecot_rate(host: str, port: int, conns: int, seconds: float) -> float:
+    counts = [0] * conns
+
+    def one(k: int):
+        im = imaplib.IMAP4(host, port)
+        im.login("alice", PASSWORD)
+        im.select("INBOX", readonly=True)
+        uids = im.uid("SEARCH", "SUBJECT", "\"workers bench\"")[1][0].split()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            typ, _ = im.uid("FETCH", random.choice(uids).decode(), "BODY.PEEK[]")
+            assert typ == "OK"
+            counts[k] += 1
+        im.logout()
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(conns)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0)
+
+
+async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
+    """(RSS before, RSS with n idle connections open) of the worker, KiB."""
+    m = re.match(r"(https?)://([^:/]+):(\d+)", url)
+    tls = m.group(1) == "https"
+    host, port = m.group(2), int(m.group(3))
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    body = ENVELOPE.format(GET_FOLDER).encode()
+    head = (f"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {AUTH}\r\n"
+            f"Content-Type: text/xml; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+
+    async def open_one():
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+        writer.write(head + body)
+        await writer.drain()
+        status = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        assert b" 200 " in status, status
+        return writer
+
+    warm = await asyncio.gather(*[open_one() for _ in range(20)])
+    for w in warm:
+        w.close()
+    await asyncio.sleep(1.0)
+    before = rss_kib(pid)
+    sem = asyncio.Semaphore(50)
+
+    async def limited():
+        async with sem:
+            return await open_one()
+    writers = await asyncio.gather(*[limited() for _ in range(n)])
+    await asyncio.sleep(2.0)
+    after = rss_kib(pid)
+    for w in writers:
+        w.close()
+    return before, after
+
+
+async def run(a) -> None:
+    cores = len(os.sched_getaffinity(0))
+    servers = []
+    try:
+        slapd = start_with_retry(start_slapd)
+        servers.append(slapd)
+        dovecot = start_with_retry(lambda: start_dovecot(slapd.info))
+        servers.append(dovecot)
+        radicale = start_with_retry(lambda: start_radicale(slapd.info))
+        servers.append(radicale)
+        postfix = start_with_retry(lambda: start_postfix(dovecot.info))
+        servers.append(postfix)
+        pg = start_with_retry(start_postgres)
+        servers.append(pg)
+        tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+        d = dovecot.info
+        append(d.host, d.imap_port, a.messages)
+        cfg = real_config(d, radicale.info, postfix.info, slapd.info, pg.info.dsn)
+
+        def toml(tls: bool) -> Path:
+            c = replace(cfg, http=HttpConfig(host="127.0.0.1", port=_free_port(), tls=tls,
+                                             allow_basic_over_http=not tls))
+            return write_toml(c, tmp / f"exgate-{'tls' if tls else 'plain'}.toml")
+
+        rates = {}
+        for workers in (1, cores):
+            gw = Gateway(toml(False), tmp, workers)
+            try:
+                ids = await item_ids(gw.url)
+                rate, served, errors = await getitem_rate(gw.url, ids, a.clients, a.seconds)
+                rates[workers] = (rate, served, errors, len(ids))
+            finally:
+                gw.stop()
+        direct = dovecot_rate(d.host, d.imap_port, a.imap_conns, a.seconds)
+
+        idle = {}
+        for tls in (False, True):
+            gw = Gateway(toml(tls), tmp, 1)
+            try:
+                idle["TLS" if tls else "plain"] = await idle_memory(gw.url, gw.proc.pid, a.idle)
+            finally:
+                gw.stop()
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+    print(f"\nGetItem (Default shape, body from IMAP) of {a.messages} messages, {a.clients} clients on keep-alive "
+          f"connections, {a.seconds:.0f} s; {cores} cores, load generator on the same machine")
+    print(f"  {'':<28} {'per second':>12} {'vs Dovecot':>11}  served by worker (errors)")
+    for workers, (rate, served, errors, n) in rates.items():
+        share = ", ".join(f"{k}: {v}" for k, v in sorted(served.items()))
+        print(f"  {'exgate, ' + str(workers) + ' worker' + ('s' if workers > 1 else ''):<28} {rate:>12.0f} "
+              f"{rate / direct:>10.2f}x  {share} ({errors})")
+    print(f"  {'Dovecot UID FETCH BODY.PEEK[]':<28} {direct:>12.0f} {1:>10.2f}x  "
+          f"({a.imap_conns} connections)")
+    if len(rates) == 2:
+        (r1, *_), (rn, *_) = rates.values()
+        print(f"  {cores} workers / 1 worker: {rn / r1:.2f}x")
+    print(f"\nMemory per idle keep-alive connection (one signed-in GetFolder each), {a.idle} connections, one worker")
+    for kind, (before, after) in idle.items():
+        print(f"  {kind:<6} RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB: "
+              f"{(after - before) / a.idle:.1f} KiB per connection")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--imap-conns", type=int, default=4)
+    ap.add_argument("--idle", type=int, default=1000)
+    asyncio.run(run(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
