@@ -69,6 +69,26 @@ AUTH = "Basic " + base64.b64encode(f"alice@example.test:{PASSWORD}".encode()).de
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "Authorization": AUTH}
 
 
+def gateway_pids(parent: int) -> list[int]:
+    """The serving processes: the workers of a supervising parent, else the process itself."""
+    try:
+        kids = [int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+    except OSError:
+        kids = []
+    return kids or [parent]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])      # utime + stime, clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -119,7 +139,8 @@ async def item_ids(url: str) -> list[str]:
             if (m.findtext(f"{T}Subject") or "").startswith("workers bench")]
 
 
-async def getitem_rate(url: str, ids: list[str], clients: int, seconds: float) -> tuple[float, Counter, int]:
+async def getitem_rate(url: str, ids: list[str], clients: int, seconds: float,
+                       pids: list[int]) -> tuple[float, Counter, int, float]:
     served: Counter = Counter()
     errors = 0
     done = 0
@@ -140,9 +161,10 @@ async def getitem_rate(url: str, ids: list[str], clients: int, seconds: float) -
     t0 = time.perf_counter()
     await asyncio.gather(*[client(t0 - seconds + 0.5) for _ in range(clients)])
     done, errors, served = 0, 0, Counter()
+    cpu0 = cpu_seconds(pids)
     t0 = time.perf_counter()
     await asyncio.gather(*[client(t0) for _ in range(clients)])
-    return done / (time.perf_counter() - t0), served, errors
+    return done / (time.perf_counter() - t0), served, errors, cpu_seconds(pids) - cpu0
 
 
 def dovecot_rate(host: str, port: int, conns: int, seconds: float) -> float:
@@ -241,8 +263,9 @@ async def run(a) -> None:
             gw = Gateway(toml(False), tmp, workers)
             try:
                 ids = await item_ids(gw.url)
-                rate, served, errors = await getitem_rate(gw.url, ids, a.clients, a.seconds)
-                rates[workers] = (rate, served, errors, len(ids))
+                rate, served, errors, cpu = await getitem_rate(gw.url, ids, a.clients, a.seconds,
+                                                               gateway_pids(gw.proc.pid))
+                rates[workers] = (rate, served, errors, cpu)
             finally:
                 gw.stop()
         direct = dovecot_rate(d.host, d.imap_port, a.imap_conns, a.seconds)
@@ -260,16 +283,19 @@ async def run(a) -> None:
 
     print(f"\nGetItem (Default shape, body from IMAP) of {a.messages} messages, {a.clients} clients on keep-alive "
           f"connections, {a.seconds:.0f} s; {cores} cores, load generator on the same machine")
-    print(f"  {'':<28} {'per second':>12} {'vs Dovecot':>11}  served by worker (errors)")
-    for workers, (rate, served, errors, n) in rates.items():
+    print(f"  {'':<28} {'per second':>12} {'vs Dovecot':>11} {'gateway CPU':>12} {'per CPU-s':>10}  "
+          "served by worker (errors)")
+    for workers, (rate, served, errors, cpu) in rates.items():
         share = ", ".join(f"{k}: {v}" for k, v in sorted(served.items()))
         print(f"  {'exgate, ' + str(workers) + ' worker' + ('s' if workers > 1 else ''):<28} {rate:>12.0f} "
-              f"{rate / direct:>10.2f}x  {share} ({errors})")
-    print(f"  {'Dovecot UID FETCH BODY.PEEK[]':<28} {direct:>12.0f} {1:>10.2f}x  "
+              f"{rate / direct:>10.2f}x {cpu / a.seconds:>11.0%} {rate * a.seconds / max(cpu, 0.01):>10.0f}  "
+              f"{share} ({errors})")
+    print(f"  {'Dovecot UID FETCH BODY.PEEK[]':<28} {direct:>12.0f} {1:>10.2f}x {'':>11} {'':>10}  "
           f"({a.imap_conns} connections)")
     if len(rates) == 2:
         (r1, *_), (rn, *_) = rates.values()
-        print(f"  {cores} workers / 1 worker: {rn / r1:.2f}x")
+        print(f"  {cores} workers / 1 worker: {rn / r1:.2f}x (gateway CPU = the workers' user+system time over "
+              "the run, 100% = one core)")
     print(f"\nMemory per idle keep-alive connection (one signed-in GetFolder each), {a.idle} connections, one worker")
     for kind, (before, after) in idle.items():
         print(f"  {kind:<6} RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB: "

@@ -50,7 +50,7 @@ FIND = ('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:Bas
         '<m:ParentFolderIds><t:DistinguishedFolderId Id="{folder}"/></m:ParentFolderIds></m:FindItem>')
 MOVE = ('<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id="{folder}"/></m:ToFolderId><m:ItemIds>{ids}'
         '</m:ItemIds></m:MoveItem>')
-SUBSCRIBE = ('<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="{folder}"/>'
+SUBSCRIBE = ('<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>{folders}'
              '</t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent'
              '</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>')
 GET_EVENTS = '<m:GetEvents><m:SubscriptionId>{sid}</m:SubscriptionId><m:Watermark>{wm}</m:Watermark></m:GetEvents>'
@@ -100,6 +100,15 @@ class Served:
 
 @pytest.fixture
 def served(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path):
+    yield from _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {})
+
+
+@pytest.fixture
+def served_without_notify(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path):
+    yield from _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {"EXGATE_CROSS_WORKER_WAKEUPS": "0"})
+
+
+def _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, env: dict):
     port = _free_port()
     cfg = real_config(dovecot, radicale, postfix, slapd, fresh_pg)
     cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=port, tls=False, allow_basic_over_http=True))
@@ -107,7 +116,7 @@ def served(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path):
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "-c", str(toml), "--workers", "2",
                              "--data-dir", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=log, text=True, start_new_session=True)
+                            stderr=log, text=True, start_new_session=True, env={**os.environ, **env})
     s = Served(proc, f"http://127.0.0.1:{port}")
     s.log = tmp_path / "serve.log"
     try:
@@ -269,7 +278,7 @@ async def _events(http, url: str, sid: str, wm: str, want: str, timeout: float =
 async def test_a_subscriber_hears_a_change_made_through_the_other_worker(served):
     tag = f"wk-{uuid.uuid4().hex[:8]}"
     async with one_connection() as sub:
-        root, mine = await soap(sub, served.url, SUBSCRIBE.format(folder="notes"))
+        root, mine = await soap(sub, served.url, SUBSCRIBE.format(folders='<t:DistinguishedFolderId Id="notes"/>'))
         assert _codes(root) == ["NoError"], _codes(root)
         sid = root.findtext(".//m:SubscriptionId", namespaces=NS)
         wm = root.findtext(".//m:Watermark", namespaces=NS)
@@ -287,6 +296,35 @@ async def test_a_subscriber_hears_a_change_made_through_the_other_worker(served)
             await other.close()
         events = await _events(sub, served.url, sid, wm, "CreatedEvent")
         assert [e.find("t:ItemId", NS).get("Id") for e in events] == [note_id]
+
+
+async def test_imap_changes_reach_every_worker_by_the_servers_push(served_without_notify):
+    """With NOTIFY off, a draft made through the other worker (an IMAP APPEND) still reaches the subscriber
+    (its worker's own IMAP watch), and a note (only in the state database) does not: NOTIFY carries it."""
+    served = served_without_notify
+    tag = f"wk-{uuid.uuid4().hex[:8]}"
+    async with one_connection() as sub:
+        folders = '<t:DistinguishedFolderId Id="drafts"/><t:DistinguishedFolderId Id="notes"/>'
+        root, mine = await soap(sub, served.url, SUBSCRIBE.format(folders=folders))
+        assert _codes(root) == ["NoError"], _codes(root)
+        sid = root.findtext(".//m:SubscriptionId", namespaces=NS)
+        wm = root.findtext(".//m:Watermark", namespaces=NS)
+        other = await _on_other_worker(served.url, mine)
+        ids = {}
+        try:
+            for folder, cls in (("notes", "<t:ItemClass>IPM.StickyNote</t:ItemClass>"), ("drafts", "")):
+                root, w = await soap(other, served.url, CREATE.format(folder=folder, subject=f"{tag} {folder}",
+                                                                      cls=cls))
+                assert w != mine and _codes(root) == ["NoError"], _codes(root)
+                ids[root.find(".//t:ItemId", NS).get("Id")] = folder
+        finally:
+            await other.close()
+        events = await _events(sub, served.url, sid, wm, "CreatedEvent", timeout=30)
+        await asyncio.sleep(3)
+        events += await _events(sub, served.url, sid, events[-1].findtext("t:Watermark", namespaces=NS) if events
+                                else wm, "CreatedEvent", timeout=1)
+        heard = [ids.get(e.find("t:ItemId", NS).get("Id")) for e in events]
+        assert heard == ["drafts"], heard
 
 
 async def test_a_killed_worker_is_started_again_and_the_port_stays_served(served):

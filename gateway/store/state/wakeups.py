@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import weakref
 from typing import Callable
 
@@ -46,7 +47,9 @@ _scheduled: "weakref.WeakKeyDictionary[object, asyncio.Handle]" = weakref.WeakKe
 # (dsn, loop) -> listener task; backend pids of our own connections that send NOTIFY
 _listeners: dict[tuple[str, int], "Listener"] = {}
 _own_pids: set[int] = set()
-enabled = True           # tests switch cross-process NOTIFY off to show what breaks without it
+# EXGATE_CROSS_WORKER_WAKEUPS=0 turns NOTIFY off (tests show what breaks without it; IMAP changes still
+# reach every worker through the server's own push)
+enabled = os.environ.get("EXGATE_CROSS_WORKER_WAKEUPS", "1") != "0"
 
 
 def changed(db, mailbox_id: int, globcnt: int) -> None:
