@@ -382,3 +382,30 @@ async def test_hierarchy_view_restricted_and_deep(backend):
         await mbx.delete_folder(top.fid)
     finally:
         await mbx.close()
+
+
+async def test_table_events_for_an_open_view(tagged_folder):
+    """Mailbox events (the store's classifier) as row events of one view: a new message is added after
+    the row it now follows; a change that takes a row out of the restriction deletes it."""
+    from gateway.store.events import EventClassifier
+    from gateway.store.tables.notify import ROW_ADDED, ROW_DELETED, ROW_MODIFIED, table_events
+    kind, cfg, mbx, folder, msgs, tag = tagged_folder
+    unread = R.BitMaskRestriction(R.BMR_EQZ, P.PidTagMessageFlags, P.MSGFLAG_READ)
+    oldest_first = [R.SortOrder(P.PidTagMessageDeliveryTime, R.ORDER_ASCENDING)]
+    view = await mbx.contents_view(folder.fid, unread, oldest_first)
+    classifier = EventClassifier(mbx)
+    base = mbx.changes_since(folder.fid, 0).last_cn
+    await asyncio.to_thread(_append, cfg, folder.ref, [(f"{tag} newest", "Sender Q",
+                                                        "Mon, 30 Nov 2026 09:00:00 +0000")])
+    view = await mbx.contents_view(folder.fid, unread, oldest_first)
+    events = await classifier.folder_changes(mbx.changes_since(folder.fid, base))
+    got = table_events(view, events)
+    last = view.rows(view.count() - 2, 2)
+    assert got == [type(got[0])(ROW_ADDED, last[1].globcnt, last[0].globcnt)]
+    base = mbx.changes_since(folder.fid, 0).last_cn
+    await mbx.set_read([last[1].mid], True)
+    view = await mbx.contents_view(folder.fid, unread, oldest_first)
+    events = await classifier.folder_changes(mbx.changes_since(folder.fid, base))
+    assert [(e.kind, e.globcnt) for e in table_events(view, events)] == [(ROW_DELETED, last[1].globcnt)]
+    everything = await mbx.contents_view(folder.fid, None, oldest_first)
+    assert [e.kind for e in table_events(everything, events)] == [ROW_MODIFIED]

@@ -160,6 +160,7 @@ INDEX_COLUMNS: list[tuple[str, str]] = [
 # The rows a contents table shows (tables/rows.py VISIBLE); the indexes hold only those, so a view's
 # COUNT and its ordered window are read from the index alone (the query repeats this condition verbatim).
 VISIBLE = "kind <> 'imap' OR uid IS NOT NULL"
+UNREAD = "associated = 0 AND kind = 'imap' AND uid IS NOT NULL AND (i_flags & 1) = 0"   # MSGFLAG_READ clear
 INDEX_INDEXES = [
     f"CREATE INDEX IF NOT EXISTS messages_view_{col} ON messages (mailbox_id, fid, associated, {col}, mid) "
     f"WHERE {VISIBLE}"
@@ -168,6 +169,7 @@ INDEX_INDEXES = [
     # counts without reading the folder's rows: a view's rows, the associated ones, the gateway's own
     f"CREATE INDEX IF NOT EXISTS messages_view_count ON messages (mailbox_id, fid, associated) WHERE {VISIBLE}",
     "CREATE INDEX IF NOT EXISTS messages_associated ON messages (mailbox_id, fid) WHERE associated = 1",
+    f"CREATE INDEX IF NOT EXISTS messages_unread ON messages (mailbox_id, fid) WHERE {UNREAD}",
     "CREATE INDEX IF NOT EXISTS messages_own ON messages (mailbox_id, fid) WHERE kind <> 'imap' AND associated = 0",
 ] + [f"DROP INDEX IF EXISTS messages_{col}"       # the first form, without the condition
      for col in ("i_received", "i_sent", "i_modified", "i_norm_subject", "i_from", "i_size", "i_start")]

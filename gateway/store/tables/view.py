@@ -161,6 +161,14 @@ class ContentsView:
             params += (offset,)
         return items_for(self.mbx, self.mbx.db.all(sql, params))
 
+    def ordered_ids(self) -> list[int]:
+        """The MIDs (GLOBCNT) of the view's rows in order, from the index (no row decoded)."""
+        if not self.in_database:
+            return [i.globcnt for i in self._python_rows()]
+        where, params = self._base()
+        return [r[0] for r in self.mbx.db.all(f"SELECT mid FROM messages WHERE {where} ORDER BY {self._order}",
+                                              params)]
+
     def position_of(self, globcnt: int) -> int | None:
         """Where a row is in the view (a bookmark's position), or None if the view does not hold it.
         Reads the MIDs in view order from the index, not the rows."""
