@@ -4,8 +4,9 @@ Starts a real slapd + Dovecot on 127.0.0.1 (as the tests do), appends N
 messages to alice's INBOX, then times:
   direct  - imaplib, one `UID FETCH 1:* (FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)`
   client  - the gateway's IMAP client, fetch_summaries (same fields, parsed into dataclasses)
-  store   - Mailbox.list_items: the same fetch, the id map reconciled in the state database,
-            MAPI summary properties and ids built for every row (what a contents table costs)
+  store   - Mailbox.list_items: every row of the folder from the table index (the folder's changes
+            asked of IMAP first; the first round indexes it), MAPI summary properties and ids for each.
+            A client's page of a folder costs far less: see bench/tables.py
 and prints each time and the ratio to direct. Timings are printed, never asserted.
 
     python bench/store_list.py [--messages 1000] [--rounds 5]
