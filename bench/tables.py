@@ -32,13 +32,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 
+from bench.soak import ENVELOPE  # noqa: E402
 from gateway.config import Config, HttpConfig, ImapConfig, LdapConfig, StateConfig  # noqa: E402
 from gateway.http.server import start_gateway  # noqa: E402
 from gateway.store import StateDB  # noqa: E402
@@ -49,12 +49,6 @@ from tests.servers import start_dovecot, start_slapd, start_with_retry  # noqa: 
 
 FIELDS = "(FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
 PAGE = 50
-ENVELOPE = ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
-            'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
-            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header>'
-            '<t:RequestServerVersion Version="Exchange2013_SP1"/></soap:Header><soap:Body>{}</soap:Body>'
-            '</soap:Envelope>')
 FIND = ('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>'
         '<m:IndexedPageItemView MaxEntriesReturned="50" Offset="0" BasePoint="Beginning"/>{restriction}'
         '<m:SortOrder><t:FieldOrder Order="Descending"><t:FieldURI FieldURI="item:DateTimeReceived"/>'
