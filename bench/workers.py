@@ -6,14 +6,16 @@ Starts a real slapd, Dovecot, Postfix, Radicale and PostgreSQL on 127.0.0.1 (as 
 `exgate serve` as a child process (`--workers 1`, then `--workers <cores>`), on the PostgreSQL state.
 alice's INBOX gets MESSAGES messages (IMAP APPEND, ~2 KB each).
 
-  GetItem/s   CLIENTS clients, each on its own keep-alive connection (HTTP, Basic), GetItem (Default
-              shape: the body is fetched from IMAP) of a random one of the messages, for --seconds
+  GetItem/s   --clients clients, each on its own keep-alive connection (HTTP, Basic; raw HTTP/1.1 on
+              asyncio streams, the lightest client Python has), GetItem (Default shape: the body is fetched
+              from IMAP) of a random one of the messages, for --seconds; the workers' CPU time over the
+              run (100% = one core) and the load generator's own are printed beside
   Dovecot     imaplib on --imap-conns connections (threads), UID FETCH <uid> BODY.PEEK[] of a random
               one of the same messages, one per command, for --seconds
   idle memory 1,000 connections that each sent one signed-in request (GetFolder) and stay open:
               the worker's RSS after / before, per connection; over plain HTTP and over TLS
 
-The load generator runs on the same machine (python, aiohttp): on a 2-core box it takes a core of its
+The load generator runs on the same machine (python, asyncio streams): on a 2-core box it takes CPU of its
 own, so the "one per core" figure is what is left for the workers; the figures are for comparing.
 
     python bench/workers.py [--seconds 10] [--clients 100] [--messages 200] [--idle 1000]
@@ -139,32 +141,60 @@ async def item_ids(url: str) -> list[str]:
             if (m.findtext(f"{T}Subject") or "").startswith("workers bench")]
 
 
+async def _read_response(reader: asyncio.StreamReader) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    status = await reader.readline()
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        k, _, v = line.partition(b":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        body = b""
+        while (size := int((await reader.readline()).split(b";")[0], 16)):
+            body += await reader.readexactly(size)
+            await reader.readline()
+        await reader.readline()
+    else:
+        body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+    return status, headers, body
+
+
 async def getitem_rate(url: str, ids: list[str], clients: int, seconds: float,
-                       pids: list[int]) -> tuple[float, Counter, int, float]:
+                       pids: list[int]) -> tuple[float, Counter, int, float, float]:
+    """Raw HTTP/1.1 on asyncio streams (an aiohttp client of 100 sessions took a core of its own here)."""
+    m = re.match(r"https?://([^:/]+):(\d+)", url)
+    host, port = m.group(1), int(m.group(2))
+    requests = []
+    for i in ids:
+        body = ENVELOPE.format(GET.format(i)).encode()
+        requests.append((f"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {AUTH}\r\n"
+                         f"Content-Type: text/xml; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+                        + body)
     served: Counter = Counter()
     errors = 0
     done = 0
-    bodies = [ENVELOPE.format(GET.format(i)).encode() for i in ids]
 
-    async def client(start: float):
+    async def client(until: float):
         nonlocal done, errors
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, ssl=False)) as http:
-            while time.perf_counter() - start < seconds:
-                async with http.post(url + "/EWS/Exchange.asmx", data=random.choice(bodies), headers=HEADERS) as r:
-                    data = await r.read()
-                    if r.status != 200 or b'ResponseClass="Success"' not in data:
-                        errors += 1
-                        continue
-                    done += 1
-                    served[r.headers.get("X-Exgate-Worker", "1")] += 1
-    # warm: every client's connection signed in once, every message fetched once
-    t0 = time.perf_counter()
-    await asyncio.gather(*[client(t0 - seconds + 0.5) for _ in range(clients)])
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < until:
+                writer.write(random.choice(requests))
+                status, headers, data = await _read_response(reader)
+                if b" 200 " not in status or b'ResponseClass="Success"' not in data:
+                    errors += 1
+                    continue
+                done += 1
+                served[headers.get(b"x-exgate-worker", b"1").decode()] += 1
+        finally:
+            writer.close()
+    # warm: every client's connection signed in once, the messages fetched once
+    await asyncio.gather(*[client(time.perf_counter() + 1.0) for _ in range(clients)])
     done, errors, served = 0, 0, Counter()
-    cpu0 = cpu_seconds(pids)
+    cpu0, own0 = cpu_seconds(pids), time.process_time()
     t0 = time.perf_counter()
-    await asyncio.gather(*[client(t0) for _ in range(clients)])
-    return done / (time.perf_counter() - t0), served, errors, cpu_seconds(pids) - cpu0
+    await asyncio.gather(*[client(t0 + seconds) for _ in range(clients)])
+    elapsed = time.perf_counter() - t0
+    return done / elapsed, served, errors, cpu_seconds(pids) - cpu0, (time.process_time() - own0) / elapsed
 
 
 def dovecot_rate(host: str, port: int, conns: int, seconds: float) -> float:
@@ -263,9 +293,9 @@ async def run(a) -> None:
             gw = Gateway(toml(False), tmp, workers)
             try:
                 ids = await item_ids(gw.url)
-                rate, served, errors, cpu = await getitem_rate(gw.url, ids, a.clients, a.seconds,
-                                                               gateway_pids(gw.proc.pid))
-                rates[workers] = (rate, served, errors, cpu)
+                rate, served, errors, cpu, gen = await getitem_rate(gw.url, ids, a.clients, a.seconds,
+                                                                    gateway_pids(gw.proc.pid))
+                rates[workers] = (rate, served, errors, cpu, gen)
             finally:
                 gw.stop()
         direct = dovecot_rate(d.host, d.imap_port, a.imap_conns, a.seconds)
@@ -283,13 +313,13 @@ async def run(a) -> None:
 
     print(f"\nGetItem (Default shape, body from IMAP) of {a.messages} messages, {a.clients} clients on keep-alive "
           f"connections, {a.seconds:.0f} s; {cores} cores, load generator on the same machine")
-    print(f"  {'':<28} {'per second':>12} {'vs Dovecot':>11} {'gateway CPU':>12} {'per CPU-s':>10}  "
-          "served by worker (errors)")
-    for workers, (rate, served, errors, cpu) in rates.items():
+    print(f"  {'':<28} {'per second':>12} {'vs Dovecot':>11} {'gateway CPU':>12} {'per CPU-s':>10} "
+          f"{'loadgen CPU':>12}  served by worker (errors)")
+    for workers, (rate, served, errors, cpu, gen) in rates.items():
         share = ", ".join(f"{k}: {v}" for k, v in sorted(served.items()))
         print(f"  {'exgate, ' + str(workers) + ' worker' + ('s' if workers > 1 else ''):<28} {rate:>12.0f} "
-              f"{rate / direct:>10.2f}x {cpu / a.seconds:>11.0%} {rate * a.seconds / max(cpu, 0.01):>10.0f}  "
-              f"{share} ({errors})")
+              f"{rate / direct:>10.2f}x {cpu / a.seconds:>11.0%} {rate * a.seconds / max(cpu, 0.01):>10.0f} "
+              f"{gen:>11.0%}  {share} ({errors})")
     print(f"  {'Dovecot UID FETCH BODY.PEEK[]':<28} {direct:>12.0f} {1:>10.2f}x {'':>11} {'':>10}  "
           f"({a.imap_conns} connections)")
     if len(rates) == 2:

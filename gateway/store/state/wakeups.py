@@ -120,7 +120,7 @@ def subscribe(db, mailbox_id: int, callback: Callback) -> Callable[[], None]:
     if db.dialect == "postgres" and target and enabled:
         key = (target, id(loop))
         lst = _listeners.get(key)
-        if lst is None or lst.task.done():
+        if lst is None or lst.loop is not loop or lst.task.done():
             _listeners[key] = Listener(target, loop)
 
     def unsubscribe() -> None:
@@ -137,6 +137,7 @@ class Listener:
 
     def __init__(self, dsn: str, loop: asyncio.AbstractEventLoop):
         self.dsn = dsn
+        self.loop = loop
         self.ready = asyncio.Event()
         self.task = loop.create_task(self._run(), name="exgate-wakeups")
 
