@@ -18,6 +18,7 @@ from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
 
 from .test_store import USERS, open_for, plain_imap
+from .test_store_unique_ids import fresh_pg  # noqa: F401 - a PostgreSQL database of the test's own
 
 pytestmark = pytest.mark.integration
 
@@ -409,3 +410,40 @@ async def test_table_events_for_an_open_view(tagged_folder):
     assert [(e.kind, e.globcnt) for e in table_events(view, events)] == [(ROW_DELETED, last[1].globcnt)]
     everything = await mbx.contents_view(folder.fid, None, oldest_first)
     assert [e.kind for e in table_events(everything, events)] == [ROW_MODIFIED]
+
+
+async def test_views_on_postgresql(backend, fresh_pg):
+    """The same table SQL on the PostgreSQL state database (several gateways share one): sorted windows,
+    a restriction in the database, counts, a category outline and the folder's counts."""
+    from dataclasses import replace as dc_replace
+
+    from gateway.config import StateConfig
+    from gateway.store.tables.categories import CategorizedView
+    kind, cfg = backend
+    cfg = dc_replace(cfg, state=StateConfig(dsn=fresh_pg))
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        folder = await mbx.create_folder(inbox.fid, f"pg {tag}")
+        msgs = [(f"{tag} pg {i:02d} {'Report' if i % 3 == 0 else 'note'}", f"Sender {'AB'[i % 2]}",
+                 f"Mon, {i + 1:02d} Nov 2026 09:00:00 +0000") for i in range(6)]
+        await asyncio.to_thread(_append, cfg, folder.ref, msgs)
+        newest = [R.SortOrder(P.PidTagMessageDeliveryTime, R.ORDER_DESCENDING)]
+        view = await mbx.contents_view(folder.fid, None, newest)
+        assert view.in_database and view.count() == 6
+        assert _subjects(view.rows(1, 2)) == [msgs[4][0], msgs[3][0]]
+        reports = R.ContentRestriction(R.FL_SUBSTRING | R.FL_IGNORECASE, P.PidTagSubject, "REPORT")
+        view = await mbx.contents_view(folder.fid, reports, newest)
+        assert view.in_database and _subjects(view.rows(0, None)) == [msgs[3][0], msgs[0][0]]
+        unread = R.BitMaskRestriction(R.BMR_EQZ, P.PidTagMessageFlags, P.MSGFLAG_READ)
+        assert (await mbx.contents_view(folder.fid, unread, newest)).count() == 6
+        grouped = CategorizedView(await mbx.contents_view(folder.fid, None, [
+            R.SortOrder(P.PidTagSenderName, R.ORDER_ASCENDING)] + newest), categories=1, expanded=0)
+        assert grouped.count() == 2
+        got = await mbx.get_folder(folder.fid, counts=True)
+        assert got.props[P.PidTagContentCount] == 6 and got.props[P.PidTagAssociatedContentCount] == 0
+        await mbx.delete_folder(folder.fid)
+    finally:
+        await mbx.close()
+        mbx.db.close()
