@@ -108,20 +108,26 @@ def served_without_notify(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path)
     yield from _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {"EXGATE_CROSS_WORKER_WAKEUPS": "0"})
 
 
-def _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, env: dict):
+def _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, env: dict, workers: int = 2):
     port = _free_port()
+    tmp_path = tmp_path / f"gw-{port}"
+    tmp_path.mkdir()
     cfg = real_config(dovecot, radicale, postfix, slapd, fresh_pg)
     cfg = replace(cfg, http=HttpConfig(host="127.0.0.1", port=port, tls=False, allow_basic_over_http=True))
     toml = write_toml(cfg, tmp_path / "exgate.toml")
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "-c", str(toml), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "-c", str(toml), "--workers", str(workers),
                              "--data-dir", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=log, text=True, start_new_session=True, env={**os.environ, **env})
     s = Served(proc, f"http://127.0.0.1:{port}")
     s.log = tmp_path / "serve.log"
     try:
-        m = s.wait_for(r"serving at \S+ with 2 workers \(pids (\d+) (\d+)\)")
-        s.pids = [int(m.group(1)), int(m.group(2))]
+        if workers == 1:
+            s.wait_for(r"^exgate is serving at ")
+            s.pids = [proc.pid]
+        else:
+            m = s.wait_for(r"serving at \S+ with 2 workers \(pids (\d+) (\d+)\)")
+            s.pids = [int(m.group(1)), int(m.group(2))]
         s.dsn = fresh_pg
         yield s
     finally:
@@ -296,6 +302,40 @@ async def test_a_subscriber_hears_a_change_made_through_the_other_worker(served)
             await other.close()
         events = await _events(sub, served.url, sid, wm, "CreatedEvent")
         assert [e.find("t:ItemId", NS).get("Id") for e in events] == [note_id]
+
+
+@pytest.fixture
+def two_gateways(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path):
+    """Two `exgate serve` processes (one worker each, two ports) on one PostgreSQL: two hosts."""
+    one = _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {}, workers=1)
+    two = _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {}, workers=1)
+    try:
+        yield next(one), next(two)
+    finally:
+        for gen in (one, two):
+            next(gen, None)
+
+
+async def test_two_gateways_on_one_postgresql_share_ids_and_notifications(two_gateways):
+    """A note made through gateway B reaches a subscriber on gateway A, and both list the same ItemIds."""
+    a, b = two_gateways
+    tag = f"wk-{uuid.uuid4().hex[:8]}"
+    async with one_connection() as sub, one_connection() as other:
+        root, _ = await soap(sub, a.url, SUBSCRIBE.format(folders='<t:DistinguishedFolderId Id="notes"/>'))
+        assert _codes(root) == ["NoError"], _codes(root)
+        sid = root.findtext(".//m:SubscriptionId", namespaces=NS)
+        wm = root.findtext(".//m:Watermark", namespaces=NS)
+        root, _ = await soap(other, b.url, CREATE.format(folder="notes", subject=f"{tag} note",
+                                                         cls="<t:ItemClass>IPM.StickyNote</t:ItemClass>"))
+        assert _codes(root) == ["NoError"], _codes(root)
+        note_id = root.find(".//t:ItemId", NS).get("Id")
+        events = await _events(sub, a.url, sid, wm, "CreatedEvent")
+        assert [e.find("t:ItemId", NS).get("Id") for e in events] == [note_id]
+        seen = []
+        for url in (a.url, b.url):
+            root, _ = await soap(sub if url == a.url else other, url, FIND.format(folder="notes"))
+            seen.append(_subjects(root, tag))
+        assert seen[0] == seen[1] == {f"{tag} note": note_id}
 
 
 async def test_imap_changes_reach_every_worker_by_the_servers_push(served_without_notify):
