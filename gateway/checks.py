@@ -46,6 +46,12 @@ def settings_findings(cfg: Config) -> list[Finding]:
         bad("[http] auth_schemes", f"{unknown or 'empty'}: list some of \"Negotiate\", \"NTLM\", \"Basic\"")
     if hc.public_url and urlsplit(hc.public_url).scheme not in ("http", "https"):
         bad("[http] public_url", f"{hc.public_url!r} should start with https://")
+    from gateway.workers import WorkersError, sqlite_refusal, worker_count
+    try:
+        if (refusal := sqlite_refusal(worker_count(hc.workers), cfg.state.dsn)) is not None:
+            bad("[http] workers", refusal)
+    except WorkersError as exc:
+        bad("[http] workers", str(exc))
 
     dsn = cfg.state.dsn
     if is_postgres(dsn):
