@@ -175,3 +175,36 @@ def _errors(gw):
 
 async def test_bad_id_is_an_error_response(gw):
     assert await asyncio.to_thread(_errors, gw) >= 0
+
+
+def _sorted_restricted_pages(gw, imap_host, imap_port):
+    """What a user sees in a message list: another mail program's messages, newest first, page by page,
+    and the ones matching a search, in the order asked for (sorted and restricted in the store's index)."""
+    a = account(gw)
+    tag = uuid.uuid4().hex[:8]
+    subjects = [f"list {tag} {i} {'Report' if i % 2 else 'note'}" for i in range(6)]
+    with imaplib.IMAP4(imap_host, imap_port) as im:
+        im.login("alice", "alicepw")
+        for i, subject in enumerate(subjects):
+            msg = (f"From: Else <else@example.org>\r\nTo: alice@example.test\r\nSubject: {subject}\r\n"
+                   f"Date: Mon, 0{i + 1} Jun 2026 09:00:00 +0000\r\n\r\nhello\r\n").encode()
+            when = imaplib.Time2Internaldate(1780304400 + i * 86400)     # 1 Jun 2026 + i days
+            assert im.append("INBOX", "(\\Seen)" if i == 0 else None, when, msg)[0] == "OK"
+    mine = a.inbox.filter(subject__contains=tag).only("subject", "datetime_received")
+    newest = list(mine.order_by("-datetime_received"))
+    assert [m.subject for m in newest] == subjects[::-1]
+    paged = mine.order_by("-datetime_received")
+    paged.page_size = 2
+    assert [m.subject for m in paged] == subjects[::-1]
+    by_subject = [m.subject for m in mine.order_by("subject")]
+    assert by_subject == sorted(subjects, key=str.lower)
+    reports = [m.subject for m in a.inbox.filter(subject__icontains=f"{tag} 3 REPORT").only("subject")]
+    assert reports == [subjects[3]]
+    unread = [m.subject for m in mine.filter(is_read=False).order_by("datetime_received")]
+    assert unread == subjects[1:]
+    return True
+
+
+async def test_sorted_and_restricted_pages(gw):
+    cfg = gw.state.config.imap
+    assert await asyncio.to_thread(_sorted_restricted_pages, gw, cfg.host, cfg.port)
