@@ -52,7 +52,7 @@ def column_of(key) -> tuple[str, str] | None:
     found = INDEXED.get(key)
     if found is not None:
         return found
-    if key & 0xFFFF in (PropType.String8, PropType.String):
+    if (key & 0xFFFF) in (PropType.String8, PropType.String):
         entry = _BY_ID.get(prop_id(key))
         if entry is not None and entry[1] == "text":
             return entry
