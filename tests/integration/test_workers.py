@@ -439,3 +439,20 @@ async def test_a_queued_message_is_tried_by_one_worker_even_past_its_lease(fresh
         a.locks.close(), b.locks.close()
     finally:
         db_a.close(), db_b.close()
+
+
+def test_workers_end_with_their_parent_even_when_it_is_killed(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path):
+    gen = _serve(dovecot, radicale, postfix, slapd, fresh_pg, tmp_path, {})
+    s = next(gen)
+    try:
+        os.kill(s.proc.pid, signal.SIGKILL)     # no chance to stop them itself
+        s.proc.wait(10)
+        end = time.monotonic() + 20
+        while any(_alive(p) for p in s.pids) and time.monotonic() < end:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in s.pids), "workers outlived their parent"
+    finally:
+        for p in s.pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+        gen.close()
