@@ -18,7 +18,6 @@ from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
 
 from .test_store import USERS, open_for, plain_imap
-from .test_store_unique_ids import fresh_pg  # noqa: F401 - a PostgreSQL database of the test's own
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import urllib.parse
 import uuid
 from dataclasses import replace
 
@@ -49,13 +48,12 @@ def _assert_one_mid_each(rows: list[tuple]) -> None:
 
 
 @pytest.mark.parametrize("mailboxes", [1, 4])
-async def test_parallel_listings_give_one_mid_per_uid(backend, mailboxes, monkeypatch):
+async def test_parallel_listings_give_one_mid_per_uid(backend, mailboxes):
     """Four listings at once: on one Mailbox (as the gateway holds one per user: the folder lock), and on
     four Mailbox objects over one SQLite state database (no shared lock)."""
     kind, cfg = backend
     mbx = await open_for(cfg)
     others = [await open_for(cfg, db=mbx.db) for _ in range(mailboxes - 1)]
-    met = _count_live_mid(monkeypatch)
     try:
         inbox = await mbx.folder_by_role("inbox")
         await mbx.list_items(inbox.fid)
@@ -127,18 +125,6 @@ async def test_parallel_calendar_syncs_give_one_mid_per_href(backend):
 
 
 # ------------------------------------------------------------------ two gateways, one PostgreSQL database
-
-@pytest.fixture
-def fresh_pg(postgres_dsn):
-    """A database of its own on the test PostgreSQL (the session's one holds other tests' mailboxes)."""
-    name = f"uniq_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    parts = urllib.parse.urlsplit(postgres_dsn)
-    yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 async def test_two_gateways_on_one_postgresql_give_one_mid_per_uid(backend, fresh_pg, monkeypatch):
     """Two gateway processes, simulated: two threads, each with its own event loop, StateDB connection and

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -58,17 +57,6 @@ GET_FOLDER = ('<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:
               '<t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>')
 AUTH = "Basic " + base64.b64encode(f"alice@example.test:{USERS['alice'].password}".encode()).decode()
 CLIENTS = 16
-
-
-@pytest.fixture
-def fresh_pg(postgres_dsn):
-    name = f"workers_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    parts = urllib.parse.urlsplit(postgres_dsn)
-    yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class Served:
