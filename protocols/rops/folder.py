@@ -1,7 +1,7 @@
 """Folder ROPs (MS-OXCROPS 2.2.4): RopOpenFolder, RopCreateFolder, RopDeleteFolder,
 RopSetSearchCriteria, RopGetSearchCriteria, RopMoveFolder, RopEmptyFolder,
 RopHardDeleteMessagesAndSubfolders, RopDeleteMessages, RopHardDeleteMessages,
-RopGetHierarchyTable, RopGetContentsTable."""
+RopGetHierarchyTable, RopGetContentsTable, RopMoveCopyMessages, RopCopyFolder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -313,6 +313,57 @@ class GetContentsTableResponse(GetHierarchyTableResponse):
     ROP_ID = 0x05
 
 
+@dataclass
+class MoveCopyMessagesRequest(RopRequest):
+    ROP_ID = 0x33
+    logon_id: int = wire(U8)
+    source_handle_index: int = wire(U8)
+    dest_handle_index: int = wire(U8)
+    message_ids: tuple = wire(IDS16, ())
+    want_asynchronous: int = wire(BOOL)
+    want_copy: int = wire(BOOL)
+
+
+@dataclass
+class MoveCopyMessagesResponse(MoveFolderResponse):
+    """handle_index is the SourceHandleIndex; PartialCompletion as in RopMoveFolder."""
+
+    ROP_ID = 0x33
+
+
+@dataclass
+class CopyFolderRequest(RopRequest):
+    """2.2.4.8.1: NewFolderName in UTF-16 when UseUnicode is nonzero."""
+
+    ROP_ID = 0x36
+    logon_id: int = 0
+    source_handle_index: int = 0
+    dest_handle_index: int = 0
+    want_asynchronous: int = 0
+    want_recursive: int = 0
+    use_unicode: int = 1
+    folder_id: int = 0
+    new_folder_name: str = ""
+
+    @classmethod
+    def decode(cls, r: Reader):
+        vals = [r.u8() for _ in range(6)]
+        return cls(*vals, r.u64(), _read_name(r, vals[5]))
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        for v in (self.logon_id, self.source_handle_index, self.dest_handle_index,
+                  self.want_asynchronous, self.want_recursive, self.use_unicode):
+            put_u8(out, v)
+        put_u64(out, self.folder_id)
+        _write_name(out, self.new_folder_name, self.use_unicode)
+
+
+@dataclass
+class CopyFolderResponse(MoveFolderResponse):
+    ROP_ID = 0x36
+
+
 _ALL = [v for v in dict(globals()).values() if isinstance(v, type) and v.__module__ == __name__]
 REQUESTS = {c.ROP_ID: c for c in _ALL if issubclass(c, RopRequest) and c is not RopRequest}
 RESPONSES = {c.ROP_ID: c for c in _ALL if issubclass(c, RopResponse) and c is not RopResponse}
@@ -320,4 +371,4 @@ NAMES = {0x02: "RopOpenFolder", 0x1C: "RopCreateFolder", 0x1D: "RopDeleteFolder"
          0x30: "RopSetSearchCriteria", 0x31: "RopGetSearchCriteria", 0x35: "RopMoveFolder",
          0x58: "RopEmptyFolder", 0x92: "RopHardDeleteMessagesAndSubfolders",
          0x1E: "RopDeleteMessages", 0x91: "RopHardDeleteMessages", 0x04: "RopGetHierarchyTable",
-         0x05: "RopGetContentsTable"}
+         0x05: "RopGetContentsTable", 0x33: "RopMoveCopyMessages", 0x36: "RopCopyFolder"}

@@ -1,6 +1,6 @@
 """Logon and store ROPs (MS-OXCROPS 2.2.3): RopLogon, RopGetReceiveFolder,
 RopSetReceiveFolder, RopGetStoreState, RopLongTermIdFromId, RopIdFromLongTermId,
-RopGetPerUserGuid."""
+RopGetPerUserGuid, RopGetPerUserLongTermIds, RopReadPerUserInformation, RopGetReceiveFolderTable."""
 from __future__ import annotations
 
 import struct
@@ -8,10 +8,11 @@ import uuid
 from dataclasses import dataclass
 
 from ._wire import (
-    GUID, U8, U32, U64, Kind, Reader, RopRequest, RopResponse, put_asciiz, put_u8, put_u16,
+    BLOB16, GUID, U8, U16, U32, U64, Kind, Reader, RopRequest, RopResponse, put_asciiz, put_u8, put_u16,
     put_u32, put_u64, wire,
 )
 from .errors import RopFormatError
+from .rows import decode_rows
 
 # LogonFlags, 2.2.3.1.1
 LOGON_PRIVATE = 0x01
@@ -305,12 +306,102 @@ class GetPerUserGuidResponse(RopResponse):
     database_guid: uuid.UUID = wire(GUID, uuid.UUID(int=0))
 
 
+class _LongTermIds16(Kind):
+    def read(self, r):
+        return tuple(LONG_TERM_ID.read(r) for _ in range(r.u16()))
+
+    def write(self, out, v):
+        put_u16(out, len(v))
+        for x in v:
+            LONG_TERM_ID.write(out, x)
+
+
+LONG_TERM_IDS16 = _LongTermIds16()
+
+
+@dataclass
+class GetPerUserLongTermIdsRequest(RopRequest):
+    ROP_ID = 0x60
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    database_guid: uuid.UUID = wire(GUID, uuid.UUID(int=0))
+
+
+@dataclass
+class GetPerUserLongTermIdsResponse(RopResponse):
+    ROP_ID = 0x60
+    long_term_ids: tuple = wire(LONG_TERM_IDS16, ())
+
+
+@dataclass
+class ReadPerUserInformationRequest(RopRequest):
+    """2.2.3.12.1: FolderId is a LongTermId."""
+
+    ROP_ID = 0x63
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    folder_id: LongTermId = wire(LONG_TERM_ID, LongTermId())
+    reserved: int = wire(U8)
+    data_offset: int = wire(U32)
+    max_data_size: int = wire(U16)
+
+
+@dataclass
+class ReadPerUserInformationResponse(RopResponse):
+    ROP_ID = 0x63
+    has_finished: int = wire(U8)
+    data: bytes = wire(BLOB16, b"")
+
+
+# RopGetReceiveFolderTable rows have these columns (2.2.3.4.2): PidTagFolderId,
+# PidTagMessageClass (8-bit), PidTagLastModificationTime.
+RECEIVE_FOLDER_COLUMNS = (0x67480014, 0x001A001E, 0x30080040)
+
+
+@dataclass
+class GetReceiveFolderTableRequest(RopRequest):
+    ROP_ID = 0x68
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+
+
+@dataclass
+class GetReceiveFolderTableResponse(RopResponse):
+    """RowCount (4) then that many PropertyRows of RECEIVE_FOLDER_COLUMNS, kept raw."""
+
+    ROP_ID = 0x68
+    row_count: int = 0
+    row_data: bytes = b""
+
+    @classmethod
+    def decode(cls, r: Reader, ctx=None):
+        idx, rv = r.u8(), r.u32()
+        if rv:
+            return cls(idx, rv)
+        count = r.u32()
+        if count > r.left():
+            raise RopFormatError(f"RowCount {count} exceeds the buffer")
+        _, end = decode_rows(r.buf[:r.end], count, RECEIVE_FOLDER_COLUMNS, off=r.off)
+        return cls(idx, rv, count, r.take(end - r.off))
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        put_u8(out, self.handle_index)
+        put_u32(out, self.return_value)
+        if not self.return_value:
+            put_u32(out, self.row_count)
+            out += self.row_data
+
+
 REQUESTS = {c.ROP_ID: c for c in (
     LogonRequest, GetReceiveFolderRequest, SetReceiveFolderRequest, GetStoreStateRequest,
-    LongTermIdFromIdRequest, IdFromLongTermIdRequest, GetPerUserGuidRequest)}
+    LongTermIdFromIdRequest, IdFromLongTermIdRequest, GetPerUserGuidRequest,
+    GetPerUserLongTermIdsRequest, ReadPerUserInformationRequest, GetReceiveFolderTableRequest)}
 RESPONSES = {c.ROP_ID: c for c in (
     LogonResponse, GetReceiveFolderResponse, SetReceiveFolderResponse, GetStoreStateResponse,
-    LongTermIdFromIdResponse, IdFromLongTermIdResponse, GetPerUserGuidResponse)}
+    LongTermIdFromIdResponse, IdFromLongTermIdResponse, GetPerUserGuidResponse,
+    GetPerUserLongTermIdsResponse, ReadPerUserInformationResponse, GetReceiveFolderTableResponse)}
 NAMES = {0xFE: "RopLogon", 0x27: "RopGetReceiveFolder", 0x26: "RopSetReceiveFolder",
          0x7B: "RopGetStoreState", 0x43: "RopLongTermIdFromId", 0x44: "RopIdFromLongTermId",
-         0x61: "RopGetPerUserGuid"}
+         0x61: "RopGetPerUserGuid", 0x60: "RopGetPerUserLongTermIds",
+         0x63: "RopReadPerUserInformation", 0x68: "RopGetReceiveFolderTable"}

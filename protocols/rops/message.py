@@ -2,16 +2,17 @@
 RopCreateMessage, RopSaveChangesMessage, RopRemoveAllRecipients, RopModifyRecipients,
 RopSetReadFlags, RopGetMessageStatus, RopSetMessageStatus, RopGetAttachmentTable,
 RopOpenAttachment, RopCreateAttachment, RopDeleteAttachment, RopSaveChangesAttachment,
-RopSubmitMessage, RopAbortSubmit, RopSetSpooler, RopGetTransportFolder; RopOpenMessage's
+RopSubmitMessage, RopAbortSubmit, RopSetSpooler, RopGetTransportFolder, RopGetAddressTypes; RopOpenMessage's
 request (its response, with recipient rows, is still to come)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ._wire import (
-    BOOL, IDS16, TAGS16, U8, U16, U32, U64, Kind, Reader, RopRequest, RopResponse, put_u8, put_u16,
-    put_u32, put_u64, wire,
+    BOOL, IDS16, TAGS16, U8, U16, U32, U64, Kind, Reader, RopRequest, RopResponse, put_asciiz, put_u8,
+    put_u16, put_u32, put_u64, wire,
 )
+from .errors import RopFormatError
 
 
 @dataclass
@@ -303,6 +304,47 @@ class GetTransportFolderResponse(RopResponse):
     folder_id: int = wire(U64)
 
 
+@dataclass
+class GetAddressTypesRequest(RopRequest):
+    ROP_ID = 0x49
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+
+
+@dataclass
+class GetAddressTypesResponse(RopResponse):
+    """2.2.7.7.2: AddressTypeCount (2), AddressTypeSize (2, bytes of what follows), then the
+    NUL-terminated 8-bit address types."""
+
+    ROP_ID = 0x49
+    address_types: tuple = ()
+
+    @classmethod
+    def decode(cls, r: Reader, ctx=None):
+        idx, rv = r.u8(), r.u32()
+        if rv:
+            return cls(idx, rv)
+        count, size = r.u16(), r.u16()
+        sub = Reader(r.take(size))
+        types = tuple(sub.asciiz() for _ in range(count))
+        if sub.left():
+            raise RopFormatError("AddressTypeSize does not match the address types")
+        return cls(idx, rv, types)
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        put_u8(out, self.handle_index)
+        put_u32(out, self.return_value)
+        if self.return_value:
+            return
+        body = bytearray()
+        for t in self.address_types:
+            put_asciiz(body, t)
+        put_u16(out, len(self.address_types))
+        put_u16(out, len(body))
+        out += body
+
+
 _ALL = [v for k, v in dict(globals()).items()
         if isinstance(v, type) and v.__module__ == __name__ and not k.startswith("_")]
 REQUESTS = {c.ROP_ID: c for c in _ALL if issubclass(c, RopRequest)}
@@ -312,4 +354,4 @@ NAMES = {0x03: "RopOpenMessage", 0x06: "RopCreateMessage", 0x0C: "RopSaveChanges
          0x1F: "RopGetMessageStatus", 0x20: "RopSetMessageStatus", 0x21: "RopGetAttachmentTable",
          0x22: "RopOpenAttachment", 0x23: "RopCreateAttachment", 0x24: "RopDeleteAttachment",
          0x25: "RopSaveChangesAttachment", 0x32: "RopSubmitMessage", 0x34: "RopAbortSubmit",
-         0x47: "RopSetSpooler", 0x6D: "RopGetTransportFolder"}
+         0x47: "RopSetSpooler", 0x6D: "RopGetTransportFolder", 0x49: "RopGetAddressTypes"}

@@ -1,6 +1,7 @@
 """Property ROPs (MS-OXCROPS 2.2.8): RopGetPropertiesSpecific, RopGetPropertyIdsFromNames,
 RopGetNamesFromPropertyIds, RopSetProperties, RopSetPropertiesNoReplicate,
-RopDeleteProperties, RopDeletePropertiesNoReplicate, RopGetPropertiesList."""
+RopDeleteProperties, RopDeletePropertiesNoReplicate, RopGetPropertiesList,
+RopGetPropertiesAll, RopQueryNamedProperties."""
 from __future__ import annotations
 
 import struct
@@ -278,6 +279,98 @@ class GetPropertiesListResponse(RopResponse):
     property_tags: tuple = wire(TAGS16, ())
 
 
+class _TaggedList(Kind):
+    """PropertyValueCount (2) then that many TaggedPropertyValues, no size (RopGetPropertiesAll)."""
+
+    def read(self, r):
+        vals = []
+        for _ in range(r.u16()):
+            try:
+                tag, v, r.off = decode_tagged(r.buf[:r.end], r.off, wide=False)
+            except (PropValueError, struct.error, ValueError) as exc:
+                raise RopFormatError(f"bad TaggedPropertyValue: {exc}") from exc
+            vals.append((tag, v))
+        return tuple(vals)
+
+    def write(self, out, v):
+        put_u16(out, len(v))
+        for tag, value in v:
+            try:
+                out += encode_tagged(tag, value, wide=False)
+            except PropValueError as exc:
+                raise RopFormatError(str(exc)) from exc
+
+
+TAGGED_LIST = _TaggedList()
+
+
+@dataclass
+class GetPropertiesAllRequest(RopRequest):
+    ROP_ID = 0x08
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    property_size_limit: int = wire(U16)
+    want_unicode: int = wire(U16)
+
+
+@dataclass
+class GetPropertiesAllResponse(RopResponse):
+    ROP_ID = 0x08
+    property_values: tuple = wire(TAGGED_LIST, ())
+
+
+@dataclass
+class QueryNamedPropertiesRequest(RopRequest):
+    """2.2.8.10.1: PropertyGuid is there only when HasGuid is nonzero (None otherwise)."""
+
+    ROP_ID = 0x5F
+    logon_id: int = 0
+    input_handle_index: int = 0
+    query_flags: int = 0
+    property_guid: uuid.UUID | None = None
+
+    @classmethod
+    def decode(cls, r: Reader):
+        lid, idx, flags, has = r.u8(), r.u8(), r.u8(), r.u8()
+        return cls(lid, idx, flags, GUID.read(r) if has else None)
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        for v in (self.logon_id, self.input_handle_index, self.query_flags, self.property_guid is not None):
+            put_u8(out, v)
+        if self.property_guid is not None:
+            GUID.write(out, self.property_guid)
+
+
+@dataclass
+class QueryNamedPropertiesResponse(RopResponse):
+    """2.2.8.10.2: IdCount (2), PropertyIds (IdCount x 2), then IdCount PropertyNames."""
+
+    ROP_ID = 0x5F
+    property_ids: tuple = ()
+    property_names: tuple = ()
+
+    @classmethod
+    def decode(cls, r: Reader, ctx=None):
+        idx, rv = r.u8(), r.u32()
+        if rv:
+            return cls(idx, rv)
+        ids = PROPIDS16.read(r)
+        return cls(idx, rv, ids, tuple(PROPERTY_NAME.read(r) for _ in ids))
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        put_u8(out, self.handle_index)
+        put_u32(out, self.return_value)
+        if self.return_value:
+            return
+        if len(self.property_ids) != len(self.property_names):
+            raise RopFormatError("QueryNamedProperties: as many names as ids")
+        PROPIDS16.write(out, self.property_ids)
+        for n in self.property_names:
+            PROPERTY_NAME.write(out, n)
+
+
 _ALL = [v for k, v in dict(globals()).items()
         if isinstance(v, type) and v.__module__ == __name__ and not k.startswith("_")]
 REQUESTS = {c.ROP_ID: c for c in _ALL if issubclass(c, RopRequest)}
@@ -285,4 +378,5 @@ RESPONSES = {c.ROP_ID: c for c in _ALL if issubclass(c, RopResponse)}
 NAMES = {0x07: "RopGetPropertiesSpecific", 0x56: "RopGetPropertyIdsFromNames",
          0x55: "RopGetNamesFromPropertyIds", 0x0A: "RopSetProperties",
          0x79: "RopSetPropertiesNoReplicate", 0x0B: "RopDeleteProperties",
-         0x7A: "RopDeletePropertiesNoReplicate", 0x09: "RopGetPropertiesList"}
+         0x7A: "RopDeletePropertiesNoReplicate", 0x09: "RopGetPropertiesList",
+         0x08: "RopGetPropertiesAll", 0x5F: "RopQueryNamedProperties"}

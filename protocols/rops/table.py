@@ -1,7 +1,7 @@
 """Table ROPs (MS-OXCROPS 2.2.5, MS-OXCTABL): RopSetColumns, RopSortTable, RopRestrict,
 RopQueryRows, RopAbort, RopGetStatus, RopQueryPosition, RopSeekRow, RopSeekRowBookmark,
 RopSeekRowFractional, RopCreateBookmark, RopFreeBookmark, RopQueryColumnsAll, RopFindRow,
-RopResetTable, RopCollapseRow, RopGetCollapseState, RopSetCollapseState, RopGetRulesTable
+RopResetTable, RopExpandRow, RopCollapseRow, RopGetCollapseState, RopSetCollapseState, RopGetRulesTable
 (MS-OXCROPS 2.2.11.2, a table opened on a folder).
 
 Rows (RopQueryRows, RopFindRow) stay raw bytes on the ROP (``row_data``); ``rows.py``
@@ -317,6 +317,43 @@ class FindRowResponse(RopResponse):
 
 
 @dataclass
+class ExpandRowRequest(RopRequest):
+    ROP_ID = 0x59
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    max_row_count: int = wire(U16)
+    category_id: int = wire(U64)
+
+
+@dataclass
+class ExpandRowResponse(RopResponse):
+    """2.2.5.16.2: ExpandedRowCount (4), RowCount (2), RowData (raw PropertyRows)."""
+
+    ROP_ID = 0x59
+    expanded_row_count: int = 0
+    row_count: int = 0
+    row_data: bytes = b""
+
+    @classmethod
+    def decode(cls, r: Reader, ctx=None):
+        idx, rv = r.u8(), r.u32()
+        if rv:
+            return cls(idx, rv)
+        expanded, count = r.u32(), r.u16()
+        return cls(idx, rv, expanded, count, _rows_end(r, count, ctx))
+
+    def encode(self, out: bytearray) -> None:
+        out.append(self.ROP_ID)
+        put_u8(out, self.handle_index)
+        put_u32(out, self.return_value)
+        if self.return_value:
+            return
+        put_u32(out, self.expanded_row_count)
+        put_u16(out, self.row_count)
+        out += self.row_data
+
+
+@dataclass
 class CollapseRowRequest(RopRequest):
     ROP_ID = 0x5A
     logon_id: int = wire(U8)
@@ -382,4 +419,4 @@ NAMES = {0x12: "RopSetColumns", 0x13: "RopSortTable", 0x14: "RopRestrict", 0x15:
          0x19: "RopSeekRowBookmark", 0x1A: "RopSeekRowFractional", 0x1B: "RopCreateBookmark",
          0x89: "RopFreeBookmark", 0x37: "RopQueryColumnsAll", 0x81: "RopResetTable",
          0x4F: "RopFindRow", 0x5A: "RopCollapseRow", 0x6B: "RopGetCollapseState",
-         0x6C: "RopSetCollapseState", 0x3F: "RopGetRulesTable"}
+         0x6C: "RopSetCollapseState", 0x3F: "RopGetRulesTable", 0x59: "RopExpandRow"}

@@ -126,6 +126,36 @@ def test_streams_and_response_only_rops():
     roundtrip(CreateMessageResponse(1, 0, None))
 
 
+def test_later_additions():
+    from protocols.rops.folder import CopyFolderRequest, MoveCopyMessagesRequest
+    from protocols.rops.logon import (
+        RECEIVE_FOLDER_COLUMNS, GetPerUserLongTermIdsResponse, GetReceiveFolderTableResponse,
+        ReadPerUserInformationRequest,
+    )
+    from protocols.rops.message import GetAddressTypesResponse
+    from protocols.rops.property import GetPropertiesAllResponse, QueryNamedPropertiesRequest, QueryNamedPropertiesResponse
+    from protocols.rops.table import ExpandRowResponse
+
+    raw = roundtrip(CopyFolderRequest(0, 1, 2, 0, 1, 0, 0x0100000000000A01, "Copy"))
+    assert raw.endswith(b"Copy\x00")  # UseUnicode 0: 8-bit name
+    roundtrip(MoveCopyMessagesRequest(0, 1, 2, (1, 2, 3), 0, 1))
+    roundtrip(QueryNamedPropertiesRequest(0, 1, 0, PS_PUBLIC_STRINGS))
+    roundtrip(QueryNamedPropertiesRequest(0, 1, 0, None))
+    roundtrip(QueryNamedPropertiesResponse(0, 0, (0x8001, 0x8002), (
+        PropertyName(KIND_LID, PSETID_Appointment, lid=0x8205), PropertyName(KIND_NAME, PS_PUBLIC_STRINGS, name="Keywords"))))
+    raw = roundtrip(GetAddressTypesResponse(0, 0, ("SMTP", "EX")))
+    assert raw[6:10] == struct.pack("<HH", 2, 8)
+    roundtrip(GetPropertiesAllResponse(0, 0, ((0x0037001F, "s"), (0x0E080003, 5), (0x0FF90102, b"\x01"))))
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    rows = encode_rows([standard_row(0x0100000000000401, "IPM.Note", when)], RECEIVE_FOLDER_COLUMNS)
+    rf = GetReceiveFolderTableResponse(0, 0, 1, rows)
+    roundtrip(rf)
+    roundtrip(GetPerUserLongTermIdsResponse(0, 0, (LongTermId(uuid.uuid4(), 5, 0),) * 2))
+    roundtrip(ReadPerUserInformationRequest(0, 1, LongTermId(uuid.uuid4(), 9, 0), 0, 0, 4096))
+    cols = (0x0037001F,)
+    roundtrip(ExpandRowResponse(1, 0, 3, 1, encode_rows([standard_row("x")], cols)), RopContext(columns=cols))
+
+
 # ---- rows ----
 
 COLS = (0x0037001F, 0x0E080003, 0x0E060040, 0x0FF90102, 0x00000000)
