@@ -1,4 +1,4 @@
-"""`exgate demo`, `exgate serve`, `exgate check` and `exgate passwd`."""
+"""`exgate demo`, `exgate serve`, `exgate check` and `exgate passwd` (and gateway/replay's record, decode, replay)."""
 from __future__ import annotations
 
 import argparse
@@ -237,12 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                             "(without it the user is only looked up, and the mailbox opened as [imap] allows)")
     from gateway.admin import add_parser as add_passwd_parser
     add_passwd_parser(sub)
+    from gateway.replay import cli as capture_cli    # record, decode, replay (issue 14)
+    capture_cli.add_parsers(sub, fmt)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "passwd":
         from gateway.admin import run_passwd
         return run_passwd(args)
+    if args.command in capture_cli.COMMANDS:
+        return capture_cli.run(args)
     if args.command in ("demo", "serve"):
         from gateway.allocator import pin_mmap_threshold
         pin_mmap_threshold()        # asyncio's 256 KiB read buffers kept out of the heap (see there)

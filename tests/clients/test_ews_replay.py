@@ -4,8 +4,8 @@ the gateway.
 The recordings were answered by a small fake, so their ids ("FOLDER:inbox", "ITEM:msg1" in base64) are
 mapped to this gateway's ids for the same folders and for a message and an event made for the purpose, and every id
 the fake handed out later (and each SyncState/Watermark) is paired with the one this gateway gave for the
-same request (learn_ids);
-user1@example.com becomes carol. Every answer must be a well-formed SOAP response with ServerVersionInfo, HTTP 200 (never
+same request: the requests go through `exgate replay`'s driver (gateway/replay: the recorder directory
+reader, the id map and its pairing); user1@example.com becomes carol. Every answer must be a well-formed SOAP response with ServerVersionInfo, HTTP 200 (never
 500 for an operation), and each ResponseMessage must carry the code expected for what the request asks:
 NoError for what is implemented (GetUserConfiguration included), ErrorInvalidOperation for what is
 not yet (calendar/contact items), id errors only where the request names an object the fake invented.
@@ -19,53 +19,47 @@ from pathlib import Path
 import pytest
 
 from gateway.ews.dispatch import OPERATIONS
+from gateway.replay.driver import Replayer, operation_of, replayable
+from gateway.replay.files import load
+from gateway.replay.ids import IdMap
+from protocols.capture import Exchange
 from protocols.ews.envelope import parse_response
 from protocols.ews.ns import child, children, local, text
 
-from .test_ews_soap import call, messages, post
+from .test_ews_soap import call, messages
 
 CLIENTS = Path(__file__).resolve().parents[2] / "captures" / "clients"
 USER = ("carol@example.test", "carolpw")
 ID_ERRORS = {"ErrorInvalidIdMalformed", "ErrorItemNotFound", "ErrorFolderNotFound", "ErrorAccessDenied"}
 
 
-def recorded(client: str) -> list[tuple[str, str, bytes, bytes]]:
-    """(file, operation, request body, the fake's recorded answer)."""
-    out = []
-    for f in sorted((CLIENTS / client).glob("*-POST-*.txt")):
-        raw = f.read_text(errors="replace")
-        req, _, resp = raw.partition("### response")
-        start = req.find("<", req.find("\n\n"))
-        body = req[start:].strip()
-        if not body:
+USER_MAP = [("user1@example.com", "carol@example.test"), (">user1<", ">carol<"), (">smtp:user1<", ">smtp:carol<")]
+
+
+def recorded(client: str) -> list[Exchange]:
+    """The requests `exgate replay` sends again (gateway/replay/driver.py): not the 401 sign-in legs."""
+    return [ex for ex in load(CLIENTS / client).exchanges if replayable(ex) is None and ex.request_content.strip()]
+
+
+def unmapped_ids(body: bytes, ids: IdMap) -> bool:
+    """The request names an object the fake invented and this gateway never handed out (or is
+    exchangelib's version probe, ConvertId of Id="DUMMY", which Exchange answers with an id error)."""
+    s = body.decode(errors="replace")
+    if 'Id="DUMMY"' in s:
+        return True
+    for m in re.finditer(r'Id="([A-Za-z0-9+/=]{8,})"', s):
+        if m.group(1) in ids:
             continue
-        op = f.stem.split("-POST-", 1)[1]
-        if out and out[-1][2] == body.encode():
-            out[-1] = (out[-1][0], op, out[-1][2], resp.encode())  # re-sent after a 401: keep the last answer
+        try:
+            decoded = base64.b64decode(m.group(1)).decode()
+        except Exception:
             continue
-        out.append((f.name, op, body.encode(), resp.encode()))
-    return out
+        if decoded.startswith(("FOLDER:", "ITEM:")):
+            return True
+    return False
 
 
-_STATE_ELEMENT = re.compile(rb"<(?:\w+:)?(SyncState|Watermark)>([^<]+)</")
-_STATE_KEY = "state:"
-_ID_ELEMENT = re.compile(rb'<(?:\w+:)?(ItemId|FolderId|AttachmentId)\b[^>]*?\bId="([^"]+)"')
-
-
-def learn_ids(ids: dict[str, str], fake_answer: bytes, our_answer: bytes) -> None:
-    """Ids the fake handed out, paired in document order with the ones this gateway gave for the same
-    request (the n-th item of a FindItem stands for the n-th item): later requests naming them then
-    name real objects here."""
-    for (fkind, fake), (okind, ours) in zip(_ID_ELEMENT.findall(fake_answer), _ID_ELEMENT.findall(our_answer)):
-        if fkind == okind:
-            ids.setdefault(fake.decode(), ours.decode())
-    # sync states and watermarks are opaque tokens the client hands back the same way
-    for fake, ours in zip(_STATE_ELEMENT.findall(fake_answer), _STATE_ELEMENT.findall(our_answer)):
-        if fake[0] == ours[0]:
-            ids.setdefault(_STATE_KEY + fake[1].decode(), ours[1].decode())
-
-
-async def _id_map(gw) -> dict[str, str]:
+async def _id_map(gw) -> IdMap:
     """Fake ids -> ours: distinguished folders, and ITEM:msg1 -> a fresh message in carol's inbox."""
     names = ["root", "msgfolderroot", "inbox", "calendar", "contacts", "sentitems", "drafts", "deleteditems",
              "junkemail", "outbox", "tasks", "notes", "journal"]
@@ -88,35 +82,7 @@ async def _id_map(gw) -> dict[str, str]:
                           '<t:Subject>replayed event</t:Subject><t:Start>2026-11-23T09:00:00Z</t:Start>'
                           '<t:End>2026-11-23T10:00:00Z</t:End></t:CalendarItem></m:Items></m:CreateItem>', user=USER)
     out[base64.b64encode(b"ITEM:evt1").decode()] = child(child(messages(p)[0], "Items")[0], "ItemId").get("Id")
-    return out
-
-
-def _rewrite(body: bytes, ids: dict[str, str]) -> tuple[bytes, bool]:
-    s = body.decode()
-    s = s.replace("user1@example.com", "carol@example.test").replace(">user1<", ">carol<")
-    s = s.replace(">smtp:user1<", ">smtp:carol<")
-
-    def mime(m):   # DavMail sends mail as MimeContent: the recorded user is in there too
-        raw = base64.b64decode(m.group(2)).replace(b"user1@example.com", b"carol@example.test")
-        return m.group(1) + base64.b64encode(raw).decode() + m.group(3)
-    s = re.sub(r"(<(?:\w+:)?MimeContent[^>]*>)([A-Za-z0-9+/=\s]+)(</)", mime, s)
-    # exchangelib probes the server version with ConvertId of Id="DUMMY"; Exchange answers an id error
-    unmapped = 'Id="DUMMY"' in s
-    for m in re.finditer(r'Id="([A-Za-z0-9+/=]{8,})"', s):
-        if m.group(1) not in ids:
-            try:
-                decoded = base64.b64decode(m.group(1)).decode()
-            except Exception:
-                continue
-            if decoded.startswith(("FOLDER:", "ITEM:")):
-                unmapped = True
-    for fake, ours in ids.items():
-        if fake.startswith(_STATE_KEY):
-            s = re.sub(f">{re.escape(fake[len(_STATE_KEY):])}</", f">{ours}</", s)
-        else:
-            s = s.replace(f'Id="{fake}"', f'Id="{ours}"')
-    s = re.sub(r' ChangeKey="[^"]*"', "", s)   # the fake's change keys mean nothing here
-    return s.encode(), unmapped
+    return IdMap(ids=out, replacements=list(USER_MAP))
 
 
 CALENDAR_OR_CONTACT = ("<t:CalendarItem", "<t:Contact", "<t:Task", "<CalendarItem", "<Contact", "<Task")
@@ -154,9 +120,8 @@ def answer_messages(payload) -> list:
 
 
 def fake_codes(fake_answer: bytes) -> list[str]:
-    start = fake_answer.find(b"<?xml")
     try:
-        _, payload = parse_response(fake_answer[start:].strip())
+        _, payload = parse_response(fake_answer.strip())
     except Exception:
         return []
     return [text(mm, "ResponseCode") for mm in answer_messages(payload)]
@@ -191,36 +156,38 @@ async def test_replay(gw, client):
     seen_ok = 0
     sent = 0
     tally: dict[str, int] = {}
-    for name, op, body, fake_answer in recorded(client):
-        data, unmapped = _rewrite(body, ids)
-        status, ctype, answer = await post(gw, data, user=USER)
-        learn_ids(ids, fake_answer, answer)
-        sent += 1
-        assert status == 200, (name, status, answer[:400])
-        assert ctype.startswith("text/xml"), name
-        svi, payload = parse_response(answer)
-        assert svi.get("MajorVersion") == "15", name
-        assert local(payload).endswith("Response"), (name, local(payload))
-        msgs = answer_messages(payload)
-        got = [text(mm, "ResponseCode") for mm in msgs]
-        assert got, name
-        allowed = expected(op, data, unmapped)
-        recorded_codes = fake_codes(fake_answer)
-        all_ok = True
-        for i, (code, msg) in enumerate(zip(got, msgs)):
-            # an error the recording also shows is what the client expected (exchangelib reads a
-            # deleted item back to see ErrorItemNotFound, and probes distinguished folders Exchange lacks)
-            as_recorded = i < len(recorded_codes) and recorded_codes[i] == code
-            assert code in allowed or (as_recorded and code in ID_ERRORS), (name, op, code, text(msg, "MessageText"))
-            check_payload(op, msg)
-            probe = b'Id="DUMMY"' in data and code == "ErrorInvalidIdMalformed"   # what Exchange answers
-            all_ok &= code == "NoError" or as_recorded or probe
-            tally[f"{op}:{code}"] = tally.get(f"{op}:{code}", 0) + 1
-        seen_ok += all_ok
+    async with Replayer(gw.base_url, *USER, ids=ids) as replayer:
+        for ex in recorded(client):
+            name, op, fake_answer = ex.source, operation_of(ex), ex.response_content
+            unmapped = unmapped_ids(ex.request_content, ids)
+            step = await replayer.send(ex)     # rewritten through the id map, answers paired into it
+            data, answer = step.sent_body, step.live_body
+            sent += 1
+            assert step.error is None, (name, step.error)
+            assert step.live_status == 200, (name, step.live_status, answer[:400])
+            svi, payload = parse_response(answer)
+            assert svi.get("MajorVersion") == "15", name
+            assert local(payload).endswith("Response"), (name, local(payload))
+            msgs = answer_messages(payload)
+            got = [text(mm, "ResponseCode") for mm in msgs]
+            assert got, name
+            allowed = expected(op, data, unmapped)
+            recorded_codes = fake_codes(fake_answer)
+            all_ok = True
+            for i, (code, msg) in enumerate(zip(got, msgs)):
+                # an error the recording also shows is what the client expected (exchangelib reads a
+                # deleted item back to see ErrorItemNotFound, and probes distinguished folders Exchange lacks)
+                as_recorded = i < len(recorded_codes) and recorded_codes[i] == code
+                assert code in allowed or (as_recorded and code in ID_ERRORS), (name, op, code, text(msg, "MessageText"))
+                check_payload(op, msg)
+                probe = b'Id="DUMMY"' in data and code == "ErrorInvalidIdMalformed"   # what Exchange answers
+                all_ok &= code == "NoError" or as_recorded or probe
+                tally[f"{op}:{code}"] = tally.get(f"{op}:{code}", 0) + 1
+            seen_ok += all_ok
     print(client, sent, "requests", dict(sorted(tally.items())))
     # the recorded calendar/contact CreateItems were answered, not refused
-    created = sum(1 for _, op, body, _ in recorded(client) if op == "CreateItem"
-                  and any(x.encode() in body for x in CALENDAR_OR_CONTACT))
+    created = sum(1 for ex in recorded(client) if operation_of(ex) == "CreateItem"
+                  and any(x.encode() in ex.request_content for x in CALENDAR_OR_CONTACT))
     if created:
         assert tally.get("CreateItem:ErrorInvalidOperation", 0) == 0
         assert tally.get("CreateItem:NoError", 0) >= 1

@@ -1,0 +1,170 @@
+"""`exgate replay`: the client's side of a recorded session sent again to a gateway, answers compared.
+
+Which exchanges are replayed (``replayable``): POSTs to EWS and Autodiscover that got an answer other
+than 401 (a 401 is a sign-in leg; the driver signs in itself with Basic). MAPI/HTTP and RPC/HTTP are
+listed as not replayed until their codecs exist. Before each request the id map (gateway/replay/ids.py)
+puts the live server's ids into it; after it, the recorded and live answers are paired into the map
+and compared (gateway/replay/diff.py, rules in gateway/replay/rules.py).
+"""
+from __future__ import annotations
+
+import base64
+import ssl
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from protocols.capture.model import Capture, Exchange
+from protocols.ews.envelope import SoapFault, parse_request
+
+from .diff import Difference, diff_answers
+from .ids import IdMap
+from .summary import endpoint
+
+REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap")
+# never sent again as recorded: the driver signs in itself, and aiohttp frames the body
+DROPPED_HEADERS = {"authorization", "proxy-authorization", "host", "content-length", "connection", "keep-alive",
+                   "transfer-encoding", "cookie", "expect", "te", "upgrade", "accept-encoding", "content-encoding"}
+
+
+@dataclass
+class Step:
+    seq: int
+    source: str
+    endpoint: str
+    operation: str
+    recorded_status: int | None
+    live_status: int | None = None
+    differences: list[Difference] = field(default_factory=list)
+    ignored: Counter = field(default_factory=Counter)
+    error: str | None = None
+    live_body: bytes = b""
+    sent_body: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.differences
+
+    def as_dict(self) -> dict:
+        return {"seq": self.seq, "source": self.source, "endpoint": self.endpoint, "operation": self.operation,
+                "recorded_status": self.recorded_status, "live_status": self.live_status, "ok": self.ok,
+                "error": self.error, "differences": [d.as_dict() for d in self.differences],
+                "ignored": dict(self.ignored)}
+
+
+def operation_of(ex: Exchange) -> str:
+    kind = endpoint(ex)
+    if kind == "ews":
+        try:
+            return parse_request(ex.request_content).operation
+        except SoapFault:
+            return "(unparsable)"
+    return kind
+
+
+def replayable(ex: Exchange) -> str | None:
+    """None when the exchange is replayed, else why not."""
+    kind = endpoint(ex)
+    if kind not in REPLAYED_ENDPOINTS:
+        return f"{kind} is not replayed yet"
+    if ex.method != "POST":
+        return f"{ex.method} is not replayed"
+    if ex.status == 401:
+        return "sign-in leg"
+    return None
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class Replayer:
+    def __init__(self, target: str, user: str, password: str, *, ids: IdMap | None = None,
+                 verify_tls: bool = False, timeout: float = 120.0):
+        self.target = target.rstrip("/")
+        self.auth = basic(user, password)
+        self.ids = ids or IdMap()
+        ctx: ssl.SSLContext | bool = True
+        if not verify_tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self._ssl = ctx
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> "Replayer":
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, ex: Exchange) -> Step:
+        """Send one recorded request (rewritten through the id map), learn from and compare the answers."""
+        assert self._session is not None, "use `async with Replayer(...)`"
+        step = Step(ex.seq, ex.source, endpoint(ex), operation_of(ex), ex.status)
+        body = self.ids.rewrite(ex.request_content)
+        step.sent_body = body
+        headers = {k: self.ids.replace_text(v) for k, v in ex.request_headers if k.lower() not in DROPPED_HEADERS}
+        headers["Authorization"] = self.auth
+        try:
+            async with self._session.request(ex.method, self.target + ex.path, data=body, headers=headers,
+                                             ssl=self._ssl) as r:
+                step.live_status = r.status
+                step.live_body = await r.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            step.error = f"{type(exc).__name__}: {exc}"
+            return step
+        if ex.status is not None:
+            self.ids.learn(ex.response_content, step.live_body)
+            result = diff_answers(ex.status, ex.response_content, step.live_status, step.live_body)
+            step.differences, step.ignored = result.differences, result.ignored
+        return step
+
+    async def replay(self, capture: Capture, *, progress: bool = False) -> tuple[list[Step], list[tuple[Exchange, str]]]:
+        steps, skipped = [], []
+        todo = []
+        for ex in capture.exchanges:
+            why = replayable(ex)
+            if why is None:
+                todo.append(ex)
+            else:
+                skipped.append((ex, why))
+        started = time.monotonic()
+        for n, ex in enumerate(todo, 1):
+            step = await self.send(ex)
+            steps.append(step)
+            if progress:
+                done = int(30 * n / len(todo))
+                sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] {n}/{len(todo)} {step.operation[:28]:<28}"
+                                 f" {time.monotonic() - started:5.1f}s")
+                sys.stderr.flush()
+        if progress and todo:
+            sys.stderr.write("\n")
+        return steps, skipped
+
+
+def summary_table(steps: list[Step]) -> str:
+    """Per operation: requests, same, different, errors."""
+    rows: dict[str, list[int]] = {}
+    for s in steps:
+        r = rows.setdefault(s.operation, [0, 0, 0, 0])
+        r[0] += 1
+        if s.error:
+            r[3] += 1
+        elif s.differences:
+            r[2] += 1
+        else:
+            r[1] += 1
+    width = max([len("operation")] + [len(k) for k in rows])
+    out = [f"{'operation':<{width}}  requests  same  different  errors"]
+    for name, (n, same, diff, err) in sorted(rows.items()):
+        out.append(f"{name:<{width}}  {n:>8}  {same:>4}  {diff:>9}  {err:>6}")
+    tot = [sum(r[i] for r in rows.values()) for i in range(4)]
+    out.append(f"{'total':<{width}}  {tot[0]:>8}  {tot[1]:>4}  {tot[2]:>9}  {tot[3]:>6}")
+    return "\n".join(out)
