@@ -20,3 +20,7 @@ def register(app: web.Application) -> None:
     app.router.add_route("GET", route, handle_ews_get)
     app[GATEWAY].endpoints.setdefault("ews", EWS_PATH)
     app.on_cleanup.append(shutdown)   # notification feeds and push tasks end with the gateway
+    from .notifications import registry_for
+    registry = registry_for(app[GATEWAY])
+    # a user's mailbox stays open while one of their subscriptions' feeds works on it
+    app[GATEWAY].mailboxes.in_use.append(lambda email: email in registry.feeds or bool(registry.of_owner(email)))

@@ -113,7 +113,17 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def _close_mailboxes(app: web.Application) -> None:
+    task = app.get(_IDLE_CLOSER)
+    if task is not None:
+        task.cancel()
     await app[GATEWAY].mailboxes.close()
+
+
+_IDLE_CLOSER = web.AppKey("idle_closer", asyncio.Task)
+
+
+async def _start_idle_closer(app: web.Application) -> None:
+    app[_IDLE_CLOSER] = asyncio.get_running_loop().create_task(app[GATEWAY].mailboxes.close_idle_forever())
 
 
 async def _start_outbox(app: web.Application) -> None:
@@ -145,6 +155,7 @@ def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) 
     install_auth(app, state, auth_settings)
     install_log_redaction()
     app.on_startup.append(_start_outbox)
+    app.on_startup.append(_start_idle_closer)
     app.on_cleanup.append(_stop_outbox)       # before the mailboxes it may be using are closed
     app.on_cleanup.append(_close_mailboxes)
     app.router.add_get("/", root)

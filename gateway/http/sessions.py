@@ -9,6 +9,7 @@ to others goes through ``open_other`` and the backends' ACLs).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from gateway.store.mailbox import Mailbox
 from gateway.store.state.db import StateDB
 
 USER = web.RequestKey("exgate_user", object)
+log = logging.getLogger(__name__)
 IDLE_CLOSE_SECONDS = 15 * 60
 
 
@@ -43,6 +45,9 @@ class MailboxCache:
         self.config = config
         self._open: dict[str, tuple[Mailbox, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # front ends say which users' mailboxes their background work still holds (an EWS
+        # subscription's feed): those stay open however long since the last request
+        self.in_use: list = []          # callables: email (lower case) -> bool
 
     async def get(self, user: AuthenticatedUser) -> Mailbox:
         key = user.email.lower()
@@ -69,11 +74,30 @@ class MailboxCache:
         if found is not None:
             await found[0].close()
 
-    async def close_idle(self, max_idle: float = IDLE_CLOSE_SECONDS) -> None:
+    async def close_idle(self, max_idle: float = IDLE_CLOSE_SECONDS) -> int:
+        """Close the mailboxes no request used for ``max_idle`` seconds and no front end holds (their IMAP
+        connections go, and a user's lock with them); a later request opens them again. -> how many."""
         now = time.monotonic()
+        closed = 0
         for key, (mbx, used) in list(self._open.items()):
-            if now - used > max_idle:
+            if now - used > max_idle and not any(held(key) for held in self.in_use):
+                lock = self._locks.get(key)
+                if lock is not None and lock.locked():
+                    continue                   # being opened or fetched right now
                 await self.drop(key)
+                self._locks.pop(key, None)
+                closed += 1
+        return closed
+
+    async def close_idle_forever(self, every: float = 60.0) -> None:
+        """The gateway's background loop: without it every user who ever signed in keeps an open
+        mailbox (and its IMAP connections) for the life of the process."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.close_idle()
+            except Exception:   # noqa: BLE001 - one mailbox failing to close must not end the loop
+                log.exception("closing idle mailboxes failed")
 
     async def close(self) -> None:
         for key in list(self._open):
