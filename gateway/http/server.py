@@ -58,6 +58,7 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         if not hc.cert_file:
             tls.ensure_self_signed(cert, key, tls.names_for(hc.host, hc.public_url))
         ssl_ctx = tls.server_context(cert, key)
+        tls.smaller_read_buffers()
     site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx, reuse_port=worker is not None or None)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else hc.port

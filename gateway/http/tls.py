@@ -72,3 +72,17 @@ def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(cert_path), str(key_path))
     return ctx
+
+
+# asyncio gives every TLS connection a 256 KiB buffer for the ciphertext it reads (SSLProtocol.max_size,
+# allocated when the connection opens and kept for its life): 290 KiB per idle HTTPS connection here,
+# 1,000 idle Outlook/EWS sessions would hold 280 MiB for nothing. A TLS record is at most 16 KiB of
+# data, so 64 KiB still takes several records per read; a body streams through it just the same.
+TLS_READ_BUFFER = 64 * 1024
+
+
+def smaller_read_buffers(size: int = TLS_READ_BUFFER) -> None:
+    """Use ``size``-byte read buffers for the TLS connections this process opens or accepts from now on."""
+    import asyncio.sslproto
+    if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > size:
+        asyncio.sslproto.SSLProtocol.max_size = size
