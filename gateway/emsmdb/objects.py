@@ -1,0 +1,94 @@
+"""Server objects of a session and their handles (MS-OXCROPS 1.3.1: the server object handle table).
+
+A handle is ``(LogonId << 24) | n`` with ``n`` counting up per session from 0, as Exchange hands them
+out and as real clients (ruler, Outlook) expect: the logon of LogonId 12 is 0x0C000000, the folder
+opened next 0x0C000001, and so on. 0xFFFFFFFF is never a handle (it marks an empty slot).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_OBJECTS = 4096          # per session: what one client may hold open
+NO_HANDLE = 0xFFFFFFFF
+
+
+@dataclass(eq=False)
+class LogonObj:
+    logon_id: int
+    private: bool = True
+    kind = "logon"
+
+
+@dataclass(eq=False)
+class FolderObj:
+    logon_id: int
+    fid: int
+    kind = "folder"
+
+
+@dataclass(eq=False)
+class MessageObj:
+    logon_id: int
+    fid: int
+    mid: int
+    kind = "message"
+
+
+@dataclass(eq=False)
+class TableObj:
+    """A contents or hierarchy table: the folder it lists, its columns, restriction and sort order, and
+    the store's view (built on first use and rebuilt when the restriction or sort order changes)."""
+
+    logon_id: int
+    fid: int
+    hierarchy: bool = False
+    associated: bool = False
+    deep: bool = False
+    columns: tuple | None = None
+    restriction: object = None
+    sorts: tuple = ()
+    view: object = None              # gateway.store.tables ContentsView / HierarchyView
+    position: int = 0                # the cursor of a hierarchy table (a ContentsView keeps its own)
+    synced: bool = False
+    bookmarks: dict = field(default_factory=dict)
+    kind = "table"
+
+
+class HandleTable:
+    def __init__(self, limit: int = MAX_OBJECTS):
+        self.limit = limit
+        self._objs: dict[int, object] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._objs)
+
+    def add(self, logon_id: int, obj) -> int | None:
+        """A new handle for ``obj``; None when the session holds ``limit`` objects already."""
+        if len(self._objs) >= self.limit:
+            return None
+        while True:
+            h = ((logon_id & 0xFF) << 24) | (self._next & 0xFFFFFF)
+            self._next = (self._next + 1) & 0xFFFFFF
+            if h not in self._objs and h != NO_HANDLE:
+                self._objs[h] = obj
+                return h
+
+    def get(self, handle: int):
+        return self._objs.get(handle)
+
+    def release(self, handle: int) -> None:
+        obj = self._objs.pop(handle, None)
+        if isinstance(obj, LogonObj):       # a logon takes everything opened through it along
+            for h, o in list(self._objs.items()):
+                if getattr(o, "logon_id", None) == obj.logon_id:
+                    del self._objs[h]
+
+    def logon(self, logon_id: int) -> LogonObj | None:
+        for o in self._objs.values():
+            if isinstance(o, LogonObj) and o.logon_id == logon_id:
+                return o
+        return None
+
+    def clear(self) -> None:
+        self._objs.clear()

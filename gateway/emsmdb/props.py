@@ -1,0 +1,90 @@
+"""Property bags to PropertyRows (MS-OXCDATA 2.8; MS-OXCTABL 2.2.2.1 for tables).
+
+A column the object does not have is an error cell (ecNotFound) of a FlaggedPropertyRow, as is a value
+that cannot be sent as the column's type; a row where every column has its value is a
+StandardPropertyRow. A column of type PtypUnspecified gets the property of that id with the type the
+store holds. Strings and binaries in table rows are cut as Exchange cuts them (255 characters, 510 bytes).
+"""
+from __future__ import annotations
+
+from protocols.mapi.types import PropType
+from protocols.mapi.values import PropValueError, encode_value
+from protocols.rops.rows import (
+    ROW_FLAGGED, ROW_STANDARD, VALUE_ERROR, FlaggedValue, PropertyRow, TypedValue, encode_row,
+)
+
+EC_NOT_FOUND = 0x8004010F
+PT_ERROR = 0x000A
+_STR = (PropType.String8, PropType.String)
+TABLE_STRING_CHARS = 255
+TABLE_BINARY_BYTES = 510
+_MISSING = object()
+
+
+def lookup(props: dict, tag: int):
+    """The value for a column tag: the tag itself, or the same string property in the other string type."""
+    ptype = tag & 0xFFFF
+    v = props.get(tag, _MISSING)
+    if v is _MISSING and (ptype & 0xFFF) in _STR:
+        other = PropType.String if (ptype & 0xFFF) == PropType.String8 else PropType.String8
+        v = props.get((tag & 0xFFFF0000) | (ptype & 0x3000) | other, _MISSING)
+    return v
+
+
+def _by_id(props: dict, pid: int):
+    for key, v in props.items():
+        if isinstance(key, int) and key >> 16 == pid:
+            return key & 0xFFFF, v
+    return None, _MISSING
+
+
+def _cut(ptype: int, v, table: bool):
+    if not table:
+        return v
+    if ptype in _STR and isinstance(v, str) and len(v) > TABLE_STRING_CHARS:
+        return v[:TABLE_STRING_CHARS]
+    if ptype == PropType.Binary and isinstance(v, (bytes, bytearray)) and len(v) > TABLE_BINARY_BYTES:
+        return bytes(v[:TABLE_BINARY_BYTES])
+    return v
+
+
+def _fits(ptype: int, v, codepage: str) -> bool:
+    try:
+        encode_value(ptype, v, codepage=codepage)
+        return True
+    except (PropValueError, OverflowError, ValueError, TypeError):
+        return False
+
+
+def property_row(props: dict, columns, *, codepage: str = "cp1252", table: bool = True) -> bytes:
+    """One PropertyRow of ``props`` for ``columns``."""
+    vals = []
+    flagged = False
+    for tag in columns:
+        ptype = tag & 0xFFFF
+        if ptype == 0:
+            real, v = _by_id(props, tag >> 16)
+            if v is _MISSING or v is None or not _fits(real, v := _cut(real, v, table), codepage):
+                vals.append(TypedValue(PT_ERROR, FlaggedValue(VALUE_ERROR, EC_NOT_FOUND)))
+                flagged = True
+            else:
+                vals.append(TypedValue(real, v))
+            continue
+        v = lookup(props, tag)
+        if v is _MISSING or v is None:
+            vals.append(FlaggedValue(VALUE_ERROR, EC_NOT_FOUND))
+            flagged = True
+            continue
+        if isinstance(v, bool) and ptype != PropType.Boolean and ptype & 0xFFF not in (PropType.Integer16,
+                                                                                     PropType.Integer32):
+            vals.append(FlaggedValue(VALUE_ERROR, EC_NOT_FOUND))
+            flagged = True
+            continue
+        v = _cut(ptype, v, table)
+        if not _fits(ptype, v, codepage):
+            vals.append(FlaggedValue(VALUE_ERROR, EC_NOT_FOUND))
+            flagged = True
+            continue
+        vals.append(v)
+    return encode_row(PropertyRow(ROW_FLAGGED if flagged else ROW_STANDARD, tuple(vals)), tuple(columns),
+                      codepage=codepage)

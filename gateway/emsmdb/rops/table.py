@@ -1,0 +1,171 @@
+"""Table ROPs (MS-OXCROPS 2.2.5, MS-OXCTABL) on the store's views: RopSetColumns, RopSortTable,
+RopRestrict, RopQueryRows, RopQueryPosition, RopSeekRow, RopGetStatus, RopQueryColumnsAll, RopResetTable.
+
+A contents table is a ``Mailbox.contents_view`` (its cursor is the view's), a hierarchy table a
+``Mailbox.hierarchy_view`` with the cursor on the table object. SortTable and Restrict build a new view
+and put the cursor at the beginning (MS-OXCTABL 3.2.5.2, 3.2.5.3).
+"""
+from __future__ import annotations
+
+from protocols.mapi.props import core as P
+from protocols.rops import table as T
+
+from ..call import EC_INVALID_PARAM, RopError
+from ..props import property_row
+
+# QueryRowsFlags, 2.2.5.4.1
+NO_ADVANCE = 0x01
+TBLSTAT_COMPLETE = 0x00
+ROW_TYPE_LEAF = 1
+DEFAULT_CONTENTS_COLUMNS = (P.PidTagFolderId, P.PidTagMid, P.PidTagInstID, P.PidTagInstanceNum, P.PidTagSubject)
+DEFAULT_HIERARCHY_COLUMNS = (P.PidTagFolderId, P.PidTagDisplayName)
+ALL_CONTENTS_COLUMNS = (P.PidTagFolderId, P.PidTagMid, P.PidTagInstID, P.PidTagInstanceNum, P.PidTagRowType,
+                        P.PidTagSubject, P.PidTagMessageClass, P.PidTagMessageDeliveryTime, P.PidTagMessageFlags,
+                        P.PidTagMessageSize, P.PidTagLastModificationTime)
+ALL_HIERARCHY_COLUMNS = (P.PidTagFolderId, P.PidTagParentFolderId, P.PidTagDisplayName, P.PidTagContainerClass,
+                         P.PidTagContentCount, P.PidTagContentUnreadCount, P.PidTagSubfolders, P.PidTagDepth)
+
+
+async def ensure_view(call, table) -> None:
+    if table.view is not None:
+        return
+    mbx = call.mbx
+    if table.hierarchy:
+        table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=table.restriction,
+                                              sorts=table.sorts)
+        table.position = 0
+    else:
+        table.view = await mbx.contents_view(table.fid, table.restriction, table.sorts,
+                                             associated=table.associated, sync=not table.synced)
+        table.synced = True
+
+
+def _position(table) -> int:
+    return table.position if table.hierarchy else table.view.position
+
+
+def _set_position(table, pos: int) -> None:
+    if table.hierarchy:
+        table.position = pos
+    else:
+        table.view.position = pos
+
+
+def row_props(table, obj) -> dict:
+    """The properties of one row: the store's, plus the ids and row type every table row has."""
+    props = dict(obj.props)
+    if table.hierarchy:
+        props.setdefault(P.PidTagFolderId, obj.fid)
+        props.setdefault(P.PidTagInstID, obj.fid)
+    else:
+        props.setdefault(P.PidTagMid, obj.mid)
+        props.setdefault(P.PidTagFolderId, obj.fid)
+        props.setdefault(P.PidTagInstID, obj.mid)
+    props.setdefault(P.PidTagInstanceNum, 0)
+    props.setdefault(P.PidTagRowType, ROW_TYPE_LEAF)
+    return props
+
+
+def _table(call, req):
+    return call.obj(req.input_handle_index, "table")
+
+
+async def set_columns(call, req: T.SetColumnsRequest):
+    table = _table(call, req)
+    if not req.property_tags:
+        raise RopError(EC_INVALID_PARAM, "no columns")
+    table.columns = tuple(req.property_tags)
+    return T.SetColumnsResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
+
+
+async def sort_table(call, req: T.SortTableRequest):
+    table = _table(call, req)
+    table.sorts = tuple(req.sort_order_set.sorts)
+    table.view = None
+    await ensure_view(call, table)
+    return T.SortTableResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
+
+
+async def restrict(call, req: T.RestrictRequest):
+    table = _table(call, req)
+    table.restriction = req.restriction
+    table.view = None
+    await ensure_view(call, table)
+    return T.RestrictResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
+
+
+def _origin(table) -> int:
+    pos, total = _position(table), table.view.count()
+    if pos <= 0:
+        return T.BOOKMARK_BEGINNING
+    if pos >= total:
+        return T.BOOKMARK_END
+    return T.BOOKMARK_CURRENT
+
+
+async def query_rows(call, req: T.QueryRowsRequest):
+    table = _table(call, req)
+    await ensure_view(call, table)
+    columns = table.columns or (DEFAULT_HIERARCHY_COLUMNS if table.hierarchy else DEFAULT_CONTENTS_COLUMNS)
+    start = _position(table)
+    want = req.row_count
+    if req.forward_read:
+        objs = table.view.rows(start, want)
+    else:
+        first = max(0, start - want)
+        objs = list(reversed(table.view.rows(first, start - first)))
+    room = call.space - 10            # RopId, index, ReturnValue, Origin, RowCount
+    rows, used = [], 0
+    for obj in objs:
+        data = property_row(row_props(table, obj), columns, codepage=call.codepage)
+        if used + len(data) > room:
+            break
+        rows.append(data)
+        used += len(data)
+    if not req.query_rows_flags & NO_ADVANCE:
+        _set_position(table, start + len(rows) if req.forward_read else start - len(rows))
+    return T.QueryRowsResponse(handle_index=req.input_handle_index, return_value=0, origin=_origin(table),
+                               row_count=len(rows), row_data=b"".join(rows))
+
+
+async def query_position(call, req: T.QueryPositionRequest):
+    table = _table(call, req)
+    await ensure_view(call, table)
+    return T.QueryPositionResponse(handle_index=req.input_handle_index, return_value=0,
+                                   numerator=_position(table), denominator=table.view.count())
+
+
+async def seek_row(call, req: T.SeekRowRequest):
+    table = _table(call, req)
+    await ensure_view(call, table)
+    total = table.view.count()
+    base = {T.BOOKMARK_BEGINNING: 0, T.BOOKMARK_CURRENT: _position(table), T.BOOKMARK_END: total}.get(req.origin)
+    if base is None:
+        raise RopError(EC_INVALID_PARAM, f"origin {req.origin}")
+    target = min(max(base + req.row_count, 0), total)
+    _set_position(table, target)
+    moved = target - base
+    return T.SeekRowResponse(handle_index=req.input_handle_index, return_value=0,
+                             has_sought_less=int(moved != req.row_count), rows_sought=moved)
+
+
+async def get_status(call, req: T.GetStatusRequest):
+    _table(call, req)
+    return T.GetStatusResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
+
+
+async def query_columns_all(call, req: T.QueryColumnsAllRequest):
+    table = _table(call, req)
+    return T.QueryColumnsAllResponse(handle_index=req.input_handle_index, return_value=0,
+                                     property_tags=ALL_HIERARCHY_COLUMNS if table.hierarchy else ALL_CONTENTS_COLUMNS)
+
+
+async def reset_table(call, req: T.ResetTableRequest):
+    table = _table(call, req)
+    table.columns, table.restriction, table.sorts, table.view = None, None, (), None
+    await ensure_view(call, table)
+    return T.ResetTableResponse(handle_index=req.input_handle_index, return_value=0)
+
+
+HANDLERS = {0x12: set_columns, 0x13: sort_table, 0x14: restrict, 0x15: query_rows, 0x17: query_position,
+            0x18: seek_row, 0x16: get_status, 0x37: query_columns_all, 0x81: reset_table}
