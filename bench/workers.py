@@ -14,6 +14,8 @@ alice's INBOX gets MESSAGES messages (IMAP APPEND, ~2 KB each).
               one of the same messages, one per command, for --seconds
   idle memory 1,000 connections that each sent one signed-in request (GetFolder) and stay open:
               the worker's RSS after / before, per connection; over plain HTTP and over TLS
+  streaming   --streams streaming subscriptions, each with its GetStreamingEvents held open on its own
+              TLS connection: the worker's RSS per subscription
 
 The load generator runs on the same machine (python, asyncio streams): on a 2-core box it takes CPU of its
 own, so the "one per core" figure is what is left for the workers; the figures are for comparing.
@@ -264,6 +266,63 @@ async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
     return before, after
 
 
+SUBSCRIBE_STREAMING = ('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId '
+                       'Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>'
+                       '</t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>')
+GET_STREAMING = ('<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sid}</t:SubscriptionId>'
+                 '</m:SubscriptionIds><m:ConnectionTimeout>10</m:ConnectionTimeout></m:GetStreamingEvents>')
+
+
+async def streaming_memory(url: str, pid: int, n: int) -> tuple[int, int, int]:
+    """(RSS before, RSS with n streaming subscriptions each holding its GetStreamingEvents connection
+    open, how many were refused) of the worker, KiB."""
+    m = re.match(r"(https?)://([^:/]+):(\d+)", url)
+    host, port = m.group(2), int(m.group(3))
+    ctx = None
+    if m.group(1) == "https":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+
+    def request(soap: str) -> bytes:
+        body = ENVELOPE.format(soap).encode()
+        return (f"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {AUTH}\r\n"
+                f"Content-Type: text/xml; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def open_one():
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+        writer.write(request(SUBSCRIBE_STREAMING))
+        await writer.drain()
+        await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        answer = await reader.readexactly(length)
+        sid = re.search(rb"<m:SubscriptionId>([^<]+)</m:SubscriptionId>", answer)
+        if sid is None:
+            writer.close()
+            return None
+        writer.write(request(GET_STREAMING.format(sid=sid.group(1).decode())))
+        await writer.drain()
+        await reader.readline()                    # the chunked answer has begun: the subscription is live
+        return writer
+
+    await asyncio.sleep(1.0)
+    before = rss_kib(pid)
+    sem = asyncio.Semaphore(50)
+
+    async def limited():
+        async with sem:
+            return await open_one()
+    writers = await asyncio.gather(*[limited() for _ in range(n)])
+    await asyncio.sleep(2.0)
+    after = rss_kib(pid)
+    for w in writers:
+        if w is not None:
+            w.close()
+    return before, after, sum(1 for w in writers if w is None)
+
+
 async def run(a) -> None:
     cores = len(os.sched_getaffinity(0))
     servers = []
@@ -301,12 +360,18 @@ async def run(a) -> None:
         direct = dovecot_rate(d.host, d.imap_port, a.imap_conns, a.seconds)
 
         idle = {}
+        streams = None
         for tls in (False, True):
             gw = Gateway(toml(tls), tmp, 1)
             try:
                 idle["TLS" if tls else "plain"] = await idle_memory(gw.url, gw.proc.pid, a.idle)
             finally:
                 gw.stop()
+        gw = Gateway(toml(True), tmp, 1)     # a fresh worker: no room left by the idle connections to reuse
+        try:
+            streams = await streaming_memory(gw.url, gw.proc.pid, a.streams)
+        finally:
+            gw.stop()
     finally:
         for s in reversed(servers):
             s.stop()
@@ -330,6 +395,13 @@ async def run(a) -> None:
     for kind, (before, after) in idle.items():
         print(f"  {kind:<6} RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB: "
               f"{(after - before) / a.idle:.1f} KiB per connection")
+    if streams is not None:
+        before, after, refused = streams
+        live = max(1, a.streams - refused)
+        print(f"\nMemory per streaming subscription (Subscribe + GetStreamingEvents held open on its own TLS "
+              f"connection), {a.streams} asked, {refused} refused, one worker")
+        print(f"  RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB: {(after - before) / live:.1f} KiB per "
+              "subscription (its connection included)")
 
 
 def main() -> None:
@@ -339,6 +411,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--imap-conns", type=int, default=4)
     ap.add_argument("--idle", type=int, default=1000)
+    ap.add_argument("--streams", type=int, default=200)
     asyncio.run(run(ap.parse_args()))
 
 
