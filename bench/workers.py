@@ -222,15 +222,19 @@ def dovecot_rate(host: str, port: int, conns: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - t0)
 
 
-async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
-    """(RSS before, RSS with n idle connections open) of the worker, KiB."""
+def _target(url: str) -> tuple[str, int, ssl.SSLContext | None]:
+    """host, port and (for https, trusting any certificate on loopback) the TLS context of a base URL."""
     m = re.match(r"(https?)://([^:/]+):(\d+)", url)
-    tls = m.group(1) == "https"
-    host, port = m.group(2), int(m.group(3))
     ctx = None
-    if tls:
+    if m.group(1) == "https":
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return m.group(2), int(m.group(3)), ctx
+
+
+async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
+    """(RSS before, RSS with n idle connections open) of the worker, KiB."""
+    host, port, ctx = _target(url)
     body = ENVELOPE.format(GET_FOLDER).encode()
     head = (f"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {AUTH}\r\n"
             f"Content-Type: text/xml; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -276,12 +280,7 @@ GET_STREAMING = ('<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{si
 async def streaming_memory(url: str, pid: int, n: int) -> tuple[int, int, int]:
     """(RSS before, RSS with n streaming subscriptions each holding its GetStreamingEvents connection
     open, how many were refused) of the worker, KiB."""
-    m = re.match(r"(https?)://([^:/]+):(\d+)", url)
-    host, port = m.group(2), int(m.group(3))
-    ctx = None
-    if m.group(1) == "https":
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    host, port, ctx = _target(url)
 
     def request(soap: str) -> bytes:
         body = ENVELOPE.format(soap).encode()

@@ -139,28 +139,24 @@ async def run_serve(args: argparse.Namespace) -> int:
                      f"(`exgate check -c {args.config}` shows every check)")
     if count > 1:
         return await workers.run(cfg, args, count)
-    data_dir = Path(args.data_dir).resolve()
-    try:
-        gw = await start_gateway(cfg, data_dir)
-    except OSError as exc:   # the port was taken between the check and the start
-        return _fail(f"cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
-    print(f"exgate is serving at {gw.base_url}", flush=True)
-    try:
-        await _wait_for_stop()
-    finally:
-        await gw.stop()
-        gw.state.db.close()
-    return 0
+    return await _serve_until_stopped(cfg, args, None)
 
 
 async def _serve_worker(cfg: Config, args: argparse.Namespace) -> int:
+    return await _serve_until_stopped(cfg, args, args.worker)
+
+
+async def _serve_until_stopped(cfg: Config, args: argparse.Namespace, worker: int | None) -> int:
+    """Listen (alone, or as worker ``worker`` of `serve --workers N`) until SIGTERM/SIGINT."""
     import os
     data_dir = Path(args.data_dir).resolve()
+    who = "" if worker is None else f"worker {worker}: "
     try:
-        gw = await start_gateway(cfg, data_dir, worker=args.worker)
-    except OSError as exc:
-        return _fail(f"worker {args.worker}: cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
-    print(f"exgate is serving at {gw.base_url} (worker {args.worker}, pid {os.getpid()})", flush=True)
+        gw = await start_gateway(cfg, data_dir, worker=worker)
+    except OSError as exc:   # the port was taken between the check and the start
+        return _fail(f"{who}cannot listen on {cfg.http.host}:{cfg.http.port}: {exc.strerror or exc}")
+    suffix = "" if worker is None else f" (worker {worker}, pid {os.getpid()})"
+    print(f"exgate is serving at {gw.base_url}{suffix}", flush=True)
     try:
         await _wait_for_stop()
     finally:
