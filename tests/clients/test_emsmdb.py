@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from protocols import mapihttp as M
 from protocols.mapi.props import core as P
@@ -178,9 +177,8 @@ async def test_connect_logon_inbox_sorted_and_hierarchy(demo_gateway, embedded):
     assert out.rops[0].return_value == 0 and out.rops[0].folder_id == inbox_fid
     assert isinstance(out.rops[1], RopErrorResponse) and out.rops[1].return_value == 0x80040102
 
-    # a ROP with a codec but no handler (RopOpenMessage) answers ecNotSupported, the next still runs
-    got = await c.execute([F.DeleteMessagesRequest(LOGON_ID, 0, 0, 0, ()) if False else
-                           L.GetStoreStateRequest(LOGON_ID, 0), L.GetReceiveFolderRequest(LOGON_ID, 0, "")],
+    # a ROP with a codec but no handler yet (RopGetStoreState) answers ecNotSupported, the next still runs
+    got = await c.execute([L.GetStoreStateRequest(LOGON_ID, 0), L.GetReceiveFolderRequest(LOGON_ID, 0, "")],
                           [logon_h])
     assert got.rops[0].return_value == 0x80040102 and got.rops[1].return_value == 0
 
@@ -245,7 +243,7 @@ async def test_ruler_execute_buffers_replayed(demo_gateway):
         if any(isinstance(r, UnknownRop) for r in rops) or rops[0].ROP_ID == 0xFE:
             continue
         # objects the recorded buffer expects from earlier Executes: open what they were (a table of Inbox)
-        handles, pre = [], []
+        handles = []
         for h in req_buf.handles:
             handles.append(logon_h if h == LOGON_ID << 24 else NO)
         needs = {r.input_handle_index for r in rops if hasattr(r, "input_handle_index")}
