@@ -35,8 +35,8 @@ import icalendar
 from gateway.store import conversions as conv
 from gateway.store import errors as se
 from gateway.store.convert import ical
-from gateway.store.convert import recur as R
-from gateway.store.convert.goid import clean_goid
+from protocols.mapi import recur as R
+from protocols.mapi.goid import clean_goid
 from gateway.store.convert.ical_instance import instance_ical
 from gateway.store.convert.tz import olson_zone
 from gateway.store.model import MessageContent, Recipient

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from gateway.store.conversions import DERIVED
-from gateway.store.convert import recur as R
-from gateway.store.convert.goid import clean_goid, goid_from_uid
+from protocols.mapi import recur as R
+from protocols.mapi.goid import clean_goid, goid_from_uid
 from gateway.store.model import Attachment, MessageContent, Recipient
 from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as P

@@ -13,7 +13,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from gateway.store.convert.addresses import decode_flat_entry_list, decode_one_off
+from protocols.mapi.entryids import decode_flat_entry_list, decode_one_off
 from gateway.store.convert.text import html_to_text, split_subject
 from gateway.store.model import MessageContent, Recipient
 from gateway.store.objects import Item

@@ -20,8 +20,8 @@ from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as P
 
 from . import conversions as conv
-from .convert import recur as R
-from .convert.goid import uid_from_goid
+from protocols.mapi import recur as R
+from protocols.mapi.goid import uid_from_goid
 from .convert.ical_event import _synth_exception, _zone_from, rrule_from_pattern
 
 __all__ = ["MAX_OCCURRENCES", "Occurrence", "Series", "occurrence_props", "zone_of", "tz_of", "uid_of",

@@ -13,11 +13,11 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from gateway.store.convert import recur as R
-from gateway.store.convert.goid import GlobalObjectId, uid_from_goid
+from protocols.mapi import recur as R
+from protocols.mapi.goid import GlobalObjectId, uid_from_goid
 from gateway.store.convert.ical import (ICalError, appointment_to_ical, ical_to_appointment, ical_to_task,
                                         itip_to_meeting_message, meeting_message_to_itip, task_to_ical)
-from gateway.store.convert.tz import decode_timezone_definition, decode_timezone_struct
+from protocols.mapi.tz import decode_timezone_definition, decode_timezone_struct
 from gateway.store.model import MessageContent
 from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as C

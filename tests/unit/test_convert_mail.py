@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.convert import rtf
-from gateway.store.convert.addresses import (
+from protocols.mapi.entryids import (
     ONE_OFF_PROVIDER_UID, decode_flat_entry_list, decode_one_off, encode_flat_entry_list,
     encode_one_off,
 )

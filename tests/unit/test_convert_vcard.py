@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import vobject
 
-from gateway.store.convert.addresses import decode_one_off
+from protocols.mapi.entryids import decode_one_off
 from gateway.store.convert.vcard import (
     ContentLine, contact_to_vcard, distlist_to_vcard, is_group_vcard, parse_vcard, unwrap_entryid,
     vcard_to_contact, vcard_to_distlist, wrap_entryid,
@@ -490,7 +490,7 @@ def test_apple_group_forms():
 
 def test_distlist_from_outlook_members_without_refs():
     """A list Outlook made: only the EntryIDs, no vCard references."""
-    from gateway.store.convert.addresses import encode_one_off
+    from protocols.mapi.entryids import encode_one_off
     o1 = encode_one_off("Ann", "ann@example.org", "SMTP")
     o2 = encode_one_off("Bob", "bob@example.org", "SMTP")
     m = MessageContent(props={P.PidTagMessageClass: "IPM.DistList", P.PidTagDisplayName: "Friends",

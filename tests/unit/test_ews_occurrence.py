@@ -13,8 +13,8 @@ import pytest
 from gateway.ews import occurrences as O
 from gateway.store.recurrence import Series, occurrence_props
 from gateway.store.convert import ical
-from gateway.store.convert import recur as R
-from gateway.store.convert.goid import instance_date
+from protocols.mapi import recur as R
+from protocols.mapi.goid import instance_date
 from gateway.store.model import MessageContent
 from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as P

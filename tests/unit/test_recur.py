@@ -20,13 +20,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.store.convert import recur as R
-from gateway.store.convert.goid import (GlobalObjectId, clean_goid, goid_from_uid, instance_date,
+from protocols.mapi import recur as R
+from protocols.mapi.goid import (GlobalObjectId, clean_goid, goid_from_uid, instance_date,
                                         is_encoded_global_id, uid_from_goid)
-from gateway.store.convert.tz import (RuleTimezone, SystemTime, TzReg, decode_timezone_definition,
-                                      decode_timezone_struct, definition_for, encode_timezone_definition,
-                                      encode_timezone_struct, tzreg_from_tzinfo, tzreg_from_vtimezone,
-                                      vtimezone_from_tzreg)
+from gateway.store.convert.tz import RuleTimezone, tzreg_from_tzinfo, tzreg_from_vtimezone, vtimezone_from_tzreg
+from protocols.mapi.tz import (SystemTime, TzReg, decode_timezone_definition, decode_timezone_struct, definition_for,
+                               encode_timezone_definition, encode_timezone_struct)
 
 OXOCAL_4_1_1_1 = bytes.fromhex(
     "043004300B2001000000C0210000010000000000000032000000222000000C00000000000000000000000000"

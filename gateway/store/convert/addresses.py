@@ -1,107 +1,11 @@
-"""Addresses for mail conversion: one-off EntryIDs, FlatEntryLists, search keys,
-and tolerant RFC 5322 address-list parsing.
-
-One-off EntryID (MS-OXCDATA 2.2.5.1)::
-
-    Flags (4, zero) | ProviderUID (16, 812B1FA4 BEA31019 9D6E00DD 010F5402)
-    | Version (2, zero) | bit fields (2) | DisplayName | AddressType | EmailAddress
-
-The two bytes of bit fields are, most significant bit first in wire order:
-Pad(1) MAE(2) Format(4) M(1) | U(1) R(2) L(1) Pad(4). We write M=1 (send
-MIME, not TNEF), U=1 (strings are UTF-16LE), L=1 (do not look the address up):
-bytes 0x01 0x90, the value Outlook writes for SMTP one-offs.
-
-FlatEntryList (MS-OXCDATA 2.3.3): Count (4) | Size (4, bytes of FlatEntries)
-| FlatEntry* where FlatEntry = Size (4) | EntryID, each padded to 4 bytes.
+"""Addresses for mail conversion: tolerant RFC 5322 address-list parsing and header words. The EntryID
+layouts that carry an address (one-off, FlatEntryList, search key) are in protocols/mapi/entryids.py.
 """
 from __future__ import annotations
 
 import re
-import struct
-from dataclasses import dataclass
 from email.header import decode_header
 from email.utils import getaddresses
-
-ONE_OFF_PROVIDER_UID = bytes.fromhex("812B1FA4BEA310199D6E00DD010F5402")
-_ONE_OFF_FLAGS_UNICODE = 0x80  # U bit, second flag byte
-_ONE_OFF_FLAGS_NO_LOOKUP = 0x10  # L bit, second flag byte
-_ONE_OFF_FLAGS_MIME = 0x01  # M bit, first flag byte
-
-
-@dataclass(frozen=True)
-class OneOff:
-    display_name: str
-    address_type: str
-    email_address: str
-
-
-def encode_one_off(display_name: str, email_address: str, address_type: str = "SMTP") -> bytes:
-    """A Unicode one-off EntryID (MS-OXCDATA 2.2.5.1)."""
-    def z(s: str) -> bytes:
-        return (s or "").encode("utf-16-le", "surrogatepass") + b"\x00\x00"
-
-    return (
-        b"\x00\x00\x00\x00" + ONE_OFF_PROVIDER_UID + b"\x00\x00"
-        + bytes([_ONE_OFF_FLAGS_MIME, _ONE_OFF_FLAGS_UNICODE | _ONE_OFF_FLAGS_NO_LOOKUP])
-        + z(display_name or email_address) + z(address_type) + z(email_address)
-    )
-
-
-def decode_one_off(data: bytes) -> OneOff | None:
-    """Read a one-off EntryID (Unicode or 8-bit); None if it is not one."""
-    if len(data) < 24 or data[4:20] != ONE_OFF_PROVIDER_UID:
-        return None
-    unicode = bool(data[23] & _ONE_OFF_FLAGS_UNICODE)
-    pos = 24
-    fields = []
-    for _ in range(3):
-        if unicode:
-            end = pos
-            while end + 1 < len(data) and not (data[end] == 0 and data[end + 1] == 0):
-                end += 2
-            fields.append(data[pos:end].decode("utf-16-le", "replace"))
-            pos = end + 2
-        else:
-            end = data.find(b"\x00", pos)
-            if end < 0:
-                end = len(data)
-            fields.append(data[pos:end].decode("cp1252", "replace"))
-            pos = end + 1
-    return OneOff(*fields)
-
-
-def encode_flat_entry_list(entry_ids: list[bytes]) -> bytes:
-    body = bytearray()
-    for eid in entry_ids:
-        body += struct.pack("<I", len(eid)) + eid
-        body += b"\x00" * (-len(body) % 4)
-    return struct.pack("<II", len(entry_ids), len(body)) + bytes(body)
-
-
-def decode_flat_entry_list(data: bytes) -> list[bytes]:
-    """FlatEntryList -> EntryIDs; stops quietly at a short buffer."""
-    out: list[bytes] = []
-    if len(data) < 8:
-        return out
-    count, _size = struct.unpack_from("<II", data, 0)
-    pos = 8
-    for _ in range(count):
-        if pos + 4 > len(data):
-            break
-        (n,) = struct.unpack_from("<I", data, pos)
-        pos += 4
-        out.append(bytes(data[pos:pos + n]))
-        pos += n
-        pos += -pos % 4
-    return out
-
-
-def search_key(address_type: str, email_address: str) -> bytes:
-    """PidTagSearchKey: "ADDRTYPE:ADDRESS" in upper case, NUL-terminated (MS-OXCMAIL 2.2.3.2.3)."""
-    return (f"{address_type}:{email_address}".upper()).encode("ascii", "replace") + b"\x00"
-
-
-# --- header text --------------------------------------------------------------
 
 def fix_raw_header(value: str) -> str:
     """Headers parsed from bytes keep 8-bit octets as surrogate escapes; read them

@@ -12,8 +12,9 @@ from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as C
 from protocols.mapi.props import named as N
 
-from .tz import (RuleTimezone, TzReg, olson_zone, tzreg_from_tzinfo, tzreg_from_vtimezone,
-                 windows_key_name)
+from protocols.mapi.tz import TzReg
+
+from .tz import RuleTimezone, olson_zone, tzreg_from_tzinfo, tzreg_from_vtimezone, windows_key_name
 
 UTC = timezone.utc
 PRODID = "-//exgate//iCalendar conversion//EN"

@@ -19,13 +19,15 @@ from protocols.mapi.props import appointment as A
 from protocols.mapi.props import core as C
 from protocols.mapi.props import named as N
 
-from . import recur as R
-from .goid import clean_goid, goid_from_uid, uid_from_goid
+from protocols.mapi import recur as R
+from protocols.mapi.goid import clean_goid, goid_from_uid, uid_from_goid
 from .ical_common import (BUSY_BY_VALUE, BUSY_NAMES, PARTSTAT_TO_TRACK, TRACK_TO_PARTSTAT, UTC, TzContext,
                           Zone, as_list, common_props_in, common_props_out, fake_utc, first_alarm, minutes,
                           naive, new_calendar, text, utc)
-from .tz import (RuleTimezone, TzReg, decode_timezone_definition, decode_timezone_struct, definition_for,
-                 encode_timezone_definition, encode_timezone_struct, is_utc, vtimezone_from_tzreg)
+from protocols.mapi.tz import (TzReg, decode_timezone_definition, decode_timezone_struct, definition_for,
+                               encode_timezone_definition, encode_timezone_struct)
+
+from .tz import RuleTimezone, is_utc, vtimezone_from_tzreg
 
 CLIP_END_NO_END = datetime(4500, 8, 31, 23, 59, tzinfo=UTC)   # MS-OXOCAL 2.2.1.15
 _UTC_ZONE_NAMES = {"", "UTC", "GMT", "ETC/UTC", "Z", "COORDINATED UNIVERSAL TIME"}

@@ -17,7 +17,7 @@ from protocols.mapi.props import core as C
 from protocols.mapi.props import named as N
 from protocols.mapi.props import task as T
 
-from . import recur as R
+from protocols.mapi import recur as R
 from .ical_common import (UTC, TzContext, as_list, common_props_in, common_props_out, fake_utc, first_alarm,
                           naive, new_calendar, text, utc)
 from .ical_event import ICalError, pattern_from_rrule, rrule_from_pattern

@@ -23,10 +23,9 @@ from protocols.mapi.props.named import PidNameKeywords
 
 from ..model import Attachment, MessageContent, Recipient
 from . import rtf as rtfmod
-from .addresses import (
-    decode_words, encode_flat_entry_list, encode_one_off, fix_raw_header, parse_address_list,
-    search_key,
-)
+from protocols.mapi.entryids import encode_flat_entry_list, encode_one_off, search_key
+
+from .addresses import decode_words, fix_raw_header, parse_address_list
 from .text import html_to_text, split_subject  # one rule each (MS-OXCMAIL 2.2.3.2.6.1); re-exported
 
 __all__ = [

@@ -23,7 +23,7 @@ from protocols.mapi.props.named import PidNameKeywords
 
 from ..model import Attachment, MessageContent, Recipient
 from . import rtf as rtfmod
-from .addresses import decode_flat_entry_list, decode_one_off
+from protocols.mapi.entryids import decode_flat_entry_list, decode_one_off
 from .mail_in import calendar_method, charset_for_codepage
 
 __all__ = ["message_to_mime", "encode_words", "format_address"]

@@ -35,7 +35,7 @@ from protocols.mapi.props import contact as C
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
 
-from .addresses import decode_one_off, encode_one_off
+from protocols.mapi.entryids import decode_one_off, encode_one_off
 
 __all__ = [
     "vcard_to_contact", "contact_to_vcard", "vcard_to_distlist", "distlist_to_vcard",
