@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from protocols.mapi.entryids import decode_one_off, encode_one_off
-from gateway.store.convert.vcard import unwrap_entryid, wrap_entryid
+from protocols.mapi.entryids import decode_one_off, encode_one_off, unwrap_entryid, wrap_entryid
 from gateway.store.model import MessageContent
 from gateway.store.objects import Item
 from protocols.ews import contacts as ecn

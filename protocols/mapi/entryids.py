@@ -1,5 +1,6 @@
 """EntryID layouts that carry an address (MS-OXCDATA): the one-off EntryID (2.2.5.1), the
-FlatEntryList of EntryIDs (2.3.3) and the address search key (MS-OXCMAIL 2.2.3.2.3).
+FlatEntryList of EntryIDs (2.3.3), the address search key (MS-OXCMAIL 2.2.3.2.3) and the WrappedEntryId
+of contacts and distribution lists (MS-OXOCNTC 2.2.2.2.4.1.1).
 
 One-off EntryID (MS-OXCDATA 2.2.5.1)::
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+
+from protocols.mapi.props import contact as C
 
 ONE_OFF_PROVIDER_UID = bytes.fromhex("812B1FA4BEA310199D6E00DD010F5402")
 _ONE_OFF_FLAGS_UNICODE = 0x80  # U bit, second flag byte
@@ -99,3 +102,25 @@ def search_key(address_type: str, email_address: str) -> bytes:
 
 
 # --- header text --------------------------------------------------------------
+
+
+# WrappedEntryId (MS-OXOCNTC 2.2.2.2.4.1.1): Flags(4) ProviderUID(16) Type(1) EntryID
+WRAPPED_PROVIDER_UID = bytes.fromhex("c091add3519dcf11a4a900aa0047faa4")
+
+
+def wrap_entryid(embedded: bytes, kind: int = C.WRAPPED_TYPE_ONE_OFF, email_index: int = 0) -> bytes:
+    """Type byte: low nibble ``kind``; for a one-off the rest is 0, otherwise
+    bit 0x80 is set and bits 0x70 hold the Email1-3 index (contacts) or 3."""
+    if kind == C.WRAPPED_TYPE_ONE_OFF:
+        type_byte = 0
+    else:
+        index = email_index if kind == C.WRAPPED_TYPE_CONTACT else 3
+        type_byte = 0x80 | ((index & 0x7) << 4) | (kind & 0x0F)
+    return b"\x00\x00\x00\x00" + WRAPPED_PROVIDER_UID + bytes([type_byte]) + embedded
+
+
+def unwrap_entryid(data: bytes) -> tuple[int, bytes] | None:
+    """-> (kind, embedded EntryID), or None if ``data`` is not a WrappedEntryId."""
+    if len(data) < 21 or data[4:20] != WRAPPED_PROVIDER_UID:
+        return None
+    return data[20] & 0x0F, bytes(data[21:])

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import vobject
 
-from protocols.mapi.entryids import decode_one_off
+from protocols.mapi.entryids import decode_one_off, unwrap_entryid, wrap_entryid
 from gateway.store.convert.vcard import (
-    ContentLine, contact_to_vcard, distlist_to_vcard, is_group_vcard, parse_vcard, unwrap_entryid,
-    vcard_to_contact, vcard_to_distlist, wrap_entryid,
+    ContentLine, contact_to_vcard, distlist_to_vcard, is_group_vcard, parse_vcard,
+    vcard_to_contact, vcard_to_distlist,
 )
 from gateway.store.model import Attachment, MessageContent
 from protocols.mapi.props import by_name, contact as C, core as P

@@ -35,12 +35,11 @@ from protocols.mapi.props import contact as C
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PidNameKeywords
 
-from protocols.mapi.entryids import decode_one_off, encode_one_off
+from protocols.mapi.entryids import decode_one_off, encode_one_off, unwrap_entryid, wrap_entryid
 
 __all__ = [
     "vcard_to_contact", "contact_to_vcard", "vcard_to_distlist", "distlist_to_vcard",
     "is_group_vcard", "parse_vcard", "ContentLine", "VCardError",
-    "wrap_entryid", "unwrap_entryid",
 ]
 
 PRODID = "-//exgate//vCard//EN"
@@ -431,28 +430,6 @@ def _apple_label(text: str) -> str:
 
 def _uint32(v) -> int | None:
     return None if v is None else int(v) & 0xFFFFFFFF
-
-
-# WrappedEntryId (MS-OXOCNTC 2.2.2.2.4.1.1): Flags(4) ProviderUID(16) Type(1) EntryID
-WRAPPED_PROVIDER_UID = bytes.fromhex("c091add3519dcf11a4a900aa0047faa4")
-
-
-def wrap_entryid(embedded: bytes, kind: int = C.WRAPPED_TYPE_ONE_OFF, email_index: int = 0) -> bytes:
-    """Type byte: low nibble ``kind``; for a one-off the rest is 0, otherwise
-    bit 0x80 is set and bits 0x70 hold the Email1-3 index (contacts) or 3."""
-    if kind == C.WRAPPED_TYPE_ONE_OFF:
-        type_byte = 0
-    else:
-        index = email_index if kind == C.WRAPPED_TYPE_CONTACT else 3
-        type_byte = 0x80 | ((index & 0x7) << 4) | (kind & 0x0F)
-    return b"\x00\x00\x00\x00" + WRAPPED_PROVIDER_UID + bytes([type_byte]) + embedded
-
-
-def unwrap_entryid(data: bytes) -> tuple[int, bytes] | None:
-    """-> (kind, embedded EntryID), or None if ``data`` is not a WrappedEntryId."""
-    if len(data) < 21 or data[4:20] != WRAPPED_PROVIDER_UID:
-        return None
-    return data[20] & 0x0F, bytes(data[21:])
 
 
 # =============================================================================
