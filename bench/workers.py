@@ -255,6 +255,12 @@ async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
     warm = await asyncio.gather(*[open_one() for _ in range(20)])
     for w in warm:
         w.close()
+    before, after, _ = await _rss_with(pid, n, open_one)
+    return before, after
+
+
+async def _rss_with(pid: int, n: int, open_one) -> tuple[int, int, list]:
+    """(RSS before, RSS with n connections from ``open_one`` open, their writers), KiB; then closed."""
     await asyncio.sleep(1.0)
     before = rss_kib(pid)
     sem = asyncio.Semaphore(50)
@@ -266,8 +272,9 @@ async def idle_memory(url: str, pid: int, n: int) -> tuple[int, int]:
     await asyncio.sleep(2.0)
     after = rss_kib(pid)
     for w in writers:
-        w.close()
-    return before, after
+        if w is not None:
+            w.close()
+    return before, after, writers
 
 
 SUBSCRIBE_STREAMING = ('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId '
@@ -306,19 +313,7 @@ async def streaming_memory(url: str, pid: int, n: int) -> tuple[int, int, int]:
         await reader.readline()                    # the chunked answer has begun: the subscription is live
         return writer
 
-    await asyncio.sleep(1.0)
-    before = rss_kib(pid)
-    sem = asyncio.Semaphore(50)
-
-    async def limited():
-        async with sem:
-            return await open_one()
-    writers = await asyncio.gather(*[limited() for _ in range(n)])
-    await asyncio.sleep(2.0)
-    after = rss_kib(pid)
-    for w in writers:
-        if w is not None:
-            w.close()
+    before, after, writers = await _rss_with(pid, n, open_one)
     return before, after, sum(1 for w in writers if w is None)
 
 

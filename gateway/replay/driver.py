@@ -9,7 +9,6 @@ and compared (gateway/replay/diff.py, rules in gateway/replay/rules.py).
 from __future__ import annotations
 
 import base64
-import ssl
 import sys
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from protocols.ews.envelope import SoapFault, parse_request
 from .diff import Difference, diff_answers
 from .ids import IdMap
 from .summary import endpoint
+from .tlsopt import client_ssl
 
 REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap")
 # never sent again as recorded: the driver signs in itself, and aiohttp frames the body
@@ -87,12 +87,7 @@ class Replayer:
         self.target = target.rstrip("/")
         self.auth = basic(user, password)
         self.ids = ids or IdMap()
-        ctx: ssl.SSLContext | bool = True
-        if not verify_tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self._ssl = ctx
+        self._ssl = client_ssl(verify_tls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import ssl
 import time
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +25,7 @@ from aiohttp import web
 
 from protocols.capture.jsonl import exchange_line, meta_line
 from protocols.capture.model import Exchange
+from .tlsopt import client_ssl
 
 log = logging.getLogger("exgate.record")
 
@@ -51,12 +51,7 @@ class Recorder:
     def __init__(self, upstream: str, out: TextIO, *, verify_tls: bool = True, timeout: float = 600.0):
         self.upstream = upstream.rstrip("/")
         self.out = out
-        ctx: ssl.SSLContext | bool = True
-        if not verify_tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self._ssl = ctx
+        self._ssl = client_ssl(verify_tls)
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_read=timeout)
         self._upstreams: dict[object, _Upstream] = {}
         self._connections = 0
