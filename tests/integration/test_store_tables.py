@@ -446,3 +446,48 @@ async def test_views_on_postgresql(backend, fresh_pg):
     finally:
         await mbx.close()
         mbx.db.close()
+
+
+async def test_a_big_message_is_converted_off_the_event_loop(backend, monkeypatch):
+    """GetItem of a big message converts MIME -> properties in a worker thread; a small one inline."""
+    import base64 as b64
+
+    from gateway.store.adapters import imap as imap_adapter
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    threaded: list = []
+    real = asyncio.to_thread
+
+    async def spy(fn, *args, **kwargs):
+        threaded.append(getattr(fn, "__name__", fn))
+        return await real(fn, *args, **kwargs)
+    monkeypatch.setattr(imap_adapter.asyncio, "to_thread", spy)
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        folder = await mbx.create_folder(inbox.fid, f"big {tag}")
+        blob = b64.encodebytes(bytes(range(256)) * 1400).decode()      # ~470 KB of base64
+        big = (f"From: a@example.org\r\nTo: alice@example.test\r\nSubject: {tag} big\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+               "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=x.bin\r\n"
+               f"Content-Transfer-Encoding: base64\r\n\r\n{blob}\r\n--b--\r\n").encode()
+        small = f"From: a@example.org\r\nTo: alice@example.test\r\nSubject: {tag} small\r\n\r\nhi\r\n".encode()
+
+        def append():
+            conn = plain_imap(cfg)
+            try:
+                for msg in (big, small):
+                    assert conn.append(f'"{folder.ref}"', None, None, msg)[0] == "OK"
+            finally:
+                conn.logout()
+        await asyncio.to_thread(append)
+        threaded.clear()
+        rows = {i.props[P.PidTagSubject]: i for i in (await mbx.contents_view(folder.fid)).rows(0, None)}
+        got = await mbx.get_item(rows[f"{tag} big"].mid)
+        assert got.content.attachments and threaded == ["mime_to_content"]
+        threaded.clear()
+        await mbx.get_item(rows[f"{tag} small"].mid)
+        assert threaded == []
+        await mbx.delete_folder(folder.fid)
+    finally:
+        await mbx.close()

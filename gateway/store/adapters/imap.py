@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 FLAG_KEYS = {P.PidTagMessageFlags, P.PidTagFlagStatus, P.PidTagFollowupIcon, P.PidTagLastVerbExecuted,
              PidNameKeywords}
+OFF_LOOP_BYTES = 256 * 1024   # messages bigger than this are converted in a worker thread
 BUILD_CHUNK = 100     # summaries fetched and parsed per step of a folder's first indexing (~20 ms of the loop)
 MAIL_CLASSES = ("IPM.Note", "REPORT.", "IPM.Schedule.Meeting", "IPM.Post", "IPM.Outlook.Recall", "IPM.Sharing")
 
@@ -242,7 +243,11 @@ class ImapAdapter:
 
     async def get(self, folder: Folder, row: dict) -> Item:
         raw = await self._fetch_raw(folder, row)
-        content = conv.mime_to_content(raw, owner=self.mbx.email)
+        if len(raw) > OFF_LOOP_BYTES:
+            # a big message's conversion (base64 attachments, long HTML) would hold every other request
+            content = await asyncio.to_thread(conv.mime_to_content, raw, owner=self.mbx.email)
+        else:
+            content = conv.mime_to_content(raw, owner=self.mbx.email)
         flags = set((row["flags"] or "").split())
         overlay = self.mbx.overlay("m", row["mid"])
         content.props.update(overlay)
