@@ -28,10 +28,24 @@ class FolderObj:
 
 @dataclass(eq=False)
 class MessageObj:
+    """An opened message: the store's Item as RopOpenMessage read it (with its content)."""
+
     logon_id: int
     fid: int
     mid: int
+    item: object = None              # gateway.store Item
     kind = "message"
+
+
+@dataclass(eq=False)
+class StreamObj:
+    """A property opened as a stream (RopOpenStream), read-only: its bytes and the seek pointer."""
+
+    logon_id: int
+    tag: int
+    data: bytes = b""
+    position: int = 0
+    kind = "stream"
 
 
 @dataclass(eq=False)

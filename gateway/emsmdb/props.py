@@ -4,6 +4,8 @@ A column the object does not have is an error cell (ecNotFound) of a FlaggedProp
 that cannot be sent as the column's type; a row where every column has its value is a
 StandardPropertyRow. A column of type PtypUnspecified gets the property of that id with the type the
 store holds. Strings and binaries in table rows are cut as Exchange cuts them (255 characters, 510 bytes).
+Outside tables (RopGetPropertiesSpecific/All on an object) a value bigger than the size limit is the error
+cell ecMAPI_E_NOT_ENOUGH_MEMORY (MS-OXCPRPT 3.2.5.1/3.2.5.2), and the client reads it with RopOpenStream.
 """
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from protocols.rops.rows import (
 )
 
 EC_NOT_FOUND = 0x8004010F
+EC_NOT_ENOUGH_MEMORY = 0x8007000E
 PT_ERROR = 0x000A
 _STR = (PropType.String8, PropType.String)
 TABLE_STRING_CHARS = 255
 TABLE_BINARY_BYTES = 510
 _MISSING = object()
+MISSING = _MISSING                # what ``lookup`` returns for a property the bag lacks
 
 
 def lookup(props: dict, tag: int):
@@ -56,8 +60,27 @@ def _fits(ptype: int, v, codepage: str) -> bool:
         return False
 
 
-def property_row(props: dict, columns, *, codepage: str = "cp1252", table: bool = True) -> bytes:
-    """One PropertyRow of ``props`` for ``columns``."""
+def too_big(ptype: int, v, codepage: str, limit: int | None) -> bool:
+    """Whether the value's bytes on the wire pass ``limit`` (None: no limit)."""
+    if limit is None:
+        return False
+    try:
+        return len(encode_value(ptype, v, codepage=codepage)) > limit
+    except (PropValueError, OverflowError, ValueError, TypeError):
+        return False
+
+
+def property_row(props: dict, columns, *, codepage: str = "cp1252", table: bool = True,
+                 size_limit: int | None = None) -> bytes:
+    """One PropertyRow of ``props`` for ``columns``, encoded."""
+    return encode_row(row_values(props, columns, codepage=codepage, table=table, size_limit=size_limit),
+                      tuple(columns), codepage=codepage)
+
+
+def row_values(props: dict, columns, *, codepage: str = "cp1252", table: bool = True,
+               size_limit: int | None = None) -> PropertyRow:
+    """One PropertyRow of ``props`` for ``columns``; values past ``size_limit`` bytes are error cells
+    ecMAPI_E_NOT_ENOUGH_MEMORY."""
     vals = []
     flagged = False
     for tag in columns:
@@ -66,6 +89,9 @@ def property_row(props: dict, columns, *, codepage: str = "cp1252", table: bool 
             real, v = _by_id(props, tag >> 16)
             if v is _MISSING or v is None or not _fits(real, v := _cut(real, v, table), codepage):
                 vals.append(TypedValue(PT_ERROR, FlaggedValue(VALUE_ERROR, EC_NOT_FOUND)))
+                flagged = True
+            elif too_big(real, v, codepage, size_limit):
+                vals.append(TypedValue(PT_ERROR, FlaggedValue(VALUE_ERROR, EC_NOT_ENOUGH_MEMORY)))
                 flagged = True
             else:
                 vals.append(TypedValue(real, v))
@@ -85,6 +111,9 @@ def property_row(props: dict, columns, *, codepage: str = "cp1252", table: bool 
             vals.append(FlaggedValue(VALUE_ERROR, EC_NOT_FOUND))
             flagged = True
             continue
+        if too_big(ptype, v, codepage, size_limit):
+            vals.append(FlaggedValue(VALUE_ERROR, EC_NOT_ENOUGH_MEMORY))
+            flagged = True
+            continue
         vals.append(v)
-    return encode_row(PropertyRow(ROW_FLAGGED if flagged else ROW_STANDARD, tuple(vals)), tuple(columns),
-                      codepage=codepage)
+    return PropertyRow(ROW_FLAGGED if flagged else ROW_STANDARD, tuple(vals))

@@ -3,10 +3,10 @@ codec module per family). A handler is ``async def handler(call: RopCall, reques
 it raises ``execute.RopError`` (or a store error) to answer with an error code."""
 from __future__ import annotations
 
-from . import folder, logon, property, table
+from . import folder, logon, message, property, stream, table
 from . import common
 
-_FAMILIES = (common, logon, folder, table, property)
+_FAMILIES = (common, logon, folder, table, property, message, stream)
 
 
 def _build() -> dict:
