@@ -491,3 +491,22 @@ async def test_a_big_message_is_converted_off_the_event_loop(backend, monkeypatc
         await mbx.delete_folder(folder.fid)
     finally:
         await mbx.close()
+
+
+async def test_getitem_shows_the_delivery_time_its_table_row_shows(backend):
+    """A message without a Received header: GetItem's PidTagMessageDeliveryTime is the server's
+    INTERNALDATE, the time its row in the message list shows and sorts by."""
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        folder = await mbx.create_folder(inbox.fid, f"received {tag}")
+        await asyncio.to_thread(_append, cfg, folder.ref, [(f"{tag} no received", "Sender R",
+                                                            "Mon, 02 Nov 2026 09:00:00 +0000")])
+        row = (await mbx.contents_view(folder.fid)).rows(0, 1)[0]
+        item = await mbx.get_item(row.mid)
+        assert item.props[P.PidTagMessageDeliveryTime] == row.props[P.PidTagMessageDeliveryTime]
+        await mbx.delete_folder(folder.fid)
+    finally:
+        await mbx.close()

@@ -258,8 +258,19 @@ class ImapAdapter:
             content.props[P.PidTagMessageFlags] |= P.MSGFLAG_HASATTACH
         content.props[P.PidTagMessageSize] = len(raw)
         content.props[P.PidTagHasAttachments] = bool(content.attachments)
+        if P.PidTagMessageDeliveryTime not in content.props:
+            # no Received header: the time the server took the message (INTERNALDATE), as its table row shows
+            summary = self._summary(row["mid"])
+            if summary.get(P.PidTagMessageDeliveryTime) is not None:
+                content.props[P.PidTagMessageDeliveryTime] = summary[P.PidTagMessageDeliveryTime]
         content.props.update(self.mbx.id_props(row))
         return Item(self.mbx.ident.mid(row["mid"]), row["mid"], folder.fid, "imap", False, content.props, content)
+
+    def _summary(self, mid: int) -> dict:
+        """The row's summary properties as the last sync stored them ({} when none)."""
+        from ..tables.rows import read_rows
+        rows = read_rows(self.mbx, [mid])
+        return rows[0].props if rows else {}
 
     # ------------------------------------------------------------ writing
     async def create(self, folder: Folder, content: MessageContent) -> int:
