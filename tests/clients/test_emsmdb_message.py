@@ -159,3 +159,44 @@ async def test_open_message_read_body_stream(demo_gateway, embedded):
     assert again.return_value == 0
     assert nostream.return_value == EC_NOT_FOUND
     assert rw.return_value == 0x80040102
+
+
+def imap_seen(embedded, login="alice") -> dict[str, bool]:
+    """Subject -> whether IMAP holds the message as read (\\Seen), as any mail program shows it."""
+    out = {}
+    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+        im.login(login, f"{login}pw")
+        im.select("INBOX", readonly=True)
+        _, data = im.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    for d in data:
+        if isinstance(d, tuple):
+            msg = email.message_from_bytes(d[1], policy=email.policy.default)
+            out[str(msg["Subject"] or "")] = b"\\Seen" in d[0]
+    return out
+
+
+async def test_set_read_flags_is_seen_over_imap(demo_gateway, embedded):
+    """RopSetReadFlags marks a message read, then unread again: IMAP (any other mail program) sees both."""
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    cols = (P.PidTagMid, P.PidTagSubject, P.PidTagMessageFlags)
+    got = await c.execute([
+        F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("inbox"), 0),
+        F.GetContentsTableRequest(LOGON_ID, 1, 2, 0),
+        T.SetColumnsRequest(LOGON_ID, 2, 0, cols),
+        T.QueryRowsRequest(LOGON_ID, 2, 0, 1, 100),
+    ], [logon_h, NO, NO])
+    folder_h = got.handles[1]
+    mid, subject, flags = next(r.values for r in got.rops[3].rows(cols) if r.values[1])
+    for read in (not flags & P.MSGFLAG_READ, bool(flags & P.MSGFLAG_READ)):      # change it, then put it back
+        got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x00 if read else 0x04, (mid,))],
+                              [folder_h])
+        assert got.rops[0].return_value == 0 and got.rops[0].partial_completion == 0
+        assert (await asyncio.to_thread(imap_seen, embedded))[subject] is read
+    # an id that is not in the folder: the others are done, the answer says PartialCompletion
+    got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x00, (mid, 0x7FFF_0000_0000_0001))], [folder_h])
+    assert got.rops[0].return_value == 0 and got.rops[0].partial_completion == 1
+    got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x04 if not flags & P.MSGFLAG_READ else 0x00,
+                                                   (mid,))], [folder_h])
+    assert got.rops[0].return_value == 0

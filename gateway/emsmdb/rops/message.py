@@ -1,4 +1,4 @@
-"""Message ROPs (MS-OXCROPS 2.2.6): RopOpenMessage and RopReadRecipients on the store's items.
+"""Message ROPs (MS-OXCROPS 2.2.6): RopOpenMessage, RopReadRecipients and RopSetReadFlags on the store's items.
 
 RopOpenMessage keeps the Item the store gave (with its content) on the message object, so the
 property and stream ROPs that follow read the same version of it. Its response carries the subject's
@@ -6,6 +6,7 @@ parts and as many recipient rows as fit; RopReadRecipients returns the rest from
 """
 from __future__ import annotations
 
+from gateway.store.errors import StoreError
 from protocols.mapi.props import core as P
 from protocols.rops import message as M
 from protocols.rops.recipients import TYPE_NONE, TYPE_SMTP, TYPE_X500DN, RecipientRow, encode_recipient_row
@@ -115,4 +116,35 @@ async def read_recipients(call, req: M.ReadRecipientsRequest):
     return M.ReadRecipientsResponse(handle_index=req.input_handle_index, return_value=0, recipient_rows=tuple(rows))
 
 
-HANDLERS = {0x03: open_message, 0x0F: read_recipients}
+# RopSetReadFlags' ReadFlags (MS-OXCMSG 2.2.3.10.1)
+RF_CLEAR_READ_FLAG = 0x04
+RF_GENERATE_RECEIPT_ONLY = 0x10
+RF_CLEAR_NOTIFY = 0x20 | 0x40       # rfClearNotifyRead, rfClearNotifyUnread: receipt state only
+
+
+async def set_read_flags(call, req: M.SetReadFlagsRequest):
+    """Mark messages of the folder read or unread (on IMAP: \\Seen, seen by every client). No MessageIds:
+    every message of the folder. Read receipts are not sent, so a receipt-only request changes nothing.
+    A message that is not (or no longer) in the folder makes the answer PartialCompletion."""
+    folder = call.obj(req.input_handle_index, "folder")
+    if req.read_flags & (RF_GENERATE_RECEIPT_ONLY | RF_CLEAR_NOTIFY):
+        return M.SetReadFlagsResponse(handle_index=req.input_handle_index, return_value=0, partial_completion=0)
+    read = not req.read_flags & RF_CLEAR_READ_FLAG
+    mids = list(req.message_ids)
+    if not mids:
+        mids = [i.mid for i in (await call.mbx.contents_view(folder.fid)).rows(0, None)]
+    here = [m for m in mids if _in_folder(call.mbx, m, folder.fid)]
+    if here:
+        await call.mbx.set_read(here, read)
+    return M.SetReadFlagsResponse(handle_index=req.input_handle_index, return_value=0,
+                                  partial_completion=int(len(here) != len(mids)))
+
+
+def _in_folder(mbx, mid: int, fid: int) -> bool:
+    try:
+        return mbx.item_folder(mid) == fid
+    except StoreError:
+        return False
+
+
+HANDLERS = {0x03: open_message, 0x0F: read_recipients, 0x66: set_read_flags}
