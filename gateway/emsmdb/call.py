@@ -32,9 +32,16 @@ class RopError(Exception):
         self.code = code
 
 
+EC_DUPLICATE_NAME = 0x80040604
+
 def store_error_code(exc: BaseException) -> int:
+    from gateway.store.errors import FolderExists, WellKnownFolder
     if isinstance(exc, NotFound):
         return EC_NOT_FOUND
+    if isinstance(exc, FolderExists):
+        return EC_DUPLICATE_NAME
+    if isinstance(exc, WellKnownFolder):
+        return EC_ACCESS_DENIED             # a special folder cannot be deleted, renamed or moved
     if isinstance(exc, AccessDenied):
         return EC_ACCESS_DENIED
     if isinstance(exc, InvalidRestriction):

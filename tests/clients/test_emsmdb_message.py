@@ -200,3 +200,36 @@ async def test_set_read_flags_is_seen_over_imap(demo_gateway, embedded):
     got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x04 if not flags & P.MSGFLAG_READ else 0x00,
                                                    (mid,))], [folder_h])
     assert got.rops[0].return_value == 0
+
+
+def imap_folders(embedded, login="alice") -> set[str]:
+    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+        im.login(login, f"{login}pw")
+        _, data = im.list()
+    return {d.decode().rsplit(' "/" ', 1)[-1].strip('"') for d in data if d}
+
+
+async def test_create_and_delete_a_folder(demo_gateway, embedded):
+    """RopCreateFolder under the IPM subtree makes an IMAP folder another mail program sees; the same name
+    again is ecDuplicateName, with OpenExisting the folder already there; RopDeleteFolder of a special folder
+    is ecAccessDenied; of the new one, it is gone from IMAP."""
+    import uuid
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    name = f"MAPI {uuid.uuid4().hex[:6]}"
+    got = await c.execute([F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("ipm_subtree"), 0),
+                           F.CreateFolderRequest(LOGON_ID, 1, 2, 1, 1, 0, 0, name, "")], [logon_h, NO, NO])
+    created = got.rops[1]
+    assert created.return_value == 0 and created.is_existing_folder == 0 and created.folder_id
+    subtree_h = got.handles[1]
+    assert name in await asyncio.to_thread(imap_folders, embedded)
+    again = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 0, 0, name, "")], [subtree_h, NO])
+    assert again.rops[0].return_value == 0x80040604                      # ecDuplicateName
+    existing = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 1, 0, name, "")], [subtree_h, NO])
+    assert existing.rops[0].is_existing_folder == 1 and existing.rops[0].folder_id == created.folder_id
+    special = await c.execute([F.DeleteFolderRequest(LOGON_ID, 0, 0x15, lr.folder("inbox"))], [subtree_h])
+    assert special.rops[0].return_value == 0x80070005                    # ecAccessDenied
+    gone = await c.execute([F.DeleteFolderRequest(LOGON_ID, 0, 0x15, created.folder_id)], [subtree_h])
+    assert gone.rops[0].return_value == 0 and gone.rops[0].partial_completion == 0
+    assert name not in await asyncio.to_thread(imap_folders, embedded)

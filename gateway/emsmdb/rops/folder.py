@@ -1,8 +1,11 @@
-"""Folder ROPs (MS-OXCROPS 2.2.4): RopOpenFolder, RopGetHierarchyTable, RopGetContentsTable."""
+"""Folder ROPs (MS-OXCROPS 2.2.4): RopOpenFolder, RopGetHierarchyTable, RopGetContentsTable, RopCreateFolder,
+RopDeleteFolder."""
 from __future__ import annotations
 
+from protocols.mapi.props import core as P
 from protocols.rops import folder as F
 
+from ..call import EC_INVALID_PARAM, EC_NO_SUPPORT, EC_NOT_FOUND, RopError
 from ..objects import FolderObj, TableObj
 from .table import ensure_view
 
@@ -36,4 +39,47 @@ async def get_contents_table(call, req: F.GetContentsTableRequest):
                                       row_count=table.view.count())
 
 
-HANDLERS = {0x02: open_folder, 0x04: get_hierarchy_table, 0x05: get_contents_table}
+FOLDER_GENERIC = 1                      # RopCreateFolder FolderType (2 = search folder)
+DEL_MESSAGES, DEL_FOLDERS = 0x01, 0x04    # RopDeleteFolder DeleteFolderFlags (MS-OXCFOLD 2.2.1.3.1)
+
+
+async def create_folder(call, req: F.CreateFolderRequest):
+    """A generic folder under the open folder, with the parent's container class (Outlook sets its own
+    with SetProperties after); OpenExisting answers the folder of that name if there is one."""
+    parent = call.obj(req.input_handle_index, "folder")
+    if req.folder_type != FOLDER_GENERIC:
+        raise RopError(EC_NO_SUPPORT, "search folders are not supported yet")
+    name = (req.display_name or "").strip()
+    if not name:
+        raise RopError(EC_INVALID_PARAM, "a folder needs a name")
+    existing = next((c for c in await call.mbx.child_folders(parent.fid) if c.display_name.lower() == name.lower()),
+                    None)
+    if existing is not None and req.open_existing:
+        folder, is_existing = existing, 1
+    else:
+        parent_folder = await call.mbx.get_folder(parent.fid)
+        folder = await call.mbx.create_folder(parent.fid, name, parent_folder.container_class or "IPF.Note")
+        is_existing = 0                     # a name already there and no OpenExisting: ecDuplicateName
+    call.put(req.output_handle_index, parent.logon_id, FolderObj(parent.logon_id, folder.fid))
+    return F.CreateFolderResponse(handle_index=req.output_handle_index, return_value=0, folder_id=folder.fid,
+                                  is_existing_folder=is_existing)
+
+
+async def delete_folder(call, req: F.DeleteFolderRequest):
+    """Delete a folder under the open one (with its messages and subfolders when the flags say so; else
+    a folder that still holds them stays and the answer is PartialCompletion)."""
+    parent = call.obj(req.input_handle_index, "folder")
+    folder = await call.mbx.get_folder(req.folder_id, counts=True)
+    if folder.parent_fid != parent.fid:
+        raise RopError(EC_NOT_FOUND, "the folder is not under the open folder")
+    has_items = bool(folder.props.get(P.PidTagContentCount) or folder.props.get(P.PidTagAssociatedContentCount))
+    has_children = bool(folder.props.get(P.PidTagFolderChildCount))
+    if (has_items and not req.delete_folder_flags & DEL_MESSAGES) or \
+            (has_children and not req.delete_folder_flags & DEL_FOLDERS):
+        return F.DeleteFolderResponse(handle_index=req.input_handle_index, return_value=0, partial_completion=1)
+    await call.mbx.delete_folder(folder.fid)          # a special folder: ecAccessDenied
+    return F.DeleteFolderResponse(handle_index=req.input_handle_index, return_value=0, partial_completion=0)
+
+
+HANDLERS = {0x02: open_folder, 0x04: get_hierarchy_table, 0x05: get_contents_table, 0x1C: create_folder,
+            0x1D: delete_folder}
