@@ -17,6 +17,7 @@ from protocols.mapi.restrictions import (
     RestrictionError, decode_restriction, decode_sort_order_set, encode_restriction,
     encode_sort_order_set,
 )
+from protocols.mapi.reader import Reader as _MapiReader
 from protocols.mapi.values import PropValueError
 
 from .errors import RopFormatError
@@ -26,78 +27,11 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 
-class Reader:
+class Reader(_MapiReader):
     """Reads a bytes-like object from ``off`` up to ``end``; every short read is a RopFormatError."""
 
-    __slots__ = ("buf", "off", "end")
-
-    def __init__(self, buf, off: int = 0, end: int | None = None):
-        self.buf = buf if isinstance(buf, bytes) else bytes(buf)
-        self.off = off
-        self.end = len(self.buf) if end is None else end
-
-    def need(self, n: int) -> None:
-        if n < 0 or self.off + n > self.end:
-            raise RopFormatError(f"truncated: need {n} bytes at offset {self.off}, "
-                                 f"have {max(self.end - self.off, 0)}")
-
-    def left(self) -> int:
-        return self.end - self.off
-
-    def u8(self) -> int:
-        self.need(1)
-        v = self.buf[self.off]
-        self.off += 1
-        return v
-
-    def u16(self) -> int:
-        self.need(2)
-        (v,) = _U16.unpack_from(self.buf, self.off)
-        self.off += 2
-        return v
-
-    def u32(self) -> int:
-        self.need(4)
-        (v,) = _U32.unpack_from(self.buf, self.off)
-        self.off += 4
-        return v
-
-    def u64(self) -> int:
-        self.need(8)
-        (v,) = _U64.unpack_from(self.buf, self.off)
-        self.off += 8
-        return v
-
-    def take(self, n: int) -> bytes:
-        self.need(n)
-        v = self.buf[self.off:self.off + n]
-        self.off += n
-        return v
-
-    def rest(self) -> bytes:
-        return self.take(self.left())
-
-    def asciiz(self) -> str:
-        """A NUL-terminated 8-bit string (latin-1 so any byte round-trips)."""
-        end = self.buf.find(b"\x00", self.off, self.end)
-        if end < 0:
-            raise RopFormatError(f"unterminated 8-bit string at offset {self.off}")
-        v = self.buf[self.off:end].decode("latin-1")
-        self.off = end + 1
-        return v
-
-    def utf16z(self) -> str:
-        """A NUL-terminated UTF-16LE string (surrogatepass so any code unit round-trips)."""
-        pos = self.off
-        while True:
-            if pos + 2 > self.end:
-                raise RopFormatError(f"unterminated UTF-16 string at offset {self.off}")
-            if self.buf[pos] == 0 and self.buf[pos + 1] == 0:
-                break
-            pos += 2
-        v = self.buf[self.off:pos].decode("utf-16-le", "surrogatepass")
-        self.off = pos + 2
-        return v
+    __slots__ = ()
+    error = RopFormatError
 
 
 def put_u8(out: bytearray, v: int) -> None:

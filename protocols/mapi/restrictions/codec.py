@@ -14,6 +14,7 @@ import struct
 
 from ..props.named import NamedProp
 from ..values import decode_value, encode_value
+from ..reader import Reader
 from .model import (
     MAX_DEPTH, MV_FLAG, MVI_FLAG, RES_AND, RES_BITMASK, RES_COMMENT, RES_COMPAREPROPS, RES_CONTENT,
     RES_COUNT, RES_EXIST, RES_NOT, RES_OR, RES_PROPERTY, RES_SIZE, RES_SUBRESTRICTION,
@@ -27,37 +28,17 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 
 
-class _Reader:
-    __slots__ = ("buf", "off", "cw", "wide")
+class _Reader(Reader):
+    """With the width of this buffer's counts: 2 bytes in ROP buffers, 4 in extended rules."""
+
+    __slots__ = ("cw", "wide")
+    error = RestrictionError
+    what = "restriction "
 
     def __init__(self, buf, off: int, count_width: int):
-        self.buf = buf
-        self.off = off
+        super().__init__(buf, off)
         self.cw = count_width
         self.wide = count_width == 4
-
-    def need(self, n: int) -> None:
-        if n < 0 or self.off + n > len(self.buf):
-            raise RestrictionError(f"restriction truncated: need {n} bytes at offset {self.off}, "
-                                   f"have {max(len(self.buf) - self.off, 0)}")
-
-    def u8(self) -> int:
-        self.need(1)
-        v = self.buf[self.off]
-        self.off += 1
-        return v
-
-    def u16(self) -> int:
-        self.need(2)
-        (v,) = _U16.unpack_from(self.buf, self.off)
-        self.off += 2
-        return v
-
-    def u32(self) -> int:
-        self.need(4)
-        (v,) = _U32.unpack_from(self.buf, self.off)
-        self.off += 4
-        return v
 
     def count(self) -> int:
         return self.u32() if self.cw == 4 else self.u16()
