@@ -20,7 +20,7 @@ from typing import AsyncIterator, Iterable
 from gateway.backends.base import BackendError, DavClient, DirectoryClient, ImapClient, SubmissionClient
 from protocols.mapi import ids as wire
 from protocols.mapi.props import core as P
-from protocols.mapi.values import decode_value, encode_value
+from protocols.mapi.values import encode_value
 
 from . import folders as layout
 from .errors import FolderExists, InvalidOperation, NotFound, StoreError, WellKnownFolder
@@ -405,12 +405,8 @@ class Mailbox:
 
     # ------------------------------------------------------------ overlay properties
     def _overlay(self, obj_kind: str, globcnt: int) -> dict:
-        out = {}
-        for tag, blob in self.db.all("SELECT tag, value FROM props WHERE mailbox_id = ? AND obj_kind = ? "
-                                     "AND obj_id = ?", (self.mailbox_id, obj_kind, globcnt)):
-            value, _ = decode_value(tag & 0xFFFF, bytes(blob), wide=True)
-            out[self.names.key_for_tag(tag)] = value
-        return out
+        from .tables.rows import overlays
+        return overlays(self, [globcnt], obj_kind).get(globcnt, {})
 
     def overlay(self, obj_kind: str, globcnt: int) -> dict:
         return self._overlay(obj_kind, globcnt)
@@ -432,9 +428,9 @@ class Mailbox:
                     self.db.execute("DELETE FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ? "
                                     "AND tag = ?", (self.mailbox_id, obj_kind, globcnt, t))
             if obj_kind == "m" and (tagged or remove):
-                from .tables.rows import forget, reindex
+                from .tables.rows import forget_decoded, reindex
                 reindex(self, globcnt)      # an overlaid subject or importance sorts and restricts too
-                forget(self, globcnt)
+                forget_decoded(self, globcnt)
 
     def move_overlay(self, obj_kind: str, old: int, new: int) -> None:
         self.db.execute("UPDATE props SET obj_id = ? WHERE mailbox_id = ? AND obj_kind = ? AND obj_id = ?",

@@ -73,12 +73,6 @@ async def open_message(call, req: M.OpenMessageRequest):
     item = await call.mbx.get_item(req.message_id)              # NotFound -> ecNotFound
     if item.fid != req.folder_id:
         raise RopError(EC_NOT_FOUND, "the message is not in that folder")
-    # what the message's table row shows, the opened message shows too: the store's get_item leaves out some
-    # summary properties (an IMAP message without a Received header has its INTERNALDATE only in the summary)
-    for summary in call.mbx.table_rows([item.mid]):
-        for key, v in summary.props.items():
-            if v is not None:
-                item.props.setdefault(key, v)
     obj = MessageObj(parent.logon_id, item.fid, item.mid, item)
     props = item.props
     prefix, subject = _subject_parts(props)

@@ -36,16 +36,16 @@ def base_props(mbx: "Mailbox", kind: str, summary, flags: str | None) -> dict:
     return props
 
 
-def overlays(mbx: "Mailbox", mids: Iterable[int]) -> dict[int, dict]:
-    """{mid: overlay} for some rows, in one query per 500 ids."""
-    mids = list(mids)
+def overlays(mbx: "Mailbox", ids: Iterable[int], obj_kind: str = "m") -> dict[int, dict]:
+    """{id: overlay} of some objects ("m" messages, "f" folders, ...), in one query per 500 ids."""
+    ids = list(ids)
     out: dict[int, dict] = {}
-    for start in range(0, len(mids), 500):
-        chunk = mids[start:start + 500]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
         marks = ", ".join("?" * len(chunk))
         for obj, tag, blob in mbx.db.all(
-                f"SELECT obj_id, tag, value FROM props WHERE mailbox_id = ? AND obj_kind = 'm' AND obj_id IN ({marks})",
-                (mbx.mailbox_id, *chunk)):
+                f"SELECT obj_id, tag, value FROM props WHERE mailbox_id = ? AND obj_kind = ? AND obj_id IN ({marks})",
+                (mbx.mailbox_id, obj_kind, *chunk)):
             value, _ = decode_value(tag & 0xFFFF, bytes(blob), wide=True)
             out.setdefault(obj, {})[mbx.names.key_for_tag(tag)] = value
     return out
@@ -61,7 +61,7 @@ def _cache(mbx: "Mailbox") -> "OrderedDict[tuple[int, int, int], dict]":
     return cache
 
 
-def forget(mbx: "Mailbox", globcnt: int) -> None:
+def forget_decoded(mbx: "Mailbox", globcnt: int) -> None:
     """A row's overlay changed without a new change number: its decoded form is stale."""
     cache = getattr(mbx, "_table_rows", None)
     if cache:

@@ -172,16 +172,8 @@ class ContentsView:
     def position_of(self, globcnt: int) -> int | None:
         """Where a row is in the view (a bookmark's position), or None if the view does not hold it.
         Reads the MIDs in view order from the index, not the rows."""
-        if not self.in_database:
-            for n, item in enumerate(self._python_rows()):
-                if item.globcnt == globcnt:
-                    return n
-            return None
-        where, params = self._base()
-        mids = [r[0] for r in self.mbx.db.all(f"SELECT mid FROM messages WHERE {where} ORDER BY {self._order}",
-                                              params)]
         try:
-            return mids.index(globcnt)
+            return self.ordered_ids().index(globcnt)
         except ValueError:
             return None
 
