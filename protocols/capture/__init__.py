@@ -1,6 +1,8 @@
 """Capture readers: files of recorded HTTP traffic to ``Exchange`` lists (pure: the caller reads the file).
 
-``read(name, data)`` picks the reader by content: exgate's JSON lines (``jsonl``), HAR (``har``).
+``read(name, data)`` picks the reader by content: exgate's JSON lines (``jsonl``), HAR (``har``),
+pcap and pcapng (``network``: TCP reassembly, HTTP/1.1 exchanges; other TCP connections such as
+DCE/RPC in ``Capture.streams``).
 The first test recorder's directories (one text file per request) go through ``recorder.read_recorder``.
 """
 from __future__ import annotations
@@ -8,12 +10,18 @@ from __future__ import annotations
 from .har import read_har
 from .jsonl import read_jsonl
 from .model import Capture, Exchange, Problem
+from .network import read_network
+from .pcap import sniff as sniff_packets
 from .recorder import read_recorder
 
-__all__ = ["Capture", "Exchange", "Problem", "read", "read_har", "read_jsonl", "read_recorder", "sniff"]
+__all__ = ["Capture", "Exchange", "Problem", "read", "read_har", "read_jsonl", "read_network", "read_recorder", "sniff"]
 
 
 def sniff(name: str, data: bytes) -> str | None:
+    if sniff_packets(data):
+        return sniff_packets(data)
+    if name.lower().endswith((".pcap", ".pcapng", ".cap")):
+        return "pcap"                 # read_network says what is wrong with its header
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if name.lower().endswith(".har") or (head.startswith(b"{") and b'"log"' in head[:200]):
         return "har"
@@ -30,7 +38,9 @@ def read(name: str, data: bytes) -> Capture:
         return read_har(data)
     if kind == "jsonl":
         return read_jsonl(data)
+    if kind in ("pcap", "pcapng"):
+        return read_network(data)
     if kind == "recorder":
         return read_recorder([(name, data)])
     return Capture("unknown", problems=[Problem(name, "not a capture format exgate reads "
-                                                      "(JSON lines, HAR, or a recorder directory)")])
+                                                      "(JSON lines, HAR, pcap, pcapng, or a recorder directory)")])

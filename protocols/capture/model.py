@@ -60,10 +60,13 @@ class Problem:
 
 @dataclass
 class Capture:
-    format: str                                # "jsonl", "har", "recorder"
+    format: str                                # "jsonl", "har", "recorder", "pcap", "pcapng"
     exchanges: list[Exchange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    # pcap/pcapng only: the TCP connections that are not HTTP (DCE/RPC over TCP, TLS), as
+    # protocols.capture.tcp.Stream, for the readers of those protocols
+    streams: list = field(default_factory=list)
 
 
 def header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -1,0 +1,46 @@
+"""pcap/pcapng captures to a ``Capture``: packets -> TCP connections -> HTTP/1.1 exchanges.
+
+Plain HTTP is split into exchanges (protocols.capture.http1). A connection that starts with a TLS
+handshake cannot be read without the session keys: it is reported, with how to decrypt it
+(a key log and tshark, `exgate decode --keylog`). Every other connection (DCE/RPC over TCP,
+anything unknown) is kept in ``Capture.streams`` for the readers of those protocols.
+"""
+from __future__ import annotations
+
+from .http1 import exchanges, looks_like_http
+from .model import Capture, Problem
+from .pcap import read_packets
+from .tcp import Stream, segments, streams
+
+TLS_HINT = ("TLS: the traffic is encrypted and cannot be decoded without its session keys; "
+            "give the key log (SSLKEYLOGFILE) with `exgate decode FILE --keylog KEYS` and install tshark, "
+            "which decrypts it")
+
+
+def is_tls(st: Stream) -> bool:
+    c = st.client.data
+    return len(c) >= 3 and c[0] == 0x16 and c[1] == 0x03
+
+
+def read_network(data: bytes) -> Capture:
+    pf = read_packets(data)
+    cap = Capture(pf.format if pf.format != "unknown" else "unknown", problems=list(pf.problems))
+    cap.meta["packets"] = len(pf.packets)
+    if pf.has_secrets:
+        cap.meta["embedded_tls_secrets"] = True
+    segs = segments(pf.packets, cap.problems)
+    all_streams = streams(segs, cap.problems)
+    cap.meta["tcp_streams"] = len(all_streams)
+    tls = 0
+    for st in all_streams:
+        if looks_like_http(st.client.data):
+            cap.exchanges.extend(exchanges(st, len(cap.exchanges) + 1, cap.problems))
+        else:
+            if is_tls(st):
+                tls += 1
+            cap.streams.append(st)
+    if tls:
+        cap.meta["tls_streams"] = tls
+        cap.problems.append(Problem("file", f"{tls} TLS connection(s): " + TLS_HINT
+                                    + (" (the file embeds TLS secrets: tshark reads them)" if pf.has_secrets else "")))
+    return cap

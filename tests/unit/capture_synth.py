@@ -1,0 +1,144 @@
+"""Builds the synthetic MAPI/HTTP captures in captures/ from ruler's recorded exchanges.
+
+``python -m tests.unit.capture_synth`` writes ``captures/ruler-mapihttp.pcap`` (Ethernet, IPv4)
+and ``captures/ruler-mapihttp.pcapng`` (Linux cooked v1 frames over IPv6); the tests check that the
+files in the repository are what this makes (it is deterministic).
+
+Each of ruler's eight recordings (fixtures/mapihttp/ruler_exchanges.json) becomes one keep-alive
+connection: a SYN handshake, each request with Content-Length, each answer as Exchange sends it
+(chunked: a ``PROCESSING`` chunk, then ``DONE``, the additional headers and the body, MS-OXCMAPIHTTP
+2.2.7), cut into 200-byte segments with ACKs, then FIN. To exercise the reassembly, in the pcap one
+server segment of the first connection arrives after the one that follows it and one client segment
+of the third connection is sent twice (a retransmission); a connection's requests are cut into two
+TCP segments at an odd place.
+"""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import struct
+from pathlib import Path
+
+from protocols.capture.pcap import Packet, write_pcap, write_pcapng
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "fixtures" / "mapihttp" / "ruler_exchanges.json"
+MSS = 200
+T0 = 1_764_900_000.0          # 2025-12-05T01:20:00Z
+
+
+def _ip4(src, dst, payload: bytes) -> bytes:
+    hdr = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, 6, 0,
+                      ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
+    return hdr + payload
+
+
+def _ip6(src, dst, payload: bytes) -> bytes:
+    return struct.pack(">IHBB16s16s", 6 << 28, len(payload), 6, 64, ipaddress.IPv6Address(src).packed,
+                       ipaddress.IPv6Address(dst).packed) + payload
+
+
+def _tcp(sport, dport, seq, ack, flags, payload=b"") -> bytes:
+    return struct.pack(">HHIIBBHHH", sport, dport, seq % 2 ** 32, ack % 2 ** 32, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def _frame(v6: bool, src, dst, tcp: bytes) -> bytes:
+    if v6:      # Linux cooked v1: packet type 4 (sent by us), ARPHRD_ETHER, address length 6
+        return struct.pack(">HHH8sH", 4, 1, 6, b"\x02\x00\x00\x00\x00\x01\x00\x00", 0x86DD) + _ip6(src, dst, tcp)
+    return (b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00") + _ip4(src, dst, tcp)
+
+
+def _request(ex: dict) -> bytes:
+    body = base64.b64decode(ex["request_b64"])
+    headers = [(k, v) for k, v in ex["headers"] if k.lower() not in ("connection", "content-length")]
+    head = f"{ex['method']} {ex['path']} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+
+
+def _response(ex: dict) -> bytes:
+    body = base64.b64decode(ex["response_b64"])
+    rtype = dict((k.lower(), v) for k, v in ex["headers"]).get("x-requesttype", "")
+    rid = dict((k.lower(), v) for k, v in ex["headers"]).get("x-requestid", "")
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/mapi-http", f"X-RequestType: {rtype}",
+            f"X-RequestId: {rid}", "X-ResponseCode: 0", "X-PendingPeriod: 15000", "X-ServerApplication: Exchange/15.02.1118.030",
+            "Transfer-Encoding: chunked"]
+    head += [f"Set-Cookie: {c}" for c in ex.get("response_set_cookie") or []]
+    inner = [b"PROCESSING\r\n",
+             b"DONE\r\nX-ElapsedTime: 3\r\nX-StartTime: Fri, 05 Dec 2025 01:20:00 GMT\r\n\r\n" + body]
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in inner) + b"0\r\n\r\n"
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + chunks
+
+
+def _connection(n: int, exchanges: list[dict], v6: bool, t: float, *, swap: bool, duplicate: bool):
+    """Packets of one connection: (time, linktype, frame) in the order they go into the file."""
+    cli = (f"fd00::10", 50000 + n) if v6 else ("10.0.0.10", 50000 + n)
+    srv = (f"fd00::1", 80) if v6 else ("10.0.0.1", 80)
+    cseq, sseq = 1000 * n + 7, 4_294_960_000 + n           # the server's numbers wrap past 2**32
+    out: list[tuple[float, bytes]] = []
+
+    def send(frm, to, seq, ack, flags, payload=b""):
+        nonlocal t
+        t += 0.0005
+        out.append((t, _frame(v6, frm[0], to[0], _tcp(frm[1], to[1], seq, ack, flags, payload))))
+
+    send(cli, srv, cseq, 0, 0x02)
+    send(srv, cli, sseq, cseq + 1, 0x12)
+    cseq, sseq = cseq + 1, sseq + 1
+    send(cli, srv, cseq, sseq, 0x10)
+    for i, ex in enumerate(exchanges):
+        req = _request(ex)
+        cut = min(len(req) - 1, 301) if i % 2 else len(req)     # some requests in two segments
+        for piece_no, piece in enumerate((req[:cut], req[cut:])):
+            if not piece:
+                continue
+            send(cli, srv, cseq, sseq, 0x18, piece)
+            if duplicate and i == 1 and piece_no == 0:
+                send(cli, srv, cseq, sseq, 0x18, piece)          # the retransmission
+            cseq += len(piece)
+        send(srv, cli, sseq, cseq, 0x10)
+        resp = _response(ex)
+        segs = [resp[k:k + MSS] for k in range(0, len(resp), MSS)]
+        start = len(out)
+        for seg in segs:
+            send(srv, cli, sseq, cseq, 0x18, seg)
+            sseq += len(seg)
+        if swap and i == 0 and len(segs) >= 2:                    # second segment before the first
+            out[start], out[start + 1] = (out[start + 1][0] - 0.0005, out[start + 1][1]), (out[start][0] + 0.0005, out[start][1])
+        send(cli, srv, cseq, sseq, 0x10)
+    send(cli, srv, cseq, sseq, 0x11)
+    send(srv, cli, sseq, cseq + 1, 0x11)
+    send(cli, srv, cseq + 1, sseq + 1, 0x10)
+    return out, t
+
+
+def recordings() -> list[tuple[str, list[dict]]]:
+    data = json.loads(FIXTURE.read_text())
+    groups: dict[str, list[dict]] = {}
+    for ex in data["exchanges"]:
+        groups.setdefault(ex["recording"], []).append(ex)
+    return list(groups.items())
+
+
+def build(v6: bool = False) -> list[Packet]:
+    frames: list[tuple[float, bytes]] = []
+    t = T0
+    for n, (_name, exs) in enumerate(recordings(), 1):
+        pkts, t = _connection(n, exs, v6, t, swap=(n == 1 and not v6), duplicate=(n == 3 and not v6))
+        frames.extend(pkts)
+        t += 0.25
+    lt = 113 if v6 else 1
+    return [Packet(i, tm, lt, f, len(f)) for i, (tm, f) in enumerate(frames, 1)]
+
+
+def pcap_bytes() -> bytes:
+    return write_pcap(build(False))
+
+
+def pcapng_bytes() -> bytes:
+    return write_pcapng(build(True), application="exgate tests/unit/capture_synth.py")
+
+
+if __name__ == "__main__":
+    (ROOT / "captures" / "ruler-mapihttp.pcap").write_bytes(pcap_bytes())
+    (ROOT / "captures" / "ruler-mapihttp.pcapng").write_bytes(pcapng_bytes())
