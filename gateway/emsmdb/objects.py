@@ -28,24 +28,64 @@ class FolderObj:
 
 @dataclass(eq=False)
 class MessageObj:
-    """An opened message: the store's Item as RopOpenMessage read it (with its content)."""
+    """An opened or new message: the store's Item as RopOpenMessage read it (with its content) and, once a
+    ROP changes it, the working copy the changes go to until RopSaveChangesMessage (``editing``).
+
+    ``set_props``/``removed`` record property changes so that saving an existing message whose recipients
+    and attachments stayed is a property update (flags on IMAP stay flags); ``reshaped`` says a save has
+    to replace the whole message."""
 
     logon_id: int
     fid: int
-    mid: int
+    mid: int | None
     item: object = None              # gateway.store Item
+    draft: object = None             # gateway.store MessageContent being edited
+    set_props: dict = field(default_factory=dict)
+    removed: set = field(default_factory=set)
+    reshaped: bool = False
+    associated: bool = False
+    writable: bool = False
     kind = "message"
+
+    @property
+    def new(self) -> bool:
+        return self.mid is None
+
+    @property
+    def dirty(self) -> bool:
+        return self.new or bool(self.set_props or self.removed or self.reshaped)
+
+
+@dataclass(eq=False)
+class AttachmentObj:
+    """An attachment opened or created on a message object: its properties (and embedded message) are a
+    copy until RopSaveChangesAttachment puts them into the message's working copy."""
+
+    logon_id: int
+    message: MessageObj
+    number: int
+    props: dict = field(default_factory=dict)
+    embedded: object = None
+    writable: bool = False
+    kind = "attachment"
 
 
 @dataclass(eq=False)
 class StreamObj:
-    """A property opened as a stream (RopOpenStream), read-only: its bytes and the seek pointer."""
+    """A property opened as a stream (RopOpenStream): its bytes, the seek pointer and, when opened for
+    writing, the object the bytes go back to on RopCommitStream (or on release)."""
 
     logon_id: int
     tag: int
-    data: bytes = b""
+    data: bytes | bytearray = b""
     position: int = 0
+    owner: object = None             # MessageObj / AttachmentObj / FolderObj, when writable
+    changed: bool = False
     kind = "stream"
+
+    @property
+    def writable(self) -> bool:
+        return self.owner is not None
 
 
 @dataclass(eq=False)
@@ -56,6 +96,7 @@ class TableObj:
     logon_id: int
     fid: int
     hierarchy: bool = False
+    message: object = None           # the MessageObj of an attachment table
     associated: bool = False
     deep: bool = False
     columns: tuple | None = None

@@ -11,13 +11,14 @@ import uuid
 from protocols.mapi.props.named import NamedProp
 from protocols.mapi.types import make_tag, prop_id, prop_type
 
+from .errors import QuotaExceeded
 from .state.db import StateDB
 
 FIRST_NAMED_ID = 0x8000
 LAST_NAMED_ID = 0xFFFE
 
 
-class NamedPropertyMapFull(Exception):
+class NamedPropertyMapFull(QuotaExceeded):
     """All 32767 named ids of the mailbox are taken (MAPI's ecNPQuotaExceeded)."""
 
 
@@ -61,6 +62,10 @@ class NamedPropMap:
         self._by_key[np.key] = propid
         self._by_id[propid] = base
         return propid
+
+    def mapped(self) -> list[tuple[int, NamedProp]]:
+        """Every (property id, name) of the mailbox, by id (RopQueryNamedProperties)."""
+        return sorted(self._by_id.items(), key=lambda kv: kv[0])
 
     def get_name(self, propid: int) -> NamedProp | None:
         """The named property behind a mailbox id (type-less)."""

@@ -294,6 +294,9 @@ class RopResponse:
     is 0 -- the generic failure response of MS-OXCROPS (RopId, index, ReturnValue) otherwise."""
 
     ROP_ID: ClassVar[int] = -1
+    # ReturnValues that are warnings: the success fields still follow (ecWarnWithErrors of the
+    # named-property ROPs, MS-OXCROPS 2.2.8.1.2 and 2.2.8.2.2)
+    WARNINGS: ClassVar[tuple] = ()
 
     handle_index: int = wire(U8)
     return_value: int = wire(U32)
@@ -311,7 +314,7 @@ class RopResponse:
             if ok or always:
                 vals[name] = kind.read(r)
             if name == "return_value":
-                ok = vals[name] == 0
+                ok = vals[name] == 0 or vals[name] in cls.WARNINGS
         return cls(**vals)
 
     def encode(self, out: bytearray) -> None:
@@ -321,7 +324,7 @@ class RopResponse:
             if ok or always:
                 kind.write(out, getattr(self, name))
             if name == "return_value":
-                ok = self.return_value == 0
+                ok = self.return_value == 0 or self.return_value in self.WARNINGS
 
 
 def default_of(cls, name: str):

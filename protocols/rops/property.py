@@ -19,6 +19,7 @@ from .rows import decode_row
 KIND_LID = 0x00
 KIND_NAME = 0x01
 KIND_NONE = 0xFF
+EC_WARN_WITH_ERRORS = 0x00040380      # some names/ids had no mapping; the rest are answered
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class GetPropertyIdsFromNamesRequest(RopRequest):
 @dataclass
 class GetPropertyIdsFromNamesResponse(RopResponse):
     ROP_ID = 0x56
+    WARNINGS = (EC_WARN_WITH_ERRORS,)
     property_ids: tuple = wire(PROPIDS16, ())
 
 
@@ -216,6 +218,7 @@ class GetNamesFromPropertyIdsRequest(RopRequest):
 @dataclass
 class GetNamesFromPropertyIdsResponse(RopResponse):
     ROP_ID = 0x55
+    WARNINGS = (EC_WARN_WITH_ERRORS,)
     property_names: tuple = wire(NAMES16, ())
 
 

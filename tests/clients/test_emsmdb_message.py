@@ -158,7 +158,7 @@ async def test_open_message_read_body_stream(demo_gateway, embedded):
     assert got.handles[1] == NO
     assert again.return_value == 0
     assert nostream.return_value == EC_NOT_FOUND
-    assert rw.return_value == 0x80040102
+    assert rw.return_value == 0x80070005          # writing a message opened read-only: ecAccessDenied
 
 
 def imap_seen(embedded, login="alice") -> dict[str, bool]:

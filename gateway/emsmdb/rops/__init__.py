@@ -3,10 +3,9 @@ codec module per family). A handler is ``async def handler(call: RopCall, reques
 it raises ``execute.RopError`` (or a store error) to answer with an error code."""
 from __future__ import annotations
 
-from . import folder, logon, message, property, stream, table
-from . import common
+from . import attachment, common, compose, folder, logon, message, named, property, stream, submit, table
 
-_FAMILIES = (common, logon, folder, table, property, message, stream)
+_FAMILIES = (common, logon, folder, table, property, named, message, compose, attachment, submit, stream)
 
 
 def _build() -> dict:

@@ -22,6 +22,7 @@ CP_UNICODE = 1200                  # CodePageId of a row whose strings are Unico
 MAPI_MAILUSER = 6
 DT_MAILUSER = 0
 RECIP_TO = 1
+OPEN_READ_WRITE, OPEN_BEST_ACCESS = 0x01, 0x03       # RopOpenMessage OpenModeFlags (MS-OXCROPS 2.2.6.1.1)
 
 
 def _s(v):
@@ -73,7 +74,8 @@ async def open_message(call, req: M.OpenMessageRequest):
     item = await call.mbx.get_item(req.message_id)              # NotFound -> ecNotFound
     if item.fid != req.folder_id:
         raise RopError(EC_NOT_FOUND, "the message is not in that folder")
-    obj = MessageObj(parent.logon_id, item.fid, item.mid, item)
+    obj = MessageObj(parent.logon_id, item.fid, item.mid, item,
+                     writable=bool(req.open_mode_flags & (OPEN_READ_WRITE | OPEN_BEST_ACCESS)))
     props = item.props
     prefix, subject = _subject_parts(props)
     recips = _recipients(obj)

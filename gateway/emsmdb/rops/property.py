@@ -11,6 +11,9 @@ from protocols.mapi.props import core as P
 from protocols.mapi.types import PropType
 from protocols.rops import property as PR
 
+from .. import editing
+from ..call import EC_ACCESS_DENIED
+from ..editing import tagged
 from ..props import EC_NOT_ENOUGH_MEMORY, PT_ERROR, _fits, property_row, too_big
 
 # the value size a server allows when the client leaves PropertySizeLimit at 0: a property row has to fit
@@ -18,22 +21,28 @@ from ..props import EC_NOT_ENOUGH_MEMORY, PT_ERROR, _fits, property_row, too_big
 DEFAULT_SIZE_LIMIT = 0x1000
 
 
-def message_props(obj) -> dict:
-    item = obj.item
-    props = dict(item.props)
-    props.setdefault(P.PidTagMid, item.mid)
-    props.setdefault(P.PidTagFolderId, item.fid)
+def message_props(mbx, obj) -> dict:
+    """A message's properties as a MAPI client sees them: the working copy's when it has one, named
+    properties under the mailbox's tags."""
+    props = tagged(mbx, obj.draft.props if obj.draft is not None else obj.item.props)
+    if obj.mid is not None:
+        props.setdefault(P.PidTagMid, obj.mid)
+    props.setdefault(P.PidTagFolderId, obj.fid)
+    if obj.draft is not None:
+        props[P.PidTagHasAttachments] = bool(obj.draft.attachments)
     return props
 
 
 async def object_props(call, obj) -> dict:
     mbx = call.mbx
     if obj.kind == "folder":
-        return dict((await mbx.get_folder(obj.fid)).props)
+        return tagged(mbx, (await mbx.get_folder(obj.fid)).props)
     if obj.kind == "message":
-        if obj.item is None:
+        if obj.item is None and obj.mid is not None:
             obj.item = await mbx.get_item(obj.mid)
-        return message_props(obj)
+        return message_props(mbx, obj)
+    if obj.kind == "attachment":
+        return tagged(mbx, obj.props)
     ident = mbx.ident
     return {P.PidTagDisplayName: mbx.display_name, P.PidTagStoreRecordKey: ident.mailbox_guid.bytes_le,
             P.PidTagMailboxOwnerName: mbx.display_name}
@@ -44,7 +53,7 @@ def size_limit(req, call) -> int:
 
 
 async def get_properties_specific(call, req: PR.GetPropertiesSpecificRequest):
-    obj = call.obj(req.input_handle_index, "logon", "folder", "message")
+    obj = call.obj(req.input_handle_index, "logon", "folder", "message", "attachment")
     props = await object_props(call, obj)
     row = property_row(props, req.property_tags, codepage=call.codepage, table=False,
                        size_limit=size_limit(req, call))
@@ -60,7 +69,7 @@ def _wire_tag(tag: int, want_unicode: bool) -> int:
 
 
 async def get_properties_all(call, req: PR.GetPropertiesAllRequest):
-    obj = call.obj(req.input_handle_index, "logon", "folder", "message")
+    obj = call.obj(req.input_handle_index, "logon", "folder", "message", "attachment")
     props = await object_props(call, obj)
     limit = size_limit(req, call)
     out = []
@@ -81,4 +90,70 @@ async def get_properties_all(call, req: PR.GetPropertiesAllRequest):
                                        property_values=tuple(out))
 
 
-HANDLERS = {0x07: get_properties_specific, 0x08: get_properties_all}
+def _problems(found) -> tuple:
+    return tuple(PR.PropertyProblem(n, tag, code) for n, tag, code in found)
+
+
+async def _set_on(call, obj, values) -> list:
+    mbx = call.mbx
+    if obj.kind == "message":
+        return editing.set_message_props(mbx, obj, values)
+    if obj.kind == "attachment":
+        editing.need_writable(obj)
+        problems = []
+        for n, (tag, v) in enumerate(values):
+            if tag == P.PidTagAttachNumber:
+                problems.append((n, tag, EC_ACCESS_DENIED))
+            else:
+                obj.props[editing.key_of(mbx, tag)] = v
+        return problems
+    if obj.kind == "folder":
+        problems = [(n, tag, EC_ACCESS_DENIED) for n, (tag, _) in enumerate(values) if tag in editing.READ_ONLY]
+        keep = {editing.key_of(mbx, tag): v for tag, v in values if tag not in editing.READ_ONLY}
+        if keep:
+            await mbx.set_folder_props(obj.fid, keep)    # PidTagDisplayName renames the folder
+        return problems
+    # the logon (store object): its properties are the gateway's, none is settable
+    return [(n, tag, EC_ACCESS_DENIED) for n, (tag, _) in enumerate(values)]
+
+
+async def set_properties(call, req: PR.SetPropertiesRequest):
+    """RopSetProperties/RopSetPropertiesNoReplicate (MS-OXCPRPT 3.2.5.4): a message or attachment changes
+    in its working copy (saved by RopSaveChanges*), a folder at once; a property that cannot be set is a
+    PropertyProblem, the others are set."""
+    obj = call.obj(req.input_handle_index, "logon", "folder", "message", "attachment")
+    problems = await _set_on(call, obj, req.property_values)
+    cls = PR.SetPropertiesResponse if req.ROP_ID == 0x0A else PR.SetPropertiesNoReplicateResponse
+    return cls(handle_index=req.input_handle_index, return_value=0, property_problems=_problems(problems))
+
+
+async def delete_properties(call, req: PR.DeletePropertiesRequest):
+    obj = call.obj(req.input_handle_index, "logon", "folder", "message", "attachment")
+    mbx = call.mbx
+    if obj.kind == "message":
+        problems = editing.delete_message_props(mbx, obj, req.property_tags)
+    elif obj.kind == "attachment":
+        editing.need_writable(obj)
+        for tag in req.property_tags:
+            obj.props.pop(editing.key_of(mbx, tag), None)
+        problems = []
+    elif obj.kind == "folder":
+        problems = [(n, t, EC_ACCESS_DENIED) for n, t in enumerate(req.property_tags) if t in editing.READ_ONLY]
+        keys = [editing.key_of(mbx, t) for t in req.property_tags if t not in editing.READ_ONLY]
+        if keys:
+            await mbx.remove_folder_props(obj.fid, keys)
+    else:
+        problems = [(n, t, EC_ACCESS_DENIED) for n, t in enumerate(req.property_tags)]
+    cls = PR.DeletePropertiesResponse if req.ROP_ID == 0x0B else PR.DeletePropertiesNoReplicateResponse
+    return cls(handle_index=req.input_handle_index, return_value=0, property_problems=_problems(problems))
+
+
+async def get_properties_list(call, req: PR.GetPropertiesListRequest):
+    obj = call.obj(req.input_handle_index, "logon", "folder", "message", "attachment")
+    props = await object_props(call, obj)
+    tags = tuple(t for t, v in props.items() if isinstance(t, int) and v is not None and t & 0xFFFF)
+    return PR.GetPropertiesListResponse(handle_index=req.input_handle_index, return_value=0, property_tags=tags)
+
+
+HANDLERS = {0x07: get_properties_specific, 0x08: get_properties_all, 0x09: get_properties_list,
+            0x0A: set_properties, 0x79: set_properties, 0x0B: delete_properties, 0x7A: delete_properties}

@@ -10,7 +10,9 @@ from __future__ import annotations
 from protocols.mapi.props import core as P
 from protocols.rops import table as T
 
+from .. import editing
 from ..call import EC_INVALID_PARAM, RopError
+from ..listview import ListRow, ListView
 from ..props import property_row
 
 # QueryRowsFlags, 2.2.5.4.1
@@ -30,7 +32,9 @@ async def ensure_view(call, table) -> None:
     if table.view is not None:
         return
     mbx = call.mbx
-    if table.hierarchy:
+    if table.message is not None:
+        table.view = attachment_view(mbx, table.message)
+    elif table.hierarchy:
         table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=table.restriction,
                                               sorts=table.sorts)
         table.position = 0
@@ -38,6 +42,16 @@ async def ensure_view(call, table) -> None:
         table.view = await mbx.contents_view(table.fid, table.restriction, table.sorts,
                                              associated=table.associated, sync=not table.synced)
         table.synced = True
+
+
+def attachment_view(mbx, msg) -> ListView:
+    """The attachment table of a message object, unsaved attachments included (MS-OXCMSG 3.2.5.10)."""
+    rows = []
+    for n, att in enumerate(editing.attachments_of(msg)):
+        props = editing.tagged(mbx, att.props)
+        props[P.PidTagAttachNumber] = editing.attachment_number(att, n)
+        rows.append(ListRow(props))
+    return ListView(rows)
 
 
 def _position(table) -> int:
@@ -54,6 +68,12 @@ def _set_position(table, pos: int) -> None:
 def row_props(table, obj) -> dict:
     """The properties of one row: the store's, plus the ids and row type every table row has."""
     props = dict(obj.props)
+    if table.message is not None:
+        num = props.get(P.PidTagAttachNumber, 0)
+        props.setdefault(P.PidTagInstID, num)
+        props.setdefault(P.PidTagInstanceNum, 0)
+        props.setdefault(P.PidTagRowType, ROW_TYPE_LEAF)
+        return props
     if table.hierarchy:
         props.setdefault(P.PidTagFolderId, obj.fid)
         props.setdefault(P.PidTagInstID, obj.fid)
