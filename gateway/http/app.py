@@ -162,6 +162,6 @@ def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) 
     app.router.add_get("/healthz", health)
     app.router.add_get("/exgate/whoami", whoami)
     state.endpoints.setdefault("health", "/healthz")
-    from gateway import autodiscover, emsmdb, ews
-    ews.register(app), autodiscover.register(app), emsmdb.register(app)
+    from gateway import autodiscover, emsmdb, ews, nspi
+    ews.register(app), autodiscover.register(app), emsmdb.register(app), nspi.register(app)
     return app

@@ -33,6 +33,14 @@ __all__ = ["Directory", "Person"]
 # MS-OXCDATA 2.2.1 / MS-OXOABK 2.2.3.x: PidTagObjectType and PidTagDisplayType of GAL entries
 MAPI_MAILUSER, MAPI_DISTLIST = 6, 8
 DISPLAY_TYPE = {"user": 0x00, "group": 0x01, "room": 0x07, "equipment": 0x08}   # DT_MAILUSER, DT_DISTLIST, DT_ROOM, DT_EQUIPMENT
+# The organisation's X.500 DN (Autodiscover's LegacyDN and EMSMDB's DN prefix): an entry's
+# LegacyExchangeDN is RECIPIENTS_DN + "/cn=<alias>", and never changes while the alias stays.
+ORG_DN = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+RECIPIENTS_DN = ORG_DN + "/cn=Recipients"
+GAL_KINDS = ("user", "group", "room", "equipment")
+# address-book properties beyond core's (MS-OXPROPS / MS-OXOABK)
+PidTagAddressBookManagerDistinguishedName = 0x8005001F
+PidTagThumbnailPhoto = 0x8C9E0102
 
 
 def _store_error(exc: BackendError) -> StoreError:
@@ -113,6 +121,53 @@ class Directory:
                 out.append(g)
         return out
 
+    async def gal(self) -> list[Person]:
+        """The Global Address List: users, groups, rooms and equipment, sorted by display name (then by
+        LegacyExchangeDN, so two entries with one name keep one order)."""
+        return sorted(await self.entries(GAL_KINDS),
+                      key=lambda e: ((e.display_name or "").casefold(), self.legacy_dn(e).lower()))
+
+    @staticmethod
+    def alias(entry: Person) -> str:
+        """The entry's alias (Exchange's mailNickname): the login, else the group's cn, else the
+        address's local part. It names the entry in its LegacyExchangeDN."""
+        name = entry.uid or Directory.attribute(entry, "cn") or (entry.email or "").split("@", 1)[0] \
+            or entry.display_name or "unknown"
+        return "".join(c for c in name if c.isalnum() or c in "-._") or "unknown"
+
+    @staticmethod
+    def legacy_dn(entry: Person) -> str:
+        """The LegacyExchangeDN (MS-OXOABK 2.2.1.1), as Autodiscover gives the user's LegacyDN."""
+        return f"{RECIPIENTS_DN}/cn={Directory.alias(entry)}"
+
+    @staticmethod
+    def legacy_dn_of_login(login: str) -> str:
+        return f"{RECIPIENTS_DN}/cn={login}"
+
+    @staticmethod
+    def matches_name(entry: Person, text: str) -> bool:
+        """Ambiguous name resolution over one entry: ``text`` (without case) begins the display name or
+        one of its words, the given name, surname, alias, login or an address, or is a whole address."""
+        t = text.strip().casefold()
+        if not t:
+            return False
+        if t.startswith("smtp:"):
+            t = t[5:]
+            return any(a.casefold() == t for a in Directory.addresses(entry))
+        words = [entry.display_name or ""] + (entry.display_name or "").split()
+        words += [Directory.alias(entry), entry.uid or ""] + Directory.addresses(entry)
+        words += [v for k, vs in entry.attributes.items() if k.lower() in ("givenname", "sn", "cn") for v in vs]
+        return any(w and w.casefold().startswith(t) for w in words)
+
+    @staticmethod
+    def addresses(entry: Person) -> list[str]:
+        """The entry's SMTP addresses, the primary one first."""
+        out = [entry.email] if entry.email else []
+        for k, vs in entry.attributes.items():
+            if k.lower() in ("mail", "mailalternateaddress"):
+                out += [v for v in vs if v and v.lower() not in {x.lower() for x in out}]
+        return out
+
     # ------------------------------------------------------------ attributes
     @staticmethod
     def attribute(entry: Person, *names: str) -> str | None:
@@ -163,6 +218,36 @@ class Directory:
             value = Directory.attribute(entry, *names)
             if value:
                 out[tag] = value
+        return out
+
+    @staticmethod
+    def address_book_props(entry: Person) -> dict:
+        """``props`` as an Exchange address book (NSPI) shows the entry: the EX address type with the
+        LegacyExchangeDN, the proxy addresses, the alias, rooms as mail users with DisplayTypeEx, the
+        photo. The manager is left as the directory's reference (``attribute(entry, "manager")``)."""
+        import base64
+        out = Directory.props(entry)
+        dn = Directory.legacy_dn(entry)
+        alias = Directory.alias(entry)
+        out[P.PidTagEmailAddress] = dn
+        out[P.PidTagAddressType] = "EX"
+        out[P.PidTagAccount] = alias
+        out[P.PidTagAddressBookDisplayNamePrintable] = alias
+        out[P.PidTagTransmittableDisplayName] = out[P.PidTagDisplayName]
+        addrs = Directory.addresses(entry)
+        out[P.PidTagAddressBookProxyAddresses] = (
+            [("SMTP:" if i == 0 else "smtp:") + a for i, a in enumerate(addrs)] + [f"X500:{dn}"])
+        if entry.kind in ("room", "equipment"):
+            out[P.PidTagDisplayType] = 0x00                      # DT_MAILUSER, the kind in DisplayTypeEx
+            out[P.PidTagDisplayTypeEx] = DISPLAY_TYPE[entry.kind]
+        else:
+            out[P.PidTagDisplayTypeEx] = DISPLAY_TYPE.get(entry.kind, 0)
+        photo = Directory.attribute(entry, "jpegPhoto;binary", "thumbnailPhoto;binary")
+        if photo:
+            try:
+                out[PidTagThumbnailPhoto] = base64.b64decode(photo)
+            except ValueError:
+                pass
         return out
 
     # ------------------------------------------------------------ what the store keeps about users

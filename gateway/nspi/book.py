@@ -1,0 +1,184 @@
+"""The address book one NSPI call sees: the directory's GAL read through the store, with this session's MIds.
+
+Each call reads the directory again (through ``gateway.store.directory.Directory``), so a change made
+there shows in the next call. The containers (MS-OXNSPI 3.1.4.1.3, GetSpecialTable):
+
+- the Global Address List, ContainerID 0: every user, group, room and piece of equipment;
+- All Rooms (rooms and equipment) and All Distribution Lists (groups), each with a fixed ContainerID.
+
+Every table is sorted by display name (SortTypeDisplayName, MS-OXNSPI 2.2.1.10), which is the only sort
+this server offers.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from gateway.store.directory import ORG_DN, Directory, Person, PidTagAddressBookManagerDistinguishedName
+from protocols.mapi.props import core as P
+
+from . import rows as R
+from .session import NspiSession
+
+# address-book tags beyond core's (MS-OXPROPS)
+PidTagContainerFlags = 0x36000003
+PidTagAddressBookContainerId = 0xFFFD0003
+PidTagAddressBookIsMaster = 0xFFFB000B
+PidTagAddressBookParentEntryId = 0xFFFC0102
+PidTagTemplateid = 0x39020102
+PidTagInitialDetailsPane = 0x3F080003
+PidTagAddressBookMemberEmbedded = 0x8009000D     # PidTagAddressBookMember as NSPI names its table
+PidTagAddressBookMemberOfEmbedded = 0x8008000D
+PidTagAddressBookReportsEmbedded = 0x800E000D
+
+# MS-OXNSPI 2.2.1.x container flags
+AB_RECIPIENTS, AB_SUBCONTAINERS, AB_UNMODIFIABLE = 0x1, 0x2, 0x8
+
+
+@dataclass(frozen=True)
+class Container:
+    id: int
+    name: str
+    kinds: tuple[str, ...]
+    depth: int = 0
+
+    @property
+    def dn(self) -> str:
+        """The container's DN in its PermanentEntryID: "/" for the GAL (as Exchange), /guid=... else."""
+        if self.id == 0:
+            return "/"
+        return "/guid=" + uuid.uuid5(uuid.NAMESPACE_URL, f"exgate:{ORG_DN}:{self.name}").hex.upper()
+
+
+GAL = Container(0, "Global Address List", ("user", "group", "room", "equipment"))
+ROOMS = Container(0x10, "All Rooms", ("room", "equipment"), 0)
+GROUPS = Container(0x11, "All Distribution Lists", ("group",), 0)
+CONTAINERS = {c.id: c for c in (GAL, ROOMS, GROUPS)}
+
+
+def _norm(dn: str) -> str:
+    return ",".join(p.strip() for p in dn.lower().split(","))
+
+
+class AddressBook:
+    def __init__(self, directory: Directory, session: NspiSession, entries: list[Person]):
+        self.directory = directory
+        self.session = session
+        self.entries = entries
+        self.by_mid: dict[int, Person] = {}
+        self.by_dn: dict[str, Person] = {}
+        self.by_ldap_dn: dict[str, Person] = {}
+        self.mids: dict[int, int] = {}          # id(entry) -> MId
+        for e in entries:
+            dn = Directory.legacy_dn(e)
+            m = session.mid(dn)
+            self.by_mid[m] = e
+            self.by_dn[dn.lower()] = e
+            self.by_ldap_dn[_norm(e.dn)] = e
+            self.mids[id(e)] = m
+
+    @classmethod
+    async def load(cls, directory: Directory, session: NspiSession) -> "AddressBook":
+        return cls(directory, session, await directory.gal())
+
+    # ------------------------------------------------------------ lookups
+    def mid(self, e: Person) -> int:
+        return self.mids[id(e)]
+
+    def entry(self, mid: int) -> Person | None:
+        return self.by_mid.get(mid)
+
+    def find_dn(self, dn: str) -> Person | None:
+        """An entry by its LegacyExchangeDN (any case), or by the directory's own DN."""
+        return self.by_dn.get(dn.strip().lower()) or self.by_ldap_dn.get(_norm(dn))
+
+    def table(self, container_id: int) -> list[Person] | None:
+        """The entries of a container, in display-name order; None for a container there is not."""
+        c = CONTAINERS.get(container_id)
+        if c is None:
+            return None
+        if c is GAL:
+            return self.entries
+        return [e for e in self.entries if e.kind in c.kinds]
+
+    def explicit(self, mids) -> list[Person | None]:
+        return [self.entry(m) for m in mids]
+
+    def resolve(self, name: str) -> list[Person]:
+        """Ambiguous name resolution: a DN or a whole address first, then exact names, then prefixes."""
+        text = name.strip()
+        if not text:
+            return []
+        if text.startswith("/"):
+            e = self.find_dn(text)
+            return [e] if e else []
+        low = text.casefold()
+        addr = low[5:] if low.startswith("smtp:") else low
+        exact = [e for e in self.entries if any(a.casefold() == addr for a in Directory.addresses(e))]
+        if exact or "@" in addr:
+            return exact
+        exact = [e for e in self.entries
+                 if low in ((e.display_name or "").casefold(), Directory.alias(e).casefold())]
+        if exact:
+            return exact
+        return [e for e in self.entries if Directory.matches_name(e, text)]
+
+    async def members(self, e: Person) -> list[Person]:
+        """A group's members (nested groups expanded) as address-book entries."""
+        out = []
+        for m in await self.directory.members(e.dn):
+            found = self.by_ldap_dn.get(_norm(m.dn))
+            if found is not None:
+                out.append(found)
+        return out
+
+    # ------------------------------------------------------------ positions (STAT)
+    def position(self, table: list[Person], current_rec: int, delta: int = 0, num_pos: int = 0) -> int:
+        """Where CurrentRec (plus Delta) is in ``table``: 0..len(table) (len: the end)."""
+        if current_rec == R.MID_BEGINNING_OF_TABLE:
+            pos = 0
+        elif current_rec == R.MID_END_OF_TABLE:
+            pos = len(table)
+        else:
+            e = self.entry(current_rec)
+            try:
+                pos = next(i for i, x in enumerate(table) if x is e) if e is not None else min(num_pos, len(table))
+            except StopIteration:
+                pos = min(num_pos, len(table))
+        return max(0, min(len(table), pos + delta))
+
+    def rec_at(self, table: list[Person], pos: int) -> int:
+        return self.mid(table[pos]) if pos < len(table) else R.MID_END_OF_TABLE
+
+    # ------------------------------------------------------------ properties
+    def props(self, e: Person, *, ephemeral: bool = False) -> dict:
+        """Everything the address book shows of an entry, this session's ids included."""
+        out = Directory.address_book_props(e)
+        dn = Directory.legacy_dn(e)
+        mid = self.mid(e)
+        dt = out[P.PidTagDisplayType]
+        permanent = R.permanent_entry_id(dn, dt)
+        out[P.PidTagEntryId] = R.ephemeral_entry_id(self.session.server_guid, mid, dt) if ephemeral else permanent
+        out[P.PidTagRecordKey] = permanent
+        out[PidTagTemplateid] = permanent
+        out[P.PidTagInstanceKey] = mid.to_bytes(4, "little")
+        out[P.PidTagSearchKey] = R.search_key("EX", dn)
+        out[P.PidTagMappingSignature] = R.GUID_NSPI.bytes_le
+        out[PidTagInitialDetailsPane] = 0
+        manager = Directory.attribute(e, "manager")
+        if manager:
+            boss = self.find_dn(manager)
+            if boss is not None:
+                out[PidTagAddressBookManagerDistinguishedName] = Directory.legacy_dn(boss)
+        return out
+
+    def container_props(self, c: Container, *, unicode: bool = True) -> dict:
+        flags = AB_RECIPIENTS | AB_UNMODIFIABLE
+        return {P.PidTagEntryId: R.permanent_entry_id(c.dn, R.DT_CONTAINER),
+                PidTagContainerFlags: flags,
+                P.PidTagDepth: c.depth,
+                PidTagAddressBookContainerId: c.id,
+                P.PidTagDisplayName: c.name,
+                PidTagAddressBookIsMaster: False,
+                P.PidTagDisplayType: R.DT_CONTAINER,
+                P.PidTagObjectType: 4}          # MAPI_ABCONT

@@ -1,0 +1,37 @@
+"""GetTemplateInfo, ModProps, ModLinkAtt, GetMailboxUrl, GetAddressBookUrl."""
+from __future__ import annotations
+
+from protocols.nspi import codec as C
+
+from .. import rows as R
+from .base import Call
+
+
+async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
+    """No display or creation templates are kept yet: NotFound, the answer MS-OXNSPI 3.1.4.1.18 gives
+    for a template the server does not have (Outlook then shows its built-in details pages)."""
+    return call.fail(R.NOT_FOUND)
+
+
+async def mod_props(call: Call, req) -> C.ModPropsResponse:
+    """The directory is read-only through the gateway: AccessDenied (MS-OXNSPI 3.1.4.1.15)."""
+    return call.fail(R.ACCESS_DENIED)
+
+
+async def mod_link_att(call: Call, req) -> C.ModLinkAttResponse:
+    """Members and delegates cannot be changed through the gateway: AccessDenied (3.1.4.1.16)."""
+    return call.fail(R.ACCESS_DENIED)
+
+
+def _address_of(call: Call) -> str:
+    return getattr(call.user, "email", None) or ""
+
+
+async def get_mailbox_url(call: Call, req) -> C.GetMailboxUrlResponse:
+    """The EMSMDB URL of the mailbox (MS-OXCMAPIHTTP 2.2.5.18), as Autodiscover publishes it."""
+    return C.GetMailboxUrlResponse(server_url=f"{call.base_url}/mapi/emsmdb/?MailboxId={_address_of(call)}")
+
+
+async def get_address_book_url(call: Call, req) -> C.GetAddressBookUrlResponse:
+    """The NSPI URL (MS-OXCMAPIHTTP 2.2.5.19), as Autodiscover publishes it."""
+    return C.GetAddressBookUrlResponse(server_url=f"{call.base_url}/mapi/nspi/?MailboxId={_address_of(call)}")
