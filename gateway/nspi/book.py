@@ -132,6 +132,20 @@ class AddressBook:
                 out.append(found)
         return out
 
+    async def links(self, e: Person, link_tag: int) -> list[Person] | None:
+        """The entries a link property of ``e`` names: its members (PidTagAddressBookMember), the groups
+        it is a direct member of (PidTagAddressBookIsMemberOfDistributionList), its direct reports
+        (PidTagAddressBookReports, from the others' manager); None for a property that is no link."""
+        pid = link_tag >> 16
+        if pid == PidTagAddressBookMemberEmbedded >> 16:
+            return await self.members(e) if e.kind == "group" else []
+        me = _norm(e.dn)
+        if pid == PidTagAddressBookMemberOfEmbedded >> 16:
+            return [g for g in self.entries if g.kind == "group" and me in {_norm(m) for m in g.members}]
+        if pid == PidTagAddressBookReportsEmbedded >> 16:
+            return [x for x in self.entries if _norm(Directory.attribute(x, "manager") or "") == me]
+        return None
+
     # ------------------------------------------------------------ positions (STAT)
     def position(self, table: list[Person], current_rec: int, delta: int = 0, num_pos: int = 0) -> int:
         """Where CurrentRec (plus Delta) is in ``table``: 0..len(table) (len: the end)."""

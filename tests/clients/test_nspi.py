@@ -33,6 +33,11 @@ NOT_FOUND, ERRORS_RETURNED, ACCESS_DENIED = 0x8004010F, 0x00040380, 0x80070005
 GUID_NSPI = uuid.UUID("C840A7DC-42C0-1A10-B4B9-08002B2FE182")
 PidTagAddressBookMember = 0x8009000D
 PidTagAnr = 0x360C001F
+PidTagAddressBookIsMemberOfDistributionList = 0x8008000D
+PidTagAddressBookReports = 0x800E000D
+PidTagAddressBookManagerDistinguishedName = 0x8005001F
+PidTagThumbnailPhoto = 0x8C9E0102
+TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 LDIF: dict[str, Path] = {}       # the directory file of each gateway this module started, by base URL
 
 # what Outlook's address book dialog asks for in each GAL row
@@ -207,7 +212,8 @@ async def test_seek_resolve_and_get_props(nspi_gateway):
     assert row_values(res.rows)[0][P.PidTagEmailAddress] == RECIPIENTS + "carol"
 
     tags = (P.PidTagDisplayName, P.PidTagTitle, P.PidTagOfficeLocation, P.PidTagAddressBookProxyAddresses,
-            P.PidTagSmtpAddress, P.PidTagSearchKey, P.PidTagMobileTelephoneNumber)
+            P.PidTagSmtpAddress, P.PidTagSearchKey, P.PidTagMobileTelephoneNumber,
+            PidTagAddressBookManagerDistinguishedName, PidTagThumbnailPhoto)
     props = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["Alan Ames"], code_page=UNICODE),
                                            property_tags=tags))
     got = {t.tag: t.value.value for t in props.property_values}
@@ -218,6 +224,8 @@ async def test_seek_resolve_and_get_props(nspi_gateway):
                                                       "X500:" + RECIPIENTS + "alan"]
     assert got[P.PidTagSearchKey] == b"EX:" + (RECIPIENTS + "alan").upper().encode() + b"\0"
     assert got[(P.PidTagMobileTelephoneNumber & 0xFFFF0000) | 0x000A] == NOT_FOUND
+    assert got[PidTagAddressBookManagerDistinguishedName] == RECIPIENTS + "carol"
+    assert got[PidTagThumbnailPhoto] == TINY_JPEG
     # every property: GetPropList agrees with GetProps without tags
     plist = await c.call(C.GetPropListRequest(flags=0, minimal_id=mids["Alan Ames"], code_page=UNICODE))
     allp = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["Alan Ames"], code_page=UNICODE)))
@@ -238,6 +246,17 @@ async def test_distribution_list_members_and_search(nspi_gateway):
     assert got.error_code == 0 and got.state.container_id == mids["team"]
     assert sorted(got.minimal_ids) == sorted([mids["Alice Archer"], mids["Bob Baker"]])
     assert sorted(r[P.PidTagSmtpAddress] for r in row_values(got.rows)) == ["alice@example.test", "bob@example.test"]
+    # carol's direct reports (Alan's manager is carol), the groups Alan is in
+    async def link(tag, mid):
+        r = await c.call(C.GetMatchesRequest(state=C.Stat(container_id=tag, current_rec=mid), row_count=100))
+        assert r.error_code == 0
+        return r.minimal_ids
+    assert await link(PidTagAddressBookReports, mids["Carol Clark"]) == (mids["Alan Ames"],)
+    assert await link(PidTagAddressBookIsMemberOfDistributionList, mids["Alan Ames"]) == (mids["sales"],)
+    # a table larger than the client asked for is TableTooBig
+    big = await c.call(C.GetMatchesRequest(state=C.Stat(container_id=PidTagAddressBookMember,
+                                                        current_rec=mids["team"]), row_count=1))
+    assert isinstance(big, C.FailureResponse) and big.status_code == 0x80040403
     # ... and QueryRows over them as an explicit table
     rows = await c.call(C.QueryRowsRequest(state=C.Stat(code_page=UNICODE), explicit_table=got.minimal_ids,
                                            row_count=10, columns=(P.PidTagDisplayName,)))
@@ -277,10 +296,12 @@ async def test_positions_and_the_other_calls(nspi_gateway):
     assert isinstance(link, C.FailureResponse) and link.status_code == ACCESS_DENIED
     tmpl = await c.call(C.GetTemplateInfoRequest(flags=1, display_type=0, code_page=1252, locale_id=0x409))
     assert isinstance(tmpl, C.FailureResponse) and tmpl.status_code == NOT_FOUND
-    url = await c.call(C.GetMailboxUrlRequest(flags=0, server_dn="/o=exgate/cn=Servers/cn=x"))
-    assert url.server_url == nspi_gateway.base_url + "/mapi/emsmdb/?MailboxId=alice@example.test"
+    server = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn="
+    url = await c.call(C.GetMailboxUrlRequest(flags=0, server_dn=server + "1234@example.test"))
+    assert url.server_url == nspi_gateway.base_url + "/mapi/emsmdb/?MailboxId=1234@example.test"
     url = await c.call(C.GetAddressBookUrlRequest(flags=0, user_dn=RECIPIENTS + "alice"))
-    assert url.server_url == nspi_gateway.base_url + "/mapi/nspi/?MailboxId=alice@example.test"
+    assert url.server_url.startswith(nspi_gateway.base_url + "/mapi/nspi/?MailboxId=")
+    assert url.server_url.endswith("@example.test")
     # the transport: a stale sequence cookie is refused, Unbind ends the context
     good = dict(c.cookies)
     c.cookies["MapiSequence"] = "0" * 32
@@ -292,6 +313,36 @@ async def test_positions_and_the_other_calls(nspi_gateway):
     c.cookies = dict(good)
     status, headers, _ = await c.post("QueryColumns", C.QueryColumnsRequest().encode())
     assert headers["X-ResponseCode"] == str(int(M.ResponseCode.CONTEXT_NOT_FOUND))
+
+
+async def test_autodiscover_publishes_the_address_book_url(nspi_gateway):
+    """The AddressBook URL Autodiscover gives Outlook (mapiHttp) is the one GetAddressBookUrl answers."""
+    body = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
+            'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@example.test</EMailAddress>'
+            '<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/'
+            '2006a</AcceptableResponseSchema></Request></Autodiscover>')
+    c = NspiClient(nspi_gateway)
+    async with aiohttp.ClientSession() as s:
+        async with s.post(nspi_gateway.base_url + "/autodiscover/autodiscover.xml", data=body,
+                          headers={"Authorization": c.auth, "Content-Type": "text/xml",
+                                   "X-MapiHttpCapability": "1"}, ssl=_ssl()) as r:
+            xml = await r.text()
+    from lxml import etree
+    ns = {"a": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+    doc = etree.fromstring(xml.encode())
+    ab = doc.xpath("//a:Protocol[@Type='mapiHttp']/a:AddressBook/a:ExternalUrl/text()", namespaces=ns)
+    legacy = doc.xpath("//a:User/a:LegacyDN/text()", namespaces=ns)
+    await c.bind()
+    url = await c.call(C.GetAddressBookUrlRequest(flags=0, user_dn=legacy[0]))
+    assert ab == [url.server_url]
+    store = doc.xpath("//a:Protocol[@Type='mapiHttp']/a:MailStore/a:ExternalUrl/text()", namespaces=ns)
+    mailbox_id = store[0].split("MailboxId=", 1)[1]
+    server_dn = ("/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn="
+                 + mailbox_id)
+    url = await c.call(C.GetMailboxUrlRequest(flags=0, server_dn=server_dn))
+    assert store == [url.server_url]
+    dn = await c.call(C.DNToMIdRequest(names=(legacy[0],)))
+    assert dn.minimal_ids[0] > MID_END                       # Autodiscover's LegacyDN is an address-book DN
 
 
 async def test_path_in_any_case_and_ping(nspi_gateway):

@@ -23,15 +23,26 @@ async def mod_link_att(call: Call, req) -> C.ModLinkAttResponse:
     return call.fail(R.ACCESS_DENIED)
 
 
-def _address_of(call: Call) -> str:
-    return getattr(call.user, "email", None) or ""
+def _mailbox_id(call: Call) -> str:
+    """The MailboxId Autodiscover puts in the user's URLs: <mailbox GUID>@<domain>."""
+    email = getattr(call.user, "email", None) or ""
+    guid = call.directory.mailbox_guid(email, getattr(call.user, "display_name", None))
+    return f"{guid}@{email.split('@', 1)[-1]}"
 
 
 async def get_mailbox_url(call: Call, req) -> C.GetMailboxUrlResponse:
-    """The EMSMDB URL of the mailbox (MS-OXCMAPIHTTP 2.2.5.18), as Autodiscover publishes it."""
-    return C.GetMailboxUrlResponse(server_url=f"{call.base_url}/mapi/emsmdb/?MailboxId={_address_of(call)}")
+    """The EMSMDB URL of the server a DN names (MS-OXCMAPIHTTP 2.2.5.18): Autodiscover's ServerDN is
+    ``.../cn=Servers/cn=<mailbox GUID>@<domain>``, which names the MailboxId; any other DN, the user's."""
+    dn = req.server_dn or ""
+    low = dn.lower()
+    mid = None
+    if "/cn=servers/cn=" in low:
+        mid = dn[low.index("/cn=servers/cn=") + len("/cn=servers/cn="):].split("/", 1)[0]
+    if not mid or "@" not in mid:
+        mid = _mailbox_id(call)
+    return C.GetMailboxUrlResponse(server_url=f"{call.base_url}/mapi/emsmdb/?MailboxId={mid}")
 
 
 async def get_address_book_url(call: Call, req) -> C.GetAddressBookUrlResponse:
     """The NSPI URL (MS-OXCMAPIHTTP 2.2.5.19), as Autodiscover publishes it."""
-    return C.GetAddressBookUrlResponse(server_url=f"{call.base_url}/mapi/nspi/?MailboxId={_address_of(call)}")
+    return C.GetAddressBookUrlResponse(server_url=f"{call.base_url}/mapi/nspi/?MailboxId={_mailbox_id(call)}")

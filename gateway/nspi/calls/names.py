@@ -6,8 +6,6 @@ from protocols.mapi.restrictions import (AndRestriction, ContentRestriction, Not
 from protocols.nspi import codec as C
 
 from .. import rows as R
-from ..book import (PidTagAddressBookMemberEmbedded, PidTagAddressBookMemberOfEmbedded,
-                    PidTagAddressBookReportsEmbedded)
 from .base import Call, with_stat
 
 PID_ANR = 0x360C                  # PidTagAnr: ambiguous name resolution in a restriction
@@ -75,12 +73,8 @@ async def get_matches(call: Call, req) -> C.GetMatchesResponse:
         e = book.entry(stat.current_rec)
         if e is None:
             return call.fail(R.NOT_FOUND)
-        link = stat.container_id >> 16
-        if link == PidTagAddressBookMemberEmbedded >> 16:
-            entries = await book.members(e) if e.kind == "group" else []
-        elif link in (PidTagAddressBookMemberOfEmbedded >> 16, PidTagAddressBookReportsEmbedded >> 16):
-            entries = []          # not offered yet: an empty table
-        else:
+        entries = await book.links(e, stat.container_id)
+        if entries is None:
             return call.fail(R.NOT_SUPPORTED)
         new = with_stat(stat, container_id=stat.current_rec)
     else:
