@@ -107,6 +107,8 @@ class AddressBook:
     def resolve(self, name: str) -> list[Person]:
         """Ambiguous name resolution: a DN or a whole address first, then exact names, then prefixes."""
         text = name.strip()
+        exact_only = text.startswith("=")        # "=name" / "=SMTP:address": no prefix matching
+        text = text.lstrip("=").strip()
         if not text:
             return []
         if text.startswith("/"):
@@ -119,7 +121,7 @@ class AddressBook:
             return exact
         exact = [e for e in self.entries
                  if low in ((e.display_name or "").casefold(), Directory.alias(e).casefold())]
-        if exact:
+        if exact or exact_only:
             return exact
         return [e for e in self.entries if Directory.matches_name(e, text)]
 
