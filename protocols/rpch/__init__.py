@@ -1,0 +1,1 @@
+"""MS-RPCH and DCE/RPC: connection-oriented PDUs (``dcerpc``), the legacy EMSMDB call stubs (``emsmdb``)."""
