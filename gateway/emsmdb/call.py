@@ -92,7 +92,9 @@ def failure(req, code: int):
     rop_id = req.ROP_ID
     idx = getattr(req, "output_handle_index", None)
     if idx is None:
-        idx = getattr(req, "input_handle_index", 0) or 0
+        idx = getattr(req, "input_handle_index", None)
+    if idx is None:
+        idx = getattr(req, "source_handle_index", 0) or 0       # the move/copy ROPs
     cls = RESPONSE_CLASSES.get(rop_id)
     if cls is not None:
         try:

@@ -215,7 +215,10 @@ async def test_saved_message_reopened_with_its_attachment(gw):
     c = MapiClient(gw)
     await c.connect()
     lr, logon_h = await logon(c)
-    inbox = lr.folder("inbox")
+    got = await c.execute([F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("ipm_subtree"), 0),
+                           F.CreateFolderRequest(LOGON_ID, 1, 2, 1, 1, 0, 0, f"Saved {tag}", "")], [logon_h, NO, NO])
+    assert got.rops[1].return_value == 0
+    inbox = got.rops[1].folder_id            # a folder of its own: other tests read the Inbox's newest
     got = await c.execute([
         F.OpenFolderRequest(LOGON_ID, 0, 1, inbox, 0),
         MSG.CreateMessageRequest(LOGON_ID, 1, 2, 0x0FFF, inbox, 0),
@@ -229,7 +232,7 @@ async def test_saved_message_reopened_with_its_attachment(gw):
     ], [logon_h, NO, NO, NO])
     assert all(r.return_value == 0 for r in got.rops), [hex(r.return_value) for r in got.rops]
     mid = got.rops[-1].message_id
-    found = await wait_for(imap_find, gw, "alice", subject)
+    found = await wait_for(imap_find, gw, "alice", subject, folder_hint=f"Saved {tag}")
     assert found and [a.get_filename() for a in found[1].iter_attachments()] == ["notes.txt"]
 
     got = await c.execute([

@@ -207,3 +207,22 @@ def test_request_buffer_with_many_families():
     raw = encode_buffer(seq, [0xFFFFFFFF] * 4)
     got = decode_request_buffer(raw)
     assert got.rops == seq and encode_buffer(got.rops, got.handles) == raw
+
+
+def test_named_property_warning_keeps_the_answers():
+    """ecWarnWithErrors (0x00040380) is a warning: the ids/names still follow (MS-OXCROPS 2.2.8.1.2)."""
+    import uuid as _uuid
+    from protocols.rops import property as _PR
+    from protocols.rops._wire import Reader as _Reader
+    ids = _PR.GetPropertyIdsFromNamesResponse(1, 0x00040380, (0x8001, 0))
+    out = bytearray()
+    ids.encode(out)
+    assert bytes(out) == bytes.fromhex("56 01 80030400 0200 0180 0000".replace(" ", ""))
+    assert _PR.GetPropertyIdsFromNamesResponse.decode(_Reader(bytes(out), 1)) == ids
+    names = _PR.GetNamesFromPropertyIdsResponse(0, 0x00040380, (_PR.PropertyName(0xFF, _uuid.UUID(int=0)),))
+    out = bytearray()
+    names.encode(out)
+    assert _PR.GetNamesFromPropertyIdsResponse.decode(_Reader(bytes(out), 1)) == names
+    failed = bytearray()
+    _PR.GetPropertyIdsFromNamesResponse(1, 0x80040102).encode(failed)
+    assert len(failed) == 6                                   # a real error: no body

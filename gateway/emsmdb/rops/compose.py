@@ -97,13 +97,18 @@ async def modify_recipients(call, req: M.ModifyRecipientsRequest):
     return M.ModifyRecipientsResponse(handle_index=req.input_handle_index, return_value=0)
 
 
+def _status(mbx, mid: int) -> int:
+    """PidTagMessageStatus is a client's own marks (hidden, to download, ...): no backend holds it, the
+    gateway keeps it in its notes on the message."""
+    return int(mbx.remembered(mid).get(P.PidTagMessageStatus) or 0)
+
+
 async def get_message_status(call, req: M.GetMessageStatusRequest):
     folder = call.obj(req.input_handle_index, "folder")
     if not _in_folder(call.mbx, req.message_id, folder.fid):
         raise RopError(EC_NOT_FOUND, "no such message in the folder")
-    item = await call.mbx.get_item(req.message_id)
     return M.GetMessageStatusResponse(handle_index=req.input_handle_index, return_value=0,
-                                      message_status_flags=int(item.props.get(P.PidTagMessageStatus) or 0))
+                                      message_status_flags=_status(call.mbx, req.message_id))
 
 
 async def set_message_status(call, req: M.SetMessageStatusRequest):
@@ -111,11 +116,10 @@ async def set_message_status(call, req: M.SetMessageStatusRequest):
     folder = call.obj(req.input_handle_index, "folder")
     if not _in_folder(call.mbx, req.message_id, folder.fid):
         raise RopError(EC_NOT_FOUND, "no such message in the folder")
-    item = await call.mbx.get_item(req.message_id)
-    old = int(item.props.get(P.PidTagMessageStatus) or 0)
+    old = _status(call.mbx, req.message_id)
     new = (old & ~req.message_status_mask) | (req.message_status_flags & req.message_status_mask)
     if new != old:
-        await call.mbx.update_item(req.message_id, {P.PidTagMessageStatus: new})
+        call.mbx.remember(req.message_id, {P.PidTagMessageStatus: new})
     return M.SetMessageStatusResponse(handle_index=req.input_handle_index, return_value=0,
                                       message_status_flags=old)
 

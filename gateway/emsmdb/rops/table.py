@@ -102,6 +102,7 @@ async def sort_table(call, req: T.SortTableRequest):
     table = _table(call, req)
     table.sorts = tuple(req.sort_order_set.sorts)
     table.view = None
+    table.bookmarks.clear()                 # bookmarks do not survive a new order (MS-OXCTABL 3.2.5.3)
     await ensure_view(call, table)
     return T.SortTableResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
 
@@ -110,6 +111,7 @@ async def restrict(call, req: T.RestrictRequest):
     table = _table(call, req)
     table.restriction = req.restriction
     table.view = None
+    table.bookmarks.clear()
     await ensure_view(call, table)
     return T.RestrictResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
 
@@ -183,6 +185,7 @@ async def query_columns_all(call, req: T.QueryColumnsAllRequest):
 async def reset_table(call, req: T.ResetTableRequest):
     table = _table(call, req)
     table.columns, table.restriction, table.sorts, table.view = None, None, (), None
+    table.bookmarks.clear()
     await ensure_view(call, table)
     return T.ResetTableResponse(handle_index=req.input_handle_index, return_value=0)
 
