@@ -371,3 +371,47 @@ async def test_ruler_requests_replayed(nspi_gateway):
     # the second request starts at the end of the table (the STAT ruler had back): no rows
     more = await c.call(bytes.fromhex(second["body_hex"]), name="QueryRows")
     assert more.error_code == 0 and more.rows.rows == ()
+
+
+async def test_real_servers_gal_and_a_change_in_ldap(real_gateway, slapd):
+    """The same address book in front of slapd: the GAL is the directory's, and a person added in LDAP is in
+    the next call of the same session (and makes "al" ambiguous), gone again once deleted."""
+    import subprocess
+    from gateway.backends.ldap import LdapDirectory
+
+    def ldap_tool(tool, ldif):
+        subprocess.run([tool, "-x", "-H", slapd.url, "-D", slapd.admin_dn, "-w", slapd.admin_password],
+                       input=ldif.encode(), check=True, capture_output=True)
+
+    d = LdapDirectory(slapd.url, slapd.base_dn, bind_dn=slapd.admin_dn, bind_password=slapd.admin_password)
+    try:
+        expected = sorted(await d.list_all(("user", "group")), key=lambda e: e.display_name.casefold())
+    finally:
+        await d.close()
+    c = NspiClient(real_gateway)
+    await c.bind()
+    rows, _ = await query_gal(c, per_call=100)
+    assert [(r[P.PidTagDisplayName], r.get(P.PidTagSmtpAddress)) for r in rows] == \
+        [(e.display_name, e.email) for e in expected]
+    mids = {r[P.PidTagDisplayName]: int.from_bytes(r[P.PidTagInstanceKey], "little") for r in rows}
+    res = await c.call(C.ResolveNamesRequest(state=C.Stat(code_page=UNICODE), names=("al", "carol@example.test")))
+    assert res.minimal_ids == (mids["Alice Archer"], mids["Carol Clark"])
+    members = await c.call(C.GetMatchesRequest(state=C.Stat(container_id=PidTagAddressBookMember,
+                                                            current_rec=mids["team"]), row_count=10))
+    assert sorted(members.minimal_ids) == sorted([mids["Alice Archer"], mids["Bob Baker"]])
+
+    uid = f"nspi{uuid.uuid4().hex[:6]}"
+    dn = f"uid={uid},{slapd.people_dn}"
+    ldap_tool("ldapadd", f"dn: {dn}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: Alma Zed\nsn: Zed\n"
+                         f"givenName: Alma\ndisplayName: Alma Zed\nmail: {uid}@example.test\n")
+    try:
+        res = await c.call(C.ResolveNamesRequest(state=C.Stat(code_page=UNICODE), names=("al", f"{uid}@example.test"),
+                                                 property_tags=(P.PidTagEmailAddress,)))
+        assert res.minimal_ids[0] == MID_AMBIGUOUS and res.minimal_ids[1] > MID_END
+        assert row_values(res.rows)[0][P.PidTagEmailAddress] == RECIPIENTS + uid
+        rows, _ = await query_gal(c, per_call=100)
+        assert "Alma Zed" in [r[P.PidTagDisplayName] for r in rows]
+    finally:
+        ldap_tool("ldapdelete", dn + "\n")
+    rows, _ = await query_gal(c, per_call=100)
+    assert "Alma Zed" not in [r[P.PidTagDisplayName] for r in rows]
