@@ -295,7 +295,7 @@ async def test_positions_and_the_other_calls(nspi_gateway):
                                             entry_ids=()))
     assert isinstance(link, C.FailureResponse) and link.status_code == ACCESS_DENIED
     tmpl = await c.call(C.GetTemplateInfoRequest(flags=1, display_type=0, code_page=1252, locale_id=0x409))
-    assert isinstance(tmpl, C.FailureResponse) and tmpl.status_code == NOT_FOUND
+    assert isinstance(tmpl, C.FailureResponse) and tmpl.status_code == 0x8004011F      # InvalidLocale: none kept
     server = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn="
     url = await c.call(C.GetMailboxUrlRequest(flags=0, server_dn=server + "1234@example.test"))
     assert url.server_url == nspi_gateway.base_url + "/mapi/emsmdb/?MailboxId=1234@example.test"

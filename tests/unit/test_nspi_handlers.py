@@ -161,9 +161,19 @@ async def test_special_table_in_string8_and_the_refusals(call):
     assert names == ["Global Address List", "All Rooms", "All Distribution Lists"]
     assert (await run(call, "GetSpecialTable", C.GetSpecialTableRequest(flags=R.NSPI_ADDRESS_CREATION_TEMPLATES))
             ).status_code == R.NOT_SUPPORTED
-    assert (await run(call, "ModProps", C.ModPropsRequest(state=C.Stat()))).status_code == R.ACCESS_DENIED
-    assert (await run(call, "ModLinkAtt", C.ModLinkAttRequest())).status_code == R.ACCESS_DENIED
-    assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest())).status_code == R.NOT_FOUND
+    m = await mids(call)
+    alice = C.Stat(current_rec=m["Alice Archer"])
+    assert (await run(call, "ModProps", C.ModPropsRequest(state=alice, property_tags=(P.PidTagTitle,)))
+            ).status_code == R.ACCESS_DENIED
+    assert (await run(call, "ModProps", C.ModPropsRequest(state=alice))).status_code == R.INVALID_PARAMETER
+    assert (await run(call, "ModProps", C.ModPropsRequest(state=C.Stat(current_rec=0x7777), property_tags=())
+                      )).status_code == R.INVALID_PARAMETER
+    assert (await run(call, "ModLinkAtt", C.ModLinkAttRequest(minimal_id=m["team"]))).status_code == R.ACCESS_DENIED
+    assert (await run(call, "ModLinkAtt", C.ModLinkAttRequest(minimal_id=0x7777))).status_code == R.INVALID_PARAMETER
+    assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(code_page=1252))
+            ).status_code == R.INVALID_LOCALE
+    assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(code_page=1200))
+            ).status_code == R.INVALID_CODEPAGE
 
 
 async def test_seek_update_compare_resort(call):

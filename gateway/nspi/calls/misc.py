@@ -8,18 +8,35 @@ from .base import Call
 
 
 async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
-    """No display or creation templates are kept yet: NotFound, the answer MS-OXNSPI 3.1.4.1.18 gives
-    for a template the server does not have (Outlook then shows its built-in details pages)."""
-    return call.fail(R.NOT_FOUND)
+    """No display or creation templates are kept yet (MS-OXOABKT): a code page that is Unicode or unknown is
+    InvalidCodepage, anything else finds no template, InvalidLocale (MS-OXNSPI 3.1.4.1.18 constraints 3-5);
+    Outlook then shows its built-in details pages."""
+    try:
+        "".encode(f"cp{req.code_page}")
+        known = req.code_page != R.CP_WINUNICODE
+    except LookupError:
+        known = False
+    return call.fail(R.INVALID_LOCALE if known else R.INVALID_CODEPAGE)
 
 
 async def mod_props(call: Call, req) -> C.ModPropsResponse:
-    """The directory is read-only through the gateway: AccessDenied (MS-OXNSPI 3.1.4.1.15)."""
+    """The directory is read-only through the gateway (MS-OXNSPI 3.1.4.1.12): no tags or no such object is
+    InvalidParameter, anything else AccessDenied."""
+    stat = req.state or C.Stat()
+    if req.property_tags is None:
+        return call.fail(R.INVALID_PARAMETER)
+    book = await call.book()
+    if book.entry(stat.current_rec) is None:
+        return call.fail(R.INVALID_PARAMETER)
     return call.fail(R.ACCESS_DENIED)
 
 
 async def mod_link_att(call: Call, req) -> C.ModLinkAttResponse:
-    """Members and delegates cannot be changed through the gateway: AccessDenied (3.1.4.1.16)."""
+    """Members and delegates cannot be changed through the gateway (MS-OXNSPI 3.1.4.1.13): no such object is
+    InvalidParameter, anything else AccessDenied."""
+    book = await call.book()
+    if book.entry(req.minimal_id) is None:
+        return call.fail(R.INVALID_PARAMETER)
     return call.fail(R.ACCESS_DENIED)
 
 
