@@ -22,6 +22,17 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                          help="every exchange of a capture (JSON lines, HAR, recorder directory) decoded")
     dec.add_argument("file", help="capture file or recorder directory")
     dec.add_argument("--json", action="store_true", help="one JSON object per exchange instead of text")
+    dec.add_argument("--endpoint", action="append", default=[], metavar="NAME",
+                     help="only these endpoints (ews, autodiscover, mapihttp-emsmdb, mapihttp-nspi, ...) or, for "
+                          "DCE/RPC, interfaces (EMSMDB, NSPI, EPM); a part of the name is enough; repeatable")
+    dec.add_argument("--operation", action="append", default=[], metavar="NAME",
+                     help="only these operations: EWS operations, MAPI/HTTP request types (Execute, Connect, "
+                          "QueryRows...), DCE/RPC operations (EcDoRpc, NspiBind...); repeatable")
+    dec.add_argument("--rop", action="append", default=[], metavar="NAME",
+                     help="only exchanges and calls with this ROP (RopLogon, or Logon), showing only those ROPs; "
+                          "repeatable")
+    dec.add_argument("--keylog", metavar="FILE",
+                     help="TLS key log (SSLKEYLOGFILE) of a pcap/pcapng capture of HTTPS; see the README")
     rep = sub.add_parser("replay", formatter_class=fmt,
                          help="send the client's side of a recorded EWS session to a gateway and compare the answers")
     rep.add_argument("file", help="capture file or recorder directory")
@@ -42,24 +53,74 @@ def _problems(cap) -> None:
 
 def run_decode(args: argparse.Namespace) -> int:
     from .files import load
-    from .summary import describe, text_line
+    from .mapi import dcerpc_items
+    from .summary import describe, item_text, text_line
     path = Path(args.file)
     if not path.exists():
         print(f"exgate: {path}: no such file or directory", file=sys.stderr)
         return 2
     cap = load(path)
-    for ex in cap.exchanges:
-        d = describe(ex)
-        print(json.dumps(d, ensure_ascii=False) if args.json else text_line(d))
+    if args.keylog:
+        print(f"exgate: --keylog {args.keylog}: exgate does not decrypt TLS itself; decrypt with Wireshark "
+              "(Preferences, Protocols, TLS, (Pre)-Master-Secret log filename) and export the HTTP objects "
+              "as a HAR, or record with `exgate record`; the plain-text parts of the capture follow",
+              file=sys.stderr)
+    items = [describe(ex) for ex in cap.exchanges]
+    if cap.format in ("pcap", "pcapng"):
+        items += dcerpc_items(cap)
+        # one timeline across connections (exchanges without a time keep their place at the end)
+        items.sort(key=lambda d: (d.get("time") is None, d.get("time") or ""))
+    shown = 0
+    for d in items:
+        d = select(d, args)
+        if d is None:
+            continue
+        shown += 1
+        if args.json:
+            print(json.dumps(d, ensure_ascii=False))
+        else:
+            print(item_text(d) if d.get("kind", "").startswith("dcerpc") else text_line(d))
+    filtered = f", {shown} shown" if shown != len(items) else ""
+    counts = f"{len(cap.exchanges)} exchange(s)"
+    calls = sum(1 for d in items if d.get("kind") == "dcerpc-call")
+    if cap.format in ("pcap", "pcapng"):
+        counts += f", {calls} DCE/RPC call(s) in {cap.meta.get('packets', 0)} packet(s), " \
+                  f"{cap.meta.get('tcp_streams', 0)} TCP connection(s)"
     if cap.problems:
         _problems(cap)
         if not args.json:
-            print(f"-- {len(cap.exchanges)} exchange(s) decoded; {len(cap.problems)} problem(s) in {path} "
-                  f"(see above)")
+            print(f"-- {counts}{filtered} decoded; {len(cap.problems)} problem(s) in {path} (see above)")
         return 1
     if not args.json:
-        print(f"-- {len(cap.exchanges)} exchange(s) ({cap.format})")
+        print(f"-- {counts}{filtered} ({cap.format})")
     return 0
+
+
+def _match(value, wanted: list[str]) -> bool:
+    v = (value or "").lower()
+    return any(w.lower() in v for w in wanted)
+
+
+def _rop_match(name: str, wanted: list[str]) -> bool:
+    n = name.lower()
+    return any(n == w.lower() or n == "rop" + w.lower() for w in wanted)
+
+
+def select(d: dict, args) -> dict | None:
+    """The item if it passes the --endpoint/--operation/--rop filters (with only the asked ROPs), else None."""
+    if args.endpoint and not (_match(d.get("endpoint"), args.endpoint) or _match(d.get("interface"), args.endpoint)):
+        return None
+    if args.operation:
+        req = d.get("request") if isinstance(d.get("request"), dict) else {}
+        ops = [d.get("request_type"), d.get("operation"), req.get("operation"), d.get("pdu")]
+        if not any(op and any(w.lower() == op.lower() for w in args.operation) for op in ops):
+            return None
+    if args.rop:
+        rops = [r for r in d.get("rops") or [] if _rop_match(r["rop"], args.rop)]
+        if not rops:
+            return None
+        d = {**d, "rops": rops}
+    return d
 
 
 async def _replay(args: argparse.Namespace) -> int:

@@ -1,15 +1,21 @@
-"""What `exgate decode` says about each exchange: endpoint, EWS operation and key fields, Autodiscover.
+"""What `exgate decode` says about each exchange: endpoint, EWS operation and key fields, Autodiscover,
+MAPI/HTTP request types with every ROP and NSPI call (gateway/replay/mapi.py), and DCE/RPC calls.
 
-Uses the codecs the server uses (protocols.ews.envelope, protocols.autodiscover). Nothing here
-raises on a bad body: a body that does not parse is described as such.
+Uses the codecs the server uses (protocols.ews.envelope, protocols.autodiscover, protocols.mapihttp,
+protocols.rops, protocols.nspi, protocols.rpch). Nothing here raises on a bad body: a body that does
+not parse is described as such.
 """
 from __future__ import annotations
+
+import json
 
 from protocols.autodiscover import pox as ad_pox
 from protocols.autodiscover import soap as ad_soap
 from protocols.capture.model import Exchange
 from protocols.ews.envelope import SoapFault, fault_code, parse_request, parse_response
 from protocols.ews.ns import child, children, local, text
+
+from .mapi import mapihttp
 
 ENDPOINTS = (
     ("/ews/exchange.asmx", "ews"),
@@ -166,6 +172,8 @@ def describe(ex: Exchange) -> dict:
         out["auth"] = auth.split(None, 1)[0]
     if ex.status == 401:
         out["note"] = "sign-in leg (401)"
+    if ex.notes:
+        out["notes"] = list(ex.notes)
     if kind == "ews" and ex.method == "POST":
         out["request"] = _ews_request(ex.request_content)
         if ex.status is not None and ex.response_content.strip() and ex.status != 401:
@@ -174,9 +182,8 @@ def describe(ex: Exchange) -> dict:
         out.update(_autodiscover(ex))
     elif kind == "autodiscover-soap" and ex.method == "POST":
         out.update(_autodiscover_soap(ex))
-    elif kind in ("mapihttp-emsmdb", "mapihttp-nspi"):
-        out["request_type"] = ex.request_header("X-RequestType")
-        out["note"] = "MAPI/HTTP bodies are not decoded yet (issue 14)"
+    elif kind in ("mapihttp-emsmdb", "mapihttp-nspi") and ex.method == "POST" and ex.status != 401:
+        out.update(mapihttp(ex, kind))
     elif kind == "unknown":
         out["note"] = "unknown endpoint"
     return out
@@ -228,6 +235,99 @@ def text_line(d: dict) -> str:
             lines.append(f"      request: {req}")
         if resp:
             lines.append(f"      answer: {resp}")
+    elif d["endpoint"].startswith("mapihttp-") and d.get("request_type"):
+        lines.extend(_mapihttp_lines(d))
+    if d.get("note"):
+        lines.append(f"      ({d['note']})")
+    for n in d.get("notes") or []:
+        lines.append(f"      ({n})")
+    return "\n".join(lines)
+
+
+def _value(v, n: int = 60) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
+def _fields(f: dict | None, skip=("logon_id", "input_handle_index", "handle_index", "return_value", "true_byte")) -> str:
+    if not f:
+        return ""
+    return " ".join(f"{k}={_value(v)}" for k, v in f.items() if k not in skip and v not in ("", [], None))
+
+
+def rop_lines(d: dict, indent: str = "      ") -> list[str]:
+    """Each ROP of a decoded buffer on one line (request fields, then -> the answer's)."""
+    lines = []
+    for key in ("request_error", "response_error", "stub_error"):
+        if d.get(key):
+            lines.append(f"{indent}{d[key]}")
+    for r in d.get("rops") or []:
+        line = f"{indent}{r['rop']}"
+        if "request" in r:
+            line += " " + _fields(r["request"])
+        if "response" in r:
+            rv = r.get("return_value", "")
+            line += f"  -> {'ok' if rv == '0x00000000' else rv or 'answer'}"
+            rest = _fields(r["response"])
+            if rest:
+                line += " " + rest
+        elif "request" in r and r.get("rop_id") != 0x01:      # RopRelease has no answer
+            line += "  (no answer)"
+        if r.get("note"):
+            line += f"  [{r['note']}]"
+        lines.append(line.rstrip())
+    return lines
+
+
+def _mapihttp_lines(d: dict) -> list[str]:
+    lines = []
+    head = f"      {d['request_type']}"
+    req, resp = d.get("request") or {}, d.get("response") or {}
+    if "error" in req:
+        head += f"  request: {req['error']}"
+    elif d["request_type"].lower() != "execute":
+        head += " " + _fields({k: v for k, v in req.items() if k != "type"})
+    if d.get("request_ext"):
+        head += "  [" + ", ".join(f"{e['flags']} {e['size']}->{e['size_actual']} bytes" for e in d["request_ext"]) + "]"
+    lines.append(head.rstrip())
+    if "error" in resp:
+        lines.append(f"      answer: {resp['error']}")
+    elif resp and d["request_type"].lower() != "execute":
+        lines.append("      answer: " + _fields({k: v for k, v in resp.items() if k not in ("type", "true_byte")}, skip=()))
+    elif resp:
+        lines.append(f"      answer: {resp.get('type')} error_code={resp.get('error_code')} status={resp.get('status_code')}")
+    lines.extend(rop_lines(d))
+    return lines
+
+
+def item_text(d: dict) -> str:
+    """A DCE/RPC item (a call, or a bind and its answer) as text."""
+    if d["kind"] == "dcerpc-pdu":
+        line = f"@{d['time']}  dcerpc {d['pdu']:<18} {d['stream']}  ({d['from']}, call {d['call_id']})"
+        lines = [line]
+        for c in d.get("contexts") or []:
+            lines.append(f"      context {c['id']}: {c['interface']} over {', '.join(c['transfer'])}")
+        for r in d.get("results") or []:
+            lines.append(f"      result: {r['result']} {r['transfer']}")
+        if d.get("auth"):
+            lines.append(f"      auth: {d['auth']['type']}, level {d['auth']['level']}, {d['auth']['token']}")
+        return "\n".join(lines)
+    auth = f" ({d['auth']['type']}, {d['auth']['level']})" if d.get("auth") else ""
+    lines = [f"@{d['time']}  dcerpc call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
+             f"[{d['protection']}] {d['request_bytes']}/{d['response_bytes']} bytes  {d['stream']}"]
+    if d.get("interface_note"):
+        lines.append(f"      ({d['interface_note']})")
+    if d.get("stub"):
+        lines.append(f"      {d['stub']}")
+    if d.get("request"):
+        lines.append("      request: " + _fields(d["request"], skip=()))
+    if d.get("response"):
+        lines.append("      answer: " + _fields(d["response"], skip=()))
+    lines.extend(rop_lines(d))
+    if d.get("fault"):
+        lines.append(f"      fault {d['fault']}")
+    if d.get("return_value") and d["return_value"] != "0x00000000":
+        lines.append(f"      returned {d['return_value']}")
     if d.get("note"):
         lines.append(f"      ({d['note']})")
     return "\n".join(lines)

@@ -134,7 +134,7 @@ def _resync(data: bytes, off: int, starts: tuple[bytes, ...]) -> int:
     return best
 
 
-def _iso(t: float | None) -> str | None:
+def iso_time(t: float | None) -> str | None:
     if t is None:
         return None
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -217,7 +217,7 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem]) -> list[E
                       request_headers=req.headers, request_body=req.body,
                       status=int(_STATUS_LINE.match(resp.first_line).group(1)) if resp else None,
                       response_headers=resp.headers if resp else [], response_body=resp.body if resp else b"",
-                      time=_iso(t0), elapsed=round(t1 - t0, 6) if t0 is not None and t1 is not None else None,
+                      time=iso_time(t0), elapsed=round(t1 - t0, 6) if t0 is not None and t1 is not None else None,
                       conn=stream.index, source=f"{where}, request at client offset {req.start}",
                       notes=list(req.notes) + [f"answer: {x}" for x in (resp.notes if resp else [])])
         if resp is None:
