@@ -13,7 +13,9 @@ APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-man
     # the real EWS clients the client tests drive headless: DavMail (Java) and
     # evolution-ews under evolution-data-server, scripted through python3-gi
     davmail evolution-ews evolution-data-server python3-gi gir1.2-edataserver-1.2
-    gir1.2-ecal-2.0 gir1.2-ebook-1.2 gir1.2-camel-1.2 dbus)
+    gir1.2-ecal-2.0 gir1.2-ebook-1.2 gir1.2-camel-1.2 dbus
+    # the headless browser that opens `exgate decode --html` reports (tests/unit/test_capture_html.py)
+    chromium chromium-driver)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -31,6 +31,9 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     dec.add_argument("--rop", action="append", default=[], metavar="NAME",
                      help="only exchanges and calls with this ROP (RopLogon, or Logon), showing only those ROPs; "
                           "repeatable")
+    dec.add_argument("--html", metavar="OUT",
+                     help="write one self-contained HTML report (collapsible exchanges, hex beside the decoded "
+                          "fields, a timeline) to OUT instead of printing the exchanges")
     dec.add_argument("--keylog", metavar="FILE",
                      help="TLS key log (SSLKEYLOGFILE) of a pcap/pcapng capture of HTTPS; see the README")
     rep = sub.add_parser("replay", formatter_class=fmt,
@@ -71,15 +74,23 @@ def run_decode(args: argparse.Namespace) -> int:
         # one timeline across connections (exchanges without a time keep their place at the end)
         items.sort(key=lambda d: (d.get("time") is None, d.get("time") or ""))
     shown = 0
+    selected = []
     for d in items:
         d = select(d, args)
         if d is None:
             continue
         shown += 1
+        selected.append(d)
+        if args.html:
+            continue
         if args.json:
             print(json.dumps(d, ensure_ascii=False))
         else:
             print(item_text(d) if d.get("kind", "").startswith("dcerpc") else text_line(d))
+    if args.html:
+        from .html import render
+        Path(args.html).write_text(render(selected, cap, path.name), encoding="utf-8")
+        print(f"exgate: wrote {args.html} ({shown} item(s))")
     filtered = f", {shown} shown" if shown != len(items) else ""
     counts = f"{len(cap.exchanges)} exchange(s)"
     calls = sum(1 for d in items if d.get("kind") == "dcerpc-call")
