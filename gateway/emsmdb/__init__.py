@@ -23,7 +23,9 @@ def register(app: web.Application) -> None:
     from gateway.http.keys import GATEWAY
     from .endpoint import SESSIONS, handle_emsmdb, shutdown
     from .sessions import SessionTable
-    app[SESSIONS] = SessionTable()
+    table = app[SESSIONS] = SessionTable()
+    # a user's mailbox stays open while their notification feed reads its change source
+    app[GATEWAY].mailboxes.in_use.append(lambda email: email in table.feeds)
     app.router.add_route("POST", r"/{emsmdb_path:(?i:mapi/emsmdb/?)}", handle_emsmdb)
     app[GATEWAY].endpoints.setdefault("mapi-emsmdb", EMSMDB_PATH)
     app.on_cleanup.append(shutdown)

@@ -28,7 +28,10 @@ ORG_DN = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"   # as A
 MAX_POLLING_INTERVAL_MS = 60_000
 RETRY_COUNT = 6
 RETRY_DELAY_MS = 10_000
-NOTIFICATION_WAIT_SECONDS = 0.0     # no notifications yet: answer at once with EventPending 0
+# how long a NotificationWait is held when nothing happens (the client sends the next one at once); well
+# under the session's idle expiry and the proxies' read timeouts, the PENDING keep-alives cover the wait
+NOTIFICATION_WAIT_SECONDS = 300.0
+NOTIFICATION_WAIT = web.AppKey("emsmdb_notification_wait_seconds", float)
 SESSIONS = web.AppKey("emsmdb_sessions", SessionTable)
 PENDING_PERIOD = T.PENDING_PERIOD
 
@@ -67,9 +70,20 @@ async def handle_emsmdb(request: web.Request) -> web.StreamResponse:
         return await T.stream(request, meta, T.expired_cookies(M.Endpoint.EMSMDB),
                               lambda: _encode(M.DisconnectResponse()))
     if rt is M.RequestType.NOTIFICATION_WAIT:
+        limit = request.app.get(NOTIFICATION_WAIT, NOTIFICATION_WAIT_SECONDS)
+
         async def wait():
-            await asyncio.sleep(NOTIFICATION_WAIT_SECONDS)
-            return M.NotificationWaitResponse(event_pending=False).encode()
+            # MS-OXCMAPIHTTP 3.1.5.5: answers when an event for the session is waiting (the next Execute
+            # carries it), or when the wait ends with nothing
+            session.touch()
+            if not session.pending:
+                session.wake.clear()
+                try:
+                    await asyncio.wait_for(session.wake.wait(), limit)
+                except asyncio.TimeoutError:
+                    pass
+            session.touch()
+            return M.NotificationWaitResponse(event_pending=bool(session.pending)).encode()
         return await T.stream(request, meta, cookies, wait)
 
     async def run():

@@ -26,6 +26,7 @@ from protocols.rops.common import BufferTooSmallResponse
 
 from .call import (EC_ERROR, EC_RPC_FORMAT, MAX_PAYLOAD, RPC_HEADER_EXT_SIZE, RopCall, RopError, failure,
                    store_error_code)
+from .notify import drain
 from .rops import HANDLERS
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ async def run_rop_buffer(session, mbx, payload: bytes, max_out: int) -> bytes:
             out += _encoded(BufferTooSmallResponse(min(0xFFFF, len(data)), rest))
             break
         out += data
+    if session.pending:           # notifications ride on the answer (MS-OXCNOTIF 3.1.5.7)
+        room = limit - len(out) - 4 * len(handles)
+        if room >= 8:
+            out += drain(session, room)[0]
     struct.pack_into("<H", out, 0, len(out))
     for h in handles:
         out += struct.pack("<I", h)

@@ -89,6 +89,19 @@ class StreamObj:
 
 
 @dataclass(eq=False)
+class NotifyObj:
+    """A notification subscription (RopRegisterNotification): the event types (MS-OXCNOTIF 2.2.1.2.1.1)
+    and the scope, the whole mailbox or one folder (or one message in it)."""
+
+    logon_id: int
+    types: int
+    whole_store: bool = True
+    fid: int | None = None
+    mid: int | None = None
+    kind = "notify"
+
+
+@dataclass(eq=False)
 class TableObj:
     """A contents or hierarchy table: the folder it lists, its columns, restriction and sort order, and
     the store's view (built on first use and rebuilt when the restriction or sort order changes)."""
@@ -106,6 +119,7 @@ class TableObj:
     position: int = 0                # the cursor of a hierarchy table (a ContentsView keeps its own)
     synced: bool = False
     bookmarks: dict = field(default_factory=dict)
+    notify: bool = True              # TableFlags NoNotifications (0x10) turns table notifications off
     kind = "table"
 
 
@@ -131,6 +145,9 @@ class HandleTable:
 
     def get(self, handle: int):
         return self._objs.get(handle)
+
+    def items(self) -> list[tuple[int, object]]:
+        return list(self._objs.items())
 
     def release(self, handle: int) -> None:
         obj = self._objs.pop(handle, None)

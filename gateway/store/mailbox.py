@@ -847,6 +847,12 @@ class Mailbox:
         from .state import itemmap
         return {self.ident.mid(m): self.ident.fid(f) for m, f in itemmap.item_locations(self.db, self.mailbox_id)}
 
+    def unindexed_folders(self) -> set[int]:
+        """FIDs whose contents were never listed into the index: their first sync reports every item
+        there as changed, which a change feed must not take for new mail."""
+        return {self.ident.fid(g) for (g,) in self.db.all(
+            "SELECT fid FROM folders WHERE mailbox_id = ? AND indexed_at IS NULL", (self.mailbox_id,))}
+
     def item_counts(self, fid: int | None = None) -> dict[int, tuple[int, int]]:
         """FID -> (items, unread mail) as the id map holds them (fresh after the folder's sync)."""
         from .state import itemmap

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ._wire import BLOB16, U8, U32, Reader, RopRequest, RopResponse, put_u8, put_u16, put_u64, wire
 from .errors import RopFormatError
 
+NOTIFY_EXTENDED = 0x0400
+
 
 @dataclass
 class ReleaseRequest(RopRequest):
@@ -89,31 +91,39 @@ class PendingResponse:
 
 @dataclass
 class RegisterNotificationRequest(RopRequest):
-    """2.2.14.1.1: FolderId and MessageId are there only when WantWholeStore is 0."""
+    """2.2.14.1.1 and MS-OXCNOTIF 2.2.1.2.1.1: NotificationTypes is 2 bytes; Reserved (1) is there only
+    with the Extended flag 0x0400; then WantWholeStore, and FolderId and MessageId only when it is 0.
+    (Outlook 2007's Tables buffer has ``78 00 00`` + FolderId: types 0x0078, WantWholeStore 0.)"""
 
     ROP_ID = 0x29
     logon_id: int = 0
     input_handle_index: int = 0
     output_handle_index: int = 0
     notification_types: int = 0
-    reserved: int = 0
+    reserved: int | None = None
     want_whole_store: int = 1
     folder_id: int | None = None
     message_id: int | None = None
 
     @classmethod
     def decode(cls, r: Reader):
-        vals = [r.u8() for _ in range(6)]
+        logon_id, inp, outp = r.u8(), r.u8(), r.u8()
+        types = r.u16()
+        reserved = r.u8() if types & NOTIFY_EXTENDED else None
+        whole = r.u8()
         fid = mid = None
-        if vals[5] == 0:
+        if whole == 0:
             fid, mid = r.u64(), r.u64()
-        return cls(*vals, fid, mid)
+        return cls(logon_id, inp, outp, types, reserved, whole, fid, mid)
 
     def encode(self, out: bytearray) -> None:
         out.append(self.ROP_ID)
-        for v in (self.logon_id, self.input_handle_index, self.output_handle_index,
-                  self.notification_types, self.reserved, self.want_whole_store):
+        for v in (self.logon_id, self.input_handle_index, self.output_handle_index):
             put_u8(out, v)
+        put_u16(out, self.notification_types)
+        if self.notification_types & NOTIFY_EXTENDED:
+            put_u8(out, self.reserved or 0)
+        put_u8(out, self.want_whole_store)
         if self.want_whole_store == 0:
             if self.folder_id is None or self.message_id is None:
                 raise RopFormatError("WantWholeStore 0 needs FolderId and MessageId")

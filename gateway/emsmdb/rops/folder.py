@@ -12,6 +12,7 @@ from .table import ensure_view
 # TableFlags, MS-OXCROPS 2.2.4.13.1 / 2.2.4.14.1
 TABLE_ASSOCIATED = 0x02
 TABLE_DEPTH = 0x04
+TABLE_NO_NOTIFICATIONS = 0x10
 
 
 async def open_folder(call, req: F.OpenFolderRequest):
@@ -23,7 +24,8 @@ async def open_folder(call, req: F.OpenFolderRequest):
 
 async def get_hierarchy_table(call, req: F.GetHierarchyTableRequest):
     folder = call.obj(req.input_handle_index, "folder")
-    table = TableObj(folder.logon_id, folder.fid, hierarchy=True, deep=bool(req.table_flags & TABLE_DEPTH))
+    table = TableObj(folder.logon_id, folder.fid, hierarchy=True, deep=bool(req.table_flags & TABLE_DEPTH),
+                     notify=not req.table_flags & TABLE_NO_NOTIFICATIONS)
     await ensure_view(call, table)
     call.put(req.output_handle_index, folder.logon_id, table)
     return F.GetHierarchyTableResponse(handle_index=req.output_handle_index, return_value=0,
@@ -32,7 +34,8 @@ async def get_hierarchy_table(call, req: F.GetHierarchyTableRequest):
 
 async def get_contents_table(call, req: F.GetContentsTableRequest):
     folder = call.obj(req.input_handle_index, "folder")
-    table = TableObj(folder.logon_id, folder.fid, associated=bool(req.table_flags & TABLE_ASSOCIATED))
+    table = TableObj(folder.logon_id, folder.fid, associated=bool(req.table_flags & TABLE_ASSOCIATED),
+                     notify=not req.table_flags & TABLE_NO_NOTIFICATIONS)
     await ensure_view(call, table)
     call.put(req.output_handle_index, folder.logon_id, table)
     return F.GetContentsTableResponse(handle_index=req.output_handle_index, return_value=0,

@@ -1,0 +1,104 @@
+"""MAPI over HTTP notifications, on both gateways: RopRegisterNotification on the store, an Inbox contents
+table open, a NotificationWait pending; mail delivered over SMTP wakes it (EventPending), and the next
+Execute carries RopNotify: NewMail and ObjectCreated naming the Inbox and the new message (which opens,
+with the subject sent), and TableModified/TableChanged on the table's handle. A NotificationWait with
+nothing to report answers EventPending 0 when its wait ends; a wrong-kind registration fails alone."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from gateway.emsmdb.endpoint import NOTIFICATION_WAIT
+from protocols import mapihttp as M
+from protocols.mapi.props import core as P
+from protocols.rops import folder as F, message as MSG, notify as N, property as PR, table as T
+from protocols.rops.common import PendingResponse, RegisterNotificationRequest
+
+from .test_emsmdb import LOGON_ID, NO, MapiClient, logon
+from .test_ews_notifications import deliver
+
+ALL_EVENTS = N.NEW_MAIL | N.OBJECT_CREATED | N.OBJECT_DELETED | N.OBJECT_MODIFIED | N.OBJECT_MOVED | N.OBJECT_COPIED
+
+
+@pytest.fixture(params=["demo", "real"])
+def gw(request):
+    return request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway")
+
+
+async def notification_wait(c: MapiClient) -> tuple[bool, float]:
+    t0 = time.monotonic()
+    status, headers, data = await c.post("NotificationWait", M.NotificationWaitRequest().encode())
+    assert status == 200 and headers["X-ResponseCode"] == "0", (status, headers)
+    resp = M.NotificationWaitResponse.decode(M.decode_stream(data).body)
+    return resp.event_pending, time.monotonic() - t0
+
+
+async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw):
+    c = MapiClient(gw)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    inbox = lr.folder("inbox")
+    got = await c.execute([
+        RegisterNotificationRequest(LOGON_ID, 0, 1, ALL_EVENTS, None, 1),
+        F.OpenFolderRequest(LOGON_ID, 0, 2, inbox, 0),
+        F.GetContentsTableRequest(LOGON_ID, 2, 3, 0),
+        T.SetColumnsRequest(LOGON_ID, 3, 0, (P.PidTagMid, P.PidTagSubject)),
+        RegisterNotificationRequest(LOGON_ID, 3, 4, N.NEW_MAIL, None, 1),        # a table cannot subscribe
+    ], [logon_h, NO, NO, NO, NO])
+    reg, opened, table, cols, wrong = got.rops
+    assert reg.return_value == 0 and opened.return_value == 0 and table.return_value == 0
+    assert wrong.return_value != 0
+    sub_h, folder_h, table_h = got.handles[1], got.handles[2], got.handles[3]
+
+    subject = f"notify {uuid.uuid4().hex[:10]}"
+    waiting = asyncio.create_task(notification_wait(c))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()                           # held while nothing happens
+    await asyncio.to_thread(deliver, gw, "alice@example.test", subject)
+    pending, waited = await asyncio.wait_for(waiting, 60)
+    assert pending is True
+
+    notes = []
+    for _ in range(40):            # the same delivery can come in more than one batch: collect a while
+        got = await c.execute([T.GetStatusRequest(LOGON_ID, 0)], [table_h])
+        notes += [r for r in got.rops if isinstance(r, (N.NotifyResponse, PendingResponse))]
+        if any(isinstance(n, N.NotifyResponse) and n.data.type == N.NEW_MAIL for n in notes):
+            break
+        await asyncio.sleep(0.25)
+    new_mail = [n for n in notes if isinstance(n, N.NotifyResponse) and n.data.type == N.NEW_MAIL]
+    assert new_mail, notes
+    nm = new_mail[0]
+    assert nm.notification_handle == sub_h and nm.logon_id == LOGON_ID
+    assert nm.data.flags & N.FLAG_MESSAGE and nm.data.folder_id == inbox
+    assert nm.data.message_class.startswith("IPM.Note")
+    created = [n for n in notes if isinstance(n, N.NotifyResponse) and n.data.type == N.OBJECT_CREATED]
+    assert created and created[0].data.message_id == nm.data.message_id
+    changed = [n for n in notes if isinstance(n, N.NotifyResponse) and n.data.type == N.TABLE_MODIFIED]
+    assert changed and changed[0].notification_handle == table_h
+    assert changed[0].data.table_event_type == N.TABLE_CHANGED
+
+    # the message it names is the one delivered
+    got = await c.execute([MSG.OpenMessageRequest(LOGON_ID, 0, 1, 0x0FFF, inbox, 0, nm.data.message_id),
+                           PR.GetPropertiesSpecificRequest(LOGON_ID, 1, 0, 1, (P.PidTagSubject,))],
+                          [folder_h, NO])
+    assert got.rops[0].return_value == 0
+    assert got.rops[1].row((P.PidTagSubject,)).values == (subject,)
+
+
+async def test_notification_wait_with_nothing_to_say_ends_with_no_event(demo_gateway):
+    app = demo_gateway.runner.app
+    app[NOTIFICATION_WAIT] = 1.0
+    try:
+        c = MapiClient(demo_gateway)
+        await c.connect()
+        lr, logon_h = await logon(c)
+        got = await c.execute([RegisterNotificationRequest(LOGON_ID, 0, 1, N.OBJECT_DELETED, None, 0,
+                                                           lr.folder("deleted_items"), 0)], [logon_h, NO])
+        assert got.rops[0].return_value == 0
+        pending, waited = await notification_wait(c)
+        assert pending is False and 0.9 <= waited < 10
+    finally:
+        del app[NOTIFICATION_WAIT]
