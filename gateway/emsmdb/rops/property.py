@@ -36,7 +36,11 @@ def message_props(mbx, obj) -> dict:
 async def object_props(call, obj) -> dict:
     mbx = call.mbx
     if obj.kind == "folder":
-        return tagged(mbx, (await mbx.get_folder(obj.fid)).props)
+        folder = await mbx.get_folder(obj.fid)
+        props = tagged(mbx, folder.props)
+        if folder.role in ("root", "inbox"):
+            props.update(await special_folder_entryids(mbx))
+        return props
     if obj.kind == "message":
         if obj.item is None and obj.mid is not None:
             obj.item = await mbx.get_item(obj.mid)
@@ -46,6 +50,23 @@ async def object_props(call, obj) -> dict:
     ident = mbx.ident
     return {P.PidTagDisplayName: mbx.display_name, P.PidTagStoreRecordKey: ident.mailbox_guid.bytes_le,
             P.PidTagMailboxOwnerName: mbx.display_name}
+
+
+# MS-OXOSFLD 2.2.1/2.2.4: where a client finds the special folders that are not among RopLogon's 13 ids,
+# on the root folder and on the Inbox
+SPECIAL_ENTRYIDS = {P.PidTagIpmAppointmentEntryId: "calendar", P.PidTagIpmContactEntryId: "contacts",
+                    P.PidTagIpmJournalEntryId: "journal", P.PidTagIpmNoteEntryId: "notes",
+                    P.PidTagIpmTaskEntryId: "tasks", P.PidTagIpmDraftsEntryId: "drafts"}
+
+
+async def special_folder_entryids(mbx) -> dict:
+    out = {}
+    for tag, role in SPECIAL_ENTRYIDS.items():
+        try:
+            out[tag] = (await mbx.folder_by_role(role)).props[P.PidTagEntryId]
+        except Exception:   # noqa: BLE001 - a folder the store lacks (no DAV) is left out
+            continue
+    return out
 
 
 def size_limit(req, call) -> int:

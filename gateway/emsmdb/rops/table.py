@@ -8,6 +8,7 @@ and put the cursor at the beginning (MS-OXCTABL 3.2.5.2, 3.2.5.3).
 from __future__ import annotations
 
 from protocols.mapi.props import core as P
+from protocols.mapi.restrictions import map_keys
 from protocols.rops import table as T
 
 from .. import editing
@@ -35,13 +36,22 @@ async def ensure_view(call, table) -> None:
     if table.message is not None:
         table.view = attachment_view(mbx, table.message)
     elif table.hierarchy:
-        table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=table.restriction,
-                                              sorts=table.sorts)
+        table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=_named(mbx, table.restriction),
+                                              sorts=_named_sorts(mbx, table.sorts))
         table.position = 0
     else:
-        table.view = await mbx.contents_view(table.fid, table.restriction, table.sorts,
+        table.view = await mbx.contents_view(table.fid, _named(mbx, table.restriction), _named_sorts(mbx, table.sorts),
                                              associated=table.associated, sync=not table.synced)
         table.synced = True
+
+
+def _named(mbx, restriction):
+    """The client's tags of named properties (the mailbox's 0x8000+ ids) as the names the store keeps."""
+    return map_keys(restriction, lambda k: editing.key_of(mbx, k) if isinstance(k, int) else k)
+
+
+def _named_sorts(mbx, sorts) -> tuple:
+    return tuple(_named(mbx, s) for s in sorts)
 
 
 def attachment_view(mbx, msg) -> ListView:
@@ -65,9 +75,10 @@ def _set_position(table, pos: int) -> None:
         table.view.position = pos
 
 
-def row_props(table, obj) -> dict:
-    """The properties of one row: the store's, plus the ids and row type every table row has."""
-    props = dict(obj.props)
+def row_props(table, obj, mbx=None) -> dict:
+    """The properties of one row: the store's (named ones under the mailbox's tags), plus the ids and row
+    type every table row has."""
+    props = editing.tagged(mbx, obj.props) if mbx is not None else dict(obj.props)
     if table.message is not None:
         num = props.get(P.PidTagAttachNumber, 0)
         props.setdefault(P.PidTagInstID, num)
@@ -139,7 +150,7 @@ async def query_rows(call, req: T.QueryRowsRequest):
     room = call.space - 10            # RopId, index, ReturnValue, Origin, RowCount
     rows, used = [], 0
     for obj in objs:
-        data = property_row(row_props(table, obj), columns, codepage=call.codepage)
+        data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
         if used + len(data) > room:
             break
         rows.append(data)

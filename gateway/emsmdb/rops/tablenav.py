@@ -109,7 +109,7 @@ async def find_row(call, req: T.FindRowRequest):
     else:                                           # a custom bookmark
         gone = not _goto(table, bytes(req.bookmark))
         start = _position(table)
-    keep = RowFilter(req.restriction)
+    keep = RowFilter(req.restriction)          # evaluated on rows under the client's tags
     backward = bool(req.find_row_flags & FIND_BACKWARD)
     found = None
     if backward:
@@ -118,7 +118,7 @@ async def find_row(call, req: T.FindRowRequest):
             first = max(0, end - _CHUNK + 1)
             objs = view.rows(first, end - first + 1)
             for n in range(len(objs) - 1, -1, -1):
-                if keep(_getter(row_props(table, objs[n]))):
+                if keep(_getter(row_props(table, objs[n], call.mbx))):
                     found = (first + n, objs[n])
                     break
             end = first - 1
@@ -129,7 +129,7 @@ async def find_row(call, req: T.FindRowRequest):
             if not objs:
                 break
             for n, obj in enumerate(objs):
-                if keep(_getter(row_props(table, obj))):
+                if keep(_getter(row_props(table, obj, call.mbx))):
                     found = (at + n, obj)
                     break
             at += len(objs)
@@ -138,7 +138,7 @@ async def find_row(call, req: T.FindRowRequest):
     pos, obj = found
     _set_position(table, pos)
     columns = table.columns or (DEFAULT_HIERARCHY_COLUMNS if table.hierarchy else DEFAULT_CONTENTS_COLUMNS)
-    data = property_row(row_props(table, obj), columns, codepage=call.codepage)
+    data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
     return T.FindRowResponse(handle_index=req.input_handle_index, return_value=0,
                              row_no_longer_visible=int(gone), has_row_data=1, row_data=data)
 

@@ -10,6 +10,7 @@ from .codec import (
     encode_sort_order, encode_sort_order_set,
 )
 from .evaluate import RowFilter, compare_values, evaluate, lookup_key, unsupported, value_size
+from .model import map_keys  # noqa: F401
 from .model import (
     BMR_EQZ, BMR_NEZ, FL_FULLSTRING, FL_IGNORECASE, FL_IGNORENONSPACE, FL_LOOSE, FL_PREFIX,
     FL_SUBSTRING, MAX_DEPTH, MV_FLAG, MVI_FLAG, ORDER_ASCENDING, ORDER_COMBINE, ORDER_DESCENDING,

@@ -7,6 +7,7 @@ Multi-valued values are kept as tuples so whole trees are hashable.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Union
 
@@ -196,3 +197,26 @@ class SortOrderSet:
 
     def __post_init__(self):
         _tuple(self, "sorts")
+
+
+_KEY_FIELDS = ("tag", "tag1", "tag2", "value_tag")
+_CHILD_FIELDS = ("child", "restriction")
+
+
+def map_keys(r, fn):
+    """The same restriction (or SortOrder) with every property key ``k`` replaced by ``fn(k)``: a MAPI
+    client's tags of named properties (0x8000 and up, one mailbox's ids) become the names a store keeps."""
+    if r is None or not dataclasses.is_dataclass(r):
+        return r
+    changes = {}
+    for f in dataclasses.fields(r):
+        v = getattr(r, f.name)
+        if f.name in _KEY_FIELDS and v is not None:
+            changes[f.name] = fn(v)
+        elif f.name in _CHILD_FIELDS:
+            changes[f.name] = map_keys(v, fn)
+        elif f.name == "children":
+            changes[f.name] = tuple(map_keys(c, fn) for c in v)
+        elif f.name == "sorts":
+            changes[f.name] = tuple(map_keys(s, fn) for s in v)
+    return dataclasses.replace(r, **changes) if changes else r
