@@ -1,0 +1,306 @@
+"""The framing of compressed OAB files (MS-OXOAB): LZX_HDR/LZX_BLK of a compressed Full Details file
+and PATCH_HDR/PATCH_BLK (2.10.1, 2.10.2) of a version 4 differential patch file.
+
+Compressed file: LZX_HDR = ulVersionHi 3, ulVersionLo 1, ulBlockMax, ulTargetSize; then LZX_BLK
+records of ulFlags (0: the data is stored as is, 1: LZX compressed), ulCompSize, ulUncompSize, ulCRC
+(``oab_crc`` of the uncompressed block) and ulCompSize bytes. Each block holds at most ulBlockMax
+uncompressed bytes (32 KiB here, as Exchange writes).
+
+Patch file (2.10): PATCH_HDR = ulVersionHi 3, ulVersionLo 2, ulBlockMax, ulSourceSize, ulTargetSize,
+ulSourceCRC, ulTargetCRC (of the whole uncompressed source and target Full Details files); then
+PATCH_BLK records of ulPatchSize, ulTargetSize, ulSourceSize, ulCRC (of the target block) and
+ulPatchSize bytes of an LZX DELTA stream that makes the target block from the next ulSourceSize
+source bytes as its dictionary. A PATCH_BLK has no "stored" flag, so our writer emits a real LZX
+bitstream made only of LZX *uncompressed* blocks (block type 3): the E8 translation bit (0), the
+3-bit type, the 24-bit size, padding to a 16-bit boundary, R0/R1/R2 (1, 1, 1), the bytes, a pad byte
+when the size is odd; the bitstream is 16-bit little-endian words read from the top bit. It uses no
+source bytes (ulSourceSize 0): correct, but as large as the target block.
+
+What we cannot do: decode real LZX compressed data (verbatim/aligned blocks, or LZX_BLK ulFlags 1).
+The readers raise ``LzxUnsupported`` saying which block, never a wrong answer.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from .details import OabError, oab_crc
+
+BLOCK_MAX = 0x8000
+LZX_VERSION = (3, 1)
+PATCH_VERSION = (3, 2)
+_LZX_UNCOMPRESSED = 3
+
+
+class LzxUnsupported(OabError):
+    """Real LZX compressed data: this reader only reads stored/uncompressed blocks."""
+
+
+# ------------------------------------------------------------------ compressed Full Details files
+@dataclass(frozen=True)
+class LzxHeader:
+    block_max: int
+    target_size: int
+    version: tuple[int, int] = LZX_VERSION
+
+    def encode(self) -> bytes:
+        return struct.pack("<IIII", *self.version, self.block_max, self.target_size)
+
+
+@dataclass(frozen=True)
+class LzxBlock:
+    flags: int
+    uncompressed_size: int
+    crc: int
+    data: bytes
+
+    def encode(self) -> bytes:
+        return struct.pack("<IIII", self.flags, len(self.data), self.uncompressed_size, self.crc) + self.data
+
+
+@dataclass
+class LzxFile:
+    header: LzxHeader
+    blocks: list[LzxBlock] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return self.header.encode() + b"".join(b.encode() for b in self.blocks)
+
+
+def lzx_header(target_size: int, block_max: int = BLOCK_MAX) -> bytes:
+    return LzxHeader(block_max, target_size).encode()
+
+
+def stored_block(chunk: bytes) -> bytes:
+    """One LZX_BLK holding ``chunk`` uncompressed (ulFlags 0)."""
+    return LzxBlock(0, len(chunk), oab_crc(chunk), bytes(chunk)).encode()
+
+
+def compress(data: bytes, block_max: int = BLOCK_MAX) -> bytes:
+    """A compressed-file framing of ``data`` with stored blocks of at most ``block_max`` bytes."""
+    out = [lzx_header(len(data), block_max)]
+    out += [stored_block(data[i:i + block_max]) for i in range(0, len(data), block_max)]
+    return b"".join(out)
+
+
+def read_lzx_header(b: bytes) -> LzxHeader:
+    if len(b) < 16:
+        raise OabError("LZX_HDR: fewer than 16 bytes")
+    hi, lo, bmax, size = struct.unpack_from("<IIII", b, 0)
+    if (hi, lo) != LZX_VERSION:
+        raise OabError(f"LZX_HDR: version {hi}.{lo}, expected 3.1 (a patch file is 3.2)")
+    return LzxHeader(bmax, size, (hi, lo))
+
+
+def read_lzx(b: bytes) -> LzxFile:
+    """The framing only: header and blocks as they are (compressed blocks kept as bytes)."""
+    f = LzxFile(read_lzx_header(b))
+    pos = 16
+    while pos < len(b):
+        if pos + 16 > len(b):
+            raise OabError(f"LZX_BLK header cut short at offset {pos}")
+        flags, csize, usize, crc = struct.unpack_from("<IIII", b, pos)
+        if pos + 16 + csize > len(b):
+            raise OabError(f"LZX_BLK at offset {pos} says {csize} bytes; {len(b) - pos - 16} are left")
+        if usize > f.header.block_max:
+            raise OabError(f"LZX_BLK at offset {pos}: {usize} bytes is above ulBlockMax {f.header.block_max}")
+        f.blocks.append(LzxBlock(flags, usize, crc, bytes(b[pos + 16:pos + 16 + csize])))
+        pos += 16 + csize
+    return f
+
+
+def decompress(b: bytes) -> bytes:
+    f = read_lzx(b)
+    out = bytearray()
+    for i, blk in enumerate(f.blocks):
+        if blk.flags == 1:
+            raise LzxUnsupported(f"LZX_BLK {i} is LZX compressed (ulFlags 1): this reader reads only stored "
+                                 "blocks (ulFlags 0) and cannot decode real LZX data")
+        if blk.flags != 0:
+            raise OabError(f"LZX_BLK {i}: unknown ulFlags {blk.flags}")
+        if len(blk.data) != blk.uncompressed_size:
+            raise OabError(f"LZX_BLK {i}: stored, but ulCompSize {len(blk.data)} != ulUncompSize "
+                           f"{blk.uncompressed_size}")
+        if oab_crc(blk.data) != blk.crc:
+            raise OabError(f"LZX_BLK {i}: CRC 0x{oab_crc(blk.data):08X} is not ulCRC 0x{blk.crc:08X}")
+        out += blk.data
+    if len(out) != f.header.target_size:
+        raise OabError(f"LZX_HDR says {f.header.target_size} bytes; the blocks hold {len(out)}")
+    return bytes(out)
+
+
+# ------------------------------------------------------------------ the LZX bitstream (uncompressed blocks)
+class _BitWriter:
+    def __init__(self):
+        self.words = bytearray()
+        self.acc = 0
+        self.n = 0
+
+    def bits(self, value: int, count: int) -> None:
+        for i in range(count - 1, -1, -1):
+            self.acc = (self.acc << 1) | ((value >> i) & 1)
+            self.n += 1
+            if self.n == 16:
+                self.words += struct.pack("<H", self.acc)
+                self.acc = self.n = 0
+
+    def align(self) -> None:
+        """To the next 16-bit boundary; 16 zero bits when already there (the reader skips 1-16 bits)."""
+        self.bits(0, 16 - self.n)
+
+
+def lzx_stored_stream(data: bytes) -> bytes:
+    """An LZX bitstream of uncompressed blocks (type 3) that decodes to ``data``."""
+    w = _BitWriter()
+    w.bits(0, 1)                                  # no E8 call translation
+    out = bytearray()
+    first = True
+    for i in range(0, max(len(data), 1), BLOCK_MAX):
+        chunk = data[i:i + BLOCK_MAX]
+        if not first:
+            w = _BitWriter()
+        w.bits(_LZX_UNCOMPRESSED, 3)
+        w.bits(len(chunk), 24)
+        w.align()
+        out += w.words + struct.pack("<III", 1, 1, 1) + chunk + (b"\x00" if len(chunk) % 2 else b"")
+        first = False
+    return bytes(out)
+
+
+class _BitReader:
+    def __init__(self, b: bytes):
+        self.b, self.pos, self.acc, self.n = b, 0, 0, 0
+
+    def bits(self, count: int) -> int:
+        v = 0
+        for _ in range(count):
+            if self.n == 0:
+                if self.pos + 2 > len(self.b):
+                    raise OabError("LZX stream ends inside a block header")
+                self.acc, self.n = struct.unpack_from("<H", self.b, self.pos)[0], 16
+                self.pos += 2
+            self.n -= 1
+            v = (v << 1) | ((self.acc >> self.n) & 1)
+        return v
+
+    def align(self) -> None:
+        if self.n == 0:
+            self.bits(16)
+        else:
+            self.n = 0
+
+
+def lzx_read_stored(b: bytes, size: int, where: str = "LZX stream") -> bytes:
+    """Decode an LZX bitstream made of uncompressed blocks to ``size`` bytes."""
+    r = _BitReader(b)
+    if r.bits(1):
+        r.bits(32)                                 # E8 translation size; nothing to undo without calls
+    out = bytearray()
+    while len(out) < size:
+        kind = r.bits(3)
+        if kind != _LZX_UNCOMPRESSED:
+            raise LzxUnsupported(f"{where}: LZX block of type {kind} ({ {1: 'verbatim', 2: 'aligned offset'}.get(kind, 'invalid') }): "
+                                 "this reader decodes only uncompressed LZX blocks (type 3)")
+        n = r.bits(24)
+        r.align()
+        p = r.pos + 12                              # R0, R1, R2
+        if p + n > len(b):
+            raise OabError(f"{where}: uncompressed block of {n} bytes, {len(b) - p} left")
+        out += b[p:p + n]
+        r.pos = p + n + (n % 2)
+    if len(out) != size:
+        raise OabError(f"{where}: {len(out)} bytes decoded, {size} expected")
+    return bytes(out)
+
+
+# ------------------------------------------------------------------ differential patch files (2.10)
+@dataclass(frozen=True)
+class PatchHeader:
+    block_max: int
+    source_size: int
+    target_size: int
+    source_crc: int
+    target_crc: int
+    version: tuple[int, int] = PATCH_VERSION
+
+    def encode(self) -> bytes:
+        return struct.pack("<IIIIIII", *self.version, self.block_max, self.source_size, self.target_size,
+                           self.source_crc, self.target_crc)
+
+
+@dataclass(frozen=True)
+class PatchBlock:
+    target_size: int
+    source_size: int
+    crc: int
+    data: bytes
+
+    def encode(self) -> bytes:
+        return struct.pack("<IIII", len(self.data), self.target_size, self.source_size, self.crc) + self.data
+
+
+@dataclass
+class PatchFile:
+    header: PatchHeader
+    blocks: list[PatchBlock] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return self.header.encode() + b"".join(b.encode() for b in self.blocks)
+
+
+def read_patch_header(b: bytes) -> PatchHeader:
+    if len(b) < 28:
+        raise OabError("PATCH_HDR: fewer than 28 bytes")
+    hi, lo, bmax, ss, ts, scrc, tcrc = struct.unpack_from("<IIIIIII", b, 0)
+    if (hi, lo) != PATCH_VERSION:
+        raise OabError(f"PATCH_HDR: version {hi}.{lo}, expected 3.2 (2.10.1)")
+    return PatchHeader(bmax, ss, ts, scrc, tcrc, (hi, lo))
+
+
+def read_patch(b: bytes) -> PatchFile:
+    f = PatchFile(read_patch_header(b))
+    pos = 28
+    while pos < len(b):
+        if pos + 16 > len(b):
+            raise OabError(f"PATCH_BLK header cut short at offset {pos}")
+        psize, tsize, ssize, crc = struct.unpack_from("<IIII", b, pos)
+        if pos + 16 + psize > len(b):
+            raise OabError(f"PATCH_BLK at offset {pos} says {psize} bytes; {len(b) - pos - 16} are left")
+        f.blocks.append(PatchBlock(tsize, ssize, crc, bytes(b[pos + 16:pos + 16 + psize])))
+        pos += 16 + psize
+    return f
+
+
+def make_patch(source: bytes | None, target: bytes, *, source_size: int | None = None,
+               source_crc: int | None = None, block_max: int = BLOCK_MAX) -> bytes:
+    """A patch file from ``source`` to ``target`` (give ``source_size``/``source_crc`` instead of the
+    source bytes when only those are known). Its blocks use no source bytes (see the module text)."""
+    ss = len(source) if source is not None else source_size
+    sc = oab_crc(source) if source is not None else source_crc
+    if ss is None or sc is None:
+        raise ValueError("make_patch needs the source, or its size and CRC")
+    f = PatchFile(PatchHeader(block_max, ss, len(target), sc, oab_crc(target)))
+    for i in range(0, len(target), block_max):
+        chunk = target[i:i + block_max]
+        f.blocks.append(PatchBlock(len(chunk), 0, oab_crc(chunk), lzx_stored_stream(chunk)))
+    return f.encode()
+
+
+def apply_patch(source: bytes, patch: bytes) -> bytes:
+    """The target file; OabError when the source is not the one the patch was made from."""
+    f = read_patch(patch)
+    h = f.header
+    if len(source) != h.source_size or oab_crc(source) != h.source_crc:
+        raise OabError(f"the patch is for a {h.source_size}-byte source with CRC 0x{h.source_crc:08X}; this one "
+                       f"has {len(source)} bytes, CRC 0x{oab_crc(source):08X}")
+    out = bytearray()
+    spos = 0
+    for i, blk in enumerate(f.blocks):
+        spos += blk.source_size                       # the dictionary this block could use; we need none
+        data = lzx_read_stored(blk.data, blk.target_size, f"PATCH_BLK {i}")
+        if oab_crc(data) != blk.crc:
+            raise OabError(f"PATCH_BLK {i}: CRC of the target block does not match ulCRC")
+        out += data
+    if len(out) != h.target_size or oab_crc(bytes(out)) != h.target_crc:
+        raise OabError("the patched file does not have PATCH_HDR's target size and CRC")
+    return bytes(out)
