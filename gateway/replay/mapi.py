@@ -37,6 +37,17 @@ _ID_FIELDS = ("folder_id", "folder_ids", "message_id", "message_ids", "fid", "mi
               "parent_id", "object_id")
 
 
+EXPECTED = (RopFormatError, MapiHttpDecodeError, nspi.NspiDecodeError, rpc_emsmdb.StubError, rpc_nspi.NspiStubError,
+            KeyError, struct.error)
+
+
+def _why(exc: Exception) -> str:
+    """A codec's reason; an exception a codec is not meant to raise is named, so it can be reported."""
+    if isinstance(exc, EXPECTED):
+        return str(exc)
+    return f"{exc} (the codec raised {type(exc).__name__}: a codec bug worth reporting)"
+
+
 def tag_name(tag: int) -> str:
     """``PidTagSubject (0x0037001F)``; the name of the same property id with another type when the
     tag itself is not listed (PT_STRING8 for PT_UNICODE, PT_ERROR in a row...)."""
@@ -128,14 +139,14 @@ def rop_buffers(request_buf: bytes | None, response_buf: bytes | None) -> dict:
                             **({"note": e["note"]} if "note" in e else {})}
                            for e in map(_rop_entry, reqs.rops)]
             out["request_handles"] = [f"0x{h:08X}" for h in reqs.handles]
-        except RopFormatError as exc:
-            out["request_error"] = f"ROP request buffer does not decode: {exc}"
+        except Exception as exc:        # noqa: BLE001 - a decoder never stops the decode (see _why)
+            out["request_error"] = f"ROP request buffer does not decode: {_why(exc)}"
             out["request_hex"] = _hex(request_buf)
     if response_buf is not None:
         try:
             resp = decode_response_buffer(response_buf, reqs.rops if reqs else ())
-        except RopFormatError as exc:
-            out["response_error"] = f"ROP response buffer does not decode: {exc}"
+        except Exception as exc:        # noqa: BLE001
+            out["response_error"] = f"ROP response buffer does not decode: {_why(exc)}"
             out["response_hex"] = _hex(response_buf)
             return out
         out["response_handles"] = [f"0x{h:08X}" for h in resp.handles]
@@ -172,8 +183,8 @@ def _decode_row_data(rop, req, fields: dict) -> None:
         return
     try:
         row, _end = decode_row(bytes(data), 0, tags)
-    except (RopFormatError, ValueError) as exc:
-        fields["row_error"] = f"row does not decode against the requested tags: {exc}"
+    except Exception as exc:            # noqa: BLE001
+        fields["row_error"] = f"row does not decode against the requested tags: {_why(exc)}"
         return
     fields["row"] = {tag_name(t): plain(v) for t, v in zip(tags, row.values)}
     fields.pop("row_data", None)
@@ -183,8 +194,8 @@ def _ext_chain(buf: bytes) -> tuple[list[dict], list[bytes], str | None]:
     """An RPC_HEADER_EXT chain: its headers and the payloads in clear (XOR and LZ77 undone)."""
     try:
         pieces = decode_ext_buffer(buf)
-    except RopFormatError as exc:
-        return [], [], f"RPC_HEADER_EXT chain does not decode: {exc}"
+    except Exception as exc:            # noqa: BLE001
+        return [], [], f"RPC_HEADER_EXT chain does not decode: {_why(exc)}"
     heads = []
     for p in pieces:
         flags = [n for bit, n in ((0x1, "Compressed"), (0x2, "XorMagic"), (0x4, "Last")) if p.header.flags & bit]
@@ -220,8 +231,8 @@ def _unframe(ex: Exchange) -> tuple[bytes, dict]:
         try:
             s = decode_stream(body)
             return s.body, {"pending": s.pending, "headers": dict(s.headers)}
-        except MapiHttpDecodeError as exc:
-            return b"", {"error": str(exc)}
+        except Exception as exc:        # noqa: BLE001
+            return b"", {"error": _why(exc)}
     return body, {}
 
 
@@ -247,8 +258,8 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
     try:
         req = (nspi.decode_request if is_nspi else mh_emsmdb.decode_request)(rtype, ex.request_content)
         out["request"] = _body(req)
-    except (KeyError, MapiHttpDecodeError, nspi.NspiDecodeError, RopFormatError) as exc:
-        out["request"] = {"error": f"request body does not decode: {exc}"}
+    except Exception as exc:            # noqa: BLE001
+        out["request"] = {"error": f"request body does not decode: {_why(exc)}"}
     if ex.status == 200 and ex.response_body:
         body, framing = _unframe(ex)
         if framing:
@@ -257,8 +268,8 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
             try:
                 resp = (nspi.decode_response if is_nspi else mh_emsmdb.decode_response)(rtype, body)
                 out["response"] = _body(resp)
-            except (KeyError, MapiHttpDecodeError, nspi.NspiDecodeError, RopFormatError) as exc:
-                out["response"] = {"error": f"response body does not decode: {exc}"}
+            except Exception as exc:    # noqa: BLE001
+                out["response"] = {"error": f"response body does not decode: {_why(exc)}"}
     if not is_nspi and rtype.lower() == "execute" and req is not None and hasattr(req, "rop_buffer"):
         resp_buf = getattr(resp, "rop_buffer", None) if resp is not None else None
         out.update(execute_rops(req.rop_buffer, resp_buf))
@@ -298,8 +309,8 @@ def _stub_detail(call: dcerpc.Call) -> dict:
                 r = rpc_nspi.decode_bind_response(call.response_stub)
                 out["response"] = {"server_guid": r.server_guid, "handle": r.handle.hex()}
                 out["return_value"] = f"0x{r.return_value:08X}"
-    except (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, RopFormatError, struct.error) as exc:
-        out["stub_error"] = f"stub does not decode: {exc}"
+    except Exception as exc:            # noqa: BLE001
+        out["stub_error"] = f"stub does not decode: {_why(exc)}"
     if call.protection == "signed":
         out["signed"] = True
     return out
@@ -384,7 +395,7 @@ def _looks_like_legacy_emsmdb(conv: dcerpc.Conversation) -> bool:
         try:
             q = rpc_emsmdb.decode_ecdorpc_request(c.request_stub)
             decode_request_buffer(q.rop_buffer)
-        except (rpc_emsmdb.StubError, RopFormatError, struct.error):
+        except Exception:               # noqa: BLE001 - not EcDoRpc, whatever the reason
             return False
     return True
 

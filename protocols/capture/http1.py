@@ -108,12 +108,19 @@ def _message(data: bytes, off: int, *, response: bool, no_body: bool, lost) -> M
         body, end, complete = _chunked(data, body_at)
         if not complete:
             notes.append("the chunked body ends before its last chunk (cut off by the capture, or bytes lost)")
-    elif cl is not None and cl.strip().isdigit():
+    elif cl is not None and re.fullmatch(r"[0-9]{1,12}", cl.strip()):
         n = int(cl.strip())
         body, end = data[body_at:body_at + n], body_at + n
         if len(body) < n:
             complete = False
             notes.append(f"body cut off by the end of the capture: {len(body)} of {n} bytes")
+    elif response and lost(off, body_at):
+        # bytes of the header block were lost (Content-Length or Transfer-Encoding may be among them):
+        # the body is taken up to the next status line rather than to the end of the connection
+        nxt = data.find(b"\r\nHTTP/1.", body_at)
+        end = nxt + 2 if nxt >= 0 else len(data)
+        body = data[body_at:end]
+        notes.append("the header block lost bytes: the body is taken up to the next status line")
     elif response:
         body, end = data[body_at:], len(data)                   # until the connection closes
     else:
@@ -137,7 +144,11 @@ def _resync(data: bytes, off: int, starts: tuple[bytes, ...]) -> int:
 def iso_time(t: float | None) -> str | None:
     if t is None:
         return None
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(t, timezone.utc)
+    except (ValueError, OverflowError, OSError):        # a damaged timestamp
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def exchanges(stream: Stream, seq_start: int, problems: list[Problem]) -> list[Exchange]:

@@ -25,6 +25,7 @@ from .pcap import Packet
 TCP_PROTO = 6
 IPV6_EXT = {0, 43, 60, 51}                   # hop-by-hop, routing, destination options, AH
 ETH_VLAN = {0x8100, 0x88A8, 0x9100}
+MAX_GAP = 16 * 1024 * 1024                   # a hole larger than this is damage, not lost segments
 
 
 @dataclass
@@ -143,6 +144,7 @@ class Direction:
     gaps: list[tuple[int, int]] = field(default_factory=list)              # (offset, length) of lost bytes
     retransmissions: int = 0
     out_of_order: int = 0
+    stray: int = 0              # segments far outside the stream's sequence space (damage), left out
     first_packet: int | None = None
 
     def time_at(self, offset: int) -> float | None:
@@ -179,20 +181,40 @@ def _assemble(segs: list[Segment], isn: int | None) -> Direction:
     d = Direction(segs[0].src, segs[0].dst)
     d.first_packet = segs[0].packet
     data_segs = [s for s in segs if s.payload]
+    if not data_segs:
+        return d
     if isn is not None:
         base = isn
-    elif data_segs:     # no SYN captured: the lowest sequence number seen (in 32-bit wrap order)
+    else:               # no SYN captured: the lowest sequence number seen (in 32-bit wrap order)
         first = data_segs[0].seq
         base = min((s.seq for s in data_segs), key=lambda q: (q - first + 2 ** 31) % 2 ** 32)
-    else:
-        return d
+    # sequence numbers relative to the base, signed (32-bit wrap); a damaged or foreign segment far
+    # from the others (more than MAX_GAP away) would need gigabytes of zeros: the stream is the
+    # largest cluster of segments, the rest are reported as stray
+    signed = [((s.seq - base + 2 ** 31) % 2 ** 32) - 2 ** 31 for s in data_segs]
+    order = sorted(range(len(data_segs)), key=lambda i: signed[i])
+    clusters: list[list[int]] = []
+    reach = None
+    for i in order:
+        if reach is None or signed[i] > reach + MAX_GAP:
+            clusters.append([])
+            reach = signed[i]
+        clusters[-1].append(i)
+        reach = max(reach, signed[i] + len(data_segs[i].payload))
+    best = max(clusters, key=lambda c: sum(len(data_segs[i].payload) for i in c))
+    keep = set(best)
+    d.stray = len(data_segs) - len(keep)
+    start = min(signed[i] for i in best)
+    shift = 0 if isn is not None and -MAX_GAP <= start <= MAX_GAP else start
     placed: list[tuple[int, bytes, float | None]] = []
     seen = _Ranges()
-    for s in data_segs:
-        rel = (s.seq - base) % 2 ** 32
+    for i, s in enumerate(data_segs):
+        if i not in keep:
+            continue
+        rel = signed[i] - shift
         payload = s.payload
-        if rel > 2 ** 31:                         # starts before the stream's first byte (a late copy)
-            cut = 2 ** 32 - rel
+        if rel < 0:                               # starts before the stream's first byte (a late copy)
+            cut = -rel
             if cut >= len(payload):
                 d.retransmissions += 1
                 continue
@@ -276,6 +298,10 @@ def streams(segs: list[Segment], problems: list[Problem]) -> list[Stream]:
             if d.retransmissions:
                 problems.append(Problem(f"TCP stream {n} ({st.name})",
                                         f"{d.retransmissions} retransmitted segment(s) from the {who} (dropped)"))
+            if d.stray:
+                problems.append(Problem(f"TCP stream {n} ({st.name})",
+                                        f"{d.stray} segment(s) from the {who} with sequence numbers far outside "
+                                        "the stream (damaged or not of this connection); left out"))
             if d.out_of_order:
                 problems.append(Problem(f"TCP stream {n} ({st.name})",
                                         f"{d.out_of_order} segment(s) from the {who} arrived out of order "

@@ -274,7 +274,7 @@ def decode_pdu(data: bytes) -> Pdu:
         elif p.ptype == 13:
             p.reject_reason = struct.unpack(e + "H", b[16:18])[0]
             off = 18
-    except (struct.error, IndexError) as exc:
+    except (struct.error, IndexError, ValueError) as exc:      # ValueError: a UUID cut short
         raise DceRpcError(f"{p.name} PDU cut short inside its fields ({exc})") from None
     if off > end:
         raise DceRpcError(f"{p.name} PDU: its fields run past its end ({off} > {end})")
