@@ -107,6 +107,16 @@ class SieveConfig:
 
 
 @dataclass
+class OabConfig:
+    """The offline address book (gateway/store/oab.py): rebuilt every ``interval_hours`` and, when
+    ``oab.xml`` is asked for, if the directory changed (looked at most every ``recheck_seconds``).
+    ``directory``: where its files go (default: ``oab/`` in the gateway's data directory)."""
+    interval_hours: float = 8.0
+    recheck_seconds: float = 60.0
+    directory: str | None = None
+
+
+@dataclass
 class Config:
     domain: str = "example.test"
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -117,6 +127,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     ews: EwsConfig = field(default_factory=EwsConfig)
     sieve: SieveConfig = field(default_factory=SieveConfig)
+    oab: OabConfig = field(default_factory=OabConfig)
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":

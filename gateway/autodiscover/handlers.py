@@ -61,9 +61,11 @@ def mailbox_guid(request, email: str, display_name: str | None = None) -> uuid.U
     return _state(request).store_directory.mailbox_guid(email, display_name)
 
 
-def urls(base: str) -> dict[str, str]:
+def urls(base: str, domain: str | None = None) -> dict[str, str]:
     ews = f"{base}/EWS/Exchange.asmx"
-    return {"ews": ews, "oab": f"{base}/OAB/", "ecp": f"{base}/ecp/", "oof": ews, "um": f"{base}/UnifiedMessaging/"
+    from gateway.store.oab import oab_guid
+    oab = f"{base}/OAB/{oab_guid(domain)}/" if domain else f"{base}/OAB/"   # the OAB's files, oab.xml first
+    return {"ews": ews, "oab": oab, "ecp": f"{base}/ecp/", "oof": ews, "um": f"{base}/UnifiedMessaging/"
             "Service.asmx", "mapi": f"{base}/mapi/", "rpc": f"{base}/rpc/rpcproxy.dll"}
 
 
@@ -105,7 +107,7 @@ def anonymous_settings(request, address: str) -> pox.OutlookSettings:
     No directory lookup, no mailbox GUID or LegacyDN, nothing provisioned: an
     anonymous POST must not tell who exists (Outlook asks again once signed in)."""
     base = base_url(request)
-    u = urls(base)
+    u = urls(base, _state(request).config.domain)
     host = host_of(base)
     common = [("ASUrl", u["ews"]), ("EwsUrl", u["ews"]), ("EmwsUrl", u["ews"]), ("EcpUrl", u["ecp"]),
               ("OOFUrl", u["oof"]), ("OABUrl", u["oab"])]
@@ -147,7 +149,7 @@ ANONYMOUS_LIMIT = web.AppKey("exgate_autodiscover_anonymous", AnonymousLimit)
 
 def outlook_settings(request, target: Target) -> pox.OutlookSettings:
     base = base_url(request)
-    u = urls(base)
+    u = urls(base, _state(request).config.domain)
     domain = target.email.split("@", 1)[-1]
     guid = mailbox_guid(request, target.email, target.display_name)
     server = f"{guid}@{domain}"
@@ -206,7 +208,7 @@ async def handle_pox(request: web.Request) -> web.Response:
 
 def user_settings(request, target: Target) -> dict[str, str]:
     base = base_url(request)
-    u = urls(base)
+    u = urls(base, _state(request).config.domain)
     domain = target.email.split("@", 1)[-1]
     guid = mailbox_guid(request, target.email, target.display_name)
     server = f"{guid}@{domain}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -31,6 +32,7 @@ class GatewayState:
     directory: object | None = None   # DirectoryClient for sign-in, the GAL and ResolveNames
     health: "HealthCache | None" = None
     outbox: object | None = None      # gateway.store.outbox.OutboxWorker while the app runs
+    data_dir: "Path | None" = None    # where the gateway keeps files (the offline address book's)
 
     def __post_init__(self):
         from .sessions import MailboxCache
@@ -162,6 +164,6 @@ def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) 
     app.router.add_get("/healthz", health)
     app.router.add_get("/exgate/whoami", whoami)
     state.endpoints.setdefault("health", "/healthz")
-    from gateway import autodiscover, emsmdb, ews, nspi
-    ews.register(app), autodiscover.register(app), emsmdb.register(app), nspi.register(app)
+    from gateway import autodiscover, emsmdb, ews, nspi, oab
+    ews.register(app), autodiscover.register(app), emsmdb.register(app), nspi.register(app), oab.register(app)
     return app

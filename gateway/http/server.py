@@ -41,7 +41,7 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         except Exception as exc:   # sign-ins then answer 503 "directory unavailable", never a silent 401
             log.error("the directory cannot be used: %s (sign-ins will fail until the configuration is fixed)", exc)
             directory = None
-    state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory)
+    state = GatewayState(cfg, db or StateDB.open(cfg.state.dsn), directory=directory, data_dir=data_dir)
     hc = cfg.http
     app = build_app(state)
     if worker is not None:

@@ -286,6 +286,17 @@ def make_patch(source: bytes | None, target: bytes, *, source_size: int | None =
     return f.encode()
 
 
+def patch_header(source_size: int, source_crc: int, target_size: int, target_crc: int,
+                 block_max: int = BLOCK_MAX) -> bytes:
+    """PATCH_HDR alone, for writers that stream the blocks (``patch_block``)."""
+    return PatchHeader(block_max, source_size, target_size, source_crc, target_crc).encode()
+
+
+def patch_block(chunk: bytes) -> bytes:
+    """One PATCH_BLK making ``chunk`` (at most BLOCK_MAX bytes) without source bytes."""
+    return PatchBlock(len(chunk), 0, oab_crc(chunk), lzx_stored_stream(chunk)).encode()
+
+
 def apply_patch(source: bytes, patch: bytes) -> bytes:
     """The target file; OabError when the source is not the one the patch was made from."""
     f = read_patch(patch)

@@ -42,7 +42,7 @@ async def test_pox_settings_for_signed_in_user(demo_gateway):
     ews = demo_gateway.base_url + "/EWS/Exchange.asmx"
     for kind in ("EXCH", "EXPR", "EXHTTP"):
         assert by_type[kind]["ASUrl"] == ews and by_type[kind]["EwsUrl"] == ews
-        assert by_type[kind]["OABUrl"].endswith("/OAB/")
+        assert by_type[kind]["OABUrl"].startswith(demo_gateway.base_url + "/OAB/") and by_type[kind]["OABUrl"].endswith("/")
     mapi = by_type["mapiHttp"]
     assert mapi["MailStore"]["ExternalUrl"].startswith(demo_gateway.base_url + "/mapi/emsmdb/?MailboxId=")
     assert mapi["AddressBook"]["InternalUrl"].startswith(demo_gateway.base_url + "/mapi/nspi/?MailboxId=")

@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FRONTS = ("gateway.ews", "gateway.emsmdb", "gateway.nspi", "gateway.autodiscover")
+FRONTS = ("gateway.ews", "gateway.emsmdb", "gateway.nspi", "gateway.autodiscover", "gateway.oab")
 
 # The store's public surface for front ends (a module, or a package with everything below it).
 STORE_PUBLIC_MODULES = {
@@ -51,6 +51,8 @@ STORE_PUBLIC_MODULES = {
     "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.events",
     "gateway.store.freebusy", "gateway.store.recurrence",
     "gateway.store.oof", "gateway.store.sieve_oof",
+    # the offline address book's files, made from the directory (MS-OXOAB)
+    "gateway.store.oab",
     # contents tables: the package API and the view a front end reads a window at a time; not the index's
     # SQL (tables.sql), rows or columns
     "gateway.store.tables", "gateway.store.tables.view",
