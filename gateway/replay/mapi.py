@@ -358,9 +358,10 @@ def dcerpc_items(cap: Capture) -> list[dict]:
                 item["auth"] = {"type": pdu.auth.type_name, "level": pdu.auth.level_name,
                                 "token": _auth_token(pdu.auth.value)}
             items.append(item)
+        offsets = {id(p): o for _w, o, p in conv.events}
         for call in conv.calls:
             q0 = call.request[0]
-            off = next((o for w, o, p in conv.events if p is q0), 0)
+            off = offsets.get(id(q0), 0)
             t0 = st.client.time_at(off)
             item = {"kind": "dcerpc-call", "time": _iso(t0), "conn": st.index, "stream": st.name,
                     "call_id": call.call_id, "interface": call.interface_name, "interface_uuid": call.interface,

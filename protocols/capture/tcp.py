@@ -149,12 +149,10 @@ class Direction:
 
     def time_at(self, offset: int) -> float | None:
         """When the byte at ``offset`` was first seen (the segment that carried it)."""
-        best = None
-        for off, t in self.times:
-            if off > offset:
-                break
-            best = t
-        return best if best is not None else (self.times[0][1] if self.times else None)
+        if not self.times:
+            return None
+        i = bisect.bisect_right(self.times, offset, key=lambda x: x[0]) - 1
+        return self.times[max(i, 0)][1]
 
     def lost_in(self, start: int, end: int) -> int:
         return sum(max(0, min(end, o + n) - max(start, o)) for o, n in self.gaps)

@@ -161,3 +161,24 @@ def test_tls_capture_message(tmp_path, capsys):
     assert cli.main(["decode", "--keylog", str(tmp_path / "keys.log"), str(f)]) == 1
     err = capsys.readouterr().err
     assert "does not decrypt TLS itself" in err
+
+
+def test_outlook_2003_request_rops_cover_every_byte():
+    """Each EcDoRpc request's ROPs, re-encoded by their codecs, are its whole RopsList (no byte unexplained),
+    except where a RopId has no codec yet (then the rest is kept raw, and said so)."""
+    from protocols.rpch import emsmdb
+    from protocols.rpch.dcerpc import converse
+    cap = read(OUTLOOK.name, OUTLOOK.read_bytes())
+    items = {(i["stream"], i["call_id"]): i for i in dcerpc_items(cap) if i["kind"] == "dcerpc-call"}
+    checked = 0
+    for st in cap.streams:
+        for call in converse(st.client.data, st.server.data, known_contexts={0: "a4f1db00-ca47-1067-b31f-00dd010662da"}).calls:
+            item = items.get((st.name, call.call_id))
+            if item is None or item["operation"] != "EcDoRpc":
+                continue
+            buf = emsmdb.decode_ecdorpc_request(call.request_stub).rop_buffer
+            size = int.from_bytes(buf[:2], "little")
+            shown = "".join(r.get("request_hex") or r["request"].get("raw", "") for r in item["rops"] if "request" in r)
+            assert shown == buf[2:size].hex(), (st.name, call.call_id)
+            checked += 1
+    assert checked == 165
