@@ -1,0 +1,180 @@
+"""protocols/oab: every structure on bytes spelled out here (no real Exchange OAB file is in the
+reference material), and encode(decode(b)) == b for each."""
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import pytest
+
+from protocols.oab import details as D
+from protocols.oab import lzx as L
+from protocols.oab.manifest import FileEntry, Manifest, OalEntry
+
+
+def _crc_bitwise(data: bytes) -> int:
+    """MS-OXOAB's CRC spelled out bit by bit: reflected polynomial 0xEDB88320, start 0xFFFFFFFF, no final XOR."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    return crc
+
+
+@pytest.mark.parametrize("data", [b"", b"a", b"123456789", bytes(range(256)) * 3])
+def test_crc_is_the_uninverted_crc32(data):
+    assert D.oab_crc(data) == _crc_bitwise(data)
+    half = len(data) // 2
+    assert D.oab_crc(data[half:], D.oab_crc(data[:half])) == D.oab_crc(data)
+
+
+@pytest.mark.parametrize("value,encoded", [(0, "00"), (0x7F, "7f"), (0x80, "8180"), (0xFF, "81ff"),
+                                           (0x1234, "823412"), (0x123456, "83563412"),
+                                           (0xFFFFFFFF, "84ffffffff"), (-1, "84ffffffff")])
+def test_integer_encoding(value, encoded):
+    # MS-OXOAB 2.9.6.1
+    assert D.enc_int(value).hex() == encoded
+    assert D._Reader(bytes.fromhex(encoded), 0, len(encoded) // 2).int_() == value & 0xFFFFFFFF
+
+
+PROPS = [D.PropRec(0x3003001E, D.FLAG_PRIMARY), D.PropRec(0x3001001F, D.FLAG_ANR), D.PropRec(0x0FFE0003),
+         D.PropRec(0x3A4D000B), D.PropRec(0x8C9E0102), D.PropRec(0x800F101F), D.PropRec(0x8009101E),
+         D.PropRec(0x80261003), D.PropRec(0x80271102)]
+
+
+def test_record_bytes_spelled_out():
+    # 9 properties -> 2 bytes of presence bits; present: 0, 1, 2, 5 -> 1110 0100 0000 0000
+    rec = {0x3003001E: "/o=x/cn=a", 0x3001001F: "Zoë", 0x0FFE0003: 6, 0x800F101F: ["SMTP:a@x", "X500:/o=x"]}
+    want = (bytes.fromhex("e400") + b"/o=x/cn=a\x00" + "Zoë".encode() + b"\x00" + b"\x06"
+            + b"\x02SMTP:a@x\x00X500:/o=x\x00")
+    b = D.encode_record(PROPS, rec)
+    assert b == struct.pack("<I", 4 + len(want)) + want
+    back, end = D.decode_record(PROPS, b)
+    assert back == rec and end == len(b)
+    assert D.encode_record(PROPS, back) == b
+
+
+def test_record_with_every_type_round_trips():
+    rec = {0x3003001E: "/o=x/cn=b", 0x3001001F: "B", 0x0FFE0003: 0x10000, 0x3A4D000B: True,
+           0x8C9E0102: bytes(300), 0x800F101F: ["SMTP:b@x"], 0x8009101E: ["/o=x/cn=a", "/o=x/cn=c"],
+           0x80261003: [1, 200, 70000], 0x80271102: [b"\x01\x02", b"\xff" * 200]}
+    b = D.encode_record(PROPS, rec)
+    assert b[4:6] == b"\xff\x80"
+    back, _ = D.decode_record(PROPS, b)
+    assert back == rec and D.encode_record(PROPS, back) == b
+
+
+def test_empty_values_are_absent_and_bad_records_are_refused():
+    assert D.encode_record(PROPS, {0x3003001E: "/o=x", 0x3001001F: "", 0x800F101F: []})[4:6] == b"\x80\x00"
+    good = D.encode_record(PROPS, {0x3003001E: "/o=x"})
+    bad_bits = good[:5] + b"\x01" + good[6:]           # an unused presence bit set (2.9.5: MUST be 0)
+    with pytest.raises(D.OabError, match="unused presence bits"):
+        D.decode_record(PROPS, bad_bits)
+    with pytest.raises(D.OabError, match="says"):
+        D.decode_record(PROPS, good[:-1])
+    with pytest.raises(D.OabError, match="without its 0x00"):
+        D.decode_record(PROPS, struct.pack("<I", len(good) - 1) + good[4:-1])
+
+
+def _file(records):
+    hdr = [D.PropRec(0x6800001F), D.PropRec(0x68010003)]
+    return D.OabFile(D.OabHeader(), hdr, PROPS, {0x6800001F: "\\GAL", 0x68010003: 7}, records)
+
+
+def test_full_details_file_layout_and_round_trip():
+    recs = [{0x3003001E: f"/o=x/cn={i}", 0x3001001F: f"User {i}", 0x0FFE0003: 6} for i in range(3)]
+    b = D.encode_details(_file(recs))
+    version, serial, total = struct.unpack_from("<III", b, 0)
+    assert (version, total) == (0x20, 3) and serial == D.oab_crc(b[12:])
+    # OAB_META_DATA: cbSize, rgHdrAtts (2 rows), rgOabAtts (9 rows)
+    assert struct.unpack_from("<I", b, 12)[0] == 4 + 4 + 16 + 4 + 72
+    assert struct.unpack_from("<III", b, 16) == (2, 0x6800001F, 0)
+    assert struct.unpack_from("<IIII", b, 36) == (9, 0x3003001E, D.FLAG_PRIMARY, 0x3001001F)
+    f = D.decode_details(b)
+    assert f.records == recs and f.hdr_record == {0x6800001F: "\\GAL", 0x68010003: 7}
+    assert D.encode_details(f) == b
+
+
+def test_streaming_writer_gives_the_same_bytes_and_checks():
+    recs = [{0x3003001E: f"/o=x/cn={i}", 0x3001001F: f"U{i}"} for i in range(5)]
+    f = _file(recs)
+    w = D.DetailsWriter(f.hdr_props, f.obj_props, f.hdr_record)
+    body = bytearray(w.start()) + b"".join(w.add(r) for r in recs)
+    body[:12] = w.finish()
+    assert bytes(body) == D.encode_details(f)
+    with pytest.raises(D.OabError, match="primary key"):
+        w.add({0x3001001F: "no DN"})
+    with pytest.raises(D.OabError, match="ulSerial"):
+        D.decode_details(bytes(body[:4]) + b"\0\0\0\0" + bytes(body[8:]))
+    wrong_count = bytes(body[:8]) + struct.pack("<I", 9) + bytes(body[12:])
+    with pytest.raises(D.OabError, match="says 9 records"):
+        D.decode_details(wrong_count, check_serial=False)
+    with pytest.raises(D.OabError, match="0x00000020"):
+        D.decode_details(b"\x07\0\0\0" + bytes(body[4:]))
+
+
+def test_lzx_framing_bytes_and_round_trip():
+    data = bytes(range(256)) * 300                     # 76800 bytes: blocks of 32768, 32768, 11264
+    b = L.compress(data)
+    assert struct.unpack_from("<IIII", b, 0) == (3, 1, 0x8000, len(data))
+    assert struct.unpack_from("<IIII", b, 16) == (0, 0x8000, 0x8000, D.oab_crc(data[:0x8000]))
+    f = L.read_lzx(b)
+    assert [blk.uncompressed_size for blk in f.blocks] == [32768, 32768, 11264]
+    assert f.encode() == b and L.decompress(b) == data
+    assert L.decompress(L.compress(b"")) == b""
+
+
+def test_lzx_reader_says_it_cannot_read_real_lzx_blocks():
+    compressed = L.LzxFile(L.LzxHeader(0x8000, 5), [L.LzxBlock(1, 5, 0, b"\x00\x30\x17")]).encode()
+    assert L.read_lzx(compressed).encode() == compressed              # the framing still round-trips
+    with pytest.raises(L.LzxUnsupported, match="cannot decode real LZX"):
+        L.decompress(compressed)
+    broken = bytearray(L.compress(b"hello"))
+    broken[-1] ^= 1
+    with pytest.raises(D.OabError, match="CRC"):
+        L.decompress(bytes(broken))
+
+
+def test_lzx_uncompressed_block_bitstream_spelled_out():
+    # E8 bit 0, block type 3 (011), size 3 in 24 bits, 4 pad bits -> words 0x3000 0x0030 (little-endian),
+    # then R0 R1 R2 = 1, the bytes and a pad byte (odd size)
+    s = L.lzx_stored_stream(b"abc")
+    assert s == bytes.fromhex("00303000") + struct.pack("<III", 1, 1, 1) + b"abc\x00"
+    assert L.lzx_read_stored(s, 3) == b"abc"
+    big = bytes(range(256)) * 200
+    assert L.lzx_read_stored(L.lzx_stored_stream(big), len(big)) == big
+    verbatim = bytes.fromhex("0010") + bytes(30)          # block type 1 (verbatim) after the E8 bit
+    with pytest.raises(L.LzxUnsupported, match="verbatim"):
+        L.lzx_read_stored(verbatim, 10)
+
+
+def test_patch_file_bytes_and_round_trip():
+    source, target = b"old file" * 1000, b"new file" * 5000
+    p = L.make_patch(source, target)
+    assert struct.unpack_from("<IIIIIII", p, 0) == (3, 2, 0x8000, len(source), len(target), D.oab_crc(source),
+                                                    D.oab_crc(target))
+    f = L.read_patch(p)
+    assert f.encode() == p and [b.target_size for b in f.blocks] == [32768, 7232]
+    assert L.apply_patch(source, p) == target
+    assert L.make_patch(None, target, source_size=len(source), source_crc=D.oab_crc(source)) == p
+    with pytest.raises(D.OabError, match="source"):
+        L.apply_patch(source + b"x", p)
+    streamed = L.patch_header(len(source), D.oab_crc(source), len(target), D.oab_crc(target)) + b"".join(
+        L.patch_block(target[i:i + 0x8000]) for i in range(0, len(target), 0x8000))
+    assert streamed == p
+
+
+def test_manifest_round_trip_and_foreign_layout():
+    m = Manifest([OalEntry("6c7b8b5e-0000-4000-8000-000000000001", "/o=x/cn=oab", "\\Global Address List", [
+        FileEntry("Full", "g-data-3.lzx", 3, 100, 200, hashlib.sha1(b"f").hexdigest()),
+        FileEntry("Diff", "g-binpatch-3.lzx", 3, 50, 200, hashlib.sha1(b"d").hexdigest()),
+        FileEntry("Template", "tmpl.lzx", 3, 10, 20, "00" * 20, ver=4, langid="0409", type="windows")])])
+    b = m.encode()
+    assert Manifest.decode(b) == m and Manifest.decode(b).encode() == b
+    foreign = b"""<?xml version="1.0"?><OAB><OAL dn="/o=E/cn=oab" name="\\GAL" id="abc">
+      <Full SHA="aa" uncompressedsize="9" size="8" ver="32" seq="12">abc-data-12.lzx</Full></OAL></OAB>"""
+    got = Manifest.decode(foreign).oals[0]
+    assert (got.id, got.file("Full").seq, got.file("Full").name, got.file("Diff")) == ("abc", 12, "abc-data-12.lzx", None)
+    with pytest.raises(D.OabError):
+        Manifest.decode(b"<OAB><OAL>")
