@@ -194,6 +194,10 @@ def delete_attachment(obj: MessageObj, number: int) -> bool:
 async def save(mbx, obj: MessageObj) -> int:
     """Write the working copy to the store; returns the message's MID."""
     need_writable(obj)
+    if obj.embedded_in is not None:         # saved into its attachment; the outer message's save keeps it
+        obj.embedded_in.embedded = working_copy(obj)
+        obj.set_props, obj.removed, obj.reshaped = {}, set(), False
+        return 0
     if obj.new:
         content = working_copy(obj)
         content.props.setdefault(P.PidTagMessageClass, "IPM.Note")

@@ -45,6 +45,7 @@ class MessageObj:
     reshaped: bool = False
     associated: bool = False
     writable: bool = False
+    embedded_in: object = None       # the AttachmentObj of an embedded message (RopOpenEmbeddedMessage)
     kind = "message"
 
     @property
@@ -110,6 +111,7 @@ class TableObj:
     fid: int
     hierarchy: bool = False
     message: object = None           # the MessageObj of an attachment table
+    fixed_rows: tuple | None = None  # a table of the gateway's own rows (permissions)
     associated: bool = False
     deep: bool = False
     columns: tuple | None = None

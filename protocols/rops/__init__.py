@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import common, folder, logon, message, notify, property, stream, table
+from . import common, embedded, folder, logon, message, notify, permissions, property, stream, table, transport
 from .buffer import RopBuffer, RopErrorResponse, UnknownRop, decode_requests, decode_responses, encode_buffer
 from .errors import EC_RPC_FORMAT, RopFormatError
 from .rpc_ext import (
@@ -40,7 +40,7 @@ class RopCodec:
     response: type | None
 
 
-_FAMILIES = (common, logon, folder, table, property, stream, message, notify)
+_FAMILIES = (common, logon, folder, table, property, stream, message, embedded, transport, notify, permissions)
 
 
 def _build() -> dict[int, RopCodec]:

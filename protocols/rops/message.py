@@ -121,6 +121,12 @@ class OpenMessageResponse(RopResponse):
         idx, rv = r.u8(), r.u32()
         if rv:
             return cls(idx, rv)
+        return cls(idx, rv, **cls.read_message(r))
+
+    @staticmethod
+    def read_message(r: Reader) -> dict:
+        """The fields from HasNamedProperties on (shared with RopReloadCachedInformation and
+        RopOpenEmbeddedMessage)."""
         named = r.u8()
         prefix, subject = TypedString.read(r), TypedString.read(r)
         count = r.u16()
@@ -129,7 +135,8 @@ class OpenMessageResponse(RopResponse):
         for _ in range(r.u8()):
             rtype, cpid, reserved = r.u8(), r.u16(), r.u16()
             rows.append(OpenRecipientRow(rtype, cpid, _read_recipient(r, columns), reserved))
-        return cls(idx, rv, named, prefix, subject, count, columns, tuple(rows))
+        return dict(has_named_properties=named, subject_prefix=prefix, normalized_subject=subject,
+                    recipient_count=count, recipient_columns=columns, recipient_rows=tuple(rows))
 
     def encode(self, out: bytearray) -> None:
         out.append(self.ROP_ID)
@@ -137,6 +144,9 @@ class OpenMessageResponse(RopResponse):
         put_u32(out, self.return_value)
         if self.return_value:
             return
+        self.write_message(out)
+
+    def write_message(self, out: bytearray) -> None:
         put_u8(out, self.has_named_properties)
         self.subject_prefix.write(out)
         self.normalized_subject.write(out)
@@ -341,6 +351,42 @@ class SetReadFlagsResponse(RopResponse):
 
 
 @dataclass
+class SetMessageReadFlagRequest(RopRequest):
+    """2.2.6.11.1: ResponseHandleIndex, InputHandleIndex, ReadFlags; ClientData (24) follows only on a
+    public folders logon, which this codec does not carry (private mailboxes only)."""
+
+    ROP_ID = 0x11
+    logon_id: int = wire(U8)
+    response_handle_index: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    read_flags: int = wire(U8)
+
+
+@dataclass
+class SetMessageReadFlagResponse(RopResponse):
+    """handle_index is the ResponseHandleIndex; ReadStatusChanged (then LogonId and ClientData on a
+    public logon only)."""
+
+    ROP_ID = 0x11
+    read_status_changed: int = wire(BOOL)
+
+
+@dataclass
+class ReloadCachedInformationRequest(RopRequest):
+    ROP_ID = 0x10
+    logon_id: int = wire(U8)
+    input_handle_index: int = wire(U8)
+    reserved: int = wire(U16)
+
+
+@dataclass
+class ReloadCachedInformationResponse(OpenMessageResponse):
+    """2.2.6.7.2: the fields of RopOpenMessage's response."""
+
+    ROP_ID = 0x10
+
+
+@dataclass
 class GetMessageStatusRequest(RopRequest):
     ROP_ID = 0x1F
     logon_id: int = wire(U8)
@@ -539,4 +585,5 @@ NAMES = {0x03: "RopOpenMessage", 0x06: "RopCreateMessage", 0x0C: "RopSaveChanges
          0x1F: "RopGetMessageStatus", 0x20: "RopSetMessageStatus", 0x21: "RopGetAttachmentTable",
          0x22: "RopOpenAttachment", 0x23: "RopCreateAttachment", 0x24: "RopDeleteAttachment",
          0x25: "RopSaveChangesAttachment", 0x32: "RopSubmitMessage", 0x34: "RopAbortSubmit",
-         0x47: "RopSetSpooler", 0x6D: "RopGetTransportFolder", 0x49: "RopGetAddressTypes"}
+         0x47: "RopSetSpooler", 0x6D: "RopGetTransportFolder", 0x49: "RopGetAddressTypes",
+         0x11: "RopSetMessageReadFlag", 0x10: "RopReloadCachedInformation"}

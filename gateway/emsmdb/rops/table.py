@@ -33,7 +33,9 @@ async def ensure_view(call, table) -> None:
     if table.view is not None:
         return
     mbx = call.mbx
-    if table.message is not None:
+    if table.fixed_rows is not None:
+        table.view = ListView(list(table.fixed_rows))
+    elif table.message is not None:
         table.view = attachment_view(mbx, table.message)
     elif table.hierarchy:
         table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=_named(mbx, table.restriction),
@@ -79,6 +81,8 @@ def row_props(table, obj, mbx=None) -> dict:
     """The properties of one row: the store's (named ones under the mailbox's tags), plus the ids and row
     type every table row has."""
     props = editing.tagged(mbx, obj.props) if mbx is not None else dict(obj.props)
+    if table.fixed_rows is not None:
+        return props
     if table.message is not None:
         num = props.get(P.PidTagAttachNumber, 0)
         props.setdefault(P.PidTagInstID, num)

@@ -184,6 +184,11 @@ PidTagSendRichInfo = _t(0x3A40, T.Boolean)
 PidTagTransmittableDisplayName = _t(0x3A20, T.String)
 PidTagResponsibility = _t(0x0E0F, T.Boolean)
 
+# --- folder permissions (MS-OXCPERM 2.2.4) ---
+PidTagMemberId = _t(0x6671, T.Integer64)
+PidTagMemberName = _t(0x6672, T.String)
+PidTagMemberRights = _t(0x6673, T.Integer32)
+
 # --- attachments (MS-OXCMSG 2.2.2) ---
 PidTagAttachNumber = _t(0x0E21, T.Integer32)
 PidTagAttachMethod = _t(0x3705, T.Integer32)
