@@ -56,7 +56,7 @@ def _problems(cap) -> None:
 
 def run_decode(args: argparse.Namespace) -> int:
     from .files import load
-    from .mapi import dcerpc_items
+    from .mapi import dcerpc_items, rpch_items
     from .summary import describe, item_text, text_line
     path = Path(args.file)
     if not path.exists():
@@ -69,8 +69,11 @@ def run_decode(args: argparse.Namespace) -> int:
               "as a HAR, or record with `exgate record`; the plain-text parts of the capture follow",
               file=sys.stderr)
     items = [describe(ex) for ex in cap.exchanges]
+    extra = rpch_items(cap)                 # RPC over HTTP channels, in any format
     if cap.format in ("pcap", "pcapng"):
-        items += dcerpc_items(cap)
+        extra += dcerpc_items(cap)
+    if extra:
+        items += extra
         # one timeline across connections (exchanges without a time keep their place at the end)
         items.sort(key=lambda d: (d.get("time") is None, d.get("time") or ""))
     shown = 0
@@ -86,7 +89,7 @@ def run_decode(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(d, ensure_ascii=False))
         else:
-            print(item_text(d) if d.get("kind", "").startswith("dcerpc") else text_line(d))
+            print(item_text(d) if d.get("kind", "").startswith(("dcerpc", "rpch")) else text_line(d))
     if args.html:
         from .html import render
         Path(args.html).write_text(render(selected, cap, path.name), encoding="utf-8")
@@ -94,6 +97,9 @@ def run_decode(args: argparse.Namespace) -> int:
     filtered = f", {shown} shown" if shown != len(items) else ""
     counts = f"{len(cap.exchanges)} exchange(s)"
     calls = sum(1 for d in items if d.get("kind") == "dcerpc-call")
+    rpch = sum(1 for d in items if d.get("kind") == "rpch-call")
+    if rpch:
+        counts += f", {rpch} RPC/HTTP call(s)"
     if cap.format in ("pcap", "pcapng"):
         counts += f", {calls} DCE/RPC call(s) in {cap.meta.get('packets', 0)} packet(s), " \
                   f"{cap.meta.get('tcp_streams', 0)} TCP connection(s)"

@@ -66,14 +66,15 @@ def _hexpre(h: str | None) -> str:
 
 
 def _summary(d: dict) -> tuple[str, bool]:
-    if d.get("kind") == "dcerpc-call":
+    label = "rpc/http" if str(d.get("kind", "")).startswith("rpch") else "dcerpc"
+    if str(d.get("kind", "")).endswith("-call"):
         bad = bool(d.get("fault") or (d.get("return_value") not in (None, "0x00000000")) or d.get("response_error"))
-        s = (f"{escape(d.get('time') or '')} <span class=kind>dcerpc</span> call {d['call_id']} "
+        s = (f"{escape(d.get('time') or '')} <span class=kind>{label}</span> call {d['call_id']} "
              f"{escape(d['interface'])} <b>{escape(d['operation'])}</b> [{escape(d['protection'])}] "
              f"{d['request_bytes']}/{d['response_bytes']} bytes {escape(d['stream'])}")
         return s, bad
-    if d.get("kind") == "dcerpc-pdu":
-        return (f"{escape(d.get('time') or '')} <span class=kind>dcerpc</span> <b>{escape(d['pdu'])}</b> "
+    if str(d.get("kind", "")).endswith("-pdu"):
+        return (f"{escape(d.get('time') or '')} <span class=kind>{label}</span> <b>{escape(d['pdu'])}</b> "
                 f"({escape(d['from'])}, call {d['call_id']}) {escape(d['stream'])}"), False
     req = d.get("request") if isinstance(d.get("request"), dict) else {}
     op = d.get("request_type") or req.get("operation")
@@ -134,7 +135,7 @@ def render(items: list[dict], cap: Capture, title: str) -> str:
             if t is None:
                 continue
             left = 100.0 * (t - t0) / span
-            kind = "dcerpc" if str(d.get("kind", "")).startswith("dcerpc") else ""
+            kind = "dcerpc" if str(d.get("kind", "")).startswith(("dcerpc", "rpch")) else ""
             if _summary(d)[1]:
                 kind += " bad"
             marks.append(f'<a class="{kind.strip()}" href="#x{n}" style="left:calc({left:.3f}% - 1px)" '
@@ -148,7 +149,7 @@ def render(items: list[dict], cap: Capture, title: str) -> str:
         span_text = f", {escape(min(d.get('time') for d in items if d.get('time')))} .. " \
                     f"{escape(max(d.get('time') for d in items if d.get('time')))}"
     meta = (f"{len(cap.exchanges)} HTTP exchange(s), "
-            f"{sum(1 for d in items if d.get('kind') == 'dcerpc-call')} DCE/RPC call(s); format {escape(cap.format)}"
+            f"{sum(1 for d in items if str(d.get('kind', '')).endswith('-call'))} DCE/RPC call(s); format {escape(cap.format)}"
             + span_text)
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f"<title>{escape(title)}</title><style>{CSS}</style><script>{JS}</script></head><body>"

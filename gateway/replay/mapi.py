@@ -26,7 +26,7 @@ from protocols.rops import (
     decode_response_buffer, rop_name,
 )
 from protocols.rops.rows import decode_row
-from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi
+from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi, rts
 
 MAX_HEX = 4096                        # bytes of a ROP or body shown as hex; longer ones are cut and said so
 _TYPES = (0x1F, 0x1E, 0x03, 0x02, 0x0B, 0x40, 0x102, 0x14, 0x48, 0x05, 0x06, 0x0A, 0x0D, 0x101F, 0x101E,
@@ -340,46 +340,111 @@ def dcerpc_items(cap: Capture) -> list[dict]:
         where = f"TCP stream {st.index} ({st.name})"
         for p in conv.problems:
             cap.problems.append(Problem(where, p))
-        for who, off, pdu in conv.events:
-            if pdu.ptype in (0, 2, 3):
-                continue
-            d = st.client if who == "client" else st.server
-            item = {"kind": "dcerpc-pdu", "time": _iso(d.time_at(off)), "conn": st.index, "stream": st.name,
-                    "from": who, "pdu": pdu.name, "call_id": pdu.call_id}
-            if pdu.contexts:
-                item["contexts"] = [{"id": c.context_id, "interface": str(c.abstract),
-                                     "transfer": [str(t) for t in c.transfer]} for c in pdu.contexts]
-            if pdu.results:
-                item["results"] = [{"result": dcerpc.RESULTS.get(r.result, r.result), "transfer": str(r.transfer)}
-                                   for r in pdu.results]
-            if pdu.sec_addr:
-                item["secondary_address"] = pdu.sec_addr.rstrip(b"\x00").decode("latin-1")
-            if pdu.auth:
-                item["auth"] = {"type": pdu.auth.type_name, "level": pdu.auth.level_name,
-                                "token": _auth_token(pdu.auth.value)}
-            items.append(item)
-        offsets = {id(p): o for _w, o, p in conv.events}
-        for call in conv.calls:
-            q0 = call.request[0]
-            off = offsets.get(id(q0), 0)
-            t0 = st.client.time_at(off)
-            item = {"kind": "dcerpc-call", "time": _iso(t0), "conn": st.index, "stream": st.name,
-                    "call_id": call.call_id, "interface": call.interface_name, "interface_uuid": call.interface,
-                    "opnum": call.opnum, "operation": call.operation, "protection": call.protection,
-                    "request_bytes": len(call.request_stub), "response_bytes": len(call.response_stub),
-                    "fragments": len(call.request)}
-            if call.interface_guessed:
-                item["interface_note"] = ("bind not captured: interface guessed from another connection's bind"
-                                          if st.client.dst in bound else
-                                          "bind not captured: interface guessed from the stubs (EcDoRpc ROP buffers)")
-            if q0.auth:
-                item["auth"] = {"type": q0.auth.type_name, "level": q0.auth.level_name}
-            if not call.response:
-                item["note"] = "no answer in the capture"
-            elif call.fault is not None:
-                item["fault"] = f"0x{call.fault:08X}"
-            item.update(_stub_detail(call))
-            items.append(item)
+        note = None
+        if st.client.dst in bound:
+            note = "bind not captured: interface guessed from another connection's bind"
+        elif any(c.interface_guessed for c in conv.calls):
+            note = "bind not captured: interface guessed from the stubs (EcDoRpc ROP buffers)"
+        items += conversation_items(
+            conv, st.name, st.index,
+            lambda who, off, st=st: _iso((st.client if who == "client" else st.server).time_at(off)), note)
+    return items
+
+
+def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, guess_note: str | None = None,
+                       kind: str = "dcerpc") -> list[dict]:
+    """One connection's (or RPC/HTTP virtual connection's) PDUs other than calls, then its calls, as items;
+    ``time_of(who, offset)`` gives the ISO time of a PDU at that offset of a side's bytes."""
+    items = []
+    for who, off, pdu in conv.events:
+        if pdu.ptype in (0, 2, 3):
+            continue
+        item = {"kind": f"{kind}-pdu", "time": time_of(who, off), "conn": conn, "stream": stream,
+                "from": who, "pdu": pdu.name, "call_id": pdu.call_id}
+        if pdu.contexts:
+            item["contexts"] = [{"id": c.context_id, "interface": str(c.abstract),
+                                 "transfer": [str(t) for t in c.transfer]} for c in pdu.contexts]
+        if pdu.results:
+            item["results"] = [{"result": dcerpc.RESULTS.get(r.result, r.result), "transfer": str(r.transfer)}
+                               for r in pdu.results]
+        if pdu.sec_addr:
+            item["secondary_address"] = pdu.sec_addr.rstrip(b"\x00").decode("latin-1")
+        if pdu.auth:
+            item["auth"] = {"type": pdu.auth.type_name, "level": pdu.auth.level_name,
+                            "token": _auth_token(pdu.auth.value)}
+        if pdu.ptype == 20:
+            try:
+                r = rts.decode_rts(pdu.body)
+                item["pdu"] = f"rts {r.name}"
+                item["rts"] = {"flags": r.flag_names, "commands": [{c.name: c.value} for c in r.commands]}
+            except rts.RtsError as exc:
+                item["rts_error"] = str(exc)
+        items.append(item)
+    offsets = {id(p): o for _w, o, p in conv.events}
+    for call in conv.calls:
+        q0 = call.request[0]
+        item = {"kind": f"{kind}-call", "time": time_of("client", offsets.get(id(q0), 0)), "conn": conn,
+                "stream": stream, "call_id": call.call_id, "interface": call.interface_name,
+                "interface_uuid": call.interface, "opnum": call.opnum, "operation": call.operation,
+                "protection": call.protection, "request_bytes": len(call.request_stub),
+                "response_bytes": len(call.response_stub), "fragments": len(call.request)}
+        if call.interface_guessed and guess_note:
+            item["interface_note"] = guess_note
+        if q0.auth:
+            item["auth"] = {"type": q0.auth.type_name, "level": q0.auth.level_name}
+        if not call.response:
+            item["note"] = "no answer in the capture"
+        elif call.fault is not None:
+            item["fault"] = f"0x{call.fault:08X}"
+        item.update(_stub_detail(call))
+        items.append(item)
+    return items
+
+
+def rpch_items(cap: Capture) -> list[dict]:
+    """RPC over HTTP v2 (MS-RPCH): the IN channel's request body (RPC_IN_DATA: CONN/B1, then the client's
+    PDUs) and the OUT channel's answer body (RPC_OUT_DATA: the server's PDUs) of one virtual connection,
+    paired by the virtual connection cookie of CONN/B1 and CONN/A1 (2.2.4), read as one DCE/RPC
+    conversation: RTS PDUs by name, binds, every call down to its ROPs. A channel whose partner is not
+    in the capture is read on its own."""
+    channels: dict[str, dict] = {}
+    order: list[str] = []
+    for ex in cap.exchanges:
+        if ex.method not in ("RPC_IN_DATA", "RPC_OUT_DATA"):
+            continue
+        cookie = None
+        first = dcerpc.split_pdus(ex.request_body)[:1]
+        if first and first[0].pdu is not None and first[0].pdu.ptype == 20:
+            try:
+                cookies = rts.decode_rts(first[0].pdu.body).cookies()
+                cookie = cookies[0] if cookies else None
+            except rts.RtsError:
+                pass
+        key = cookie or f"exchange {ex.seq}"
+        if key not in channels:
+            channels[key] = {}
+            order.append(key)
+        channels[key]["in" if ex.method == "RPC_IN_DATA" else "out"] = ex
+    items = []
+    for key in order:
+        ch = channels[key]
+        cin, cout = ch.get("in"), ch.get("out")
+        client = cin.request_body if cin else b""
+        server = cout.response_body if cout else b""
+        # the OUT channel's own request body (CONN/A1) comes first on the client's side
+        client = (cout.request_body if cout else b"") + client
+        conv = dcerpc.converse(client, server)
+        ref = cin or cout
+        name = f"RPC/HTTP {ref.path}" + (f" (virtual connection {key})" if not key.startswith("exchange") else "")
+        for p in conv.problems:
+            if "cut off" in p:
+                continue        # a channel is a 1 GB body: the capture always ends inside it
+            cap.problems.append(Problem(name, p))
+        t_in = cin.time if cin else None
+        t_out = cout.time if cout else None
+        items += conversation_items(conv, name, ref.conn,
+                                    lambda who, off, a=t_in, b=t_out: (a or b) if who == "client" else (b or a),
+                                    kind="rpch")
     return items
 
 

@@ -302,8 +302,9 @@ def _mapihttp_lines(d: dict) -> list[str]:
 
 def item_text(d: dict) -> str:
     """A DCE/RPC item (a call, or a bind and its answer) as text."""
-    if d["kind"] == "dcerpc-pdu":
-        line = f"@{d['time']}  dcerpc {d['pdu']:<18} {d['stream']}  ({d['from']}, call {d['call_id']})"
+    label = "rpc/http" if d["kind"].startswith("rpch") else "dcerpc"
+    if d["kind"].endswith("-pdu"):
+        line = f"@{d['time']}  {label} {d['pdu']:<18} {d['stream']}  ({d['from']}, call {d['call_id']})"
         lines = [line]
         for c in d.get("contexts") or []:
             lines.append(f"      context {c['id']}: {c['interface']} over {', '.join(c['transfer'])}")
@@ -311,9 +312,11 @@ def item_text(d: dict) -> str:
             lines.append(f"      result: {r['result']} {r['transfer']}")
         if d.get("auth"):
             lines.append(f"      auth: {d['auth']['type']}, level {d['auth']['level']}, {d['auth']['token']}")
+        if d.get("rts"):
+            lines.append("      " + " ".join(f"{k}={_value(v, 40)}" for c in d["rts"]["commands"] for k, v in c.items()))
         return "\n".join(lines)
     auth = f" ({d['auth']['type']}, {d['auth']['level']})" if d.get("auth") else ""
-    lines = [f"@{d['time']}  dcerpc call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
+    lines = [f"@{d['time']}  {label} call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
              f"[{d['protection']}] {d['request_bytes']}/{d['response_bytes']} bytes  {d['stream']}"]
     if d.get("interface_note"):
         lines.append(f"      ({d['interface_note']})")

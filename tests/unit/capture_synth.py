@@ -1,8 +1,9 @@
 """Builds the synthetic MAPI/HTTP captures in captures/ from ruler's recorded exchanges.
 
-``python -m tests.unit.capture_synth`` writes ``captures/ruler-mapihttp.pcap`` (Ethernet, IPv4)
-and ``captures/ruler-mapihttp.pcapng`` (Linux cooked v1 frames over IPv6); the tests check that the
-files in the repository are what this makes (it is deterministic).
+``python -m tests.unit.capture_synth`` writes ``captures/ruler-mapihttp.pcap`` (Ethernet, IPv4),
+``captures/ruler-mapihttp.pcapng`` (Linux cooked v1 frames over IPv6) and ``captures/ruler-rpchttp.pcap``
+(RPC over HTTP v2 channels, below); the tests check that the files in the repository are what this
+makes (it is deterministic).
 
 Each of ruler's eight recordings (fixtures/mapihttp/ruler_exchanges.json) becomes one keep-alive
 connection: a SYN handshake, each request with Content-Length, each answer as Exchange sends it
@@ -139,6 +140,75 @@ def pcapng_bytes() -> bytes:
     return write_pcapng(build(True), application="exgate tests/unit/capture_synth.py")
 
 
+
+# -- RPC over HTTP v2: ruler's recorded channels (fixtures/rpch/*.jsonl) --------------------------
+
+RPCH_FIXTURES = ("rpc_basic_noencrypt_display.jsonl", "rpc_ntlm_noencrypt_check.jsonl", "rpc_basic_encrypt_check.jsonl")
+RPC_OUT_ANSWER = (b"HTTP/1.1 200 Success\r\nContent-Type: application/rpc\r\nContent-Length: 1073741824\r\n\r\n")
+
+
+def _stamp(text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def rpch_frames() -> list[tuple[float, bytes]]:
+    """Each recording's IN channel (RPC_IN_DATA: CONN/B1, then the client's PDUs) and OUT channel
+    (RPC_OUT_DATA with CONN/A1 as its body; the answer's body the server's PDUs) as two TCP connections,
+    every piece sent at the time the recording gives it (the NTLM legs with an empty body left out)."""
+    frames: list[tuple[float, bytes]] = []
+    for r, name in enumerate(RPCH_FIXTURES):
+        rows = [json.loads(x) for x in (ROOT / "fixtures" / "rpch" / name).read_text().splitlines() if x.strip()]
+        conns: dict[str, dict] = {}
+        for row in rows:
+            t = _stamp(row["time"])
+            if row["kind"] == "http" and row["method"] in ("RPC_IN_DATA", "RPC_OUT_DATA"):
+                headers = [(k, v) for k, v in row["headers"]]
+                if dict((k.lower(), v) for k, v in headers).get("content-length") == "0":
+                    continue
+                ch = "in" if row["method"] == "RPC_IN_DATA" else "out"
+                port = 40000 + 10 * r + (0 if ch == "in" else 1)
+                c = {"cli": ("10.0.0.20", port), "cseq": 5000 + port, "sseq": 9000 + port, "t": t}
+                conns[ch] = c
+                _send_tcp(frames, c, "syn", t)
+                head = f"{row['method']} {row['path']} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+                _send_tcp(frames, c, "c", t, (head + "\r\n").encode("latin-1"))
+            elif row["kind"] in ("rpc-in-pdu", "rpc-out-request-body"):
+                _send_tcp(frames, conns["in" if row["kind"] == "rpc-in-pdu" else "out"], "c", t, bytes.fromhex(row["pdu_hex"]))
+            elif row["kind"] == "rpc-out-pdu":
+                c = conns["out"]
+                if not c.get("answered"):
+                    c["answered"] = True
+                    _send_tcp(frames, c, "s", t, RPC_OUT_ANSWER)
+                _send_tcp(frames, c, "s", t, bytes.fromhex(row["pdu_hex"]))
+    frames.sort(key=lambda f: f[0])
+    return frames
+
+
+def _send_tcp(frames, c, what, t, payload=b""):
+    cli, srv = c["cli"], ("10.0.0.1", 80)
+    if what == "syn":
+        frames.append((t, _frame(False, cli[0], srv[0], _tcp(cli[1], srv[1], c["cseq"], 0, 0x02))))
+        frames.append((t + 1e-5, _frame(False, srv[0], cli[0], _tcp(srv[1], cli[1], c["sseq"], c["cseq"] + 1, 0x12))))
+        c["cseq"] += 1
+        c["sseq"] += 1
+        return
+    for k in range(0, len(payload), MSS):
+        piece = payload[k:k + MSS]
+        if what == "c":
+            frames.append((t, _frame(False, cli[0], srv[0], _tcp(cli[1], srv[1], c["cseq"], c["sseq"], 0x18, piece))))
+            c["cseq"] += len(piece)
+        else:
+            frames.append((t, _frame(False, srv[0], cli[0], _tcp(srv[1], cli[1], c["sseq"], c["cseq"], 0x18, piece))))
+            c["sseq"] += len(piece)
+        t += 1e-6
+
+
+def rpch_pcap_bytes() -> bytes:
+    return write_pcap([Packet(i, tm, 1, f, len(f)) for i, (tm, f) in enumerate(rpch_frames(), 1)])
+
+
 if __name__ == "__main__":
     (ROOT / "captures" / "ruler-mapihttp.pcap").write_bytes(pcap_bytes())
     (ROOT / "captures" / "ruler-mapihttp.pcapng").write_bytes(pcapng_bytes())
+    (ROOT / "captures" / "ruler-rpchttp.pcap").write_bytes(rpch_pcap_bytes())
