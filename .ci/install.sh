@@ -15,7 +15,9 @@ APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-man
     davmail evolution-ews evolution-data-server python3-gi gir1.2-edataserver-1.2
     gir1.2-ecal-2.0 gir1.2-ebook-1.2 gir1.2-camel-1.2 dbus
     # the headless browser that opens `exgate decode --html` reports (tests/unit/test_capture_html.py)
-    chromium chromium-driver)
+    chromium chromium-driver
+    # libmspack's OAB decompressor: an independent reader of our OAB files (tests/unit/test_oab_libmspack.py)
+    libmspack0)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

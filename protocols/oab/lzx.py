@@ -11,9 +11,11 @@ ulSourceCRC, ulTargetCRC (of the whole uncompressed source and target Full Detai
 PATCH_BLK records of ulPatchSize, ulTargetSize, ulSourceSize, ulCRC (of the target block) and
 ulPatchSize bytes of an LZX DELTA stream that makes the target block from the next ulSourceSize
 source bytes as its dictionary. A PATCH_BLK has no "stored" flag, so our writer emits a real LZX
-bitstream made only of LZX *uncompressed* blocks (block type 3): the E8 translation bit (0), the
-3-bit type, the 24-bit size, padding to a 16-bit boundary, R0/R1/R2 (1, 1, 1), the bytes, a pad byte
-when the size is odd; the bitstream is 16-bit little-endian words read from the top bit. It uses no
+DELTA bitstream made only of LZX *uncompressed* blocks (block type 3), one per 32 KiB frame: the
+frame's 16-bit chunk size, the E8 translation bit (0, first frame only), the 3-bit type, the 24-bit
+size, padding to a 16-bit boundary, R0/R1/R2 (1, 1, 1), the bytes, a pad byte when the size is odd;
+the bitstream is 16-bit little-endian words read from the top bit. libmspack's OAB decompressor
+(a different implementation, used by a test as an oracle) reads both our Full files and our patches. It uses no
 source bytes (ulSourceSize 0): correct, but as large as the target block.
 
 What we cannot do: decode real LZX compressed data (verbatim/aligned blocks, or LZX_BLK ulFlags 1).
@@ -150,20 +152,20 @@ class _BitWriter:
 
 
 def lzx_stored_stream(data: bytes) -> bytes:
-    """An LZX bitstream of uncompressed blocks (type 3) that decodes to ``data``."""
-    w = _BitWriter()
-    w.bits(0, 1)                                  # no E8 call translation
+    """An LZX DELTA bitstream of uncompressed blocks (type 3) that decodes to ``data``: one 32 KiB frame
+    at a time, each frame led by its 16-bit chunk size (LZX DELTA's addition to LZX: the bytes of the
+    frame's compressed data after the size), the first frame's E8 bit (0) after it."""
     out = bytearray()
-    first = True
     for i in range(0, max(len(data), 1), BLOCK_MAX):
         chunk = data[i:i + BLOCK_MAX]
-        if not first:
-            w = _BitWriter()
+        w = _BitWriter()
+        if i == 0:
+            w.bits(0, 1)                              # no E8 call translation
         w.bits(_LZX_UNCOMPRESSED, 3)
         w.bits(len(chunk), 24)
         w.align()
-        out += w.words + struct.pack("<III", 1, 1, 1) + chunk + (b"\x00" if len(chunk) % 2 else b"")
-        first = False
+        frame = bytes(w.words) + struct.pack("<III", 1, 1, 1) + chunk + (b"\x00" if len(chunk) % 2 else b"")
+        out += struct.pack("<H", len(frame) & 0xFFFF) + frame
     return bytes(out)
 
 
@@ -193,10 +195,13 @@ class _BitReader:
 def lzx_read_stored(b: bytes, size: int, where: str = "LZX stream") -> bytes:
     """Decode an LZX bitstream made of uncompressed blocks to ``size`` bytes."""
     r = _BitReader(b)
-    if r.bits(1):
-        r.bits(32)                                 # E8 translation size; nothing to undo without calls
     out = bytearray()
+    first = True
     while len(out) < size:
+        r.bits(16)                                 # the frame's chunk size (LZX DELTA)
+        if first and r.bits(1):
+            r.bits(32)                             # E8 translation size; nothing to undo without calls
+        first = False
         kind = r.bits(3)
         if kind != _LZX_UNCOMPRESSED:
             raise LzxUnsupported(f"{where}: LZX block of type {kind} ({ {1: 'verbatim', 2: 'aligned offset'}.get(kind, 'invalid') }): "
@@ -206,6 +211,8 @@ def lzx_read_stored(b: bytes, size: int, where: str = "LZX stream") -> bytes:
         p = r.pos + 12                              # R0, R1, R2
         if p + n > len(b):
             raise OabError(f"{where}: uncompressed block of {n} bytes, {len(b) - p} left")
+        if n > BLOCK_MAX or (len(out) % BLOCK_MAX) + n > BLOCK_MAX:
+            raise LzxUnsupported(f"{where}: an uncompressed block across a 32 KiB frame; not read here")
         out += b[p:p + n]
         r.pos = p + n + (n % 2)
     if len(out) != size:

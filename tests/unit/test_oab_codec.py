@@ -137,14 +137,14 @@ def test_lzx_reader_says_it_cannot_read_real_lzx_blocks():
 
 
 def test_lzx_uncompressed_block_bitstream_spelled_out():
-    # E8 bit 0, block type 3 (011), size 3 in 24 bits, 4 pad bits -> words 0x3000 0x0030 (little-endian),
-    # then R0 R1 R2 = 1, the bytes and a pad byte (odd size)
+    # the frame's chunk size (20), then E8 bit 0, block type 3 (011), size 3 in 24 bits, 4 pad bits -> words
+    # 0x3000 0x0030 (little-endian), then R0 R1 R2 = 1, the bytes and a pad byte (odd size)
     s = L.lzx_stored_stream(b"abc")
-    assert s == bytes.fromhex("00303000") + struct.pack("<III", 1, 1, 1) + b"abc\x00"
+    assert s == bytes.fromhex("1400" "00303000") + struct.pack("<III", 1, 1, 1) + b"abc\x00"
     assert L.lzx_read_stored(s, 3) == b"abc"
     big = bytes(range(256)) * 200
     assert L.lzx_read_stored(L.lzx_stored_stream(big), len(big)) == big
-    verbatim = bytes.fromhex("0010") + bytes(30)          # block type 1 (verbatim) after the E8 bit
+    verbatim = bytes.fromhex("1e000010") + bytes(30)          # block type 1 (verbatim) after the E8 bit
     with pytest.raises(L.LzxUnsupported, match="verbatim"):
         L.lzx_read_stored(verbatim, 10)
 
