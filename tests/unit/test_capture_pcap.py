@@ -215,11 +215,11 @@ def test_seeded_damage_never_raises():
     """Random byte changes and cuts in every capture: the readers and the decode report, never raise."""
     import random
 
-    from gateway.replay.mapi import dcerpc_items
+    from gateway.replay.mapi import dcerpc_items, rpch_items
     from gateway.replay.summary import describe
     rng = random.Random(20261205)
-    files = [RULER_PCAP, RULER_NG, OUTLOOK, ZEEK_NG]
-    for i in range(120):
+    files = [RULER_PCAP, RULER_NG, OUTLOOK, ZEEK_NG, CAPTURES / "ruler-rpchttp.pcap"]
+    for i in range(150):
         f = files[i % len(files)]
         data = bytearray(f.read_bytes())
         for _ in range(rng.randint(1, 20)):
@@ -229,3 +229,4 @@ def test_seeded_damage_never_raises():
         cap = read(f.name, bytes(data))
         [describe(e) for e in cap.exchanges]
         dcerpc_items(cap)
+        rpch_items(cap)
