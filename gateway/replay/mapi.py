@@ -301,7 +301,7 @@ def _stub_detail(call: dcerpc.Call) -> dict:
                 out["return_value"] = f"0x{r.return_value:08X}"
         elif name == "EMSMDB" and call.opnum in (0, 10):
             out["request"] = plain(rpc_emsmdb.decode_connect_request(call.request_stub))
-            if call.response_stub and call.opnum == 0:
+            if call.response_stub:            # EcDoConnectEx's answer starts as EcDoConnect's (MS-OXCRPC 3.1.4.1)
                 out["response"] = plain(rpc_emsmdb.decode_connect_response(call.response_stub))
         elif name == "NSPI" and call.opnum == 0:
             out["request"] = plain(rpc_nspi.decode_bind_request(call.request_stub))

@@ -202,7 +202,7 @@ class ConnectResponse:
 
 
 def decode_connect_response(stub: bytes) -> ConnectResponse:
-    """EcDoConnect's answer: pcxh, cmsPollsMax, cRetry, cmsRetryDelay, icxr (u16, padded), then the
+    """EcDoConnect's (and EcDoConnectEx's, whose extra fields come after these) answer: pcxh, cmsPollsMax, cRetry, cmsRetryDelay, icxr (u16, padded), then the
     unique pointers to szDNPrefix and szDisplayName with their strings; the return value last."""
     off = 20 + 12 + 4
     strings: list[str | None] = []

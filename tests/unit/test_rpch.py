@@ -73,6 +73,7 @@ def test_channels_paired_and_decoded_down_to_rops():
                                                "EcDoDisconnect"]
     assert len({c["stream"] for c in calls}) == 2          # two virtual connections, each IN + OUT channel
     assert calls[0]["request"]["user_dn"].endswith("/cn=u")
+    assert calls[0]["response"]["display_name"] == "Recorder User" and calls[0]["response"]["return_value"] == 0
     assert [r["rop"] for r in calls[1]["rops"]] == ["RopLogon"] and calls[1]["rops"][0]["return_value"] == "0x00000000"
     assert [r["rop"] for r in calls[3]["rops"]] == ["RopGetRulesTable", "RopSetColumns", "RopQueryRows"]
     rts = [i["pdu"] for i in items if i["kind"] == "rpch-pdu" and i["pdu"].startswith("rts")]
