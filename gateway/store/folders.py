@@ -15,6 +15,7 @@ from gateway.backends.base import DavCollection, ImapFolderInfo
 
 
 FOLDER_TYPE_ROOT = 0  # PidTagFolderType (MS-OXCFOLD 2.2.2.2.1.3)
+FOLDER_TYPE_SEARCH = 2
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from protocols.mapi import ids as wire
 from protocols.mapi.props import core as P
 from protocols.mapi.values import encode_value
 
-from . import folders as layout
+from . import folders as layout, searchfolders
 from .errors import FolderExists, InvalidOperation, NotFound, StoreError, WellKnownFolder
 from .ids import FIRST_FREE_GLOBCNT, Counter, MailboxIdentity
 from .model import MessageContent
@@ -288,7 +288,8 @@ class Mailbox:
             P.PidTagChangeKey: ident.change_key(f.cn),
             P.PidTagChangeNumber: ident.change_number(f.cn),
             P.PidTagPredecessorChangeList: self._pcl_with(pcl, f.cn),
-            P.PidTagFolderType: layout.FOLDER_TYPE_ROOT if f.kind == "root" else 1,
+            P.PidTagFolderType: layout.FOLDER_TYPE_ROOT if f.kind == "root" else
+            layout.FOLDER_TYPE_SEARCH if searchfolders.is_search(f) else 1,
             P.PidTagObjectType: P.MAPI_FOLDER,
             P.PidTagAttributeHidden: f.role is not None and layout.BY_ROLE[f.role].parent == "root",
         }
@@ -652,10 +653,53 @@ class Mailbox:
         tags, or NamedProp for named properties)."""
         from .tables import ContentsView
         f = await self.get_folder(fid)
+        if searchfolders.is_search(f) and not associated:
+            return await self._search_view(f, restriction, sorts, sync)
         self._index_own_rows(f)
         if sync and not associated:
             await self._adapters[f.kind].sync(f)
         return ContentsView(self, f, restriction, tuple(sorts), associated)
+
+    # ------------------------------------------------------------ search folders
+    async def create_search_folder(self, parent_fid: int, name: str, container_class: str = "IPF.Note") -> Folder:
+        """A search folder (searchfolders.py), empty until it is given criteria."""
+        for child in await self.child_folders(parent_fid):
+            if child.display_name.lower() == name.lower():
+                raise FolderExists(f"a folder named {name!r} already exists here")
+        parent = await self.get_folder(parent_fid)
+        globcnt = self.insert_folder(parent.globcnt, "local", searchfolders.PREFIX + "{}", name, container_class)
+        return await self.get_folder(self.ident.fid(globcnt))
+
+    async def set_search_criteria(self, fid: int, criteria: "searchfolders.SearchCriteria") -> None:
+        f = await self.get_folder(fid)
+        if not searchfolders.is_search(f):
+            raise InvalidOperation("not a search folder")
+        searchfolders.check_scope(criteria, fid)
+        for scope_fid in criteria.scope:
+            await self.get_folder(scope_fid)                    # NotFound for a folder not in the mailbox
+        self.update_folder_row(f.globcnt, ref=searchfolders.encode(self, criteria))
+
+    async def search_criteria(self, fid: int) -> "searchfolders.SearchCriteria | None":
+        """The criteria of a search folder (None: never set); InvalidOperation for another folder."""
+        f = await self.get_folder(fid)
+        if not searchfolders.is_search(f):
+            raise InvalidOperation("not a search folder")
+        return searchfolders.decode(self, f.ref)
+
+    async def _search_view(self, f: Folder, restriction, sorts, sync: bool):
+        from protocols.mapi.restrictions import AndRestriction
+        from .tables import ContentsView
+        criteria = searchfolders.decode(self, f.ref)
+        if criteria is None or criteria.stopped:
+            return ContentsView(self, f, restriction, tuple(sorts), scope=(-1,))     # nothing
+        folders = await searchfolders.scope_folders(self, criteria)
+        for sf in folders:
+            self._index_own_rows(sf)
+            if sync:
+                await self._adapters[sf.kind].sync(sf)
+        both = [r for r in (criteria.restriction, restriction) if r is not None]
+        where = both[0] if len(both) == 1 else (AndRestriction(tuple(both)) if both else None)
+        return ContentsView(self, f, where, tuple(sorts), scope=tuple(sf.globcnt for sf in folders) or (-1,))
 
     def _index_own_rows(self, f: Folder) -> None:
         """A folder not indexed yet (a database from before the index, or one that gained index columns):

@@ -1,5 +1,5 @@
-"""Folder ROPs (MS-OXCROPS 2.2.4): RopOpenFolder, RopGetHierarchyTable, RopGetContentsTable, RopCreateFolder,
-RopDeleteFolder."""
+"""Folder ROPs (MS-OXCROPS 2.2.4): RopOpenFolder, RopGetHierarchyTable, RopGetContentsTable, RopCreateFolder
+(generic and search folders), RopDeleteFolder."""
 from __future__ import annotations
 
 from protocols.mapi.props import core as P
@@ -42,7 +42,7 @@ async def get_contents_table(call, req: F.GetContentsTableRequest):
                                       row_count=table.view.count())
 
 
-FOLDER_GENERIC = 1                      # RopCreateFolder FolderType (2 = search folder)
+FOLDER_GENERIC, FOLDER_SEARCH = 1, 2       # RopCreateFolder FolderType
 DEL_MESSAGES, DEL_FOLDERS = 0x01, 0x04    # RopDeleteFolder DeleteFolderFlags (MS-OXCFOLD 2.2.1.3.1)
 
 
@@ -50,8 +50,8 @@ async def create_folder(call, req: F.CreateFolderRequest):
     """A generic folder under the open folder, with the parent's container class (Outlook sets its own
     with SetProperties after); OpenExisting answers the folder of that name if there is one."""
     parent = call.obj(req.input_handle_index, "folder")
-    if req.folder_type != FOLDER_GENERIC:
-        raise RopError(EC_NO_SUPPORT, "search folders are not supported yet")
+    if req.folder_type not in (FOLDER_GENERIC, FOLDER_SEARCH):
+        raise RopError(EC_NO_SUPPORT, f"FolderType {req.folder_type}")
     name = (req.display_name or "").strip()
     if not name:
         raise RopError(EC_INVALID_PARAM, "a folder needs a name")
@@ -61,7 +61,11 @@ async def create_folder(call, req: F.CreateFolderRequest):
         folder, is_existing = existing, 1
     else:
         parent_folder = await call.mbx.get_folder(parent.fid)
-        folder = await call.mbx.create_folder(parent.fid, name, parent_folder.container_class or "IPF.Note")
+        cls = parent_folder.container_class or "IPF.Note"
+        if req.folder_type == FOLDER_SEARCH:             # Outlook's Reminders, To-Do, Unread Mail ...
+            folder = await call.mbx.create_search_folder(parent.fid, name, cls)
+        else:
+            folder = await call.mbx.create_folder(parent.fid, name, cls)
         is_existing = 0                     # a name already there and no OpenExisting: ecDuplicateName
     call.put(req.output_handle_index, parent.logon_id, FolderObj(parent.logon_id, folder.fid))
     return F.CreateFolderResponse(handle_index=req.output_handle_index, return_value=0, folder_id=folder.fid,

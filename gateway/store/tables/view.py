@@ -103,6 +103,7 @@ class ContentsView:
     sorts: tuple = ()                               # SortOrder, ...
     associated: bool = False
     _cache: list[Item] | None = field(default=None, repr=False)   # the Python-filtered rows, when needed
+    scope: tuple = ()                               # a search folder's: the GLOBCNTs of the folders it reads
 
     def __post_init__(self) -> None:
         self._where = compile_restriction(self.restriction)
@@ -114,8 +115,10 @@ class ContentsView:
         return self._where.exact and self._order is not None
 
     def _base(self) -> tuple[str, tuple]:
-        sql = f"mailbox_id = ? AND fid = ? AND associated = ? AND ({SHOWN})"
-        params: tuple = (self.mbx.mailbox_id, self.folder.globcnt, 1 if self.associated else 0)
+        folders = self.scope or (self.folder.globcnt,)
+        sql = (f"mailbox_id = ? AND fid IN ({', '.join('?' * len(folders))}) AND associated = ? "
+               f"AND ({SHOWN})")
+        params: tuple = (self.mbx.mailbox_id, *folders, 1 if self.associated else 0)
         if self._where.sql is not None:
             sql += f" AND {self._where.sql}"
             params += self._where.params
