@@ -85,6 +85,9 @@ def encode_value(ptype: int, value, *, wide: bool = False, codepage: str = "cp12
             return b"".join(parts)
         if ptype in (T.Null, T.Unspecified):
             return b""
+        if ptype in (0x00FD, 0x00FE):     # PtypRestriction, PtypRuleAction (MS-OXCDATA 2.11.1)
+            from . import ruleaction
+            return ruleaction.encode_value(ptype, value, wide=wide)
     except (struct.error, AttributeError, TypeError, UnicodeError) as exc:
         raise PropValueError(f"cannot encode {value!r} as type 0x{ptype:04X}: {exc}") from None
     raise PropValueError(f"unsupported property type 0x{ptype:04X}")
@@ -152,6 +155,12 @@ def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage:
         return out, off
     if ptype in (T.Null, T.Unspecified):
         return None, off
+    if ptype in (0x00FD, 0x00FE):         # PtypRestriction, PtypRuleAction (MS-OXCDATA 2.11.1)
+        from . import ruleaction
+        try:
+            return ruleaction.decode_value(ptype, buf, off, wide=wide)
+        except ValueError as exc:
+            raise PropValueError(f"bad value of type 0x{ptype:04X}: {exc}") from None
     raise PropValueError(f"unsupported property type 0x{ptype:04X}")
 
 

@@ -189,6 +189,20 @@ PidTagMemberId = _t(0x6671, T.Integer64)
 PidTagMemberName = _t(0x6672, T.String)
 PidTagMemberRights = _t(0x6673, T.Integer32)
 
+# --- server-side rules (MS-OXORULE 2.2.1.3.1) ---
+PidTagRuleId = _t(0x6674, T.Integer64)
+PidTagRuleSequence = _t(0x6676, T.Integer32)
+PidTagRuleState = _t(0x6677, T.Integer32)
+PidTagRuleUserFlags = _t(0x6678, T.Integer32)
+PidTagRuleCondition = _t(0x6679, T.Restriction)
+PidTagRuleActions = _t(0x6680, T.RuleAction)
+PidTagRuleProvider = _t(0x6681, T.String)
+PidTagRuleName = _t(0x6682, T.String)
+PidTagRuleLevel = _t(0x6683, T.Integer32)
+PidTagRuleProviderData = _t(0x6684, T.Binary)
+PidTagMessageToMe = _t(0x0057, T.Boolean)
+PidTagMessageCcMe = _t(0x0058, T.Boolean)
+
 # --- attachments (MS-OXCMSG 2.2.2) ---
 PidTagAttachNumber = _t(0x0E21, T.Integer32)
 PidTagAttachMethod = _t(0x3705, T.Integer32)
