@@ -2,7 +2,7 @@
 
 ``read(name, data)`` picks the reader by content: exgate's JSON lines (``jsonl``), HAR (``har``),
 pcap and pcapng (``network``: TCP reassembly, HTTP/1.1 exchanges; other TCP connections such as
-DCE/RPC in ``Capture.streams``).
+DCE/RPC in ``Capture.streams``), Fiddler's SAZ archives (``saz``).
 The first test recorder's directories (one text file per request) go through ``recorder.read_recorder``.
 """
 from __future__ import annotations
@@ -13,13 +13,16 @@ from .model import Capture, Exchange, Problem
 from .network import read_network
 from .pcap import sniff as sniff_packets
 from .recorder import read_recorder
+from .saz import looks_like_saz, read_saz
 
-__all__ = ["Capture", "Exchange", "Problem", "read", "read_har", "read_jsonl", "read_network", "read_recorder", "sniff"]
+__all__ = ["Capture", "Exchange", "Problem", "read", "read_har", "read_jsonl", "read_network", "read_recorder", "read_saz", "sniff"]
 
 
 def sniff(name: str, data: bytes) -> str | None:
     if sniff_packets(data):
         return sniff_packets(data)
+    if name.lower().endswith(".saz") or looks_like_saz(data):
+        return "saz"
     if name.lower().endswith((".pcap", ".pcapng", ".cap")):
         return "pcap"                 # read_network says what is wrong with its header
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -40,7 +43,9 @@ def read(name: str, data: bytes) -> Capture:
         return read_jsonl(data)
     if kind in ("pcap", "pcapng"):
         return read_network(data)
+    if kind == "saz":
+        return read_saz(data)
     if kind == "recorder":
         return read_recorder([(name, data)])
     return Capture("unknown", problems=[Problem(name, "not a capture format exgate reads "
-                                                      "(JSON lines, HAR, pcap, pcapng, or a recorder directory)")])
+                                                      "(JSON lines, HAR, pcap, pcapng, SAZ, or a recorder directory)")])

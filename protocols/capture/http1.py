@@ -242,3 +242,14 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem]) -> list[E
 
 def direction_summary(d: Direction) -> str:
     return f"{len(d.data)} bytes"
+
+
+def parse_message(data: bytes, *, response: bool, method: str = "") -> Message | None:
+    """One whole HTTP message as a file holds it (Fiddler's raw/NN_c.txt, NN_s.txt): None when its head
+    is not complete. A message whose framing says more than the bytes hold keeps what is there."""
+    no_body = False
+    if response:
+        m = _STATUS_LINE.match(data[:data.find(b"\n")].rstrip(b"\r")) if b"\n" in data else None
+        status = int(m.group(1)) if m else 0
+        no_body = method.upper() == "HEAD" or 100 <= status < 200 or status in (204, 304)
+    return _message(data, 0, response=response, no_body=no_body, lost=lambda a, b: 0)
