@@ -31,6 +31,9 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     dec.add_argument("--rop", action="append", default=[], metavar="NAME",
                      help="only exchanges and calls with this ROP (RopLogon, or Logon), showing only those ROPs; "
                           "repeatable")
+    dec.add_argument("--user", action="append", default=[], metavar="NAME",
+                     help="only what this user sent (from X-User-Identity, a Basic or NTLM sign-in, which holds for "
+                          "its connection); a part of the name is enough; repeatable")
     dec.add_argument("--html", metavar="OUT",
                      help="write one self-contained HTML report (collapsible exchanges, hex beside the decoded "
                           "fields, a timeline) to OUT instead of printing the exchanges")
@@ -69,6 +72,12 @@ def run_decode(args: argparse.Namespace) -> int:
               "as a HAR, or record with `exgate record`; the plain-text parts of the capture follow",
               file=sys.stderr)
     items = [describe(ex) for ex in cap.exchanges]
+    signed_in: dict = {}                    # a sign-in holds for its connection (NTLM, Negotiate, Basic)
+    for d in items:
+        if d.get("user") and d.get("conn") is not None:
+            signed_in[d["conn"]] = d["user"]
+        elif d.get("conn") in signed_in:
+            d["user"] = signed_in[d["conn"]]
     extra = rpch_items(cap)                 # RPC over HTTP channels, in any format
     if cap.format in ("pcap", "pcapng"):
         extra += dcerpc_items(cap)
@@ -132,6 +141,8 @@ def select(d: dict, args) -> dict | None:
         ops = [d.get("request_type"), d.get("operation"), req.get("operation"), d.get("pdu")]
         if not any(op and any(w.lower() == op.lower() for w in args.operation) for op in ops):
             return None
+    if args.user and not _match(d.get("user"), args.user):
+        return None
     if args.rop:
         rops = [r for r in d.get("rops") or [] if _rop_match(r["rop"], args.rop)]
         if not rops:

@@ -15,6 +15,7 @@ import struct
 import uuid
 
 from protocols.capture.http1 import iso_time as _iso
+from protocols.capture.identity import ntlm_user, request_user
 from protocols.capture.model import Capture, Exchange, Problem
 from protocols.mapi.props import name_of
 from protocols.mapihttp import emsmdb as mh_emsmdb
@@ -352,10 +353,11 @@ def dcerpc_items(cap: Capture) -> list[dict]:
 
 
 def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, guess_note: str | None = None,
-                       kind: str = "dcerpc") -> list[dict]:
+                       kind: str = "dcerpc", default_user: str | None = None) -> list[dict]:
     """One connection's (or RPC/HTTP virtual connection's) PDUs other than calls, then its calls, as items;
     ``time_of(who, offset)`` gives the ISO time of a PDU at that offset of a side's bytes."""
     items = []
+    user = next((u for _w, _o, p in conv.events if p.auth and (u := ntlm_user(p.auth.value))), None) or default_user
     for who, off, pdu in conv.events:
         if pdu.ptype in (0, 2, 3):
             continue
@@ -379,6 +381,8 @@ def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, gu
                 item["rts"] = {"flags": r.flag_names, "commands": [{c.name: c.value} for c in r.commands]}
             except rts.RtsError as exc:
                 item["rts_error"] = str(exc)
+        if user:
+            item["user"] = user
         items.append(item)
     offsets = {id(p): o for _w, o, p in conv.events}
     for call in conv.calls:
@@ -390,6 +394,8 @@ def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, gu
                 "response_bytes": len(call.response_stub), "fragments": len(call.request)}
         if call.interface_guessed and guess_note:
             item["interface_note"] = guess_note
+        if user:
+            item["user"] = user     # the NTLM AUTHENTICATE of the connection's bind/auth3, or the HTTP sign-in
         if q0.auth:
             item["auth"] = {"type": q0.auth.type_name, "level": q0.auth.level_name}
         if not call.response:
@@ -442,9 +448,12 @@ def rpch_items(cap: Capture) -> list[dict]:
             cap.problems.append(Problem(name, p))
         t_in = cin.time if cin else None
         t_out = cout.time if cout else None
+        http_user = request_user(cin.request_headers) if cin else None
+        if http_user is None and cout:
+            http_user = request_user(cout.request_headers)
         items += conversation_items(conv, name, ref.conn,
                                     lambda who, off, a=t_in, b=t_out: (a or b) if who == "client" else (b or a),
-                                    kind="rpch")
+                                    kind="rpch", default_user=http_user)
     return items
 
 

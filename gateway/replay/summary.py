@@ -11,6 +11,7 @@ import json
 
 from protocols.autodiscover import pox as ad_pox
 from protocols.autodiscover import soap as ad_soap
+from protocols.capture.identity import request_user
 from protocols.capture.model import Exchange
 from protocols.ews.envelope import SoapFault, fault_code, parse_request, parse_response
 from protocols.ews.ns import child, children, local, text
@@ -170,6 +171,9 @@ def describe(ex: Exchange) -> dict:
     auth = ex.request_header("Authorization")
     if auth:
         out["auth"] = auth.split(None, 1)[0]
+    user = request_user(ex.request_headers)
+    if user:
+        out["user"] = user
     if ex.status == 401:
         out["note"] = "sign-in leg (401)"
     if ex.notes:
@@ -196,6 +200,8 @@ def _short(v: str, n: int = 24) -> str:
 def text_line(d: dict) -> str:
     """One exchange as text (a first line and indented details)."""
     head = f"#{d['seq']:<4} {d['method']:<6} {d['path']}  [{d['endpoint']}] -> {d['status'] if d['status'] is not None else 'no answer'}"
+    if d.get("user"):
+        head += f"  (as {d['user']})"
     lines = [head]
     req, resp = d.get("request"), d.get("response")
     if d["endpoint"] == "ews" and isinstance(req, dict):
@@ -316,6 +322,8 @@ def item_text(d: dict) -> str:
             lines.append("      " + " ".join(f"{k}={_value(v, 40)}" for c in d["rts"]["commands"] for k, v in c.items()))
         return "\n".join(lines)
     auth = f" ({d['auth']['type']}, {d['auth']['level']})" if d.get("auth") else ""
+    if d.get("user"):
+        auth += f" as {d['user']}"
     lines = [f"@{d['time']}  {label} call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
              f"[{d['protection']}] {d['request_bytes']}/{d['response_bytes']} bytes  {d['stream']}"]
     if d.get("interface_note"):

@@ -182,3 +182,23 @@ def test_outlook_2003_request_rops_cover_every_byte():
             assert shown == buf[2:size].hex(), (st.name, call.call_id)
             checked += 1
     assert checked == 165
+
+
+def test_who_each_request_speaks_for(capsys):
+    import base64 as b64
+
+    from protocols.capture.identity import authorization_user, ntlm_user, request_user
+    assert authorization_user("Basic " + b64.b64encode(b"alice@example.test:secret").decode()) == "alice@example.test"
+    assert authorization_user("NTLM") is None and authorization_user("Basic !!!") is None
+    assert request_user([("X-User-Identity", "bob@example.test"), ("Authorization", "NTLM")]) == "bob@example.test"
+    assert ntlm_user(b"NTLMSSP\x00\x01\x00\x00\x00" + bytes(60)) is None      # a NEGOTIATE names nobody
+    # ruler's MAPI/HTTP sign-in (Basic), Outlook 2003's NTLM AUTHENTICATE in its binds' auth3
+    assert cli.main(["decode", "--json", "--user", "u@example.test", str(RULER)]) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 46
+    cap = read(OUTLOOK.name, OUTLOOK.read_bytes())
+    items = dcerpc_items(cap)
+    users = {i.get("user") for i in items if i["kind"] == "dcerpc-call"}
+    assert users == {"CNAMIS\\ALeonard", None}       # the connections whose sign-in is not in the capture: None
+    assert {i["operation"] for i in items if i.get("user") and "operation" in i} >= {"EcDoConnect", "NspiBind", "EcDoRpc"}
+    zeek = read("z.pcapng", (CAPTURES / "zeek-dcerpc-ntlm.pcapng").read_bytes())
+    assert {i.get("user") for i in dcerpc_items(zeek)} == {"BLACKCLOVER\\Administrator"}
