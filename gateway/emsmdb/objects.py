@@ -117,7 +117,9 @@ class TableObj:
     columns: tuple | None = None
     restriction: object = None
     sorts: tuple = ()
-    view: object = None              # gateway.store.tables ContentsView / HierarchyView
+    categories: int = 0              # SortOrderSet CCategories / CExpanded: a categorized table
+    expanded: int = 0
+    view: object = None              # gateway.store.tables ContentsView / CategorizedView / HierarchyView
     position: int = 0                # the cursor of a hierarchy table (a ContentsView keeps its own)
     synced: bool = False
     bookmarks: dict = field(default_factory=dict)

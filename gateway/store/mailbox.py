@@ -660,6 +660,13 @@ class Mailbox:
             await self._adapters[f.kind].sync(f)
         return ContentsView(self, f, restriction, tuple(sorts), associated)
 
+    async def categorized_view(self, fid: int, restriction=None, sorts=(), *, categories: int = 1,
+                               expanded: int = 0, sync: bool = True):
+        """A contents table grouped by its first ``categories`` sort keys (tables.CategorizedView), the
+        first ``expanded`` levels open (MS-OXCTABL 3.2.5.3)."""
+        from .tables.categories import CategorizedView
+        return CategorizedView(await self.contents_view(fid, restriction, sorts, sync=sync), categories, expanded)
+
     # ------------------------------------------------------------ search folders
     async def create_search_folder(self, parent_fid: int, name: str, container_class: str = "IPF.Note") -> Folder:
         """A search folder (searchfolders.py), empty until it is given criteria."""

@@ -352,6 +352,9 @@ class ExpandRowResponse(RopResponse):
         put_u16(out, self.row_count)
         out += self.row_data
 
+    def rows(self, columns, **kw):
+        return decode_rows(self.row_data, self.row_count, columns, **kw)[0]
+
 
 @dataclass
 class CollapseRowRequest(RopRequest):

@@ -16,7 +16,7 @@ from protocols.mapi.props import core as P
 from protocols.mapi.restrictions import ORDER_DESCENDING, SortOrder, SortOrderSet
 from protocols.rops import (decode_ext_buffer, decode_request_buffer, decode_response_buffer, encode_buffer,
                             encode_ext_buffer)
-from protocols.rops import folder as F, logon as L, table as T, property as PR
+from protocols.rops import folder as F, logon as L, table as T, property as PR, stream as S
 from protocols.rops.buffer import RopErrorResponse, UnknownRop
 from protocols.rops.common import ReleaseRequest
 
@@ -177,8 +177,8 @@ async def test_connect_logon_inbox_sorted_and_hierarchy(demo_gateway, embedded):
     assert out.rops[0].return_value == 0 and out.rops[0].folder_id == inbox_fid
     assert isinstance(out.rops[1], RopErrorResponse) and out.rops[1].return_value == 0x80040102
 
-    # a ROP with a codec but no handler yet (RopExpandRow) answers ecNotSupported, the next still runs
-    got = await c.execute([T.ExpandRowRequest(LOGON_ID, 0, 10, 1), L.GetReceiveFolderRequest(LOGON_ID, 0, "")],
+    # a ROP with a codec but no handler yet (RopCloneStream) answers ecNotSupported, the next still runs
+    got = await c.execute([S.CloneStreamRequest(LOGON_ID, 0, 1), L.GetReceiveFolderRequest(LOGON_ID, 0, "")],
                           [logon_h])
     assert got.rops[0].return_value == 0x80040102 and got.rops[1].return_value == 0
 

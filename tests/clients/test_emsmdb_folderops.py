@@ -224,3 +224,46 @@ async def test_properties_names_status_and_small_send_rops(demo_gateway):
     assert props.row((named_tag, P.PidTagHasAttachments)).values == (42, True)
     assert att.row((P.PidTagAttachDataBinary,)).values == (b"0123",)
     assert set_status.message_status_flags == 0 and status.message_status_flags == 0x1000
+
+
+async def test_categorized_table_expand_collapse_and_state(demo_gateway):
+    """RopSortTable with CCategories 1 (grouped by subject, collapsed): a header per subject; RopExpandRow
+    adds its members with their rows, RopCollapseRow takes them away, the collapse state comes back."""
+    tag = uuid.uuid4().hex[:6]
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    subjects = [f"cat {tag} a", f"cat {tag} a", f"cat {tag} b"]
+    _, folder_h, _, mids = await make_folder_with_messages(c, logon_h, lr, f"Cat {tag}", subjects)
+    cols = (P.PidTagInstID, P.PidTagRowType, P.PidTagDepth, P.PidTagSubject, P.PidTagContentCount)
+    grouped = SortOrderSet((SortOrder(P.PidTagSubject, 0), SortOrder(P.PidTagMid, 0)), categorized=1, expanded=0)
+    got = await c.execute([
+        F.GetContentsTableRequest(LOGON_ID, 0, 1, 0),
+        T.SetColumnsRequest(LOGON_ID, 1, 0, cols),
+        T.SortTableRequest(LOGON_ID, 1, 0, grouped),
+        T.QueryRowsRequest(LOGON_ID, 1, 0x01, 1, 50),                     # NoAdvance
+    ], [folder_h, NO])
+    assert all(r.return_value == 0 for r in got.rops), [hex(r.return_value) for r in got.rops]
+    headers = [r.values for r in got.rops[3].rows(cols)]
+    assert [(h[1], h[3], h[4]) for h in headers] == [(4, subjects[0], 2), (4, subjects[2], 1)]  # collapsed
+    cat_a = headers[0][0]
+    table_h = got.handles[1]
+    got = await c.execute([
+        T.SetColumnsRequest(LOGON_ID, 0, 0, cols),
+        T.ExpandRowRequest(LOGON_ID, 0, 10, cat_a),
+        T.QueryRowsRequest(LOGON_ID, 0, 0x01, 1, 50),
+        T.GetCollapseStateRequest(LOGON_ID, 0, cat_a, 0),
+        T.CollapseRowRequest(LOGON_ID, 0, cat_a),
+        T.ExpandRowRequest(LOGON_ID, 0, 10, 12345),
+    ], [table_h])
+    _, expanded, rows, state, collapsed, missing = got.rops
+    assert expanded.expanded_row_count == 2 and expanded.row_count == 2
+    assert sorted(r.values[3] for r in expanded.rows(cols)) == [subjects[0], subjects[1]]
+    assert [r.values[1] for r in rows.rows(cols)] == [3, 1, 1, 4]     # expanded header, 2 leaves, header
+    assert state.return_value == 0
+    assert collapsed.collapsed_row_count == 2 and missing.return_value == EC_NOT_FOUND
+    got = await c.execute([T.SetColumnsRequest(LOGON_ID, 0, 0, cols),
+                           T.SetCollapseStateRequest(LOGON_ID, 0, state.collapse_state),
+                           T.QueryRowsRequest(LOGON_ID, 0, 0x01, 1, 50)], [table_h])
+    assert got.rops[1].return_value == 0 and got.rops[1].bookmark
+    assert len(got.rops[2].rows(cols)) == 2                              # the state had everything collapsed

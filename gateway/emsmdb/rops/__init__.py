@@ -3,11 +3,11 @@ codec module per family). A handler is ``async def handler(call: RopCall, reques
 it raises ``execute.RopError`` (or a store error) to answer with an error code."""
 from __future__ import annotations
 
-from . import (attachment, common, compose, extra, folder, folderops, logon, message, named, property, search,
-               store, stream, submit, table, tablenav)
+from . import (attachment, categories, common, compose, extra, folder, folderops, logon, message, named, property,
+               search, store, stream, submit, table, tablenav)
 
-_FAMILIES = (common, logon, store, folder, folderops, search, table, tablenav, property, named, message, compose,
-             attachment, submit, extra, stream)
+_FAMILIES = (common, logon, store, folder, folderops, search, table, tablenav, categories, property, named, message,
+             compose, attachment, submit, extra, stream)
 
 
 def _build() -> dict:

@@ -41,6 +41,10 @@ async def ensure_view(call, table) -> None:
         table.view = await mbx.hierarchy_view(table.fid, deep=table.deep, restriction=_named(mbx, table.restriction),
                                               sorts=_named_sorts(mbx, table.sorts))
         table.position = 0
+    elif table.categories and not table.associated:
+        table.view = await mbx.categorized_view(table.fid, _named(mbx, table.restriction),
+                                                _named_sorts(mbx, table.sorts), categories=table.categories,
+                                                expanded=table.expanded, sync=not table.synced)
     else:
         table.view = await mbx.contents_view(table.fid, _named(mbx, table.restriction), _named_sorts(mbx, table.sorts),
                                              associated=table.associated, sync=not table.synced)
@@ -92,6 +96,10 @@ def row_props(table, obj, mbx=None) -> dict:
     if table.hierarchy:
         props.setdefault(P.PidTagFolderId, obj.fid)
         props.setdefault(P.PidTagInstID, obj.fid)
+    elif obj.kind == "category":
+        # a header row: its PidTagInstID is the CategoryId RopExpandRow/RopCollapseRow name it by
+        props.setdefault(P.PidTagInstID, int.from_bytes(props.get(P.PidTagInstanceKey, b"")[:8], "little"))
+        props.setdefault(P.PidTagFolderId, obj.fid)
     else:
         props.setdefault(P.PidTagMid, obj.mid)
         props.setdefault(P.PidTagFolderId, obj.fid)
@@ -116,6 +124,8 @@ async def set_columns(call, req: T.SetColumnsRequest):
 async def sort_table(call, req: T.SortTableRequest):
     table = _table(call, req)
     table.sorts = tuple(req.sort_order_set.sorts)
+    table.categories = req.sort_order_set.categorized if not table.hierarchy else 0
+    table.expanded = req.sort_order_set.expanded
     table.view = None
     table.bookmarks.clear()                 # bookmarks do not survive a new order (MS-OXCTABL 3.2.5.3)
     await ensure_view(call, table)
@@ -200,6 +210,7 @@ async def query_columns_all(call, req: T.QueryColumnsAllRequest):
 async def reset_table(call, req: T.ResetTableRequest):
     table = _table(call, req)
     table.columns, table.restriction, table.sorts, table.view = None, None, (), None
+    table.categories = table.expanded = 0
     table.bookmarks.clear()
     await ensure_view(call, table)
     return T.ResetTableResponse(handle_index=req.input_handle_index, return_value=0)

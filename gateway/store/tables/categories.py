@@ -37,6 +37,7 @@ class CategorizedView:
     categories: int                                  # the first sorts that group (1..)
     expanded: int                                    # of those, how many levels start expanded
     _collapsed: set = field(default_factory=set)     # header paths the client collapsed
+    position: int = 0                                # the cursor, as a ROP table keeps one
     _opened: set = field(default_factory=set)        # header paths the client expanded below `expanded`
     _outline: list | None = field(default=None, repr=False)
 
@@ -135,6 +136,13 @@ class CategorizedView:
                 if value is not None:
                     props[R.lookup_key(s.tag)] = value
         return Item(0, 0, self.view.folder.fid, "category", False, props)
+
+    def index_of(self, key: bytes) -> int | None:
+        """Where a header row is among the visible rows (from the outline; no row decoded)."""
+        for n, (kind, thing) in enumerate(self._visible()):
+            if kind == "header" and thing.key == key:
+                return n
+        return None
 
     def _find(self, key: bytes) -> _Header | None:
         return next((h for h in self._build() if h.key == key), None)
