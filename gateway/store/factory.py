@@ -116,4 +116,5 @@ async def open_mailbox(db: StateDB, cfg: Config, cred: Credentials) -> Mailbox:
     from .retry import RetryPolicy
     mbx.login = cred.login
     mbx.submit_retry = RetryPolicy.from_config(cfg)
+    mbx.sieve_account = (cfg, cred)      # server-side rules reach ManageSieve as this user (sieve_rules)
     return mbx

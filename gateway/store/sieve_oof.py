@@ -11,6 +11,10 @@ Coexistence with a user's own script: only one Sieve script is active at a time
 before is remembered in the marker; turning OOF off makes that script active again
 (or none, when there was none). A user's own script is never changed or deleted.
 
+Server-side rules (gateway/store/sieve_rules.py) live in ``exgate-rules``; while it exists exgate-oof
+includes it first and stays active even with automatic replies off, so the rules, the automatic
+replies and the user's own script all run, in that order.
+
 Mapping of the EWS settings (MS-OXWSOOF 2.2.4):
 - OofState Disabled: the script stays on the server for reading back, inactive.
 - Enabled: the rules apply to every message.
@@ -46,6 +50,7 @@ from .oof import OofSettings
 log = logging.getLogger(__name__)
 
 SCRIPT_NAME = "exgate-oof"
+RULES_SCRIPT = "exgate-rules"       # sieve_rules.SCRIPT_NAME
 MARKER = "# exgate-oof-settings: "
 SUBJECT_PREFIX = "Automatic reply"
 _HTML = re.compile(r"<\s*(html|body|div|p|br|span|table|font|b|i|u|a|strong|em)\b", re.I)
@@ -93,12 +98,13 @@ def _reason(text: str) -> tuple[bool, str]:
 
 
 def render(settings: OofSettings, *, addresses: Sequence[str], internal_domains: Sequence[str] | None = None,
-           previous: str | None = None, include: bool = True, days: int = 1) -> str:
+           previous: str | None = None, include: bool = True, days: int = 1, with_rules: bool = False) -> str:
     """The exgate-oof script for ``settings``.
 
     addresses: the user's own addresses (vacation :addresses, RFC 5230 section 4.5);
     internal_domains: sender domains that get InternalReply (default: the addresses' domains);
-    previous: the user's script to include after our rules (RFC 6609), when ``include``."""
+    previous: the user's script to include after our rules (RFC 6609), when ``include``;
+    with_rules: include the exgate-rules script first."""
     addresses = [a for a in dict.fromkeys(a.strip() for a in addresses) if a]
     domains = list(dict.fromkeys(d.lower() for d in (internal_domains or [a.rpartition("@")[2] for a in addresses])
                                  if d))
@@ -146,6 +152,11 @@ def render(settings: OofSettings, *, addresses: Sequence[str], internal_domains:
             if indent:
                 rules.append("}")
     tail: list[str] = []
+    if with_rules:
+        need.append("include")
+        rules_first = [f"include :personal :optional {sieve_string(RULES_SCRIPT)};"]
+    else:
+        rules_first = []
     if previous and include:
         need.append("include")
         tail.append(f"include :personal :optional {sieve_string(previous)};")
@@ -156,8 +167,8 @@ def render(settings: OofSettings, *, addresses: Sequence[str], internal_domains:
     ]
     if need:
         lines.append(f"require {_string_list(list(dict.fromkeys(need)))};")
-    lines += rules + tail
-    if not rules and not tail:
+    lines += rules_first + rules + tail
+    if not rules and not tail and not rules_first:
         lines.append("keep;")
     return "\r\n".join(lines) + "\r\n"
 
@@ -211,10 +222,11 @@ async def write(client: ManageSieveClient, settings: OofSettings, *, addresses: 
     include = "include" in client.capabilities.sieve or not client.capabilities.sieve
     if previous and not include:
         log.warning("ManageSieve server lacks 'include': %r is not run while automatic replies are on", previous)
+    has_rules = include and RULES_SCRIPT in names
     script = render(settings, addresses=addresses, internal_domains=internal_domains, previous=previous,
-                    include=include)
+                    include=include, with_rules=has_rules)
     await client.put_script(SCRIPT_NAME, script)
-    if settings.state == "Disabled":
+    if settings.state == "Disabled" and not has_rules:
         if active == SCRIPT_NAME:
             await client.set_active(previous)     # theirs again, or none
     elif active != SCRIPT_NAME:

@@ -4,10 +4,10 @@ it raises ``execute.RopError`` (or a store error) to answer with an error code."
 from __future__ import annotations
 
 from . import (attachment, categories, common, compose, extra, folder, folderops, logon, message, named, property,
-               search, store, stream, submit, table, tablenav)
+               rules, search, store, stream, submit, table, tablenav)
 
 _FAMILIES = (common, logon, store, folder, folderops, search, table, tablenav, categories, property, named, message,
-             compose, attachment, submit, extra, stream)
+             compose, attachment, submit, extra, stream, rules)
 
 
 def _build() -> dict:
