@@ -14,8 +14,9 @@ APT_PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-man
     # evolution-ews under evolution-data-server, scripted through python3-gi
     davmail evolution-ews evolution-data-server python3-gi gir1.2-edataserver-1.2
     gir1.2-ecal-2.0 gir1.2-ebook-1.2 gir1.2-camel-1.2 dbus
-    # the headless browser that opens `exgate decode --html` reports (tests/unit/test_capture_html.py)
-    chromium chromium-driver
+    # the headless browser that opens `exgate decode --html` reports (tests/unit/test_capture_html.py),
+    # and tshark, which decrypts TLS captures for `exgate decode --keylog` (tests/unit/test_capture_tls.py)
+    chromium chromium-driver tshark
     # libmspack's OAB decompressor: an independent reader of our OAB files (tests/unit/test_oab_libmspack.py)
     libmspack0)
 
@@ -43,6 +44,7 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${EXGATE_FORCE_APT:-}" = 1 ]; then
     as_root debconf-set-selections <<'EOF'
 slapd slapd/no_configuration boolean true
 postfix postfix/main_mailer_type select No configuration
+wireshark-common wireshark-common/install-setuid boolean false
 EOF
     # A policy-rc.d that answers 101 keeps postinst scripts from starting
     # daemons (invoke-rc.d and deb-systemd-invoke both honour it). Only ours

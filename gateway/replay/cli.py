@@ -38,7 +38,8 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                      help="write one self-contained HTML report (collapsible exchanges, hex beside the decoded "
                           "fields, a timeline) to OUT instead of printing the exchanges")
     dec.add_argument("--keylog", metavar="FILE",
-                     help="TLS key log (SSLKEYLOGFILE) of a pcap/pcapng capture of HTTPS; see the README")
+                     help="TLS key log (SSLKEYLOGFILE format) of a pcap/pcapng capture of HTTPS: its TLS "
+                          "connections are decrypted through tshark (which must be installed)")
     rep = sub.add_parser("replay", formatter_class=fmt,
                          help="send the client's side of a recorded EWS session to a gateway and compare the answers")
     rep.add_argument("file", help="capture file or recorder directory")
@@ -67,10 +68,11 @@ def run_decode(args: argparse.Namespace) -> int:
         return 2
     cap = load(path)
     if args.keylog:
-        print(f"exgate: --keylog {args.keylog}: exgate does not decrypt TLS itself; decrypt with Wireshark "
-              "(Preferences, Protocols, TLS, (Pre)-Master-Secret log filename) and export the HTTP objects "
-              "as a HAR, or record with `exgate record`; the plain-text parts of the capture follow",
-              file=sys.stderr)
+        if cap.format in ("pcap", "pcapng"):
+            from .tls import decrypt
+            decrypt(path, Path(args.keylog), cap)
+        else:
+            print(f"exgate: --keylog applies to pcap/pcapng captures; {path} is {cap.format}", file=sys.stderr)
     items = [describe(ex) for ex in cap.exchanges]
     signed_in: dict = {}                    # a sign-in holds for its connection (NTLM, Negotiate, Basic)
     for d in items:

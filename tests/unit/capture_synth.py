@@ -208,6 +208,75 @@ def rpch_pcap_bytes() -> bytes:
     return write_pcap([Packet(i, tm, 1, f, len(f)) for i, (tm, f) in enumerate(rpch_frames(), 1)])
 
 
+# -- TLS: exchangelib's recorded EWS exchanges over TLS 1.3, with the client's key log -----------------
+
+def make_tls_capture(workdir: Path) -> None:
+    """Write captures/tls-exchangelib.pcapng and .keys (not deterministic: TLS picks fresh keys; run by
+    hand, ``python -c "from tests.unit.capture_synth import make_tls_capture as m; from pathlib import Path;
+    m(Path('/tmp/x'))"``): the first three answered exchanges of captures/clients/exchangelib carried between
+    two in-memory SSL objects (ssl.MemoryBIO; the client writes the key log), the encrypted bytes framed
+    into TCP segments of 1,200 bytes, with a SYN/SYN-ACK before them."""
+    import ssl
+
+    from gateway.http.tls import ensure_self_signed
+    from gateway.replay.files import load
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = workdir
+    cert, key = tmp / 'c.crt', tmp / 'c.key'
+    ensure_self_signed(cert, key, ['mail.example.test'])
+    keys = tmp / 'keys.log'
+    if keys.exists(): keys.unlink()
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key)
+    cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); cctx.check_hostname = False; cctx.verify_mode = ssl.CERT_NONE
+    cctx.keylog_filename = str(keys)
+    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    cli = cctx.wrap_bio(c_in, c_out, server_hostname='mail.example.test')
+    srv = sctx.wrap_bio(s_in, s_out, server_side=True)
+    frames = []
+    t = 1764900000.0
+    C, S = ('10.0.0.20', 40443), ('10.0.0.1', 443)
+    seq = {'c': 1000, 's': 5000}
+    def send(who, data):
+        nonlocal t
+        for k in range(0, len(data), 1200):
+            piece = data[k:k+1200]; t += 0.001
+            if who == 'c':
+                frames.append((t, _frame(False, C[0], S[0], _tcp(C[1], S[1], seq['c'], seq['s'], 0x18, piece)))); seq['c'] += len(piece)
+            else:
+                frames.append((t, _frame(False, S[0], C[0], _tcp(S[1], C[1], seq['s'], seq['c'], 0x18, piece)))); seq['s'] += len(piece)
+    def pump():
+        moved = True
+        while moved:
+            moved = False
+            d = c_out.read()
+            if d: send('c', d); s_in.write(d); moved = True
+            d = s_out.read()
+            if d: send('s', d); c_in.write(d); moved = True
+    frames.append((t, _frame(False, C[0], S[0], _tcp(C[1], S[1], seq['c'], 0, 0x02)))); seq['c'] += 1
+    frames.append((t, _frame(False, S[0], C[0], _tcp(S[1], C[1], seq['s'], seq['c'], 0x12)))); seq['s'] += 1
+    for _ in range(10):
+        for o in (cli, srv):
+            try: o.do_handshake()
+            except ssl.SSLWantReadError: pass
+        pump()
+    exs = [e for e in load(ROOT / 'captures' / 'clients' / 'exchangelib').exchanges if e.status == 200][:3]
+    for e in exs:
+        head = f"{e.method} {e.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in e.request_headers if k.lower() not in ('content-length', 'transfer-encoding')) + f"Content-Length: {len(e.request_body)}\r\n\r\n"
+        cli.write(head.encode('latin-1') + e.request_body); pump()
+        got = b''
+        while True:
+            try: got += srv.read(65536)
+            except ssl.SSLWantReadError: break
+        rhead = f"HTTP/1.1 {e.status} OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in e.response_headers if k.lower() not in ('content-length', 'transfer-encoding')) + f"Content-Length: {len(e.response_body)}\r\n\r\n"
+        srv.write(rhead.encode('latin-1') + e.response_body); pump()
+        try:
+            while cli.read(65536): pass
+        except ssl.SSLWantReadError: pass
+    pkts = [Packet(i, tm, 1, fr, len(fr)) for i, (tm, fr) in enumerate(frames, 1)]
+    (ROOT / 'captures' / 'tls-exchangelib.pcapng').write_bytes(write_pcapng(pkts, application='exgate (TLS 1.3 over memory BIOs)'))
+    (ROOT / 'captures' / 'tls-exchangelib.keys').write_text(keys.read_text())
+
+
 if __name__ == "__main__":
     (ROOT / "captures" / "ruler-mapihttp.pcap").write_bytes(pcap_bytes())
     (ROOT / "captures" / "ruler-mapihttp.pcapng").write_bytes(pcapng_bytes())

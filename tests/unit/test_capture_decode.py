@@ -160,7 +160,7 @@ def test_tls_capture_message(tmp_path, capsys):
     assert "1 TLS connection(s)" in err and "--keylog" in err and "tshark" in err
     assert cli.main(["decode", "--keylog", str(tmp_path / "keys.log"), str(f)]) == 1
     err = capsys.readouterr().err
-    assert "does not decrypt TLS itself" in err
+    assert "keys.log: no such file" in err or "tshark is not installed" in err
 
 
 def test_outlook_2003_request_rops_cover_every_byte():
