@@ -11,6 +11,7 @@ both binary lengths and multi-value counts.
 """
 from __future__ import annotations
 
+import codecs
 import struct
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -48,18 +49,24 @@ _FIXED = {
 }
 
 
+# the same, precompiled (property bags and table rows decode many values: this is their hot path)
+_FIXED_S = {int(k): struct.Struct(v) for k, v in _FIXED.items()}
+_WRAP = {int(T.Integer64): 1 << 63, int(T.Integer32): 1 << 31, int(T.Integer16): 1 << 15}
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_utf16 = codecs.utf_16_le_decode       # the C decoder itself (bytes.decode goes through a Python wrapper)
+
+
 def encode_value(ptype: int, value, *, wide: bool = False, codepage: str = "cp1252") -> bytes:
     """Encode one value of ``ptype`` (without tag)."""
     try:
-        if ptype in _FIXED:
-            fmt = _FIXED[ptype]
-            if ptype == T.Integer64 and value >= 1 << 63:  # ids are unsigned on the wire
-                value -= 1 << 64
-            if ptype == T.Integer32 and value >= 1 << 31:
-                value -= 1 << 32
-            if ptype == T.Integer16 and value >= 1 << 15:
-                value -= 1 << 16
-            return struct.pack(fmt, value)
+        s = _FIXED_S.get(ptype)
+        if s is not None:
+            half = _WRAP.get(ptype)
+            if half is not None and value >= half:         # ids are unsigned on the wire
+                value -= half << 1
+            return s.pack(value)
         if ptype == T.Boolean:
             return b"\x01" if value else b"\x00"
         if ptype == T.Time:
@@ -100,11 +107,12 @@ def _need(buf, off: int, n: int) -> None:
 
 def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage: str = "cp1252"):
     """Decode one value of ``ptype`` at ``off``; returns (value, new offset)."""
-    if ptype in _FIXED:
-        fmt = _FIXED[ptype]
-        n = struct.calcsize(fmt)
-        _need(buf, off, n)
-        (v,) = struct.unpack_from(fmt, buf, off)
+    s = _FIXED_S.get(ptype)
+    if s is not None:
+        n = s.size
+        if off + n > len(buf):
+            _need(buf, off, n)
+        (v,) = s.unpack_from(buf, off)
         if ptype == T.Integer64 and v < 0:
             v += 1 << 64  # keep 64-bit ids unsigned in Python
         return v, off + n
@@ -113,7 +121,7 @@ def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage:
         return buf[off] != 0, off + 1
     if ptype == T.Time:
         _need(buf, off, 8)
-        (ft,) = struct.unpack_from("<Q", buf, off)
+        (ft,) = _U64.unpack_from(buf, off)
         return filetime_to_datetime(ft), off + 8
     if ptype == T.Guid:
         _need(buf, off, 16)
@@ -125,7 +133,7 @@ def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage:
             end = data.find(b"\x00\x00", end + 1)
         if end < 0:
             raise PropValueError(f"buffer too short: unterminated PtypString at {off}")
-        return data[off:end].decode("utf-16-le", "replace"), end + 2
+        return _utf16(data[off:end], "replace", True)[0], end + 2
     if ptype == T.String8:
         end = bytes(buf).find(b"\x00", off) if not isinstance(buf, bytes) else buf.find(b"\x00", off)
         if end < 0:
@@ -186,10 +194,14 @@ def encode_bag(props: dict[int, object]) -> bytes:
 
 def decode_bag(buf) -> dict[int, object]:
     _need(buf, 0, 4)
-    (count,) = struct.unpack_from("<I", buf, 0)
+    (count,) = _U32.unpack_from(buf, 0)
     off = 4
     props: dict[int, object] = {}
-    for _ in range(count):
-        tag, value, off = decode_tagged(buf, off, wide=True)
-        props[tag] = value
+    size = len(buf)
+    tag_at = _U32.unpack_from
+    for _ in range(count):            # decode_tagged, inline: every row of a table index comes through here
+        if off + 4 > size:
+            _need(buf, off, 4)
+        (tag,) = tag_at(buf, off)
+        props[tag], off = decode_value(tag & 0xFFFF, buf, off + 4, wide=True)
     return props
