@@ -17,7 +17,8 @@
    client does); the gateway's own row building from property bags (gateway.emsmdb.props.property_row);
    and the request buffers of the read above (encode_buffer / decode_request_buffer), which are a few
    dozen bytes each, so their MB/s is mostly per-buffer overhead (buffers/s is printed too).
-   --profile prints where the time goes (cProfile) for every path below the 50 MB/s goal.
+   --profile prints where the time goes (cProfile) for every path below the 50 MB/s goal, and in the
+   gateway process over more held reads of part 1 (after the timed ones).
 3. Memory per idle session: S sessions (default 200) each Connect + RopLogon + RopRegisterNotification
    + an open Inbox contents table (columns set, sorted, a 50-row page read) and a NotificationWait in
    flight on its own connection (the server holds it up to app[NOTIFICATION_WAIT], default 300 s). The
@@ -45,6 +46,7 @@ import json
 import os
 import pickle
 import pstats
+import re
 import shutil
 import ssl
 import statistics
@@ -176,8 +178,9 @@ async def mapi_read(base_url: str, http, *, check: int | None = None) -> tuple[i
 
 
 def held_fetch(conn) -> int:
+    """UID FETCH 1:* on a connection with INBOX selected; the number of messages answered."""
     typ, data = conn.uid("FETCH", "1:*", FIELDS)
-    return sum(1 for d in data if isinstance(d, tuple))
+    return sum(1 for d in data if re.match(rb"\d+ \(", d[0] if isinstance(d, tuple) else d or b""))
 
 
 async def _timed(fn):
@@ -186,9 +189,11 @@ async def _timed(fn):
     return time.perf_counter() - t, out
 
 
-async def queryrows(base_url: str, imap_host: str, imap_port: int, n: int, rounds: int) -> dict:
+async def queryrows(base_url: str, imap_host: str, imap_port: int, n: int, rounds: int,
+                    child: "GatewayChild | None" = None) -> dict:
     """Part 1 against a gateway at ``base_url`` in front of the IMAP server holding alice's n messages (none
-    read through the gateway or fetched yet). Times in seconds."""
+    read through the gateway or fetched yet). Times in seconds. With ``child``, the gateway process is
+    profiled (cProfile) over ``rounds`` more held reads, after the timed ones: ``out["gateway_profile"]``."""
     out: dict = {"messages": n, "rounds": rounds}
     out["direct_cold"], _ = await _timed(lambda: asyncio.to_thread(direct_fetch, imap_host, imap_port))
     async with http_session() as http:
@@ -213,6 +218,11 @@ async def queryrows(base_url: str, imap_host: str, imap_port: int, n: int, round
                 hd.append((await _timed(lambda: asyncio.to_thread(held_fetch, held)))[0])
                 hm.append((await _timed(lambda: read_table(c, logon_h, inbox)))[0])
             out["direct_held"], out["mapi_held"] = statistics.median(hd), statistics.median(hm)
+            if child is not None:
+                await asyncio.to_thread(child.ask, "prof-start")
+                for _ in range(rounds):
+                    await read_table(c, logon_h, inbox)
+                out["gateway_profile"] = (await asyncio.to_thread(child.ask, "prof-stop"))["text"]
         finally:
             await asyncio.to_thread(held.logout)
             await c.post("Disconnect", M.DisconnectRequest().encode())
@@ -356,6 +366,14 @@ def codec(n: int, seconds: float = 1.0) -> dict:
     return out
 
 
+def _top(prof: cProfile.Profile, top: int, order: str = "tottime") -> str:
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats(order).print_stats(top)
+    lines = [ln for ln in s.getvalue().splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
+    return "\n".join("     " + ln for ln in lines[start:start + top + 1]) + "\n"
+
+
 def profile(n: int, names, top: int = 8) -> str:
     """cProfile of the named codec paths, the functions with the most time of their own."""
     paths = codec_paths(n)[0]
@@ -368,11 +386,7 @@ def profile(n: int, names, top: int = 8) -> str:
             fn()
         prof.disable()
         text.write(f"\n   cProfile of {name} (20 tables), by own time:\n")
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(top)
-        lines = [ln for ln in s.getvalue().splitlines() if ln.strip()]
-        start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
-        text.write("\n".join("     " + ln for ln in lines[start:start + top + 1]) + "\n")
+        text.write(_top(prof, top))
     return text.getvalue()
 
 
@@ -461,6 +475,13 @@ async def _child(cfg_file: str, data_dir: str, port: int) -> None:
             if cmd == "trace":
                 tracemalloc.start()
                 answer: dict = {}
+            elif cmd == "prof-start":
+                prof = cProfile.Profile()
+                prof.enable()
+                answer = {}
+            elif cmd == "prof-stop":
+                prof.disable()
+                answer = {"text": _top(prof, 25, "cumulative") + _top(prof, 15, "tottime")}
             else:       # "mem"
                 gc.collect()
                 answer = {"rss_kib": _status_kib("VmRSS"), "sessions": len(table),
@@ -589,7 +610,7 @@ class Backend:
 
 
 async def run(messages: int, rounds: int, session_count: int, backend: str = "auto", port: int = 0,
-              seconds: float = 1.0, tmp: Path | None = None, quiet: bool = False) -> dict:
+              seconds: float = 1.0, tmp: Path | None = None, quiet: bool = False, profile_gateway: bool = False) -> dict:
     """Every part; returns the figures (and prints them unless ``quiet``)."""
     tmp = Path(tmp or tempfile.mkdtemp(prefix="bench-emsmdb-"))
     be = Backend(backend, tmp)
@@ -602,7 +623,8 @@ async def run(messages: int, rounds: int, session_count: int, backend: str = "au
             print(f"{be.kind} backend: seeded {messages} messages into alice's Inbox in {time.perf_counter() - t:.1f} s")
         child = await asyncio.to_thread(GatewayChild, be.cfg, tmp / "gateway", port)
         figures = {"backend": be.kind}
-        figures["queryrows"] = await queryrows(child.base_url, be.host, be.port, messages, rounds)
+        figures["queryrows"] = await queryrows(child.base_url, be.host, be.port, messages, rounds,
+                                               child if profile_gateway else None)
         figures["codec"] = codec(messages, seconds)
         figures["sessions"] = await sessions(child, session_count)
     finally:
@@ -629,10 +651,14 @@ def main() -> None:
     ap.add_argument("--backend", choices=("auto", "dovecot", "embedded"), default="auto")
     ap.add_argument("--port", type=int, default=0, help="the gateway's port (0: a free one)")
     ap.add_argument("--seconds", type=float, default=1.0, help="how long each codec path is timed")
-    ap.add_argument("--profile", action="store_true", help="cProfile the codec paths below the goal")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile the gateway over the held reads, and the codec paths below the goal")
     a = ap.parse_args()
-    figures = asyncio.run(run(a.messages, a.rounds, a.sessions, a.backend, a.port, a.seconds))
+    figures = asyncio.run(run(a.messages, a.rounds, a.sessions, a.backend, a.port, a.seconds,
+                              profile_gateway=a.profile))
     if a.profile:
+        print(f"\n   cProfile of the gateway process over {a.rounds} held table reads (its event loop's thread):\n"
+              + figures["queryrows"]["gateway_profile"])
         slow = [k for k, v in figures["codec"]["paths"].items() if v["mb_s"] < GOAL_MB]
         print(profile(a.messages, slow) if slow else "\n   every codec path is over the goal")
 
