@@ -219,7 +219,7 @@ async def move_folder(ctx: EwsContext, *, copy: bool = False):
         f = await ctx.folder(ref)
         dest = await ctx.folder(dest_ref[0])
         if copy:
-            new = await _copy_tree(ctx, f, dest)
+            new = await ctx.mbx.copy_folder(f.fid, dest.fid)
         else:
             if f.role:
                 raise ResponseError("ErrorMoveDistinguishedFolder", "Distinguished folders cannot be moved.")
@@ -231,16 +231,6 @@ async def move_folder(ctx: EwsContext, *, copy: bool = False):
         out = sub(folders, t("Folder"))
         sub(out, t("FolderId"), Id=ctx.folder_id(new.fid), ChangeKey=ctx.folder_change_key(new))
     return await for_each(ctx, refs, one, what="folder")
-
-
-async def _copy_tree(ctx: EwsContext, src, dest):
-    new = await ctx.mbx.create_folder(dest.fid, src.display_name, src.container_class or "IPF.Note")
-    items = await ctx.mbx.list_items(src.fid)
-    if items:
-        await ctx.mbx.move_items([i.mid for i in items], new.fid, copy=True)
-    for c in await ctx.mbx.child_folders(src.fid):
-        await _copy_tree(ctx, c, new)
-    return await ctx.mbx.get_folder(new.fid)
 
 
 async def copy_folder(ctx: EwsContext):

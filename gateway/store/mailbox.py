@@ -374,6 +374,20 @@ class Mailbox:
         await self._adapters[f.kind].rename_folder(f, new_name or f.display_name, parent)
         return await self.get_folder(fid)
 
+    async def copy_folder(self, fid: int, dest_fid: int, new_name: str | None = None, *,
+                          recursive: bool = True) -> Folder:
+        """A copy of a folder (its messages, and its subfolders when ``recursive``) under ``dest_fid``
+        (EWS CopyFolder, RopCopyFolder); a name already there raises FolderExists. -> the new folder."""
+        src = await self.get_folder(fid)
+        new = await self.create_folder(dest_fid, new_name or src.display_name, src.container_class or "IPF.Note")
+        mids = [i.mid for i in (await self.contents_view(src.fid)).rows(0, None)]
+        if mids:
+            await self.move_items(mids, new.fid, copy=True)
+        if recursive:
+            for child in await self.child_folders(src.fid):
+                await self.copy_folder(child.fid, new.fid)
+        return await self.get_folder(new.fid)
+
     def update_folder_row(self, globcnt: int, **fields) -> None:
         if not fields:
             return

@@ -82,6 +82,11 @@ async def test_move_copy_delete_empty_seen_over_imap(gw):
     assert await asyncio.to_thread(imap_subjects, gw, f"Src {tag}") == [subjects[1]]
     assert await asyncio.to_thread(imap_subjects, gw, f"Dst {tag}") == sorted([subjects[0], subjects[1], subjects[2]])
 
+    # CopyFolder: Src copied beside itself under another name, with its message
+    got = await c.execute([F.CopyFolderRequest(LOGON_ID, 0, 0, 0, 1, 1, src_fid, f"Copied {tag}")], [inbox_h])
+    assert got.rops[0].return_value == 0, hex(got.rops[0].return_value)
+    assert await asyncio.to_thread(imap_subjects, gw, f"Copied {tag}") == [subjects[1]]
+
     # EmptyFolder: the messages and a subfolder go; MoveFolder: Dst moves under Src
     got = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 0, 0, f"Sub {tag}", "")], [src_h, NO])
     assert got.rops[0].return_value == 0

@@ -178,3 +178,29 @@ async def test_find_item_paging_and_restriction(demo_gateway):
                                                                           'MaxEntriesReturned="100"'))
     items = children(child(child(messages(p)[0], "RootFolder"), "Items"))
     assert items and all(text(i, "IsRead") == "false" for i in items)
+
+
+async def test_copy_folder_copies_its_messages(demo_gateway):
+    """CopyFolder (the store's Mailbox.copy_folder): the copy is a new folder with the same messages."""
+    import uuid as _uuid
+    from protocols.ews.ns import child as _child, children as _children, text as _text
+    tag = _uuid.uuid4().hex[:8]
+    _, p = await call(demo_gateway, '<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id="msgfolderroot"/>'
+                                    f'</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>Orig {tag}</t:DisplayName>'
+                                    '</t:Folder></m:Folders></m:CreateFolder>')
+    assert codes(p) == ["NoError"]
+    orig = _child(_child(_child(messages(p)[0], "Folders"), "Folder"), "FolderId").get("Id")
+    _, p = await call(demo_gateway, '<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId>'
+                                    f'<t:FolderId Id="{orig}"/></m:SavedItemFolderId><m:Items><t:Message>'
+                                    f'<t:Subject>in orig {tag}</t:Subject></t:Message></m:Items></m:CreateItem>')
+    assert codes(p) == ["NoError"]
+    _, p = await call(demo_gateway, '<m:CopyFolder><m:ToFolderId><t:DistinguishedFolderId Id="inbox"/>'
+                                    f'</m:ToFolderId><m:FolderIds><t:FolderId Id="{orig}"/></m:FolderIds></m:CopyFolder>')
+    assert codes(p) == ["NoError"]
+    copy = _child(_child(_child(messages(p)[0], "Folders"), "Folder"), "FolderId").get("Id")
+    assert copy != orig
+    _, p = await call(demo_gateway, '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape>'
+                                    f'</m:ItemShape><m:ParentFolderIds><t:FolderId Id="{copy}"/></m:ParentFolderIds>'
+                                    '</m:FindItem>')
+    items = _children(_child(_child(messages(p)[0], "RootFolder"), "Items"))
+    assert [_text(i, "Subject") for i in items] == [f"in orig {tag}"]

@@ -1,6 +1,6 @@
 """Changing what a folder holds (MS-OXCROPS 2.2.4, MS-OXCFOLD 3.2.5): RopDeleteMessages,
 RopHardDeleteMessages, RopMoveCopyMessages, RopEmptyFolder, RopHardDeleteMessagesAndSubfolders,
-RopMoveFolder.
+RopMoveFolder, RopCopyFolder.
 
 Deleting is final on the backends (IMAP EXPUNGE, DAV DELETE): Outlook's "Delete" is a RopMoveCopyMessages
 to Deleted Items, and RopDeleteMessages is what it sends to empty that folder or for Shift+Delete.
@@ -69,5 +69,16 @@ async def move_folder(call, req: F.MoveFolderRequest):
     return F.MoveFolderResponse(handle_index=req.source_handle_index, return_value=0, partial_completion=0)
 
 
-HANDLERS = {0x1E: delete_messages, 0x91: delete_messages, 0x33: move_copy_messages, 0x58: empty_folder,
+async def copy_folder(call, req: F.CopyFolderRequest):
+    """A copy of a folder under the source folder into the destination (its subfolders with WantRecursive)."""
+    source = call.obj(req.source_handle_index, "folder")
+    dest = call.obj(req.dest_handle_index, "folder")
+    folder = await call.mbx.get_folder(req.folder_id)
+    if folder.parent_fid != source.fid:
+        raise RopError(EC_NOT_FOUND, "the folder is not under the source folder")
+    await call.mbx.copy_folder(folder.fid, dest.fid, req.new_folder_name or None, recursive=bool(req.want_recursive))
+    return F.CopyFolderResponse(handle_index=req.source_handle_index, return_value=0, partial_completion=0)
+
+
+HANDLERS = {0x36: copy_folder, 0x1E: delete_messages, 0x91: delete_messages, 0x33: move_copy_messages, 0x58: empty_folder,
             0x92: empty_folder, 0x35: move_folder}
