@@ -7,10 +7,12 @@ company, office, object/display type, the photo) plus the links NSPI resolves: a
 (PidTagAddressBookMember as DNs, MS-OXOAB 2.9.6.7) and the manager's DN. Records are written to
 disk one at a time while a SHA-256 of them is kept; when that hash equals the current version's,
 nothing changes. Otherwise the sequence number goes up, the compressed Full file
-(``<guid>-data-<seq>.lzx``) and a patch from the previous version (``<guid>-binpatch-<seq>.lzx``)
-are written, then ``oab.xml``, then ``state.json`` (small metadata), each by rename so a reader never
-sees half a file. The version before is kept so a download that started on it finishes; older
-files are removed.
+(``<guid>-data-<seq>.lzx``, LZX compressed 32 KiB blocks) and a patch from the previous version
+(``<guid>-binpatch-<seq>.lzx``: each block LZX compressed against the previous file's block at the
+same place, so an unchanged stretch costs a few bytes) are written, then ``oab.xml``, then
+``state.json`` (small metadata), each by rename so a reader never sees half a file. The uncompressed
+file of the current version is kept (hidden, not served) as the next patch's source. The version
+before is kept so a download that started on it finishes; older files are removed.
 
 When: ``run_forever`` builds at start and every ``[oab] interval_hours`` (default 8), and
 ``refresh`` (called when ``oab.xml`` is asked for) re-reads the directory when the last look is
@@ -200,6 +202,10 @@ class OfflineAddressBook:
                      version.full["uncompressed_size"])
             return version
 
+    def _raw(self, seq: int) -> Path:
+        """The uncompressed Full Details file of a version: kept (not served) as the next patch's source."""
+        return self.folder / f".{self.guid}-data-{seq}.oab"
+
     def _publish(self, cur: Version | None, seq: int, digest: str, tmp: Path) -> Version:
         size = tmp.stat().st_size
         crc = 0xFFFFFFFF
@@ -207,12 +213,21 @@ class OfflineAddressBook:
             crc = D.oab_crc(chunk, crc)
         full_name = f"{self.guid}-data-{seq}.lzx"
         full = _write_file(self.folder / full_name, [L.lzx_header(size)] + [
-            L.stored_block(c) for c in _chunks(tmp)], size)
+            L.lzx_block(c) for c in _chunks(tmp)], size)
         diff = None
         if cur is not None:
             diff_name = f"{self.guid}-binpatch-{seq}.lzx"
-            diff = _write_file(self.folder / diff_name, [L.patch_header(cur.source_size, cur.source_crc, size, crc)]
-                               + [L.patch_block(c) for c in _chunks(tmp)], size)
+            source = self._raw(cur.seq)
+            if source.is_file() and source.stat().st_size == cur.source_size:
+                # each target block against the source block at the same place (PATCH_BLK reads the
+                # source in order); a target longer than the source has its last blocks without one
+                refs = _chunks(source)
+                blocks = (L.patch_block(c, next(refs, None)) for c in _chunks(tmp))
+            else:
+                blocks = (L.patch_block(c) for c in _chunks(tmp))
+            diff = _write_file(self.folder / diff_name,
+                               _chain(L.patch_header(cur.source_size, cur.source_crc, size, crc), blocks), size)
+        os.replace(tmp, self._raw(seq))
         version = Version(seq, digest, time.time(), full, diff, size, crc)
         oal = OalEntry(str(self.guid), OAB_DN, GAL_NAME,
                        [FileEntry("Full", full["name"], seq, full["size"], size, full["sha"])])
@@ -220,14 +235,20 @@ class OfflineAddressBook:
             oal.files.append(FileEntry("Diff", diff["name"], seq, diff["size"], size, diff["sha"]))
         _atomic(self.folder / "oab.xml", Manifest([oal]).encode())
         _atomic(self.folder / "state.json", json.dumps(version.__dict__).encode())
-        keep = {"oab.xml", "state.json", ".lock", full["name"]} | ({diff["name"]} if diff else set())
+        keep = {"oab.xml", "state.json", ".lock", full["name"], self._raw(seq).name} | (
+            {diff["name"]} if diff else set())
         if cur is not None:
             keep |= {cur.full["name"]} | ({cur.diff["name"]} if cur.diff else set())
         for p in self.folder.iterdir():
-            if p.name not in keep and p.name.endswith(".lzx"):
+            if p.name not in keep and (p.name.endswith(".lzx") or p.name.endswith(".oab")):
                 with contextlib.suppress(OSError):
                     p.unlink()
         return version
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterable[bytes]:
+    yield first
+    yield from rest
 
 
 def _chunks(path: Path, size: int = L.BLOCK_MAX) -> Iterable[bytes]:

@@ -5,9 +5,9 @@
   bit arrays and value encodings (2.9.6). A writer that takes records one at a time and a reader that
   yields them one at a time, so 10,000 entries are never held twice.
 - ``lzx``: the compressed file framing: LZX_HDR/LZX_BLK of a compressed Full Details file and
-  PATCH_HDR/PATCH_BLK of a version 4 differential patch file (MS-OXOAB 2.10). Our writer stores
-  blocks uncompressed; the reader reads stored blocks and says so plainly when it meets real LZX
-  compressed data, which it cannot decode.
+  PATCH_HDR/PATCH_BLK of a version 4 differential patch file (MS-OXOAB 2.10), stored or LZX blocks.
+- ``lzxcodec``: LZX DELTA, our own: a compressor (verbatim blocks, matches into a patch's source
+  block) and a decompressor (verbatim, aligned-offset and uncompressed blocks, E8 translation).
 - ``manifest``: ``oab.xml`` (MS-OXWOAB): OAB, OAL, Full/Diff/Template entries.
 """
 from __future__ import annotations

@@ -1,31 +1,29 @@
 """The framing of compressed OAB files (MS-OXOAB): LZX_HDR/LZX_BLK of a compressed Full Details file
-and PATCH_HDR/PATCH_BLK (2.10.1, 2.10.2) of a version 4 differential patch file.
+and PATCH_HDR/PATCH_BLK (2.10.1, 2.10.2) of a version 4 differential patch file. The LZX inside is
+``lzxcodec`` (our own compressor and decompressor).
 
 Compressed file: LZX_HDR = ulVersionHi 3, ulVersionLo 1, ulBlockMax, ulTargetSize; then LZX_BLK
 records of ulFlags (0: the data is stored as is, 1: LZX compressed), ulCompSize, ulUncompSize, ulCRC
 (``oab_crc`` of the uncompressed block) and ulCompSize bytes. Each block holds at most ulBlockMax
-uncompressed bytes (32 KiB here, as Exchange writes).
+uncompressed bytes (32 KiB here, as Exchange writes) and a compressed block is one LZX DELTA stream
+of its own (window 2^17). We compress each block and store it instead when that is not smaller.
 
 Patch file (2.10): PATCH_HDR = ulVersionHi 3, ulVersionLo 2, ulBlockMax, ulSourceSize, ulTargetSize,
 ulSourceCRC, ulTargetCRC (of the whole uncompressed source and target Full Details files); then
 PATCH_BLK records of ulPatchSize, ulTargetSize, ulSourceSize, ulCRC (of the target block) and
-ulPatchSize bytes of an LZX DELTA stream that makes the target block from the next ulSourceSize
-source bytes as its dictionary. A PATCH_BLK has no "stored" flag, so our writer emits a real LZX
-DELTA bitstream made only of LZX *uncompressed* blocks (block type 3), one per 32 KiB frame: the
-frame's 16-bit chunk size, the E8 translation bit (0, first frame only), the 3-bit type, the 24-bit
-size, padding to a 16-bit boundary, R0/R1/R2 (1, 1, 1), the bytes, a pad byte when the size is odd;
-the bitstream is 16-bit little-endian words read from the top bit. libmspack's OAB decompressor
-(a different implementation, used by a test as an oracle) reads both our Full files and our patches. It uses no
-source bytes (ulSourceSize 0): correct, but as large as the target block.
-
-What we cannot do: decode real LZX compressed data (verbatim/aligned blocks, or LZX_BLK ulFlags 1).
-The readers raise ``LzxUnsupported`` saying which block, never a wrong answer.
+ulPatchSize bytes of an LZX DELTA stream that makes the target block with the next ulSourceSize
+source bytes (read in order through the source file) as its dictionary, just before the output.
+A PATCH_BLK has no "stored" flag: when compressing against the source does not help, our writer
+emits a real LZX DELTA bitstream of *uncompressed* LZX blocks (``lzx_stored_stream``) with
+ulSourceSize 0. libmspack's OAB decompressor (a different implementation, used by a test as an
+oracle) reads our Full files and applies our patches.
 """
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
 
+from . import lzxcodec as C
 from .details import OabError, oab_crc
 
 BLOCK_MAX = 0x8000
@@ -35,7 +33,7 @@ _LZX_UNCOMPRESSED = 3
 
 
 class LzxUnsupported(OabError):
-    """Real LZX compressed data: this reader only reads stored/uncompressed blocks."""
+    """LZX data this reader does not handle (kept for callers; lzxcodec reads every block type)."""
 
 
 # ------------------------------------------------------------------ compressed Full Details files
@@ -78,10 +76,22 @@ def stored_block(chunk: bytes) -> bytes:
     return LzxBlock(0, len(chunk), oab_crc(chunk), bytes(chunk)).encode()
 
 
-def compress(data: bytes, block_max: int = BLOCK_MAX) -> bytes:
-    """A compressed-file framing of ``data`` with stored blocks of at most ``block_max`` bytes."""
+def lzx_block(chunk: bytes) -> bytes:
+    """One LZX_BLK: ``chunk`` (at most 32 KiB) LZX compressed (ulFlags 1, one LZX DELTA stream of its
+    own), or stored when compressing does not make it smaller."""
+    packed = C.compress_frame(chunk)
+    if len(packed) >= len(chunk):
+        return stored_block(chunk)
+    return LzxBlock(1, len(chunk), oab_crc(chunk), packed).encode()
+
+
+def compress(data: bytes, block_max: int = BLOCK_MAX, *, lzx: bool = True) -> bytes:
+    """A compressed Full Details file: LZX blocks (``lzx``) or stored blocks, at most ``block_max`` bytes each."""
+    if lzx and block_max > C.FRAME:
+        raise ValueError("LZX blocks hold at most 32 KiB here")
+    one = lzx_block if lzx else stored_block
     out = [lzx_header(len(data), block_max)]
-    out += [stored_block(data[i:i + block_max]) for i in range(0, len(data), block_max)]
+    out += [one(data[i:i + block_max]) for i in range(0, len(data), block_max)]
     return b"".join(out)
 
 
@@ -116,16 +126,21 @@ def decompress(b: bytes) -> bytes:
     out = bytearray()
     for i, blk in enumerate(f.blocks):
         if blk.flags == 1:
-            raise LzxUnsupported(f"LZX_BLK {i} is LZX compressed (ulFlags 1): this reader reads only stored "
-                                 "blocks (ulFlags 0) and cannot decode real LZX data")
-        if blk.flags != 0:
+            try:
+                data = C.decompress_stream(blk.data, blk.uncompressed_size,
+                                           C.window_bits_for(blk.uncompressed_size))
+            except OabError as exc:
+                raise OabError(f"LZX_BLK {i}: {exc}") from None
+        elif blk.flags != 0:
             raise OabError(f"LZX_BLK {i}: unknown ulFlags {blk.flags}")
-        if len(blk.data) != blk.uncompressed_size:
+        elif len(blk.data) != blk.uncompressed_size:
             raise OabError(f"LZX_BLK {i}: stored, but ulCompSize {len(blk.data)} != ulUncompSize "
                            f"{blk.uncompressed_size}")
-        if oab_crc(blk.data) != blk.crc:
-            raise OabError(f"LZX_BLK {i}: CRC 0x{oab_crc(blk.data):08X} is not ulCRC 0x{blk.crc:08X}")
-        out += blk.data
+        else:
+            data = blk.data
+        if oab_crc(data) != blk.crc:
+            raise OabError(f"LZX_BLK {i}: CRC 0x{oab_crc(data):08X} is not ulCRC 0x{blk.crc:08X}")
+        out += data
     if len(out) != f.header.target_size:
         raise OabError(f"LZX_HDR says {f.header.target_size} bytes; the blocks hold {len(out)}")
     return bytes(out)
@@ -166,57 +181,6 @@ def lzx_stored_stream(data: bytes) -> bytes:
         w.align()
         frame = bytes(w.words) + struct.pack("<III", 1, 1, 1) + chunk + (b"\x00" if len(chunk) % 2 else b"")
         out += struct.pack("<H", len(frame) & 0xFFFF) + frame
-    return bytes(out)
-
-
-class _BitReader:
-    def __init__(self, b: bytes):
-        self.b, self.pos, self.acc, self.n = b, 0, 0, 0
-
-    def bits(self, count: int) -> int:
-        v = 0
-        for _ in range(count):
-            if self.n == 0:
-                if self.pos + 2 > len(self.b):
-                    raise OabError("LZX stream ends inside a block header")
-                self.acc, self.n = struct.unpack_from("<H", self.b, self.pos)[0], 16
-                self.pos += 2
-            self.n -= 1
-            v = (v << 1) | ((self.acc >> self.n) & 1)
-        return v
-
-    def align(self) -> None:
-        if self.n == 0:
-            self.bits(16)
-        else:
-            self.n = 0
-
-
-def lzx_read_stored(b: bytes, size: int, where: str = "LZX stream") -> bytes:
-    """Decode an LZX bitstream made of uncompressed blocks to ``size`` bytes."""
-    r = _BitReader(b)
-    out = bytearray()
-    first = True
-    while len(out) < size:
-        r.bits(16)                                 # the frame's chunk size (LZX DELTA)
-        if first and r.bits(1):
-            r.bits(32)                             # E8 translation size; nothing to undo without calls
-        first = False
-        kind = r.bits(3)
-        if kind != _LZX_UNCOMPRESSED:
-            raise LzxUnsupported(f"{where}: LZX block of type {kind} ({ {1: 'verbatim', 2: 'aligned offset'}.get(kind, 'invalid') }): "
-                                 "this reader decodes only uncompressed LZX blocks (type 3)")
-        n = r.bits(24)
-        r.align()
-        p = r.pos + 12                              # R0, R1, R2
-        if p + n > len(b):
-            raise OabError(f"{where}: uncompressed block of {n} bytes, {len(b) - p} left")
-        if n > BLOCK_MAX or (len(out) % BLOCK_MAX) + n > BLOCK_MAX:
-            raise LzxUnsupported(f"{where}: an uncompressed block across a 32 KiB frame; not read here")
-        out += b[p:p + n]
-        r.pos = p + n + (n % 2)
-    if len(out) != size:
-        raise OabError(f"{where}: {len(out)} bytes decoded, {size} expected")
     return bytes(out)
 
 
@@ -279,18 +243,20 @@ def read_patch(b: bytes) -> PatchFile:
 
 
 def make_patch(source: bytes | None, target: bytes, *, source_size: int | None = None,
-               source_crc: int | None = None, block_max: int = BLOCK_MAX) -> bytes:
-    """A patch file from ``source`` to ``target`` (give ``source_size``/``source_crc`` instead of the
-    source bytes when only those are known). Its blocks use no source bytes (see the module text)."""
+               source_crc: int | None = None, block_max: int = BLOCK_MAX, lzx: bool = True) -> bytes:
+    """A patch file from ``source`` to ``target``. With ``lzx`` each target block is LZX compressed
+    with the next 32 KiB of the source as its dictionary (the source is consumed in order, one
+    chunk per block, as PATCH_BLK's ulSourceSize says); without, or with only ``source_size`` and
+    ``source_crc`` known, blocks are uncompressed LZX blocks that use no source bytes."""
     ss = len(source) if source is not None else source_size
     sc = oab_crc(source) if source is not None else source_crc
     if ss is None or sc is None:
         raise ValueError("make_patch needs the source, or its size and CRC")
-    f = PatchFile(PatchHeader(block_max, ss, len(target), sc, oab_crc(target)))
-    for i in range(0, len(target), block_max):
-        chunk = target[i:i + block_max]
-        f.blocks.append(PatchBlock(len(chunk), 0, oab_crc(chunk), lzx_stored_stream(chunk)))
-    return f.encode()
+    parts = [patch_header(ss, sc, len(target), oab_crc(target), block_max)]
+    for n, i in enumerate(range(0, len(target), block_max)):
+        ref = source[n * block_max:(n + 1) * block_max] if (lzx and source is not None) else None
+        parts.append(patch_block(target[i:i + block_max], ref))
+    return b"".join(parts)
 
 
 def patch_header(source_size: int, source_crc: int, target_size: int, target_crc: int,
@@ -299,8 +265,15 @@ def patch_header(source_size: int, source_crc: int, target_size: int, target_crc
     return PatchHeader(block_max, source_size, target_size, source_crc, target_crc).encode()
 
 
-def patch_block(chunk: bytes) -> bytes:
-    """One PATCH_BLK making ``chunk`` (at most BLOCK_MAX bytes) without source bytes."""
+def patch_block(chunk: bytes, reference: bytes | None = None) -> bytes:
+    """One PATCH_BLK making ``chunk`` (at most 32 KiB): LZX compressed against ``reference`` (the next
+    source bytes, at most 32 KiB; ulSourceSize says how many it uses), or, without a reference or when
+    that is not smaller, an uncompressed LZX block using no source bytes."""
+    if reference is not None:
+        packed = C.compress_frame(chunk, reference)
+        stored = lzx_stored_stream(chunk)
+        if len(packed) < len(stored):
+            return PatchBlock(len(chunk), len(reference), oab_crc(chunk), packed).encode()
     return PatchBlock(len(chunk), 0, oab_crc(chunk), lzx_stored_stream(chunk)).encode()
 
 
@@ -314,8 +287,13 @@ def apply_patch(source: bytes, patch: bytes) -> bytes:
     out = bytearray()
     spos = 0
     for i, blk in enumerate(f.blocks):
-        spos += blk.source_size                       # the dictionary this block could use; we need none
-        data = lzx_read_stored(blk.data, blk.target_size, f"PATCH_BLK {i}")
+        ref = source[spos:spos + blk.source_size]       # the source is read in order, block by block
+        spos += blk.source_size
+        window = ((blk.source_size + C.FRAME - 1) & ~(C.FRAME - 1)) + blk.target_size
+        try:
+            data = C.decompress_stream(blk.data, blk.target_size, C.window_bits_for(window), ref)
+        except OabError as exc:
+            raise OabError(f"PATCH_BLK {i}: {exc}") from None
         if oab_crc(data) != blk.crc:
             raise OabError(f"PATCH_BLK {i}: CRC of the target block does not match ulCRC")
         out += data

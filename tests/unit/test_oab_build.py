@@ -62,6 +62,7 @@ async def test_build_change_and_patch(tmp_path):
     assert "Dave Dunn" in [r.get(0x3001001F) for r in decode_details(raw2).records]
     patch = (book.folder / m2.file("Diff").name).read_bytes()
     assert apply_patch(raw1, patch) == raw2
+    assert m2.file("Diff").size < m2.file("Full").size < len(raw2)        # LZX: against the old file, and alone
     # the version before stays for downloads under way; older files go
     assert (book.folder / m1.file("Full").name).exists()
     ldif.write_text(ldif.read_text(encoding="utf-8").replace("title: Tester", "title: Lead"), encoding="utf-8")

@@ -3,12 +3,14 @@ reference material), and encode(decode(b)) == b for each."""
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 
 import pytest
 
 from protocols.oab import details as D
 from protocols.oab import lzx as L
+from protocols.oab import lzxcodec as C
 from protocols.oab.manifest import FileEntry, Manifest, OalEntry
 
 
@@ -116,21 +118,29 @@ def test_streaming_writer_gives_the_same_bytes_and_checks():
 
 def test_lzx_framing_bytes_and_round_trip():
     data = bytes(range(256)) * 300                     # 76800 bytes: blocks of 32768, 32768, 11264
-    b = L.compress(data)
+    b = L.compress(data, lzx=False)
     assert struct.unpack_from("<IIII", b, 0) == (3, 1, 0x8000, len(data))
     assert struct.unpack_from("<IIII", b, 16) == (0, 0x8000, 0x8000, D.oab_crc(data[:0x8000]))
     f = L.read_lzx(b)
     assert [blk.uncompressed_size for blk in f.blocks] == [32768, 32768, 11264]
     assert f.encode() == b and L.decompress(b) == data
-    assert L.decompress(L.compress(b"")) == b""
+    assert L.decompress(L.compress(b"")) == b"" and L.decompress(L.compress(data)) == data
 
 
-def test_lzx_reader_says_it_cannot_read_real_lzx_blocks():
-    compressed = L.LzxFile(L.LzxHeader(0x8000, 5), [L.LzxBlock(1, 5, 0, b"\x00\x30\x17")]).encode()
-    assert L.read_lzx(compressed).encode() == compressed              # the framing still round-trips
-    with pytest.raises(L.LzxUnsupported, match="cannot decode real LZX"):
-        L.decompress(compressed)
-    broken = bytearray(L.compress(b"hello"))
+def test_lzx_blocks_are_compressed_and_read_back():
+    data = (b"Alice Archer alice@example.test /o=exgate/cn=Recipients/cn=alice " * 1000)[:50000]
+    b = L.compress(data)
+    f = L.read_lzx(b)
+    assert [blk.flags for blk in f.blocks] == [1, 1] and len(b) < len(data) // 10
+    assert f.encode() == b and L.decompress(b) == data
+    noise = os.urandom(40000)                           # not smaller compressed: stored
+    assert [blk.flags for blk in L.read_lzx(L.compress(noise)).blocks] == [0, 0]
+    assert L.decompress(L.compress(noise)) == noise
+    garbage = L.LzxFile(L.LzxHeader(0x8000, 5), [L.LzxBlock(1, 5, 0, b"\x00\x30\x17")]).encode()
+    assert L.read_lzx(garbage).encode() == garbage      # the framing still round-trips
+    with pytest.raises(D.OabError, match="LZX_BLK 0"):
+        L.decompress(garbage)
+    broken = bytearray(L.compress(b"hello", lzx=False))
     broken[-1] ^= 1
     with pytest.raises(D.OabError, match="CRC"):
         L.decompress(bytes(broken))
@@ -141,12 +151,32 @@ def test_lzx_uncompressed_block_bitstream_spelled_out():
     # 0x3000 0x0030 (little-endian), then R0 R1 R2 = 1, the bytes and a pad byte (odd size)
     s = L.lzx_stored_stream(b"abc")
     assert s == bytes.fromhex("1400" "00303000") + struct.pack("<III", 1, 1, 1) + b"abc\x00"
-    assert L.lzx_read_stored(s, 3) == b"abc"
+    assert C.decompress_stream(s, 3) == b"abc"
     big = bytes(range(256)) * 200
-    assert L.lzx_read_stored(L.lzx_stored_stream(big), len(big)) == big
-    verbatim = bytes.fromhex("1e000010") + bytes(30)          # block type 1 (verbatim) after the E8 bit
-    with pytest.raises(L.LzxUnsupported, match="verbatim"):
-        L.lzx_read_stored(verbatim, 10)
+    assert C.decompress_stream(L.lzx_stored_stream(big), len(big)) == big
+    bad_type = bytes.fromhex("1e000040") + bytes(30)    # block type 4 after the E8 bit: no such type
+    with pytest.raises(C.LzxError, match="block type 4"):
+        C.decompress_stream(bad_type, 10)
+
+
+def test_lzx_verbatim_bitstream_spelled_out():
+    # "aaaa": literal a, then a match of 3 at offset 1 (R0, slot 0). Main tree: a and symbol 256 (slot 0,
+    # length header 1), 1 bit each; pretree per part; no length tree.
+    s = C.compress_frame(b"aaaa")
+    assert C.decompress_stream(s, 4) == b"aaaa"
+    words = s[2:]
+    first = int.from_bytes(words[0:2], "little")
+    assert struct.unpack_from("<H", s, 0)[0] == len(words)
+    assert first >> 12 == 0b0001                          # E8 bit 0, block type 1 (verbatim)
+    assert C.decompress_stream(C.compress_frame(b"abcabcabcabc", b"xyzabc"), 12, 17, b"xyzabc") == b"abcabcabcabc"
+
+
+@pytest.mark.parametrize("size", [1, 100, 32768])
+def test_lzx_round_trips_text_noise_and_zeros(size):
+    for data in ((b"OAB record " * 4000)[:size], os.urandom(size), bytes(size)):
+        assert C.decompress_stream(C.compress_frame(data), size) == data
+        ref = os.urandom(500) + data[:size // 2]
+        assert C.decompress_stream(C.compress_frame(data, ref), size, 17, ref) == data
 
 
 def test_patch_file_bytes_and_round_trip():
@@ -156,12 +186,14 @@ def test_patch_file_bytes_and_round_trip():
                                                     D.oab_crc(target))
     f = L.read_patch(p)
     assert f.encode() == p and [b.target_size for b in f.blocks] == [32768, 7232]
+    assert [b.source_size for b in f.blocks] == [8000, 0] and len(p) < 1000     # compressed against the source
     assert L.apply_patch(source, p) == target
-    assert L.make_patch(None, target, source_size=len(source), source_crc=D.oab_crc(source)) == p
+    stored = L.make_patch(None, target, source_size=len(source), source_crc=D.oab_crc(source))
+    assert [b.source_size for b in L.read_patch(stored).blocks] == [0, 0] and L.apply_patch(source, stored) == target
     with pytest.raises(D.OabError, match="source"):
         L.apply_patch(source + b"x", p)
     streamed = L.patch_header(len(source), D.oab_crc(source), len(target), D.oab_crc(target)) + b"".join(
-        L.patch_block(target[i:i + 0x8000]) for i in range(0, len(target), 0x8000))
+        L.patch_block(target[i:i + 0x8000], source[i:i + 0x8000]) for i in range(0, len(target), 0x8000))
     assert streamed == p
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -70,15 +71,26 @@ def mspack():
     m.close()
 
 
+def _text(size: int) -> bytes:
+    rnd = random.Random(size)
+    words = [bytes(rnd.choice(b"abcdefghijklmnop") for _ in range(rnd.randint(2, 9))) for _ in range(400)]
+    return b" ".join(rnd.choice(words) for _ in range(size // 5 + 1))[:size]
+
+
+@pytest.mark.parametrize("kind", ["noise", "text", "zeros"])
 @pytest.mark.parametrize("size", [0, 1, 3, 32767, 32768, 32769, 100001])
-def test_libmspack_reads_our_framing(mspack, tmp_path, size):
-    data = os.urandom(size)
-    (tmp_path / "full.lzx").write_bytes(L.compress(data))
-    assert mspack.full(tmp_path / "full.lzx", tmp_path / "full.out") == data
-    source = os.urandom(size // 2 + 5)
-    (tmp_path / "source").write_bytes(source)
-    (tmp_path / "patch.lzx").write_bytes(L.make_patch(source, data))
-    assert mspack.patch(tmp_path / "patch.lzx", tmp_path / "source", tmp_path / "patch.out") == data
+def test_libmspack_reads_our_files(mspack, tmp_path, size, kind):
+    data = {"noise": os.urandom, "text": _text, "zeros": bytes}[kind](size)
+    for lzx in (True, False):                              # LZX compressed and stored blocks
+        (tmp_path / "full.lzx").write_bytes(L.compress(data, lzx=lzx))
+        assert mspack.full(tmp_path / "full.lzx", tmp_path / "full.out") == data
+    # patches: the source with a piece inserted and one removed, and an unrelated source
+    edited = data[:size // 3] + b"a new record" + data[size // 3:size // 2] + data[size // 2 + 40:]
+    for source, target in ((data, edited), (edited, data), (os.urandom(size // 2 + 5), data)):
+        (tmp_path / "source").write_bytes(source)
+        (tmp_path / "patch.lzx").write_bytes(L.make_patch(source, target))
+        assert mspack.patch(tmp_path / "patch.lzx", tmp_path / "source", tmp_path / "patch.out") == target
+        assert L.apply_patch(source, (tmp_path / "patch.lzx").read_bytes()) == target
 
 
 async def test_libmspack_reads_the_gateways_oab(mspack, tmp_path):
