@@ -399,6 +399,9 @@ def print_codec(r: dict) -> None:
             note = f"  ({p['buffers_s']:,.0f} buffers/s; the read's 2 request buffers, {r['request_bytes']} bytes)"
         elif name == "gateway property_row":
             note = f"  ({p['tables_s'] * r['rows']:,.0f} rows/s from property bags; row bytes only)"
+        elif name == "response decode":
+            note = (f"  ({p['tables_s']:,.1f} tables/s; the rows are decoded twice: decode_response_buffer "
+                    "reads them to find the ROP's end, .rows() for the values)")
         else:
             note = f"  ({p['tables_s']:,.1f} tables/s)"
         print(f"   {name:<22} {p['mb_s']:8.1f} MB/s  {p['mb_s'] / GOAL_MB:5.2f}x goal{note}")

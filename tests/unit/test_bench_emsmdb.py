@@ -24,12 +24,13 @@ def test_codec_figures_and_buffers_round_trip():
 
 
 async def test_whole_bench_tiny(tmp_path, capsys):
-    figures = await E.run(20, 1, 3, backend="embedded", seconds=0.02, tmp=tmp_path)
+    figures = await E.run(20, 1, 3, backend="embedded", seconds=0.02, tmp=tmp_path, profile_gateway=True)
     q, s = figures["queryrows"], figures["sessions"]
     assert figures["backend"] == "embedded"
     assert q["rows"] == 20 and q["fetched"] == 20 and q["executes"] >= 4
     for key in ("direct_cold", "direct_warm", "mapi_cold", "mapi_warm", "direct_held", "mapi_held"):
         assert q[key] > 0, key
+    assert "ncalls" in q["gateway_profile"] and "gateway/" in q["gateway_profile"]
     assert s["sessions"] == 3 and s["waiting"] == 3 and s["traced_waiting"] == 3
     assert s["rss_after_kib"] > 0 and s["traced_per_session_kib"] > 0
     out = capsys.readouterr().out
