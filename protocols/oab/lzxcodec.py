@@ -21,7 +21,8 @@ and a 24-bit uncompressed size, then:
   bytes, one pad byte when the size is odd.
 
 Reference data (a patch's source block) sits just before the output: an offset may reach back into
-it. Our compressor writes one verbatim block per frame and never an extended length.
+it. Our compressor writes one verbatim (or, asked, aligned-offset) block per frame and never an
+extended length.
 """
 from __future__ import annotations
 
@@ -447,9 +448,10 @@ def _write_lengths(w: _Writer, lengths: list[int]) -> None:
             w.bits(extra, nbits)
 
 
-def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True) -> bytes:
-    """One LZX DELTA frame (<= 32 KiB of output) as a verbatim block, matches allowed into
-    ``reference``; with its chunk size word. ``first``: the stream's first frame (E8 bit)."""
+def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True, aligned: bool = False) -> bytes:
+    """One LZX DELTA frame (<= 32 KiB of output) as a verbatim block (an aligned-offset block with
+    ``aligned``), matches allowed into ``reference``; with its chunk size word. ``first``: the
+    stream's first frame (E8 bit)."""
     if len(target) > FRAME:
         raise ValueError("one frame holds at most 32 KiB")
     wbits = window_bits_for(((len(reference) + FRAME - 1) & ~(FRAME - 1)) + len(target))
@@ -493,11 +495,21 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True)
     mlen_ = huffman_lengths(mfreq, 16)
     llen = huffman_lengths(lfreq, 16)
     mcode, lcode = canonical_codes(mlen_), canonical_codes(llen)
+    if aligned:
+        afreq = [0] * 8
+        for _, _, footer, extra in enc:
+            if extra >= 3:
+                afreq[footer & 7] += 1
+        alen = huffman_lengths(afreq, 7) if any(afreq) else [3] * 8
+        acode = canonical_codes(alen)
     w = _Writer()
     if first:
         w.bits(0, 1)                                # no E8 translation
-    w.bits(1, 3)                                    # verbatim block
+    w.bits(2 if aligned else 1, 3)                  # aligned offset / verbatim block
     w.bits(len(target), 24)
+    if aligned:
+        for ln in alen:
+            w.bits(ln, 3)
     _write_lengths(w, mlen_[:NUM_CHARS])
     _write_lengths(w, mlen_[NUM_CHARS:])
     _write_lengths(w, llen)
@@ -505,7 +517,10 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True)
         w.bits(mcode[sym], mlen_[sym])
         if lsym is not None:
             w.bits(lcode[lsym], llen[lsym])
-        if extra:
+        if aligned and extra >= 3:
+            w.bits(footer >> 3, extra - 3)
+            w.bits(acode[footer & 7], alen[footer & 7])
+        elif extra:
             w.bits(footer, extra)
     w.flush()
     return struct.pack("<H", len(w.out) & 0xFFFF) + bytes(w.out)
