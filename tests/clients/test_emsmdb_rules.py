@@ -19,11 +19,12 @@ from gateway.store import sieve_oof, sieve_rules
 from protocols.mapi import ruleaction as RA
 from protocols.mapi.props import core as P
 from protocols.mapi.restrictions import FL_IGNORECASE, FL_SUBSTRING, ContentRestriction
-from protocols.rops import folder as F, rules as R, table as T
+from protocols.rops import decode_ext_buffer, decode_request_buffer, folder as F, rules as R, table as T
 
-from .test_emsmdb import LOGON_ID, NO, MapiClient, logon
+from .test_emsmdb import LOGON_ID, NO, RULER, MapiClient, logon
 from .test_emsmdb_folderops import make_folder_with_messages
 
+RULER_RULES = next(v for v in RULER if v["id"] == "mapi_basic_display-5")   # fixtures/rops/ruler_execute.json
 EC_NO_SUPPORT, EC_NOT_FOUND = 0x80040102, 0x8004010F
 COLUMNS = (P.PidTagRuleId, P.PidTagRuleSequence, P.PidTagRuleState, P.PidTagRuleName, P.PidTagRuleProvider,
            P.PidTagRuleLevel, P.PidTagRuleUserFlags, P.PidTagRuleProviderData, P.PidTagRuleCondition,
@@ -106,6 +107,13 @@ async def test_rule_in_sieve_files_carols_mail_read(real_gateway):
         assert row[P.PidTagRuleProviderData] == b"\x01\x00\x00\x00"
         assert row[P.PidTagRuleCondition] == FROM_CAROL and row[P.PidTagRuleActions] == move_read
         rule_id = row[P.PidTagRuleId]
+        # ruler's own GetRulesTable + SetColumns(PidTagRuleName, PidTagRuleId) + QueryRows, its recorded bytes
+        ruler = decode_request_buffer(decode_ext_buffer(bytes.fromhex(RULER_RULES["request_rop_buffer_hex"]))[0]
+                                      .payload)
+        got = await c.execute(ruler.rops, [inbox_h, NO])
+        assert [r.return_value for r in got.rops] == [0, 0, 0]
+        cols = ruler.rops[1].property_tags
+        assert [r.values for r in got.rops[2].rows(cols)] == [(f"carol {tag}", rule_id)]
 
         # the script on the server, over plain ManageSieve
         async with await _sieve(gw) as ms:
@@ -158,3 +166,63 @@ async def test_rules_without_managesieve_are_refused(demo_gateway):
     mark = RA.RuleAction((RA.ActionBlock(RA.OP_MARK_AS_READ),))
     assert await _modify(c, inbox_h, R.RuleData(R.ROW_ADD, _rule_props("read", mark))) == EC_NO_SUPPORT
     assert await _rules(c, inbox_h) == []
+
+
+async def _wait_flags(gw, folder: str, subject: str) -> str | None:
+    for _ in range(80):
+        flags = await asyncio.to_thread(_find_flags, gw, folder, subject)
+        if flags:
+            return flags
+        await asyncio.sleep(0.25)
+    return None
+
+
+async def test_rules_and_out_of_office_run_together(real_gateway):
+    """The rules run from exgate-oof: with automatic replies on, carol's message is filed by the rule and
+    she still gets the reply; with them off, exgate-oof stays active for the rules (EWS reads Disabled);
+    without rules it is inactive again."""
+    from exchangelib import OofSettings
+
+    from .test_ews_exchangelib import account
+    from .test_ews_oof import _find
+
+    gw = real_gateway
+    tag = uuid.uuid4().hex[:6]
+    folder_name = f"Carol oof {tag}"
+    c = MapiClient(gw)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    _, _, fid, _ = await make_folder_with_messages(c, logon_h, lr, folder_name, [])
+    got = await c.execute([F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("inbox"), 0)], [logon_h, NO])
+    inbox_h = got.handles[1]
+    move = RA.RuleAction((RA.ActionBlock(RA.OP_MOVE, RA.MoveCopy(1, b"\x01", RA.ServerEid(fid))),))
+    assert await _modify(c, inbox_h, R.RuleData(R.ROW_ADD, _rule_props(f"oof {tag}", move))) == 0
+    a = account(gw)
+    try:
+        away = f"alice is away {tag}"
+        await asyncio.to_thread(setattr, a, "oof_settings", OofSettings(
+            state=OofSettings.ENABLED, external_audience="All", internal_reply=away, external_reply=away))
+        async with await _sieve(gw) as ms:
+            assert await ms.active_script() == sieve_oof.SCRIPT_NAME
+            oof_script = await ms.get_script(sieve_oof.SCRIPT_NAME)
+            assert 'include :personal :optional "exgate-rules";' in oof_script and "vacation" in oof_script
+        subject = f"while away {tag}"
+        await asyncio.to_thread(_send_from_carol, gw, subject)
+        assert await _wait_flags(gw, folder_name, subject), "the rule did not file carol's message"
+        replies = await asyncio.to_thread(_find, gw, "carol", tag, timeout=20)
+        assert [m for m in replies if m["Subject"].startswith("Automatic reply")], "no automatic reply"
+
+        await asyncio.to_thread(setattr, a, "oof_settings", OofSettings(state=OofSettings.DISABLED))
+        assert (await asyncio.to_thread(lambda: a.oof_settings)).state == OofSettings.DISABLED
+        async with await _sieve(gw) as ms:
+            assert await ms.active_script() == sieve_oof.SCRIPT_NAME       # kept active for the rules
+            assert "vacation " not in await ms.get_script(sieve_oof.SCRIPT_NAME)
+        subject = f"back again {tag}"
+        await asyncio.to_thread(_send_from_carol, gw, subject)
+        assert await _wait_flags(gw, folder_name, subject), "the rule stopped with automatic replies off"
+    finally:
+        await asyncio.to_thread(setattr, a, "oof_settings", OofSettings(state=OofSettings.DISABLED))
+        assert await _modify(c, inbox_h, flag=R.MODIFY_RULES_FLAG_REPLACE) == 0
+    async with await _sieve(gw) as ms:
+        assert await ms.active_script() != sieve_oof.SCRIPT_NAME
+        assert sieve_rules.SCRIPT_NAME not in {s.name for s in await ms.list_scripts()}
