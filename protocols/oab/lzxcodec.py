@@ -21,8 +21,8 @@ and a 24-bit uncompressed size, then:
   bytes, one pad byte when the size is odd.
 
 Reference data (a patch's source block) sits just before the output: an offset may reach back into
-it. Our compressor writes one verbatim (or, asked, aligned-offset) block per frame and never an
-extended length.
+it. Our compressor writes one verbatim (or, asked, aligned-offset) block per frame, with extended
+lengths for long matches.
 """
 from __future__ import annotations
 
@@ -387,7 +387,7 @@ def _tokens(buf: bytes, start: int, max_off: int):
     out = []
     i, end = start, len(buf)
     last = 1
-    max_len = MAX_MATCH - 1                     # 257 would start LZX DELTA's extended length
+    max_len = MAX_MATCH + 32767                 # LZX DELTA's longest extended length
     while i < end:
         best_len, best_off = 0, 0
         limit = min(max_len, end - i)
@@ -414,6 +414,18 @@ def _tokens(buf: bytes, start: int, max_off: int):
             out.append(buf[i])
             i += 1
     return out
+
+
+def _extended(extra: int) -> list[tuple[int, int]]:
+    """LZX DELTA's code for a match of 257 + ``extra`` bytes: after the length 257, '0' + 8 bits,
+    '10' + 10 bits (+ 0x100), '110' + 12 bits (+ 0x500) or '111' + 15 bits."""
+    if extra < 0x100:
+        return [(0, 1), (extra, 8)]
+    if extra < 0x500:
+        return [(0b10, 2), (extra - 0x100, 10)]
+    if extra < 0x1500:
+        return [(0b110, 3), (extra - 0x500, 12)]
+    return [(0b111, 3), (extra, 15)]
 
 
 def _write_lengths(w: _Writer, lengths: list[int]) -> None:
@@ -466,7 +478,7 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True,
     for t in toks:
         if isinstance(t, int):
             mfreq[t] += 1
-            enc.append((t, None, 0, 0))
+            enc.append((t, None, 0, 0, None))
             continue
         mlen, off = t
         if off == R0:
@@ -488,16 +500,16 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True,
         header = min(mlen - MIN_MATCH, 7)
         sym = NUM_CHARS + (slot << 3) + header
         mfreq[sym] += 1
-        lsym = mlen - MIN_MATCH - 7 if header == 7 else None
+        lsym = min(mlen, MAX_MATCH) - MIN_MATCH - 7 if header == 7 else None
         if lsym is not None:
             lfreq[lsym] += 1
-        enc.append((sym, lsym, footer, extra))
+        enc.append((sym, lsym, footer, extra, _extended(mlen - MAX_MATCH) if mlen >= MAX_MATCH else None))
     mlen_ = huffman_lengths(mfreq, 16)
     llen = huffman_lengths(lfreq, 16)
     mcode, lcode = canonical_codes(mlen_), canonical_codes(llen)
     if aligned:
         afreq = [0] * 8
-        for _, _, footer, extra in enc:
+        for _, _, footer, extra, _ in enc:
             if extra >= 3:
                 afreq[footer & 7] += 1
         alen = huffman_lengths(afreq, 7) if any(afreq) else [3] * 8
@@ -513,7 +525,7 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True,
     _write_lengths(w, mlen_[:NUM_CHARS])
     _write_lengths(w, mlen_[NUM_CHARS:])
     _write_lengths(w, llen)
-    for sym, lsym, footer, extra in enc:
+    for sym, lsym, footer, extra, longer in enc:
         w.bits(mcode[sym], mlen_[sym])
         if lsym is not None:
             w.bits(lcode[lsym], llen[lsym])
@@ -522,5 +534,8 @@ def compress_frame(target: bytes, reference: bytes = b"", *, first: bool = True,
             w.bits(acode[footer & 7], alen[footer & 7])
         elif extra:
             w.bits(footer, extra)
+        if longer is not None:
+            for value, nbits in longer:
+                w.bits(value, nbits)
     w.flush()
     return struct.pack("<H", len(w.out) & 0xFFFF) + bytes(w.out)

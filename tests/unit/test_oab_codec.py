@@ -171,6 +171,17 @@ def test_lzx_verbatim_bitstream_spelled_out():
     assert C.decompress_stream(C.compress_frame(b"abcabcabcabc", b"xyzabc"), 12, 17, b"xyzabc") == b"abcabcabcabc"
 
 
+def test_lzx_delta_extended_match_lengths():
+    # 32 KiB of zeros: one literal and one match far longer than 257, in LZX DELTA's extended length code
+    assert C._extended(0) == [(0, 1), (0, 8)] and C._extended(0x100) == [(2, 2), (0, 10)]
+    assert C._extended(0x500) == [(6, 3), (0, 12)] and C._extended(0x1500) == [(7, 3), (0x1500, 15)]
+    packed = C.compress_frame(bytes(32768))
+    assert len(packed) < 60 and C.decompress_stream(packed, 32768) == bytes(32768)
+    for n in (257, 258, 257 + 0x100, 257 + 0x500, 257 + 0x1500, 4000):
+        data = b"x" + bytes(n) + b"y"
+        assert C.decompress_stream(C.compress_frame(data), len(data)) == data
+
+
 @pytest.mark.parametrize("size", [1, 100, 32768])
 def test_lzx_round_trips_text_noise_and_zeros(size):
     for data in ((b"OAB record " * 4000)[:size], os.urandom(size), bytes(size)):
