@@ -171,6 +171,19 @@ def test_lzx_verbatim_bitstream_spelled_out():
     assert C.decompress_stream(C.compress_frame(b"abcabcabcabc", b"xyzabc"), 12, 17, b"xyzabc") == b"abcabcabcabc"
 
 
+def test_lzx_e8_translation_is_undone():
+    # a stream whose header asks for E8 translation (file size 1000): a CALL's absolute target 100 at
+    # offset 5 is given back as the relative 100 - 5 = 95; the last 10 bytes of a frame are left alone
+    body = bytes(5) + b"\xe8" + struct.pack("<i", 100) + bytes(20) + b"\xe8" + struct.pack("<i", 100)
+    w = C._Writer()
+    w.bits(1, 1), w.bits(0, 16), w.bits(1000, 16)       # E8 on, translation size 1000
+    w.bits(3, 3), w.bits(len(body), 24)
+    w.flush()
+    frame = bytes(w.out) + struct.pack("<III", 1, 1, 1) + body + (b"\x00" if len(body) % 2 else b"")
+    out = C.decompress_stream(struct.pack("<H", len(frame)) + frame, len(body))
+    assert out[6:10] == struct.pack("<i", 95) and out[-4:] == struct.pack("<i", 100)
+
+
 def test_lzx_delta_extended_match_lengths():
     # 32 KiB of zeros: one literal and one match far longer than 257, in LZX DELTA's extended length code
     assert C._extended(0) == [(0, 1), (0, 8)] and C._extended(0x100) == [(2, 2), (0, 10)]
