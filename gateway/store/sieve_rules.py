@@ -236,11 +236,13 @@ class _Render:
                 first.append('addflag "\\\\Seen";')
             elif t in (RA.OP_MOVE, RA.OP_COPY):
                 d = a.data
-                if not (isinstance(d, RA.MoveCopy) and d.folder_in_this_store and isinstance(d.folder_eid, RA.ServerEid)):
+                if not (isinstance(d, RA.MoveCopy) and d.folder_in_this_store
+                        and isinstance(d.folder_eid, RA.ServerEid)):
                     raise RuleNotSupported("moving or copying to a folder of another store")
                 name = folders.get(d.folder_eid.folder_id)
                 if name is None:
-                    raise RuleNotSupported(f"folder 0x{d.folder_eid.folder_id:016X} is not a mail folder of this mailbox")
+                    raise RuleNotSupported(f"folder 0x{d.folder_eid.folder_id:016X} is not a mail folder of "
+                                           "this mailbox")
                 self.require("fileinto")
                 if t == RA.OP_COPY:
                     self.require("copy")
@@ -297,7 +299,7 @@ def render(rules: Sequence[Rule], *, folders: dict[int, str], addresses: Sequenc
             raise RuleNotSupported(f"rule {r.name!r}: rules that only run while out of office are not supported")
         test = rd.test(r.condition)
         acts = rd.actions(r.actions, folders)          # checked even when disabled: it may be enabled later
-        body.append(f"# rule {r.rule_id}: {r.name!r}" .replace("\r", " ").replace("\n", " ")
+        body.append(f"# rule {r.rule_id}: {r.name!r}"
                     + ("" if r.state & ST_ENABLED else " (disabled)"))
         if not r.state & ST_ENABLED:
             continue
@@ -363,7 +365,8 @@ def rule_from_props(rule_id: int, props: dict, base: Rule | None = None) -> Rule
     return replace(r, **kw)
 
 
-def apply_changes(current: RulesScript, changes: Sequence[tuple[int, dict]], *, replace_all: bool = False) -> RulesScript:
+def apply_changes(current: RulesScript, changes: Sequence[tuple[int, dict]], *,
+                  replace_all: bool = False) -> RulesScript:
     """changes: (RuleDataFlags, {tag: value}) in order. Unknown rule ids to modify/remove: NotFound."""
     rules = {} if replace_all else {r.rule_id: r for r in current.rules}
     next_id = current.next_id

@@ -50,7 +50,7 @@ STORE_PUBLIC_MODULES = {
     # protocol-neutral logic a front end calls on store objects
     "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.events",
     "gateway.store.freebusy", "gateway.store.recurrence", "gateway.store.searchfolders",
-    "gateway.store.oof", "gateway.store.sieve_oof",
+    "gateway.store.oof", "gateway.store.sieve_oof", "gateway.store.sieve_rules",
     # the offline address book's files, made from the directory (MS-OXOAB)
     "gateway.store.oab",
     # contents tables: the package API and the view a front end reads a window at a time; not the index's

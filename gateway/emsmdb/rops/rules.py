@@ -1,5 +1,6 @@
 """Server-side rules (MS-OXCROPS 2.2.11.1, MS-OXORULE 2.2.1-2.2.2, 3.2.5.1-2): RopGetRulesTable and
-RopModifyRules on a folder, carried out by the store as a Sieve script (gateway/store/sieve_rules.py).
+RopModifyRules on a folder, carried out by the store as a Sieve script
+(gateway/store/sieve_rules.py, reached as the EWS Out of Office handler reaches sieve_oof).
 
 The rules table lists the rules stored on the user's ManageSieve server with the properties the client
 wrote. A rule Sieve cannot carry out, or a mailbox without a ManageSieve server, is answered with
@@ -8,7 +9,7 @@ the table is empty."""
 from __future__ import annotations
 
 from gateway.store import sieve_rules
-from gateway.store.errors import NotFound, StoreError
+from gateway.store.errors import InvalidOperation, NotFound, StoreError
 from protocols.mapi.props import core as P
 from protocols.rops import rules as R, table as T
 
@@ -39,7 +40,7 @@ async def modify_rules(call, req: R.ModifyRulesRequest):
     try:
         await sieve_rules.modify_rules(call.mbx, changes,
                                        replace_all=bool(req.modify_rules_flag & R.MODIFY_RULES_FLAG_REPLACE))
-    except (sieve_rules.RuleNotSupported, sieve_rules.NoRuleServer) as exc:
+    except InvalidOperation as exc:          # sieve_rules.RuleNotSupported, NoRuleServer: nothing was stored
         raise RopError(EC_NO_SUPPORT, str(exc)) from exc
     except NotFound as exc:
         raise RopError(EC_NOT_FOUND, str(exc)) from exc
