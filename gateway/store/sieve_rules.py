@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from gateway.backends.sieve import ManageSieveClient, ManageSieveError
-from protocols.mapi import ruleaction as RA
+from protocols.mapi import ids as wire_ids, ruleaction as RA
 from protocols.mapi.props import core as P
 from protocols.mapi.restrictions import (
     FL_PREFIX, FL_SUBSTRING, RELOP_EQ, RELOP_NE, AndRestriction, BitMaskRestriction, CommentRestriction,
@@ -235,13 +235,10 @@ class _Render:
                 self.require("imap4flags")
                 first.append('addflag "\\\\Seen";')
             elif t in (RA.OP_MOVE, RA.OP_COPY):
-                d = a.data
-                if not (isinstance(d, RA.MoveCopy) and d.folder_in_this_store
-                        and isinstance(d.folder_eid, RA.ServerEid)):
-                    raise RuleNotSupported("moving or copying to a folder of another store")
-                name = folders.get(d.folder_eid.folder_id)
+                key = _folder_ref(a.data)
+                name = folders.get(key) if key is not None else None
                 if name is None:
-                    raise RuleNotSupported(f"folder 0x{d.folder_eid.folder_id:016X} is not a mail folder of "
+                    raise RuleNotSupported("the rule moves or copies to a folder that is not a mail folder of "
                                            "this mailbox")
                 self.require("fileinto")
                 if t == RA.OP_COPY:
@@ -276,13 +273,34 @@ def forward_address(block: RA.RecipientBlock) -> str | None:
     return None
 
 
-def folder_ids(rules: Sequence[Rule]) -> set[int]:
+def _folder_ref(d) -> int | bytes | None:
+    """What an OP_MOVE/OP_COPY names: the FID of a ServerEid (FolderInThisStore 1), or the Folder EntryID
+    (MS-OXCDATA 2.2.4.1) a client may give instead, which is this store's when its provider is."""
+    if not isinstance(d, RA.MoveCopy):
+        return None
+    if isinstance(d.folder_eid, RA.ServerEid):
+        return d.folder_eid.folder_id if d.folder_in_this_store else None
+    return bytes(d.folder_eid)
+
+
+def folder_refs(rules: Sequence[Rule]) -> set:
     out = set()
     for r in rules:
         for a in r.actions.actions:
-            if isinstance(a.data, RA.MoveCopy) and isinstance(a.data.folder_eid, RA.ServerEid):
-                out.add(a.data.folder_eid.folder_id)
+            key = _folder_ref(a.data) if a.action_type in (RA.OP_MOVE, RA.OP_COPY) else None
+            if key is not None:
+                out.add(key)
     return out
+
+
+def _fid_of(mbx, key) -> int | None:
+    if isinstance(key, int):
+        return key
+    try:
+        eid = wire_ids.FolderEntryId.decode(key)
+    except wire_ids.IdError:
+        return None
+    return mbx.ident.fid(eid.globcnt) if eid.provider_uid == mbx.ident.mailbox_guid else None
 
 
 def render(rules: Sequence[Rule], *, folders: dict[int, str], addresses: Sequence[str] = (),
@@ -473,13 +491,14 @@ async def modify_rules(mbx, changes: Sequence[tuple[int, dict]], *, replace_all:
         async with client:
             new = apply_changes(await read(client), changes, replace_all=replace_all)
             folders = {}
-            for fid in folder_ids(new.rules):
+            for key in folder_refs(new.rules):
+                fid = _fid_of(mbx, key)
                 try:
-                    f = await mbx.get_folder(fid)
+                    f = await mbx.get_folder(fid) if fid is not None else None
                 except se.NotFound:
-                    raise RuleNotSupported(f"no folder 0x{fid:016X}") from None
-                if f.kind == "imap" and f.ref:
-                    folders[fid] = f.ref
+                    f = None                      # render refuses the rule
+                if f is not None and f.kind == "imap" and f.ref:
+                    folders[key] = f.ref
             await write(client, new, folders=folders, addresses=addresses, internal_domains=domains)
             return list(new.rules)
     except ManageSieveError as exc:

@@ -101,3 +101,24 @@ def test_oof_script_includes_the_rules_first():
     assert lines.index('include :personal :optional "exgate-rules";') < lines.index(
         'include :personal :optional "mine";')
     assert "exgate-rules" not in sieve_oof.render(OofSettings(), addresses=[], previous="mine")
+
+
+def test_move_by_folder_entryid_of_this_store():
+    import uuid
+    from types import SimpleNamespace
+
+    from protocols.mapi import ids as wire
+
+    guid = uuid.UUID(int=5)
+    ident = SimpleNamespace(mailbox_guid=guid, fid=lambda g: wire.make_id(1, g))
+    eid = wire.FolderEntryId(guid, wire.eitLTPrivateFolder, uuid.UUID(int=6), 0x42).encode()
+    other = wire.FolderEntryId(uuid.UUID(int=7), wire.eitLTPrivateFolder, uuid.UUID(int=6), 0x42).encode()
+    mbx = SimpleNamespace(ident=ident)
+    assert SR._fid_of(mbx, eid) == wire.make_id(1, 0x42) and SR._fid_of(mbx, other) is None
+    assert SR._fid_of(mbx, b"short") is None
+    copy = RA.RuleAction((RA.ActionBlock(RA.OP_COPY, RA.MoveCopy(0, b"store", eid)),))
+    r = rule(actions=copy)
+    assert SR.folder_refs([r]) == {eid}
+    assert 'fileinto :copy "Archive";' in SR.render([r], folders={eid: "Archive"})
+    with pytest.raises(SR.RuleNotSupported):
+        SR.render([r], folders={})
