@@ -5,9 +5,11 @@ PtypTime -> aware UTC datetime, PtypGuid -> uuid.UUID, PtypString -> str,
 PtypString8 -> str (code page given by the caller, cp1252 by default),
 PtypBinary -> bytes, PtypServerId -> bytes, multi-valued -> list.
 
-COUNT widths differ by context (MS-OXCDATA 2.11.1.1): 16-bit in most ROP
-buffers, 32-bit in FastTransfer streams and NSPI. ``wide`` selects 32 bits for
-both binary lengths and multi-value counts.
+COUNT widths differ by context (MS-OXCDATA 2.11.1.1): a binary's length is 16-bit
+in ROP buffers and 32-bit in FastTransfer streams and NSPI (``wide``); the number
+of values of a multi-valued property is 32-bit everywhere (Outlook 2003's
+EcDoRpc rows have ``03000000`` then 16-bit lengths for a PtypMultipleBinary, as
+gromox reads them too).
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def encode_value(ptype: int, value, *, wide: bool = False, codepage: str = "cp12
             return struct.pack("<I" if wide else "<H", len(data)) + data
         if ptype & MV_FLAG:
             base = ptype & ~MV_FLAG
-            parts = [struct.pack("<I" if wide else "<H", len(value))]
+            parts = [struct.pack("<I", len(value))]
             for v in value:
                 if base in (T.String, T.String8, T.Binary):
                     # MV strings and binaries are length-prefixed/terminated per element.
@@ -149,11 +151,9 @@ def decode_value(ptype: int, buf, off: int = 0, *, wide: bool = False, codepage:
         return bytes(buf[off:off + size]), off + size
     if ptype & MV_FLAG:
         base = ptype & ~MV_FLAG
-        fmt = "<I" if wide else "<H"
-        n = struct.calcsize(fmt)
-        _need(buf, off, n)
-        (count,) = struct.unpack_from(fmt, buf, off)
-        off += n
+        _need(buf, off, 4)
+        (count,) = struct.unpack_from("<I", buf, off)
+        off += 4
         if count > len(buf):  # every element takes at least one byte
             raise PropValueError(f"multi-value count {count} exceeds buffer")
         out = []

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import (common, embedded, folder, logon, message, notify, permissions, property, rules, stream, table,
-               transport)
+from . import (common, copy, embedded, folder, logon, message, notify, permissions, property, rules, stream,
+               table, transport)
 from .buffer import RopBuffer, RopErrorResponse, UnknownRop, decode_requests, decode_responses, encode_buffer
 from .errors import EC_RPC_FORMAT, RopFormatError
 from .rpc_ext import (
@@ -42,7 +42,7 @@ class RopCodec:
 
 
 _FAMILIES = (common, logon, folder, table, property, stream, message, embedded, transport, notify, permissions,
-             rules)
+             rules, copy)
 
 
 def _build() -> dict[int, RopCodec]:

@@ -9,8 +9,8 @@ import asyncio
 import uuid
 
 from protocols.mapi.props import core as P
-from protocols.rops import embedded as E, folder as F, logon as L, message as MSG, permissions as PM
-from protocols.rops import property as PR, table as T, transport as TR
+from protocols.rops import copy as C, embedded as E, folder as F, logon as L, message as MSG, permissions as PM
+from protocols.rops import property as PR, stream as S, table as T, transport as TR
 from protocols.rops.rows import decode_rows
 
 from .test_emsmdb import LOGON_ID, NO, MapiClient, logon
@@ -135,3 +135,46 @@ async def test_transport_send_spooler_rops_options_and_permissions(demo_gateway)
     assert members == [(0, "", 0), (0xFFFFFFFFFFFFFFFF, "Anonymous", 0)]
     assert modify.return_value == EC_NO_SUPPORT
     assert await wait_for(imap_find, demo_gateway, "bob", subject), "TransportSend did not reach bob"
+
+
+async def test_copy_properties_copy_to_and_streams(demo_gateway):
+    """RopCopyProperties (with NoOverwrite and a missing tag), RopCopyTo with sub-objects into a new message
+    saved and read back, RopCloneStream and RopCopyToStream, and ecDstNullObject for a destination not open."""
+    tag = uuid.uuid4().hex[:6]
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    _, folder_h, fid, (mid,) = await make_folder_with_messages(c, logon_h, lr, f"Copy {tag}", [f"source {tag}"])
+    got = await c.execute([
+        MSG.OpenMessageRequest(LOGON_ID, 0, 1, 0x0FFF, fid, 0x01, mid),
+        MSG.ModifyRecipientsRequest(LOGON_ID, 1, RECIPIENT_COLUMNS, (recipient("Bob", "bob@example.test"),)),
+        MSG.CreateMessageRequest(LOGON_ID, 0, 2, 0x0FFF, fid, 0),
+        PR.SetPropertiesRequest(LOGON_ID, 2, ((P.PidTagSubject, f"target {tag}"),)),
+        C.CopyPropertiesRequest(LOGON_ID, 1, 2, 0, C.COPY_NO_OVERWRITE, (P.PidTagSubject, P.PidTagBody,
+                                                                         P.PidTagComment)),
+        C.CopyToRequest(LOGON_ID, 1, 2, 0, 1, C.COPY_NO_OVERWRITE, (P.PidTagBody,)),
+        MSG.SaveChangesMessageRequest(LOGON_ID, 2, 2, 0x02),
+        C.CopyPropertiesRequest(LOGON_ID, 1, 9, 0, 0, (P.PidTagSubject,)),
+    ], [folder_h, NO, NO])
+    (_, _, _, _, props, copyto, saved, null) = got.rops
+    assert props.return_value == 0 and [(p.index, p.error_code) for p in props.property_problems] == [(2, EC_NOT_FOUND)]
+    assert copyto.return_value == 0 and saved.return_value == 0
+    assert null.return_value == C.EC_DST_NULL_OBJECT and null.dest_handle_index == 9
+    new_mid = saved.message_id
+    got = await c.execute([
+        MSG.OpenMessageRequest(LOGON_ID, 0, 1, 0x0FFF, fid, 0x01, new_mid),
+        PR.GetPropertiesSpecificRequest(LOGON_ID, 1, 0, 1, (P.PidTagSubject, P.PidTagBody)),
+        S.OpenStreamRequest(LOGON_ID, 1, 2, P.PidTagBody, 0x00),
+        S.CloneStreamRequest(LOGON_ID, 2, 3),
+        S.OpenStreamRequest(LOGON_ID, 1, 4, P.PidTagComment, 0x02),
+        C.CopyToStreamRequest(LOGON_ID, 3, 4, 1000),
+        S.CommitStreamRequest(LOGON_ID, 4),
+        PR.GetPropertiesSpecificRequest(LOGON_ID, 1, 0, 1, (P.PidTagComment,)),
+    ], [folder_h, NO, NO, NO, NO])
+    opened, values, stream, clone, target, copied, commit, comment = got.rops
+    # the subject stayed (NoOverwrite), the body came; the recipient came with the sub-objects
+    assert values.row((P.PidTagSubject, P.PidTagBody)).values[0] == f"target {tag}"
+    assert opened.recipient_count == 1
+    body = values.row((P.PidTagSubject, P.PidTagBody)).values[1]
+    assert clone.return_value == 0 and copied.read_byte_count == copied.written_byte_count == len(body) * 2
+    assert comment.row((P.PidTagComment,)).values == (body,)

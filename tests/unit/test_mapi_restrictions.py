@@ -97,8 +97,8 @@ CONSTRUCTED = {
     # Content on a binary, 2-byte length (2.11.1 COUNT in ROP buffers)
     "content-binary": ("03 0100 0000 02010b30 02010b30 0300 414243",
                        ContentRestriction(FL_SUBSTRING, PidTagSearchKey, b"ABC")),
-    # Property with a whole multi-valued comparand: count then values
-    "property-mv": ("04 04 1f100180 1f100180 0200" + _utf16z("a") + _utf16z("b"),
+    # Property with a whole multi-valued comparand: count (32-bit, as every MV count) then values
+    "property-mv": ("04 04 1f100180 1f100180 02000000" + _utf16z("a") + _utf16z("b"),
                     PropertyRestriction(RELOP_EQ, PidTagKeywordsMV, ("a", "b"))),
     # Bitmask with an empty And around it
     "and-empty-bitmask": ("00 0200 00 0000 06 01 0300070e 02000000",

@@ -3,11 +3,11 @@ codec module per family). A handler is ``async def handler(call: RopCall, reques
 it raises ``execute.RopError`` (or a store error) to answer with an error code."""
 from __future__ import annotations
 
-from . import (attachment, categories, common, compose, extra, folder, folderops, logon, message, named, property,
-               rules, search, store, stream, submit, table, tablenav)
+from . import (attachment, categories, common, compose, copyops, extra, folder, folderops, logon, message, named,
+               property, rules, search, store, stream, submit, table, tablenav)
 
 _FAMILIES = (common, logon, store, folder, folderops, search, table, tablenav, categories, property, named, message,
-             compose, attachment, submit, extra, stream, rules)
+             compose, attachment, submit, extra, stream, copyops, rules)
 
 
 def _build() -> dict:
