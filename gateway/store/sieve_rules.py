@@ -419,6 +419,20 @@ async def read(client: ManageSieveClient) -> RulesScript:
     return parsed
 
 
+async def running(client: ManageSieveClient) -> bool:
+    """Whether the active script runs the rules (exgate-oof, including exgate-rules)."""
+    from . import sieve_oof
+    if await client.active_script() != sieve_oof.SCRIPT_NAME:
+        return False
+    return f"include :personal :optional {sieve_string(SCRIPT_NAME)};" in await client.get_script(sieve_oof.SCRIPT_NAME)
+
+
+def with_error_state(rules: Sequence[Rule]) -> list[Rule]:
+    """Enabled rules that do not run (someone activated another script on the server) read back with
+    ST_ERROR, as Exchange marks a rule it cannot carry out (MS-OXORULE 2.2.1.3.1.3)."""
+    return [replace(r, state=r.state | ST_ERROR) if r.state & ST_ENABLED else r for r in rules]
+
+
 async def write(client: ManageSieveClient, new: RulesScript, *, folders: dict[int, str], addresses: Sequence[str],
                 internal_domains: Sequence[str] | None = None) -> str | None:
     """Store the rules (deleting the script when there are none) and link them from exgate-oof."""
@@ -471,7 +485,10 @@ async def load_rules(mbx) -> list[Rule]:
         if client is None:
             return []
         async with client:
-            return list((await read(client)).rules)
+            rules = list((await read(client)).rules)
+            if rules and not await running(client):
+                rules = with_error_state(rules)
+            return rules
     except ManageSieveError as exc:
         raise _store_error(exc) from exc
 

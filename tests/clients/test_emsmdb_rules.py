@@ -124,6 +124,11 @@ async def test_rule_in_sieve_files_carols_mail_read(real_gateway):
             assert 'if address :contains "from" "carol@example.test" {' in script
             assert 'addflag "\\\\Seen";' in script and f'fileinto "{folder_name}";' in script
             assert 'include :personal :optional "exgate-rules";' in await ms.get_script(sieve_oof.SCRIPT_NAME)
+            # someone switches the scripts off on the server: the rule reads back in error (ST_ERROR)
+            await ms.set_active(None)
+            assert [r[P.PidTagRuleState] for r in await _rules(c, inbox_h)] == [0x01 | 0x02]
+            await ms.set_active(sieve_oof.SCRIPT_NAME)
+            assert [r[P.PidTagRuleState] for r in await _rules(c, inbox_h)] == [0x01]
 
         # a rule Sieve cannot carry out (a client-side, deferred action) is refused and not stored
         deferred = RA.RuleAction((RA.ActionBlock(RA.OP_DEFER_ACTION, b"client data"),))
