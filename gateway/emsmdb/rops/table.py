@@ -150,25 +150,42 @@ def _origin(table) -> int:
     return T.BOOKMARK_CURRENT
 
 
+FIRST_WINDOW = 32        # rows read from the store first; later windows are sized by the room left
+
+
+def _window(table, start: int, count: int, forward: bool) -> list:
+    if forward:
+        return table.view.rows(start, count)
+    first = max(0, start - count)
+    return list(reversed(table.view.rows(first, start - first)))
+
+
 async def query_rows(call, req: T.QueryRowsRequest):
+    """Rows from the cursor, forward or backward, as many as asked and as fit the response. The store is
+    read a window at a time, sized by the room left, so a read costs the rows sent (not the rest of the
+    folder: a client asks for 0x7FFF rows and gets what fits)."""
     table = _table(call, req)
     await ensure_view(call, table)
     columns = table.columns or (DEFAULT_HIERARCHY_COLUMNS if table.hierarchy else DEFAULT_CONTENTS_COLUMNS)
     start = _position(table)
     want = req.row_count
-    if req.forward_read:
-        objs = table.view.rows(start, want)
-    else:
-        first = max(0, start - want)
-        objs = list(reversed(table.view.rows(first, start - first)))
     room = call.space - 10            # RopId, index, ReturnValue, Origin, RowCount
-    rows, used = [], 0
-    for obj in objs:
-        data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
-        if used + len(data) > room:
-            break
-        rows.append(data)
-        used += len(data)
+    rows, used, at, full = [], 0, start, False
+    window = min(want, FIRST_WINDOW)
+    while len(rows) < want and not full and window > 0:
+        objs = _window(table, at, window, req.forward_read)
+        for obj in objs:
+            data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
+            if used + len(data) > room:
+                full = True
+                break
+            rows.append(data)
+            used += len(data)
+        if len(objs) < window:
+            break                     # the end (or the start) of the table
+        at = start + len(rows) if req.forward_read else start - len(rows)
+        avg = max(1, used // max(1, len(rows)))
+        window = min(want - len(rows), max(1, (room - used) // avg + 1))
     if not req.query_rows_flags & NO_ADVANCE:
         _set_position(table, start + len(rows) if req.forward_read else start - len(rows))
     return T.QueryRowsResponse(handle_index=req.input_handle_index, return_value=0, origin=_origin(table),
