@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from protocols import mapihttp as M
 from protocols.mapi.props import core as P
@@ -86,8 +87,9 @@ class MapiClient:
         return out
 
 
-def imap_subjects(embedded, login="alice"):
-    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+def imap_subjects(gw, login="alice"):
+    cfg = gw.state.config.imap
+    with imaplib.IMAP4(cfg.host, cfg.port) as im:
         im.login(login, f"{login}pw")
         im.select("INBOX", readonly=True)
         _, data = im.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
@@ -105,8 +107,16 @@ async def logon(c: MapiClient):
     return resp, got.handles[0]
 
 
-async def test_connect_logon_inbox_sorted_and_hierarchy(demo_gateway, embedded):
-    c = MapiClient(demo_gateway)
+@pytest.fixture(params=["demo", "real"])
+def gw(request):
+    return request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway")
+
+
+async def test_connect_logon_inbox_sorted_and_hierarchy(gw):
+    from .test_ews_notifications import deliver
+    import asyncio
+    await asyncio.to_thread(deliver, gw, "alice@example.test", f"emsmdb inbox {uuid.uuid4().hex[:8]}")
+    c = MapiClient(gw)
     conn = await c.connect()
     assert conn.dn_prefix.startswith("/o=exgate") and conn.display_name
     assert "MapiContext" in c.cookies and "MapiSequence" in c.cookies
@@ -131,8 +141,7 @@ async def test_connect_logon_inbox_sorted_and_hierarchy(demo_gateway, embedded):
     decoded = rows.rows(cols)
     assert rows.row_count == table.row_count == len(decoded) > 0
     subjects = sorted(r.values[0] for r in decoded)
-    import asyncio
-    assert subjects == await asyncio.to_thread(imap_subjects, embedded)
+    assert subjects == await asyncio.to_thread(imap_subjects, gw)
     times = [r.values[1] for r in decoded]
     assert times == sorted(times, reverse=True)
     assert all(isinstance(r.values[2], int) and r.values[2] for r in decoded)
@@ -226,7 +235,7 @@ async def test_bad_headers_and_sequence(demo_gateway):
 RULER = json.loads((ROOT / "fixtures/rops/ruler_execute.json").read_text())["vectors"]
 
 
-async def test_ruler_execute_buffers_replayed(demo_gateway):
+async def test_ruler_execute_buffers_replayed(gw):
     """Each ruler Execute on a fresh session: the recorder's handles map onto ours in the order handed
     out; folder ids from the recorder's logon onto ours by position among the 13."""
     first = decode_ext_buffer(bytes.fromhex(RULER[0]["response_rop_buffer_hex"]))[0].payload
@@ -234,7 +243,7 @@ async def test_ruler_execute_buffers_replayed(demo_gateway):
         decode_ext_buffer(bytes.fromhex(RULER[0]["request_rop_buffer_hex"]))[0].payload).rops).rops[0]
     checked = 0
     for v in RULER:
-        c = MapiClient(demo_gateway)
+        c = MapiClient(gw)
         await c.connect()
         lr, logon_h = await logon(c)
         fid_map = dict(zip(rec_logon.folder_ids, lr.folder_ids))
