@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._wire import U8, Kind, RopRequest, RopResponse, put_u8, wire
-from .property import TAGGED_LIST
+from ._wire import U8, RopRequest, RopResponse, wire
+from .property import ROW_ADD, ROW_MODIFY, ROW_REMOVE, ValueRows  # noqa: F401 (the row flags)
 
-ROW_ADD, ROW_MODIFY, ROW_REMOVE = 0x01, 0x02, 0x04
 
 
 @dataclass(frozen=True)
@@ -18,18 +17,7 @@ class PermissionData:
     property_values: tuple = ()
 
 
-class _PermissionRows(Kind):
-    def read(self, r):
-        return tuple(PermissionData(r.u8(), TAGGED_LIST.read(r)) for _ in range(r.u16()))
-
-    def write(self, out, v):
-        out += len(v).to_bytes(2, "little")
-        for row in v:
-            put_u8(out, row.flags)
-            TAGGED_LIST.write(out, row.property_values)
-
-
-PERMISSION_ROWS = _PermissionRows()
+PERMISSION_ROWS = ValueRows(PermissionData)
 
 
 @dataclass

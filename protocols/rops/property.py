@@ -307,6 +307,26 @@ class _TaggedList(Kind):
 TAGGED_LIST = _TaggedList()
 
 
+ROW_ADD, ROW_MODIFY, ROW_REMOVE = 0x01, 0x02, 0x04      # a ValueRows row's flags
+
+
+class ValueRows(Kind):
+    """Count (2), then rows of a flags byte, PropertyValueCount (2) and TaggedPropertyValues: the one layout
+    of MS-OXCPERM's PermissionData and MS-OXORULE's RuleData; ``row_type(flags, values)`` makes a row."""
+
+    def __init__(self, row_type):
+        self.row_type = row_type
+
+    def read(self, r):
+        return tuple(self.row_type(r.u8(), TAGGED_LIST.read(r)) for _ in range(r.u16()))
+
+    def write(self, out, v):
+        put_u16(out, len(v))
+        for row in v:
+            put_u8(out, row.flags)
+            TAGGED_LIST.write(out, row.property_values)
+
+
 @dataclass
 class GetPropertiesAllRequest(RopRequest):
     ROP_ID = 0x08

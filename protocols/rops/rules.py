@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._wire import U8, Kind, RopRequest, RopResponse, put_u8, wire
-from .property import TAGGED_LIST
+from ._wire import U8, RopRequest, RopResponse, wire
+from .property import ROW_ADD, ROW_MODIFY, ROW_REMOVE, ValueRows  # noqa: F401 (the row flags)
 
 MODIFY_RULES_FLAG_REPLACE = 0x01
-ROW_ADD, ROW_MODIFY, ROW_REMOVE = 0x01, 0x02, 0x04
 
 
 @dataclass(frozen=True)
@@ -22,18 +21,7 @@ class RuleData:
     property_values: tuple = ()      # ((tag, value), ...) in wire order
 
 
-class _RuleRows(Kind):
-    def read(self, r):
-        return tuple(RuleData(r.u8(), TAGGED_LIST.read(r)) for _ in range(r.u16()))
-
-    def write(self, out, v):
-        out += len(v).to_bytes(2, "little")
-        for row in v:
-            put_u8(out, row.flags)
-            TAGGED_LIST.write(out, row.property_values)
-
-
-RULE_ROWS = _RuleRows()
+RULE_ROWS = ValueRows(RuleData)
 
 
 @dataclass
