@@ -238,6 +238,8 @@ GUID = _GuidKind()
 BLOB16 = _Blob16Kind()
 TAGS16 = _Array16Kind(_U32)
 IDS16 = _Array16Kind(_U64)
+U16S16 = _Array16Kind(_U16)        # property ids
+U32S16 = _Array16Kind(_U32)        # attachment ids
 RESTRICTION = _RestrictionKind()
 SORT_ORDER_SET = _SortOrderSetKind()
 

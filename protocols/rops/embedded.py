@@ -1,11 +1,9 @@
 """RopOpenEmbeddedMessage (MS-OXCROPS 2.2.6.16) and RopGetValidAttachments (2.2.6.17)."""
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
-from ._wire import U8, U16, Kind, Reader, RopRequest, RopResponse, put_u8, put_u16, put_u32, put_u64, wire
-from .errors import RopFormatError
+from ._wire import U8, U16, U32S16, Reader, RopRequest, RopResponse, put_u8, put_u32, put_u64, wire
 from .message import OpenMessageResponse
 
 
@@ -46,19 +44,6 @@ class OpenEmbeddedMessageResponse(OpenMessageResponse):
         self.write_message(out)
 
 
-class _AttachIds16(Kind):
-    def read(self, r):
-        n = r.u16()
-        return struct.unpack(f"<{n}I", r.take(4 * n))
-
-    def write(self, out, v):
-        put_u16(out, len(v))
-        try:
-            out += struct.pack(f"<{len(v)}I", *v)
-        except struct.error as exc:
-            raise RopFormatError(f"bad attachment id: {exc}") from exc
-
-
 @dataclass
 class GetValidAttachmentsRequest(RopRequest):
     ROP_ID = 0x52
@@ -71,7 +56,7 @@ class GetValidAttachmentsResponse(RopResponse):
     """AttachmentIdCount (2), AttachmentIdArray (4 each)."""
 
     ROP_ID = 0x52
-    attachment_ids: tuple = wire(_AttachIds16(), ())
+    attachment_ids: tuple = wire(U32S16, ())
 
 
 REQUESTS = {c.ROP_ID: c for c in (OpenEmbeddedMessageRequest, GetValidAttachmentsRequest)}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from protocols.mapi.values import PropValueError, decode_tagged, encode_tagged
 
 from ._wire import (
-    GUID, TAGS16, U8, U16, Kind, Reader, RopRequest, RopResponse, put_u8, put_u16, put_u32, wire,
+    GUID, TAGS16, U8, U16, U16S16, Kind, Reader, RopRequest, RopResponse, put_u8, put_u16, put_u32, wire,
 )
 from .errors import RopFormatError
 from .rows import decode_row
@@ -70,21 +70,8 @@ class _Names16(Kind):
             PROPERTY_NAME.write(out, n)
 
 
-class _PropIds16(Kind):
-    def read(self, r):
-        n = r.u16()
-        return struct.unpack(f"<{n}H", r.take(2 * n))
-
-    def write(self, out, v):
-        put_u16(out, len(v))
-        try:
-            out += struct.pack(f"<{len(v)}H", *v)
-        except struct.error as exc:
-            raise RopFormatError(f"bad property id: {exc}") from exc
-
-
 NAMES16 = _Names16()
-PROPIDS16 = _PropIds16()
+PROPIDS16 = U16S16
 
 
 @dataclass(frozen=True)
