@@ -153,6 +153,9 @@ def build_app(state: GatewayState, auth_settings: "AuthSettings | None" = None) 
     # stalled connections are cut (gateway/http/guard.py); outermost, so it sees every request
     app[GUARD] = ConnectionGuard()
     app.middlewares.append(guard_middleware)
+    # a request another worker forwarded is signed in as that worker says, on its private socket only
+    from . import forward
+    app.middlewares.append(forward.middleware)
     # Every route, including ones front ends add later, runs behind sign-in (gateway/http/auth).
     install_auth(app, state, auth_settings)
     install_log_redaction()

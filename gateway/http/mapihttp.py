@@ -11,6 +11,9 @@ Each endpoint keeps only what is its own (the calls and what a session holds); t
   (Invalid Request Body 12, through the endpoint's decoder), the Session Context (Context Not Found
   10: unknown, expired, ended, or another user's) and the sequence cookie (Invalid Sequence 15). What
   passes comes back as ``Accepted`` with the next sequence cookie already issued.
+- Several workers (`serve --workers N`): a session's MapiContext cookie names its worker (``w3-...``);
+  a request for another worker's session is passed to it before the lookup (gateway/http/forward.py),
+  and Context Not Found when that worker is gone.
 - ``stream``: the answer of an accepted request: first headers, PROCESSING, PENDING every
   X-PendingPeriod while the work runs, then DONE, the additional headers and the body (2.2.7).
 - ``reject`` / ``later``: the rejection answer, and a rejection found after the headers were read.
@@ -30,6 +33,7 @@ from aiohttp import web
 from protocols import mapihttp as M
 from protocols.mapihttp.headers import CONTEXT_COOKIE, DEFAULT_PENDING_PERIOD_MS, SEQUENCE_COOKIE
 
+from . import forward
 from .sessions import current_user
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,7 @@ class SessionTable:
         self.per_user = per_user
         self.total = total
         self.session_class = session_class
+        self.prefix = ""                # "w<n>-" in worker n of `serve --workers` (gateway/http/forward.py)
         self._by_context: dict[str, MapiSession] = {}
 
     def __len__(self) -> int:
@@ -94,7 +99,8 @@ class SessionTable:
             self.end(mine.pop(0))
         if len(self._by_context) >= self.total:
             self.end(min(self._by_context.values(), key=lambda s: s.used))
-        s = self.session_class(secrets.token_hex(16), email.lower(), login, display_name, codepage_name(code_page))
+        s = self.session_class(self.prefix + secrets.token_hex(16), email.lower(), login, display_name,
+                               codepage_name(code_page))
         self._by_context[s.context] = s
         return s
 
@@ -175,6 +181,12 @@ async def accept(request: web.Request, table: SessionTable,
         return reject(meta)
     body = await request.read()
     rt = meta.request_type
+    if rt.needs_context and (owner := forward.elsewhere(request, meta.context_cookie)) is not None:
+        relayed = await forward.relay(request, owner, user, body)      # another worker holds the session
+        return relayed if relayed is not None else reject(later(
+            meta, M.ResponseCode.CONTEXT_NOT_FOUND, f"worker {owner}, which held this session context, is gone"))
+    if rt.creates_context:
+        table.prefix = forward.cookie_prefix(request.app)
     try:
         decoded = decode(rt, body) if rt is not M.RequestType.PING else None
     except (M.MapiHttpDecodeError, ValueError, KeyError) as exc:

@@ -33,7 +33,9 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
 
     ``worker``: this process is worker number ``worker`` of `exgate serve --workers N` (gateway/workers.py):
     the port is shared with the other workers (SO_REUSEPORT; the kernel spreads new connections over
-    them) and every response says which worker answered (``X-Exgate-Worker: <n>``, a number, no pid)."""
+    them), every response says which worker answered (``X-Exgate-Worker: <n>``, a number, no pid), and the
+    worker also listens on its private Unix socket for MAPI/HTTP requests the other workers forward to it
+    (gateway/http/forward.py)."""
     if directory is None:
         from gateway.store.factory import directory_from_config
         try:
@@ -45,6 +47,8 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
     hc = cfg.http
     app = build_app(state)
     if worker is not None:
+        from . import forward       # MAPI sessions held by another worker are reached on its private socket
+        sockets = forward.as_worker(app, worker, data_dir)
         async def _which_worker(request: web.Request, response: web.StreamResponse) -> None:
             response.headers["X-Exgate-Worker"] = str(worker)
         app.on_response_prepare.append(_which_worker)
@@ -61,6 +65,8 @@ async def start_gateway(cfg: Config, data_dir: Path, *, db: StateDB | None = Non
         tls.smaller_read_buffers()
     site = web.TCPSite(runner, hc.host, hc.port, ssl_context=ssl_ctx, reuse_port=worker is not None or None)
     await site.start()
+    if worker is not None:
+        await web.SockSite(runner, forward.bind_private_socket(sockets)).start()
     port = runner.addresses[0][1] if runner.addresses else hc.port
     scheme = "https" if hc.tls else "http"
     return RunningGateway(f"{scheme}://{hc.host}:{port}", state, runner, cert)

@@ -158,10 +158,13 @@ async def auth_middleware(request: web.Request, handler):
     scheme, _, token = header.strip().partition(" ")
     scheme_l = scheme.lower()
     addr = _client_address(request)
-    user: AuthenticatedUser | None = None
+    # set only for a request another worker forwarded on this worker's private socket (gateway/http/forward.py)
+    user: AuthenticatedUser | None = request.get(USER)
     final_header: str | None = None
 
-    if scheme_l == "basic":
+    if user is not None:
+        pass
+    elif scheme_l == "basic":
         if not request.secure and not auth.state.config.http.allow_basic_over_http:
             # Refuse before looking at the password: it already crossed the wire in clear.
             raise web.HTTPForbidden(reason="Basic authentication over plain HTTP is disabled",

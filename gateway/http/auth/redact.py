@@ -12,7 +12,8 @@ import re
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # header lines, in dict reprs too: 'Authorization': 'NTLM TlRM...'
-    (re.compile(r"(?i)((?:proxy-)?authorization|www-authenticate|x-exgate-[a-z-]*token)(['\"]?\s*[:=]\s*['\"]?)"
+    (re.compile(r"(?i)((?:proxy-)?authorization|www-authenticate|x-exgate-[a-z-]*token|x-exgate-forwarded-user)"
+                r"(['\"]?\s*[:=]\s*['\"]?)"
                 r"[^'\"\r\n,}]+"), r"\1\2<redacted>"),
     (re.compile(r"(?i)\b(basic|ntlm|negotiate|bearer)\s+[A-Za-z0-9+/=._-]{8,}"), r"\1 <redacted>"),
     (re.compile(r"TlRMTVNTUA[A-Za-z0-9+/=]*"), "<redacted>"),          # base64 of "NTLMSSP\0"
