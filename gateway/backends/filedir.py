@@ -177,6 +177,11 @@ class FileDirectory:
             if e is not None:
                 entries[norm_dn(r.dn)] = self._with_member_of(e, records)
         self._entries = entries
+        self._generation = getattr(self, "_generation", 0) + 1
+
+    async def change_marker(self, kinds: Sequence[str] = ("user", "group")) -> int:
+        """Changes with every reload() (the store keeps its GAL snapshot while it stays the same)."""
+        return self._generation
 
     @staticmethod
     def _with_member_of(entry: DirectoryEntry, records: list[LdifRecord]) -> DirectoryEntry:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -156,6 +157,7 @@ class LdapDirectory:
         self._conn = None
         self._lock = threading.Lock()
         self.pages_fetched = 0      # search result pages received; for tests and metrics
+        self._context_csn: bool | None = None   # does the suffix carry a contextCSN? (None: not asked yet)
 
     # ------------------------------------------------------------ plumbing
 
@@ -195,8 +197,10 @@ class LdapDirectory:
                 pass
 
     def _search_sync(self, base: str, flt: str, *, scope: str = "SUBTREE", size_limit: int = 0,
-                     paged: bool = False) -> list[tuple[str, dict[str, list[str]]]]:
-        """Search with one reconnect on a dropped connection; follows paged-results cookies."""
+                     paged: bool = False, attributes: Sequence[str] | None = None
+                     ) -> list[tuple[str, dict[str, list[str]]]]:
+        """Search with one reconnect on a dropped connection; follows paged-results cookies. Every user
+        attribute and memberOf, or just ``attributes``."""
         ldap3 = self._ldap3
         scope_v = {"BASE": ldap3.BASE, "LEVEL": ldap3.LEVEL, "SUBTREE": ldap3.SUBTREE}[scope]
         for attempt in (1, 2):
@@ -211,7 +215,7 @@ class LdapDirectory:
                     status, result, response, _ = conn.search(
                         base, flt, search_scope=scope_v,
                         # memberOf is operational (slapd memberof overlay, AD): ask for it by name
-                        attributes=[ldap3.ALL_ATTRIBUTES, "memberOf"],
+                        attributes=list(attributes) if attributes else [ldap3.ALL_ATTRIBUTES, "memberOf"],
                         size_limit=size_limit, **kw)
                     self.pages_fetched += 1
                     code = result.get("result")
@@ -320,6 +324,30 @@ class LdapDirectory:
         found = await self._search(self.base_dn, flt, paged=True)
         return sorted((e for e in self._entries(found) if e.kind in kinds),
                       key=lambda e: e.display_name.lower())
+
+    async def change_marker(self, kinds: Sequence[str] = ("user", "group")) -> str | None:
+        """A value that changes whenever an entry of those kinds is added, changed or removed (the store's
+        GAL snapshot is kept while it stays the same). The suffix's contextCSN when the server keeps one
+        (OpenLDAP with syncprov: one small read); else a digest of every such entry's DN and entryCSN (or
+        modifyTimestamp), a DN-and-stamp listing that costs a fraction of reading the entries. None when
+        the server shows no stamps (nothing could tell a change)."""
+        flt = self._kinds_filter(kinds)
+        if not flt:
+            return None
+        if self._context_csn is not False:
+            found = await self._search(self.base_dn, "(objectClass=*)", scope="BASE", attributes=["contextCSN"])
+            csn = [v for _, attrs in found for k, vs in attrs.items() if k.lower() == "contextcsn" for v in vs]
+            self._context_csn = bool(csn)
+            if csn:
+                return "contextCSN:" + ",".join(sorted(csn))
+        found = await self._search(self.base_dn, flt, paged=True, attributes=["entryCSN", "modifyTimestamp"])
+        digest = hashlib.sha256()
+        for dn, attrs in sorted(found):
+            stamp = first(attrs, "entryCSN") or first(attrs, "modifyTimestamp")
+            if stamp is None:
+                return None
+            digest.update(f"{dn}\0{stamp}\n".encode())
+        return f"entries:{len(found)}:{digest.hexdigest()}"
 
     async def _find_group(self, dn_or_email: str) -> DirectoryEntry | None:
         text = dn_or_email.strip()

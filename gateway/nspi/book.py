@@ -1,7 +1,8 @@
 """The address book one NSPI call sees: the directory's GAL read through the store, with this session's MIds.
 
-Each call reads the directory again (through ``gateway.store.directory.Directory``), so a change made
-there shows in the next call. The containers (MS-OXNSPI 3.1.4.1.3, GetSpecialTable):
+Each call asks the directory (through ``gateway.store.directory.Directory``) whether the GAL changed, so a
+change made there shows in the next call; the GAL itself is read again only then (the store's snapshot).
+QueryRows pages after the first of one read take the snapshot checked up to ``GAL_TTL`` seconds ago. The containers (MS-OXNSPI 3.1.4.1.3, GetSpecialTable):
 
 - the Global Address List, ContainerID 0: every user, group, room and piece of equipment;
 - All Rooms (rooms and equipment) and All Distribution Lists (groups), each with a fixed ContainerID.
@@ -78,8 +79,18 @@ class AddressBook:
             self.mids[id(e)] = m
 
     @classmethod
-    async def load(cls, directory: Directory, session: NspiSession) -> "AddressBook":
-        return cls(directory, session, await directory.gal())
+    async def load(cls, directory: Directory, session: NspiSession, max_age: float = 0.0) -> "AddressBook":
+        """The book over the directory's GAL as it is now (``max_age``: or as it was checked that recently);
+        the session's last book when the GAL is the same snapshot (then nothing is built again)."""
+        entries = await directory.gal(max_age)
+        last = session.book if session is not None else None
+        if last is not None and last.entries is entries:
+            last.directory = directory
+            return last
+        book = cls(directory, session, entries)
+        if session is not None:
+            session.book = book
+        return book
 
     # ------------------------------------------------------------ lookups
     def mid(self, e: Person) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.http.mapihttp import MapiSession
 from gateway.http.mapihttp import SessionTable as _Table
@@ -21,6 +22,7 @@ class NspiSession(MapiSession):
     bind_code_page: int = 1252
     _mid_of: dict[str, int] = field(default_factory=dict)
     _dn_of: dict[int, str] = field(default_factory=dict)
+    book: Any = None            # the AddressBook last built for this session (book.py AddressBook.load)
 
     def mid(self, dn: str) -> int:
         """The MId of an object's DN: the same one for as long as the session lives."""
@@ -40,6 +42,7 @@ class NspiSession(MapiSession):
         super().close()
         self._mid_of.clear()
         self._dn_of.clear()
+        self.book = None
 
 
 class NspiSessionTable(_Table):

@@ -11,7 +11,11 @@ answer ``BackendUnavailable``.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+import weakref
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
 
@@ -41,6 +45,51 @@ GAL_KINDS = ("user", "group", "room", "equipment")
 # address-book properties beyond core's (MS-OXPROPS / MS-OXOABK)
 PidTagAddressBookManagerDistinguishedName = 0x8005001F
 PidTagThumbnailPhoto = 0x8C9E0102
+
+
+# The GAL snapshot (``Directory.gal``). A 10,000-entry GAL takes seconds to read and parse over LDAP, and NSPI
+# asks for it on every call (bench/nspi.py), so the sorted GAL is kept, one snapshot per directory client.
+# A caller gets it again only when the directory says nothing changed since (the client's ``change_marker``:
+# slapd's contextCSN, else a digest of every GAL entry's DN and entryCSN, which costs a fraction of the full
+# read; a change made in LDAP still shows in the next call), or, asking with ``max_age``, without asking the
+# directory while the snapshot was checked less than that long ago (NSPI's QueryRows pages after the first
+# of one read: GAL_TTL). A snapshot older than GAL_MAX_AGE is read again in full whatever the marker says.
+GAL_TTL = 5.0
+GAL_MAX_AGE = 300.0
+
+
+@dataclass(eq=False)
+class _GalSnapshot:
+    entries: list
+    marker: object             # the client's change marker before the read; None: the client cannot tell
+    read_at: float
+    checked_at: float
+
+
+class _GalCache:
+    def __init__(self) -> None:
+        self.snapshot: _GalSnapshot | None = None
+        self.reads = 0             # full reads, for tests and the bench
+        self._lock: tuple[object, asyncio.Lock] | None = None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """A lock of the running loop (a client may outlive a loop: tests run several)."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        return self._lock[1]
+
+
+# one per directory client (the gateway's, which outlives the Directory facades made per request)
+_GAL_CACHES: "weakref.WeakKeyDictionary[object, _GalCache]" = weakref.WeakKeyDictionary()
+
+
+def gal_cache(client) -> _GalCache:
+    cache = _GAL_CACHES.get(client)
+    if cache is None:
+        cache = _GAL_CACHES[client] = _GalCache()
+    return cache
 
 
 def _store_error(exc: BackendError) -> StoreError:
@@ -121,11 +170,41 @@ class Directory:
                 out.append(g)
         return out
 
-    async def gal(self) -> list[Person]:
+    async def gal(self, max_age: float = 0.0) -> list[Person]:
         """The Global Address List: users, groups, rooms and equipment, sorted by display name (then by
-        LegacyExchangeDN, so two entries with one name keep one order)."""
-        return sorted(await self.entries(GAL_KINDS),
-                      key=lambda e: ((e.display_name or "").casefold(), self.legacy_dn(e).lower()))
+        LegacyExchangeDN, so two entries with one name keep one order). The list is shared (the snapshot
+        above): callers do not change it. With ``max_age`` (seconds), a snapshot checked less than that
+        long ago is given without asking the directory; else the directory's change marker decides."""
+        if self._client is None:
+            return []
+        cache = gal_cache(self._client)
+        snap = cache.snapshot
+        now = time.monotonic()
+        if snap is not None and max_age > 0 and now - snap.checked_at < max_age and now - snap.read_at < GAL_MAX_AGE:
+            return snap.entries
+        async with cache.lock:               # one full read at a time; the others then find it fresh
+            snap = cache.snapshot
+            marker = await self._change_marker()
+            now = time.monotonic()
+            if snap is not None and marker is not None and marker == snap.marker \
+                    and now - snap.read_at < GAL_MAX_AGE:
+                snap.checked_at = now
+                return snap.entries
+            entries = sorted(await self.entries(GAL_KINDS),
+                             key=lambda e: ((e.display_name or "").casefold(), self.legacy_dn(e).lower()))
+            cache.reads += 1
+            cache.snapshot = _GalSnapshot(entries, marker, now, now)
+            return entries
+
+    async def _change_marker(self):
+        """The client's change marker for the GAL's kinds (None when it has none or cannot tell)."""
+        probe = getattr(self._client, "change_marker", None)
+        if probe is None:
+            return None
+        try:
+            return await probe(GAL_KINDS)
+        except BackendError as exc:
+            raise _store_error(exc) from exc
 
     @staticmethod
     def alias(entry: Person) -> str:

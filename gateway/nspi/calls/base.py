@@ -20,8 +20,11 @@ class Call:
     user: Any                   # the signed-in user
     base_url: str               # https://host[:port], as Autodiscover publishes it
 
-    async def book(self) -> AddressBook:
-        return await AddressBook.load(self.directory, self.session)
+    async def book(self, max_age: float = 0.0) -> AddressBook:
+        """The address book of this call. The directory's GAL snapshot is checked for changes first, unless
+        ``max_age`` allows one checked that recently (``Directory.gal``); the session keeps the book built
+        on a snapshot (MIds, lookups) for as long as the snapshot is the directory's."""
+        return await AddressBook.load(self.directory, self.session, max_age)
 
     def fail(self, code: int) -> FailureResponse:
         return FailureResponse(self.name, code)
