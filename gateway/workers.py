@@ -16,9 +16,13 @@ What is shared and what is not:
   processes, but one file lock serializes every worker's writes (a folder sync of one user stalls the
   writes of all the others), and it has no LISTEN/NOTIFY, so a change written through one worker would
   not wake the notification subscribers held by another (gateway/store/state/wakeups.py).
-- EWS subscriptions (and later MAPI sessions) live in the worker that created them. A request for a
-  subscription that another worker holds answers ErrorSubscriptionNotFound; clients subscribe again
-  (README, "Several workers and several gateways").
+- MAPI/HTTP Session Contexts live in the worker that answered Connect/Bind; their MapiContext cookie
+  names it (``w<n>-...``), and each worker also listens on a private Unix socket,
+  ``<data dir>/run/worker-<n>.sock``, where the other workers forward the requests for its sessions
+  (gateway/http/forward.py). A dead worker's sessions are gone: Context Not Found, Outlook connects again.
+- EWS subscriptions live in the worker that created them. A request for a subscription that another
+  worker holds answers ErrorSubscriptionNotFound; clients subscribe again (README, "Several workers and
+  several gateways").
 - Jobs of their own in each worker: the Outbox retry worker (every worker runs one; a queued message is
   claimed by one of them and locked for its whole try, gateway/store/outbox.py), the expired-subscription
   sweep and the stalled-connection sweep (both about the worker's own subscriptions and connections).

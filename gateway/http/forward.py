@@ -89,13 +89,16 @@ def as_worker(app: web.Application, number: int, data_dir: Path) -> WorkerSocket
 
     async def _close(app: web.Application) -> None:
         await w.close()
+        w.path(number).unlink(missing_ok=True)
     app.on_cleanup.append(_close)
     return w
 
 
 def bind_private_socket(w: WorkerSockets) -> socket.socket:
     """The worker's private socket, bound and listening (a stale file from a dead worker replaced)."""
-    w.run_dir.mkdir(parents=True, exist_ok=True)
+    w.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if w.run_dir.stat().st_uid != os.getuid():
+        raise PermissionError(f"{w.run_dir} belongs to another user: not a place for this worker's socket")
     os.chmod(w.run_dir, 0o700)
     path = w.path(w.number)
     if path.is_socket() or path.exists():
