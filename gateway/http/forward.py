@@ -161,8 +161,8 @@ async def relay(request: web.Request, owner: int, user: AuthenticatedUser, body:
         try:
             async for chunk in upstream.content.iter_any():
                 await out.write(chunk)
-        except aiohttp.ClientError as exc:     # the owner went away mid-answer: so does this connection
-            log.info("worker %d ended a forwarded answer early: %s", owner, exc)
+        except aiohttp.ClientError as exc:     # the owner or the client went away mid-answer: end both
+            log.info("a forwarded answer from worker %d ended early: %s", owner, exc)
             if request.transport is not None:
                 request.transport.close()
             return out
