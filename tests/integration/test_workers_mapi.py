@@ -23,6 +23,7 @@ import pytest
 
 from protocols import mapihttp as M
 from protocols.mapi.props import core as P
+from protocols.nspi import codec as C
 from protocols.rops import folder as F, logon as L, notify as N, table as T
 from protocols.rops.common import RegisterNotificationRequest
 from tests.clients.test_emsmdb import LOGON_ID, NO, MapiClient, logon
@@ -232,3 +233,67 @@ async def test_a_killed_workers_sessions_are_context_not_found(served):  # noqa:
         got = await fresh.execute([L.GetReceiveFolderRequest(LOGON_ID, 0, "IPM.Note")], [fresh_logon])
         assert got.rops[0].return_value == 0
     assert set(fresh.workers) == {"1", "2"}, fresh.workers
+
+
+async def _ntlm_connection(url: str) -> tuple[aiohttp.ClientSession, str]:
+    """A keep-alive connection signed in as alice by NTLM (no Authorization header needed after it)."""
+    import spnego
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
+    client = spnego.client("alice", USERS["alice"].password, hostname="exgate", protocol="ntlm")
+    async with http.get(url + "/exgate/whoami",
+                        headers={"Authorization": "NTLM " + base64.b64encode(client.step()).decode()}) as r:
+        await r.read()
+        assert r.status == 401
+        challenge = base64.b64decode(r.headers["WWW-Authenticate"].split()[1])
+    async with http.get(url + "/exgate/whoami",
+                        headers={"Authorization": "NTLM " + base64.b64encode(client.step(challenge)).decode()}) as r:
+        body = await r.json()
+        assert r.status == 200 and body["method"] == "ntlm", body
+        return http, r.headers["X-Exgate-Worker"]
+
+
+async def test_an_ntlm_users_request_is_forwarded_without_an_authorization_header(served):  # noqa: F811
+    """NTLM signs in a connection, not a request: the request that reaches the owner carries no credentials,
+    only the forwarding worker's word on its private socket."""
+    from gateway.http.auth.credentials import NtHashStore
+    from gateway.store.state.db import StateDB
+    db = StateDB.open(served.dsn)
+    try:
+        NtHashStore(db).set_password("alice", USERS["alice"].password)
+    finally:
+        db.close()
+    c = NspiClient(Gateway(served.url))
+
+    async def call(http, req):
+        c.n += 1
+        h = {"Content-Type": "application/mapi-http", "X-RequestType": req.REQUEST_TYPE,
+             "X-RequestId": f"{c.client_info}:{c.n}", "X-ClientInfo": c.client_info,
+             "X-ClientApplication": "Outlook/16.0.0.0"}
+        if c.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+        async with http.post(served.url + c.path, data=req.encode(), headers=h) as r:
+            for v in r.headers.getall("Set-Cookie", []):
+                name, _, rest = v.partition("=")
+                c.cookies[name] = rest.split(";", 1)[0]
+            data = await r.read()
+            assert r.status == 200 and r.headers["X-ResponseCode"] == "0", (r.status, r.headers, data)
+            return C.decode_response(req.REQUEST_TYPE, M.decode_stream(data).body), r.headers["X-Exgate-Worker"]
+
+    first, owner = await _ntlm_connection(served.url)
+    try:
+        bound, w = await call(first, C.BindRequest(flags=0, state=C.Stat(code_page=1252)))
+        assert bound.error_code == 0 and w == owner == owner_of(c.cookies)
+    finally:
+        await first.close()
+    for _ in range(50):
+        other, there = await _ntlm_connection(served.url)
+        if there != owner:
+            break
+        await other.close()
+    assert there != owner
+    try:
+        rows, w = await call(other, C.QueryRowsRequest(flags=0, state=C.Stat(code_page=1200), explicit_table=(),
+                                                        row_count=5, columns=(P.PidTagDisplayName,)))
+        assert w == there and rows.error_code == 0 and rows.rows.rows
+    finally:
+        await other.close()
