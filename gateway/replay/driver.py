@@ -1,10 +1,12 @@
 """`exgate replay`: the client's side of a recorded session sent again to a gateway, answers compared.
 
 Which exchanges are replayed (``replayable``): POSTs to EWS and Autodiscover that got an answer other
-than 401 (a 401 is a sign-in leg; the driver signs in itself with Basic). MAPI/HTTP and RPC/HTTP are
-listed as not replayed until their codecs exist. Before each request the id map (gateway/replay/ids.py)
-puts the live server's ids into it; after it, the recorded and live answers are paired into the map
-and compared (gateway/replay/diff.py, rules in gateway/replay/rules.py).
+than 401 (a 401 is a sign-in leg; the driver signs in itself with Basic), and MAPI/HTTP mailbox
+requests (/mapi/emsmdb Connect, Execute, Disconnect; the server's session cookies are the live ones).
+NotificationWait and PING, the address book and RPC/HTTP are listed as not replayed. Before each
+request the id map (gateway/replay/ids.py, for MAPI gateway/replay/mapireplay.py) puts the live
+server's ids into it; after it, the recorded and live answers are paired into the map and compared
+(gateway/replay/diff.py and mapireplay.py, rules in gateway/replay/rules.py).
 """
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from protocols.ews.envelope import SoapFault, parse_request
 
 from .diff import Difference, diff_answers
 from .ids import IdMap
+from .mapireplay import MapiIds, MapiReplayError, learn_and_compare, rewrite_execute
 from .summary import endpoint
 from .tlsopt import client_ssl
 
-REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap")
+REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap", "mapihttp-emsmdb")
+MAPI_REPLAYED = ("connect", "execute", "disconnect")
 # never sent again as recorded: the driver signs in itself, and aiohttp frames the body
 DROPPED_HEADERS = {"authorization", "proxy-authorization", "host", "content-length", "connection", "keep-alive",
                    "transfer-encoding", "cookie", "expect", "te", "upgrade", "accept-encoding", "content-encoding"}
@@ -57,6 +61,8 @@ class Step:
 
 def operation_of(ex: Exchange) -> str:
     kind = endpoint(ex)
+    if kind.startswith("mapihttp"):
+        return f"{kind}:{ex.request_header('X-RequestType') or '?'}"
     if kind == "ews":
         try:
             return parse_request(ex.request_content).operation
@@ -74,6 +80,8 @@ def replayable(ex: Exchange) -> str | None:
         return f"{ex.method} is not replayed"
     if ex.status == 401:
         return "sign-in leg"
+    if kind == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() not in MAPI_REPLAYED:
+        return f"{ex.request_header('X-RequestType')} is held by the server, not replayed"
     return None
 
 
@@ -87,12 +95,14 @@ class Replayer:
         self.target = target.rstrip("/")
         self.auth = basic(user, password)
         self.ids = ids or IdMap()
+        self.mapi = MapiIds()
         self._ssl = client_ssl(verify_tls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "Replayer":
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        # the live server's MAPI/HTTP session cookies (127.0.0.1 targets too: unsafe)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, cookie_jar=aiohttp.CookieJar(unsafe=True))
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -103,17 +113,39 @@ class Replayer:
         """Send one recorded request (rewritten through the id map), learn from and compare the answers."""
         assert self._session is not None, "use `async with Replayer(...)`"
         step = Step(ex.seq, ex.source, endpoint(ex), operation_of(ex), ex.status)
-        body = self.ids.rewrite(ex.request_content)
+        mapi_execute = step.operation.lower() == "mapihttp-emsmdb:execute"
+        recorded_rops = None
+        if step.endpoint.startswith("mapihttp"):
+            body = ex.request_content           # binary: the EWS id map's text rewrite must not touch it
+            if mapi_execute:
+                try:
+                    body, recorded_rops = rewrite_execute(body, self.mapi)
+                except MapiReplayError as exc:
+                    step.error = str(exc)
+                    return step
+        else:
+            body = self.ids.rewrite(ex.request_content)
         step.sent_body = body
         headers = {k: self.ids.replace_text(v) for k, v in ex.request_headers if k.lower() not in DROPPED_HEADERS}
         headers["Authorization"] = self.auth
         try:
-            async with self._session.request(ex.method, self.target + ex.path, data=body, headers=headers,
+            async with self._session.request(ex.method, self.target + self.ids.replace_text(ex.path), data=body,
+                                             headers=headers,
                                              ssl=self._ssl) as r:
                 step.live_status = r.status
                 step.live_body = await r.read()
+                live_code = r.headers.get("X-ResponseCode")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             step.error = f"{type(exc).__name__}: {exc}"
+            return step
+        if step.endpoint.startswith("mapihttp"):
+            recorded_code = ex.response_header("X-ResponseCode")
+            if ex.status != step.live_status or recorded_code != live_code:
+                step.differences.append(Difference("/X-ResponseCode", "status", f"{ex.status} {recorded_code}",
+                                                   f"{step.live_status} {live_code}"))
+            elif mapi_execute and recorded_code == "0":
+                result = learn_and_compare(ex.response_content, step.live_body, recorded_rops, self.mapi)
+                step.differences, step.ignored = result.differences, result.ignored
             return step
         if ex.status is not None:
             self.ids.learn(ex.response_content, step.live_body)

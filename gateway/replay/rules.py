@@ -72,3 +72,38 @@ def ignored_missing(element: str) -> str | None:
     if element in SERVER_TIME_ELEMENTS or element in IGNORED_SUBTREES:
         return "server time" if element in SERVER_TIME_ELEMENTS else "server version"
     return None
+
+
+# ---------------------------------------------------------------- MAPI (gateway/replay/mapireplay.py)
+
+# property ids (the type left out: a row may carry PT_ERROR or the other string type) the server chose:
+# ids paired through the id map, then keys, change tracking, times and sizes of what the server built
+MAPI_ID_PROPS = {0x674A, 0x6748, 0x674D, 0x6749}                 # PidTagMid, FolderId, InstID, ParentFolderId
+MAPI_SERVER_PROPS = {
+    0x0FFF: "server-chosen key", 0x0E09: "server-chosen key", 0x0FF9: "server-chosen key",    # EntryIds, RecordKey
+    0x65E0: "server-chosen key", 0x65E1: "server-chosen key", 0x65E2: "change tracking",       # SourceKeys, ChangeKey
+    0x65E3: "change tracking", 0x67A4: "change tracking", 0x0FF6: "server-chosen key",         # PCL, CN, InstanceKey
+    0x300B: "server-chosen key", 0x0FFA: "server-chosen key", 0x1035: "server-chosen key",     # SearchKey, ...
+    0x0071: "server-chosen key",                                                               # ConversationIndex
+    0x3008: "server time", 0x3007: "server time", 0x0E06: "server time", 0x0039: "server time",
+    0x0E08: "size of server-built MIME",
+}
+# response fields that name the server, its clock or its opaque tokens
+MAPI_SERVER_FIELDS = {"mailbox_guid": "GUID", "replica_guid": "GUID", "per_user_guid": "GUID",
+                      "database_guid": "GUID", "logon_time": "server time", "gwart_time": "server time",
+                      "long_term_id": "server-chosen key", "long_term_ids": "server-chosen key",
+                      "bookmark": "server-chosen token", "collapse_state": "server-chosen token",
+                      "server_name": "server address"}
+
+
+def ignored_tag(tag: int) -> str | None:
+    pid = tag >> 16
+    if pid in MAPI_ID_PROPS:
+        return "server-chosen id"
+    if pid >= 0x8000:
+        return "named property id (each mailbox maps its own)"
+    return MAPI_SERVER_PROPS.get(pid)
+
+
+def ignored_rop_field(name: str) -> str | None:
+    return MAPI_SERVER_FIELDS.get(name)
