@@ -199,7 +199,8 @@ class AddressBook:
                 out[PidTagAddressBookManagerDistinguishedName] = Directory.legacy_dn(boss)
         return out
 
-    def container_props(self, c: Container, *, unicode: bool = True) -> dict:
+    @staticmethod
+    def container_props(c: Container, *, unicode: bool = True) -> dict:
         flags = AB_RECIPIENTS | AB_UNMODIFIABLE
         return {P.PidTagEntryId: R.permanent_entry_id(c.dn, R.DT_CONTAINER),
                 PidTagContainerFlags: flags,

@@ -10,7 +10,7 @@ from protocols.mapi.props import core as P
 from protocols.nspi import codec as C
 
 from .. import rows as R
-from ..book import CONTAINERS
+from ..book import CONTAINERS, AddressBook
 from .base import Call, with_stat
 
 MAX_ROWS = 5000          # rows one QueryRows answers at most (the client asks again from where it ended)
@@ -21,10 +21,9 @@ async def get_special_table(call: Call, req) -> C.GetSpecialTableResponse:
     if req.flags & R.NSPI_ADDRESS_CREATION_TEMPLATES:
         return call.fail(R.NOT_SUPPORTED)
     unicode = bool(req.flags & R.NSPI_UNICODE_STRINGS)
-    book = await call.book()
     out = []
-    for c in CONTAINERS.values():
-        props = book.container_props(c)
+    for c in CONTAINERS.values():           # fixed containers: no need to read the GAL for them
+        props = AddressBook.container_props(c)
         tags = [P.PidTagEntryId, 0x36000003, P.PidTagDepth, 0xFFFD0003, 0xFFFB000B,
                 P.PidTagDisplayName if unicode else (P.PidTagDisplayName & 0xFFFF0000) | 0x1E]
         values, _ = R.value_list(props, tags)
