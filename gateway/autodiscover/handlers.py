@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.http.urls import public_base_url
+
 from gateway.http.auth.access import normalize_address, owns_mailbox
 from gateway.http.sessions import USER, AuthenticatedUser, current_user
 from protocols.autodiscover import pox, soap
@@ -42,11 +44,7 @@ def _state(request):
     return request.app[GATEWAY]
 
 
-def base_url(request: web.Request) -> str:
-    public = _state(request).config.http.public_url
-    if public:
-        return public.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+base_url = public_base_url
 
 
 def host_of(base: str) -> str:

@@ -37,17 +37,10 @@ PENDING_PERIOD = T.PENDING_PERIOD
 
 
 def sessions_of(app: web.Application) -> SessionTable:
-    table = app.get(SESSIONS)
-    if table is None:
-        table = SessionTable()
-        app[SESSIONS] = table
-    return table
+    return T.session_table(app, SESSIONS, SessionTable)
 
 
-async def shutdown(app: web.Application) -> None:
-    table = app.get(SESSIONS)
-    if table is not None:
-        table.clear()
+shutdown = T.closer(SESSIONS)
 
 
 def _decode(rt: M.RequestType, body: bytes):

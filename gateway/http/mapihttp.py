@@ -79,6 +79,24 @@ class MapiSession:
         self.closed = True
 
 
+def session_table(app: web.Application, key, factory):
+    """An endpoint's Session Context table in the app (made on first use: an app built without the
+    endpoint's ``register`` still answers)."""
+    table = app.get(key)
+    if table is None:
+        table = app[key] = factory()
+    return table
+
+
+def closer(key):
+    """The app cleanup that ends every session of the table under ``key``."""
+    async def shutdown(app: web.Application) -> None:
+        table = app.get(key)
+        if table is not None:
+            table.clear()
+    return shutdown
+
+
 class SessionTable:
     def __init__(self, *, idle: float = IDLE_SECONDS, per_user: int = MAX_PER_USER, total: int = MAX_SESSIONS,
                  session_class: type[MapiSession] = MapiSession):

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway.http import mapihttp as T
 from gateway.http.keys import GATEWAY
+from gateway.http.urls import public_base_url
 from gateway.store.errors import StoreError
 from protocols import mapihttp as M
 from protocols.nspi import codec as C
@@ -27,30 +28,17 @@ SESSIONS = web.AppKey("nspi_sessions", NspiSessionTable)
 
 
 def sessions_of(app: web.Application) -> NspiSessionTable:
-    table = app.get(SESSIONS)
-    if table is None:
-        table = NspiSessionTable()
-        app[SESSIONS] = table
-    return table
+    return T.session_table(app, SESSIONS, NspiSessionTable)
 
 
-async def shutdown(app: web.Application) -> None:
-    table = app.get(SESSIONS)
-    if table is not None:
-        table.clear()
+shutdown = T.closer(SESSIONS)
 
 
 def _decode(rt: M.RequestType, body: bytes):
     return C.decode_request(rt.value, body)
 
 
-def base_url(request: web.Request) -> str:
-    """The gateway's public base URL (config ``[http] public_url``, else this request's)."""
-    state = request.app.get(GATEWAY)
-    public = getattr(getattr(getattr(state, "config", None), "http", None), "public_url", None)
-    if public:
-        return public.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+base_url = public_base_url
 
 
 async def handle_nspi(request: web.Request) -> web.StreamResponse:
