@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 import uuid
 
+from protocols.mapi.entryids import decode_address_book, encode_address_book
+
 from protocols.mapi.types import MV_FLAG, PropType as T
 from protocols.nspi.codec import PropertyRow, PropValue, RowSet, TaggedValue
 
@@ -52,9 +54,8 @@ _U32 = struct.Struct("<I")
 
 
 def permanent_entry_id(dn: str, display_type: int) -> bytes:
-    """PermanentEntryID, MS-OXNSPI 2.2.9.3: 0x00, three reserved bytes, GUID_NSPI, R4 = 1, the display
-    type and the DN, null-terminated."""
-    return b"\0\0\0\0" + GUID_NSPI.bytes_le + _U32.pack(1) + _U32.pack(display_type) + dn.encode("ascii", "replace") + b"\0"
+    """PermanentEntryID, MS-OXNSPI 2.2.9.3 (MS-OXCDATA's Address Book EntryID)."""
+    return encode_address_book(dn, display_type)
 
 
 def ephemeral_entry_id(server_guid: uuid.UUID, mid: int, display_type: int) -> bytes:
@@ -67,9 +68,8 @@ def parse_entry_id(eid: bytes) -> tuple[str, int | str] | None:
     """("mid", MId) of an EphemeralEntryID, ("dn", DN) of a PermanentEntryID, None for anything else."""
     if len(eid) == 32 and eid[0] == 0x87:
         return "mid", _U32.unpack_from(eid, 28)[0]
-    if len(eid) > 28 and eid[0] == 0 and eid[4:20] == GUID_NSPI.bytes_le:
-        return "dn", eid[28:].split(b"\0", 1)[0].decode("ascii", "replace")
-    return None
+    book = decode_address_book(eid)
+    return ("dn", book[0]) if book is not None else None
 
 
 def search_key(address_type: str, address: str) -> bytes:

@@ -681,6 +681,19 @@ class Mailbox:
         from .tables.categories import CategorizedView
         return CategorizedView(await self.contents_view(fid, restriction, sorts, sync=sync), categories, expanded)
 
+    # ------------------------------------------------------------ folder permissions (permissions.py)
+    async def folder_permissions(self, fid: int) -> list:
+        """The folder's members (permissions.Member): Default, Anonymous, then users with rights."""
+        from . import permissions
+        return await permissions.members(self, fid)
+
+    async def change_folder_permissions(self, fid: int, *, set_rights: dict | None = None,
+                                        remove: tuple = ()) -> None:
+        """Set (identifier -> PidTagMemberRights) and remove members; NotSupported where the backend keeps
+        no permissions."""
+        from . import permissions
+        await permissions.change(self, fid, set_rights=set_rights, remove=remove)
+
     # ------------------------------------------------------------ search folders
     async def create_search_folder(self, parent_fid: int, name: str, container_class: str = "IPF.Note") -> Folder:
         """A search folder (searchfolders.py), empty until it is given criteria."""

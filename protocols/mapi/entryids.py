@@ -18,6 +18,7 @@ FlatEntryList (MS-OXCDATA 2.3.3): Count (4) | Size (4, bytes of FlatEntries)
 from __future__ import annotations
 
 import struct
+import uuid
 from dataclasses import dataclass
 
 from protocols.mapi.props import contact as C
@@ -94,6 +95,25 @@ def decode_flat_entry_list(data: bytes) -> list[bytes]:
         pos += n
         pos += -pos % 4
     return out
+
+
+# MS-OXCDATA 2.2.5.2 Address Book EntryID (MS-OXNSPI 2.2.9.3 calls it PermanentEntryID): Flags (4, 0),
+# ProviderUID {C840A7DC-42C0-1A10-B4B9-08002B2FE182}, Version (4, 1), Type (4, the display type),
+# X500DN (8-bit, NUL-terminated)
+ADDRESS_BOOK_PROVIDER = uuid.UUID("C840A7DC-42C0-1A10-B4B9-08002B2FE182")
+
+
+def encode_address_book(dn: str, display_type: int = 0) -> bytes:
+    return (b"\0\0\0\0" + ADDRESS_BOOK_PROVIDER.bytes_le + struct.pack("<II", 1, display_type)
+            + dn.encode("ascii", "replace") + b"\0")
+
+
+def decode_address_book(data: bytes) -> tuple[str, int] | None:
+    """(X500 DN, display type) of an Address Book EntryID; None for another kind of EntryID."""
+    if len(data) <= 28 or data[:4] != b"\0\0\0\0" or data[4:20] != ADDRESS_BOOK_PROVIDER.bytes_le:
+        return None
+    (display_type,) = struct.unpack_from("<I", data, 24)
+    return data[28:].split(b"\0", 1)[0].decode("ascii", "replace"), display_type
 
 
 def search_key(address_type: str, email_address: str) -> bytes:

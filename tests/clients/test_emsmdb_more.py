@@ -178,3 +178,47 @@ async def test_copy_properties_copy_to_and_streams(demo_gateway):
     body = values.row((P.PidTagSubject, P.PidTagBody)).values[1]
     assert clone.return_value == 0 and copied.read_byte_count == copied.written_byte_count == len(body) * 2
     assert comment.row((P.PidTagComment,)).values == (body,)
+
+
+async def test_folder_permissions_are_the_imap_acl(real_gateway):
+    """On Dovecot with ACL: bob added as a member with read rights by his address book EntryID is bob's
+    "lrs" in GETACL over plain IMAP; modified, then removed by his PidTagMemberId."""
+    from gateway.nspi.rows import permanent_entry_id
+    tag = uuid.uuid4().hex[:6]
+    gw = real_gateway
+    c = MapiClient(gw)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    _, folder_h, fid, _ = await make_folder_with_messages(c, logon_h, lr, f"Shared {tag}", [f"shared {tag}"])
+    bob = permanent_entry_id("/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bob", 0)
+    cols = (P.PidTagMemberId, P.PidTagMemberName, P.PidTagMemberRights)
+    READ, VISIBLE, CREATE = 0x1, 0x400, 0x2
+
+    async def members():
+        got = await c.execute([PM.GetPermissionsTableRequest(LOGON_ID, 0, 1, 0), T.SetColumnsRequest(LOGON_ID, 1, 0, cols),
+                               T.QueryRowsRequest(LOGON_ID, 1, 0, 1, 20)], [folder_h, NO])
+        return {r.values[1]: (r.values[0], r.values[2]) for r in got.rops[2].rows(cols)}
+
+    def imap_acl():
+        im = _imap(gw, "alice")
+        try:
+            typ, data = im.getacl(f'"Shared {tag}"')
+            assert typ == "OK", data
+            return data
+        finally:
+            im.logout()
+
+    got = await c.execute([PM.ModifyPermissionsRequest(LOGON_ID, 0, 0, (PM.PermissionData(PM.ROW_ADD, (
+        (P.PidTagEntryId, bob), (P.PidTagMemberRights, READ | VISIBLE))),))], [folder_h])
+    assert got.rops[0].return_value == 0, hex(got.rops[0].return_value)
+    table = await members()
+    assert table["bob"][1] == READ | VISIBLE and table[""][1] == 0 and table["Anonymous"][1] == 0
+    acl = b" ".join(x for x in await asyncio.to_thread(imap_acl) if x)
+    assert b"bob lrs" in acl, acl
+    got = await c.execute([PM.ModifyPermissionsRequest(LOGON_ID, 0, 0, (PM.PermissionData(PM.ROW_MODIFY, (
+        (P.PidTagMemberId, table["bob"][0]), (P.PidTagMemberRights, READ | VISIBLE | CREATE))),))], [folder_h])
+    assert got.rops[0].return_value == 0
+    assert (await members())["bob"][1] == READ | VISIBLE | CREATE
+    got = await c.execute([PM.ModifyPermissionsRequest(LOGON_ID, 0, 0, (PM.PermissionData(PM.ROW_REMOVE, (
+        (P.PidTagMemberId, table["bob"][0]),)),))], [folder_h])
+    assert got.rops[0].return_value == 0 and "bob" not in await members()

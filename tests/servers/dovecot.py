@@ -122,9 +122,16 @@ namespace inbox {{
 {mailboxes}
 }}
 
+# Folder permissions as access control lists (RFC 4314), each in a dovecot-acl file of its mailbox; with
+# none, the owner has every right and nobody else any (what exgate's MAPI permissions table shows).
+mail_plugins = $mail_plugins acl
+
 # Pigeonhole: each user's scripts under their home; the active one is a symlink.
 plugin {{
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  acl = vfile
+  # a master user acting for alice (exgate after NTLM) has alice's rights, not its own
+  acl_user = %u
 }}
 protocol lmtp {{
   mail_plugins = $mail_plugins sieve
@@ -133,6 +140,7 @@ protocol lmtp {{
 !include_try {root}/submission.conf
 
 protocol imap {{
+  mail_plugins = $mail_plugins imap_acl
   imap_metadata = yes
   # every test client and every gateway mailbox (a pool of 3 plus a NOTIFY watcher) comes from 127.0.0.1
   mail_max_userip_connections = 100

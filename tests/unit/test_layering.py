@@ -49,7 +49,7 @@ STORE_PUBLIC_MODULES = {
     "gateway.store.mailbox", "gateway.store.directory",
     # protocol-neutral logic a front end calls on store objects
     "gateway.store.conversions", "gateway.store.summary", "gateway.store.changes", "gateway.store.events",
-    "gateway.store.freebusy", "gateway.store.recurrence", "gateway.store.searchfolders",
+    "gateway.store.freebusy", "gateway.store.recurrence", "gateway.store.searchfolders", "gateway.store.permissions",
     "gateway.store.oof", "gateway.store.sieve_oof", "gateway.store.sieve_rules",
     # the offline address book's files, made from the directory (MS-OXOAB)
     "gateway.store.oab",

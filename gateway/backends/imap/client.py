@@ -221,6 +221,28 @@ class ImapBackendClient:
             args.append(f"(USE ({special_use}))".encode())  # RFC 6154 3
         await self._run(None, lambda conn: conn.command("CREATE", *args), retry=False)
 
+    # ---- access control lists (RFC 4314), where the server offers them
+    @property
+    def supports_acl(self) -> bool:
+        return self._has("ACL")
+
+    async def get_acl(self, folder: str) -> list[tuple[str, str]]:
+        """(identifier, rights) of a mailbox's ACL (GETACL)."""
+        result = await self._run(None, lambda conn: conn.command("GETACL", parse.mailbox_arg(folder)))
+        out: list[tuple[str, str]] = []
+        for resp in result.of_kind("ACL"):
+            words = [w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w) for w in resp.data[1:]]
+            out.extend(zip(words[0::2], words[1::2]))
+        return out
+
+    async def set_acl(self, folder: str, identifier: str, rights: str) -> None:
+        await self._run(None, lambda conn: conn.command("SETACL", parse.mailbox_arg(folder),
+                                                        parse.astring(identifier), parse.astring(rights)))
+
+    async def delete_acl(self, folder: str, identifier: str) -> None:
+        await self._run(None, lambda conn: conn.command("DELETEACL", parse.mailbox_arg(folder),
+                                                        parse.astring(identifier)))
+
     async def rename_folder(self, old: str, new: str) -> None:
         async def op(conn: ImapConnection) -> None:
             if conn.selected is not None and conn.selected.name.startswith(old):

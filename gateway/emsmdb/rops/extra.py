@@ -3,9 +3,9 @@ RopReloadCachedInformation, RopOpenEmbeddedMessage, RopGetValidAttachments, RopT
 RopSpoolerLockMessage, RopTransportNewMail, RopOptionsData, RopGetPermissionsTable, RopModifyPermissions.
 
 The gateway is the spooler, so the ROPs a client-side spooler sends about other messages
-(SpoolerLockMessage, TransportNewMail) are refused with ecNotSupported. Folder permissions: the
-permissions table lists Default and Anonymous with no rights (the backends share nothing between users
-through the gateway); changing them is refused, never answered with a success that did nothing.
+(SpoolerLockMessage, TransportNewMail) are refused with ecNotSupported. Folder permissions are the
+store's (gateway/store/permissions.py: the IMAP server's ACL where it offers one); where there are none
+to keep, changing them is refused, never answered with a success that did nothing.
 """
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from protocols.mapi.props import core as P
 from protocols.rops import embedded as E, message as M, permissions as PM, transport as TR
 
 from .. import editing
-from ..call import EC_NO_SUPPORT, EC_NOT_FOUND, RopError
+from gateway.store import permissions
+from gateway.store.directory import RECIPIENTS_DN
+from protocols.mapi.entryids import decode_address_book, encode_address_book
+
+from ..call import EC_INVALID_PARAM, EC_NO_SUPPORT, EC_NOT_FOUND, RopError
 from ..listview import ListRow
 from ..objects import MessageObj, TableObj
 from .message import CP_UNICODE, RECIPIENT_COLUMNS, _subject_parts, recipient_row
@@ -105,24 +109,51 @@ async def options_data(call, req: TR.OptionsDataRequest):
                                   options_info=b"", help_file=b"")
 
 
-MEMBER_DEFAULT, MEMBER_ANONYMOUS = 0, 0xFFFFFFFFFFFFFFFF
 PERMISSION_COLUMNS = (P.PidTagMemberId, P.PidTagMemberName, P.PidTagMemberRights, P.PidTagEntryId)
 
 
 async def get_permissions_table(call, req: PM.GetPermissionsTableRequest):
+    """The folder's members as the store keeps them (the IMAP server's ACL where it offers one; else
+    Default and Anonymous without rights)."""
     folder = call.obj(req.input_handle_index, "folder")
-    rows = [ListRow({P.PidTagMemberId: MEMBER_DEFAULT, P.PidTagMemberName: "", P.PidTagMemberRights: 0,
-                     P.PidTagEntryId: b""}),
-            ListRow({P.PidTagMemberId: MEMBER_ANONYMOUS, P.PidTagMemberName: "Anonymous", P.PidTagMemberRights: 0,
-                     P.PidTagEntryId: b""})]
+    rows = []
+    for m in await call.mbx.folder_permissions(folder.fid):
+        entryid = encode_address_book(RECIPIENTS_DN + "/cn=" + m.identifier) if m.member_id not in (
+            permissions.MEMBER_DEFAULT, permissions.MEMBER_ANONYMOUS) else b""
+        rows.append(ListRow({P.PidTagMemberId: m.member_id, P.PidTagMemberName: m.name,
+                             P.PidTagMemberRights: m.rights, P.PidTagEntryId: entryid}))
     table = TableObj(folder.logon_id, folder.fid, notify=False, fixed_rows=tuple(rows))
     call.put(req.output_handle_index, folder.logon_id, table)
     return PM.GetPermissionsTableResponse(handle_index=req.output_handle_index, return_value=0)
 
 
 async def modify_permissions(call, req: PM.ModifyPermissionsRequest):
-    call.obj(req.input_handle_index, "folder")
-    raise RopError(EC_NO_SUPPORT, "folder permissions cannot be changed through the gateway")
+    """Add (a member named by its address book PidTagEntryId), modify or remove (by PidTagMemberId)
+    members and their PidTagMemberRights, on the folder's IMAP ACL; where the backend keeps no
+    permissions, ecNotSupported (nothing pretends to be saved)."""
+    folder = call.obj(req.input_handle_index, "folder")
+    set_rights: dict[str, int] = {}
+    remove: list[str] = []
+    for row in req.permissions_data:
+        values = dict(row.property_values)
+        if row.flags & PM.ROW_ADD:
+            book = decode_address_book(bytes(values.get(P.PidTagEntryId) or b""))
+            who = permissions.identifier_of_dn(book[0]) if book else None
+            if who is None:
+                raise RopError(EC_INVALID_PARAM, "a member is added by its address book EntryID")
+        else:
+            who = await permissions.identifier_of(call.mbx, folder.fid, values.get(P.PidTagMemberId, -1))
+            if who is None:
+                raise RopError(EC_NOT_FOUND, "no such member")
+        if row.flags & PM.ROW_REMOVE:
+            remove.append(who)
+        else:
+            set_rights[who] = int(values.get(P.PidTagMemberRights) or 0)
+    try:
+        await call.mbx.change_folder_permissions(folder.fid, set_rights=set_rights, remove=tuple(remove))
+    except permissions.NotSupported as exc:
+        raise RopError(EC_NO_SUPPORT, str(exc)) from exc
+    return PM.ModifyPermissionsResponse(handle_index=req.input_handle_index, return_value=0)
 
 
 HANDLERS = {0x11: set_message_read_flag, 0x10: reload_cached_information, 0x46: open_embedded_message,
