@@ -41,7 +41,7 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                      help="TLS key log (SSLKEYLOGFILE format) of a pcap/pcapng capture of HTTPS: its TLS "
                           "connections are decrypted through tshark (which must be installed)")
     rep = sub.add_parser("replay", formatter_class=fmt,
-                         help="send the client's side of a recorded EWS session to a gateway and compare the answers")
+                         help="send the client's side of a recorded EWS or MAPI/HTTP session to a gateway and compare the answers")
     rep.add_argument("file", help="capture file or recorder directory")
     rep.add_argument("--target", required=True, help="base URL of the gateway, e.g. https://127.0.0.1:8443")
     rep.add_argument("--user", required=True, help="sign in as this user (Basic)")
@@ -49,6 +49,7 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     rep.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
                      help="replace text in the requests (the recorded user's address by the live one); repeatable")
     rep.add_argument("--report", help="write the per-request differences as JSON to this file")
+    rep.add_argument("--html", help="write the report as one self-contained HTML page to this file")
     rep.add_argument("--verify-tls", action="store_true", help="check the target's TLS certificate")
     rep.add_argument("--quiet", action="store_true", help="only the summary table")
 
@@ -191,6 +192,10 @@ async def _replay(args: argparse.Namespace) -> int:
             "steps": [s.as_dict() for s in steps],
             "skipped": [{"seq": ex.seq, "method": ex.method, "path": ex.path, "why": why} for ex, why in skipped],
             "summary": {"replayed": len(steps), "unexpected": len(bad)}}, indent=2) + "\n")
+    if args.html:
+        from .replayhtml import render
+        Path(args.html).write_text(render(steps, skipped, summary_table(steps), file=str(path), target=args.target,
+                                          problems=cap.problems), encoding="utf-8")
     print(f"{len(steps)} request(s) replayed, {len(bad)} with unexpected differences")
     return 1 if bad or cap.problems else 0
 

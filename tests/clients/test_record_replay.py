@@ -88,9 +88,9 @@ def exchangelib_session(base_url: str, subject: str) -> None:
     msg.delete()
 
 
-def replay(capture: Path, target: str, report: Path) -> tuple[int, str, dict]:
+def replay(capture: Path, target: str, report: Path, *extra: str) -> tuple[int, str, dict]:
     r = subprocess.run([sys.executable, "-m", "gateway.cli", "replay", str(capture), "--target", target,
-                        "--user", USER[0], "--password", USER[1], "--report", str(report)],
+                        "--user", USER[0], "--password", USER[1], "--report", str(report), *extra],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     return r.returncode, r.stdout + r.stderr, json.loads(report.read_text())
 

@@ -12,6 +12,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from lxml import html as lhtml
 
 from protocols import mapihttp as M
 from protocols.capture import read_jsonl
@@ -124,8 +125,15 @@ def test_mapi_record_then_replay_onto_a_fresh_demo(tmp_path):
 
         changed = tmp_path / "changed.jsonl"
         seq = _change_first_subject(capture, changed)
-        rc, out, report = replay(changed, gw_b, tmp_path / "report-changed.json")
+        page = tmp_path / "replay.html"
+        rc, out, report = replay(changed, gw_b, tmp_path / "report-changed.json", "--html", str(page))
         assert rc == 1, out
+        # the HTML report: the step that differed is open, names the path, the others are closed
+        doc = lhtml.fromstring(page.read_text())
+        opened = doc.xpath("//details[@open]")
+        assert len(opened) == 1 and "RopQueryRows" in opened[0].text_content()
+        assert "changed on purpose" in opened[0].text_content()
+        assert len(doc.xpath("//details")) == len(report["steps"])
         bad = [s for s in report["steps"] if not s["ok"]]
         assert [s["seq"] for s in bad] == [seq], out
         (diff,) = bad[0]["differences"]
