@@ -2,8 +2,9 @@
 
 Which exchanges are replayed (``replayable``): POSTs to EWS and Autodiscover that got an answer other
 than 401 (a 401 is a sign-in leg; the driver signs in itself with Basic), and MAPI/HTTP mailbox
-requests (/mapi/emsmdb Connect, Execute, Disconnect; the server's session cookies are the live ones).
-NotificationWait and PING, the address book and RPC/HTTP are listed as not replayed. Before each
+requests (/mapi/emsmdb Connect, Execute, Disconnect) and address book calls (/mapi/nspi: Bind, QueryRows,
+ResolveNames, ...); the server's session cookies are the live ones. NotificationWait and PING and RPC/HTTP
+are listed as not replayed. Before each
 request the id map (gateway/replay/ids.py, for MAPI gateway/replay/mapireplay.py) puts the live
 server's ids into it; after it, the recorded and live answers are paired into the map and compared
 (gateway/replay/diff.py and mapireplay.py, rules in gateway/replay/rules.py).
@@ -24,11 +25,14 @@ from protocols.ews.envelope import SoapFault, parse_request
 from .diff import Difference, diff_answers
 from .ids import IdMap
 from .mapireplay import MapiIds, MapiReplayError, learn_and_compare, rewrite_execute
+from .nspireplay import NspiIds, NspiReplayError
+from .nspireplay import learn_and_compare as nspi_compare, rewrite as nspi_rewrite
 from .summary import endpoint
 from .tlsopt import client_ssl
 
-REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap", "mapihttp-emsmdb")
+REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap", "mapihttp-emsmdb", "mapihttp-nspi")
 MAPI_REPLAYED = ("connect", "execute", "disconnect")
+NSPI_HELD = ("notificationwait", "ping")
 # never sent again as recorded: the driver signs in itself, and aiohttp frames the body
 DROPPED_HEADERS = {"authorization", "proxy-authorization", "host", "content-length", "connection", "keep-alive",
                    "transfer-encoding", "cookie", "expect", "te", "upgrade", "accept-encoding", "content-encoding"}
@@ -82,6 +86,8 @@ def replayable(ex: Exchange) -> str | None:
         return "sign-in leg"
     if kind == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() not in MAPI_REPLAYED:
         return f"{ex.request_header('X-RequestType')} is held by the server, not replayed"
+    if kind == "mapihttp-nspi" and (ex.request_header("X-RequestType") or "").lower() in NSPI_HELD:
+        return f"{ex.request_header('X-RequestType')} is not replayed"
     return None
 
 
@@ -96,6 +102,7 @@ class Replayer:
         self.auth = basic(user, password)
         self.ids = ids or IdMap()
         self.mapi = MapiIds()
+        self.nspi = NspiIds()
         self._ssl = client_ssl(verify_tls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -115,8 +122,16 @@ class Replayer:
         step = Step(ex.seq, ex.source, endpoint(ex), operation_of(ex), ex.status)
         mapi_execute = step.operation.lower() == "mapihttp-emsmdb:execute"
         recorded_rops = None
+        nspi_call = step.endpoint == "mapihttp-nspi"
+        request_type = ex.request_header("X-RequestType") or ""
         if step.endpoint.startswith("mapihttp"):
             body = ex.request_content           # binary: the EWS id map's text rewrite must not touch it
+            if nspi_call:
+                try:
+                    body = nspi_rewrite(request_type, body, self.nspi)
+                except NspiReplayError as exc:
+                    step.error = str(exc)
+                    return step
             if mapi_execute:
                 try:
                     body, recorded_rops = rewrite_execute(body, self.mapi)
@@ -145,6 +160,9 @@ class Replayer:
                                                    f"{step.live_status} {live_code}"))
             elif mapi_execute and recorded_code == "0":
                 result = learn_and_compare(ex.response_content, step.live_body, recorded_rops, self.mapi)
+                step.differences, step.ignored = result.differences, result.ignored
+            elif nspi_call and recorded_code == "0":
+                result = nspi_compare(request_type, ex.response_content, step.live_body, self.nspi)
                 step.differences, step.ignored = result.differences, result.ignored
             return step
         if ex.status is not None:

@@ -107,3 +107,19 @@ def ignored_tag(tag: int) -> str | None:
 
 def ignored_rop_field(name: str) -> str | None:
     return MAPI_SERVER_FIELDS.get(name)
+
+
+# ---------------------------------------------------------------- NSPI (gateway/replay/nspireplay.py)
+
+NSPI_SERVER_FIELDS = {"server_guid": "GUID", "server_url": "server address in a URL",
+                      "auxiliary_buffer": "auxiliary buffer", "true_byte": "encoding detail"}
+
+
+def ignored_nspi_field(name: str) -> str | None:
+    return NSPI_SERVER_FIELDS.get(name)
+
+
+def ignored_nspi_tag(tag: int) -> str | None:
+    """Address book properties (0x8000 and up are fixed PidTagAddressBook* ids there, compared); entry ids
+    (an ephemeral one carries the session's MId and the server's GUID) and keys are the server's."""
+    return MAPI_SERVER_PROPS.get(tag >> 16)
