@@ -272,3 +272,53 @@ async def test_categorized_table_expand_collapse_and_state(demo_gateway):
                            T.QueryRowsRequest(LOGON_ID, 0, 0x01, 1, 50)], [table_h])
     assert got.rops[1].return_value == 0 and got.rops[1].bookmark
     assert len(got.rops[2].rows(cols)) == 2                              # the state had everything collapsed
+
+
+async def test_hard_deletes_no_replicate_and_table_resets(demo_gateway):
+    """RopHardDeleteMessages and RopHardDeleteMessagesAndSubfolders (seen over IMAP),
+    RopSetPropertiesNoReplicate/RopDeletePropertiesNoReplicate on a folder, RopQueryColumnsAll and
+    RopResetTable (back to all rows after a restriction)."""
+    tag = uuid.uuid4().hex[:6]
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    subjects = [f"hard {tag} {n}" for n in range(3)]
+    _, folder_h, fid, mids = await make_folder_with_messages(c, logon_h, lr, f"Hard {tag}", subjects)
+    cols = (P.PidTagSubject, P.PidTagMid)
+    got = await c.execute([
+        F.GetContentsTableRequest(LOGON_ID, 0, 1, 0),
+        T.SetColumnsRequest(LOGON_ID, 1, 0, cols),
+        T.RestrictRequest(LOGON_ID, 1, 0, ContentRestriction(0x00010000, P.PidTagSubject, subjects[0])),
+        T.QueryRowsRequest(LOGON_ID, 1, 0x01, 1, 10),
+        T.ResetTableRequest(LOGON_ID, 1),
+        T.SetColumnsRequest(LOGON_ID, 1, 0, cols),
+        T.QueryRowsRequest(LOGON_ID, 1, 0x01, 1, 10),
+        T.QueryColumnsAllRequest(LOGON_ID, 1),
+        PR.SetPropertiesNoReplicateRequest(LOGON_ID, 0, ((P.PidTagComment, "kept"), (P.PidTagMid, 1))),
+        PR.GetPropertiesSpecificRequest(LOGON_ID, 0, 0, 1, (P.PidTagComment,)),
+        PR.DeletePropertiesNoReplicateRequest(LOGON_ID, 0, (P.PidTagComment,)),
+        PR.GetPropertiesSpecificRequest(LOGON_ID, 0, 0, 1, (P.PidTagComment,)),
+        F.HardDeleteMessagesRequest(LOGON_ID, 0, 0, 0, (mids[0],)),
+    ], [folder_h, NO])
+    (_, _, restricted, one, reset, _, rows, allcols, setp, comment, delp, gone, hard) = got.rops
+    assert [r.values[0] for r in one.rows(cols)] == [subjects[0]]
+    assert reset.return_value == 0 and len(rows.rows(cols)) == 3
+    assert P.PidTagSubject in allcols.property_tags and P.PidTagMid in allcols.property_tags
+    assert [(p.index, p.tag) for p in setp.property_problems] == [(1, P.PidTagMid)]
+    assert comment.row((P.PidTagComment,)).values == ("kept",)
+    assert delp.return_value == 0 and gone.row((P.PidTagComment,)).values[0].value == 0x8004010F
+    assert hard.return_value == 0 and not hard.partial_completion
+    assert sorted(await asyncio.to_thread(imap_subjects, demo_gateway, f"Hard {tag}")) == subjects[1:]
+    got = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 0, 0, f"Inner {tag}", ""),
+                           F.HardDeleteMessagesAndSubfoldersRequest(LOGON_ID, 0, 0, 0)], [folder_h, NO])
+    assert got.rops[1].return_value == 0 and not got.rops[1].partial_completion
+    assert await asyncio.to_thread(imap_subjects, demo_gateway, f"Hard {tag}") == []
+    gw = demo_gateway
+
+    def names():
+        im = _imap(gw, "alice")
+        try:
+            return [line.decode() for line in im.list()[1]]
+        finally:
+            im.logout()
+    assert not any(f"Inner {tag}" in n for n in await asyncio.to_thread(names))
