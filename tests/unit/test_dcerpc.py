@@ -166,3 +166,20 @@ def test_ecdorpcext2_request_stub(name, size):
     pieces = decode_ext_buffer(r.rgb_in)
     assert [len(p.payload) for p in pieces] == [size]
     assert decode_request_buffer(pieces[0].payload).rops
+
+
+def test_outlook_2003_nspibind_stubs_round_trip():
+    """Both NspiBind calls of the Outlook 2003 session: request and answer stubs decode and encode back."""
+    from protocols.rpch import nspi as rpc_nspi
+    streams = _rpc_streams(OUTLOOK)
+    calls = [c for s in _stream_to(4997, streams) for c in converse(s.client.data, s.server.data).calls]
+    assert [c.operation for c in calls] == ["NspiBind", "NspiBind"]
+    codes = []
+    for call in calls:
+        q = rpc_nspi.decode_bind_request(call.request_stub)
+        assert rpc_nspi.encode_bind_request(q) == call.request_stub
+        assert q.stat["code_page"] == 1252
+        r = rpc_nspi.decode_bind_response(call.response_stub)
+        assert rpc_nspi.encode_bind_response(r) == call.response_stub
+        codes.append(r.return_value)
+    assert codes == [0x80040111, 0]          # the first sign-in fails (MAPI_E_LOGON_FAILED), the second binds
