@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import email
+import uuid
 import email.policy
 import imaplib
+
+import pytest
 
 from protocols.mapi.props import core as P
 from protocols.mapi.restrictions import ORDER_DESCENDING, SortOrder, SortOrderSet
@@ -17,6 +20,7 @@ from protocols.rops.common import ReleaseRequest
 from protocols.rops.rows import FlaggedValue
 
 from .test_emsmdb import LOGON_ID, NO, MapiClient, logon
+from .test_ews_notifications import deliver
 
 EC_NOT_FOUND = 0x8004010F
 EC_NOT_ENOUGH_MEMORY = 0x8007000E
@@ -24,10 +28,10 @@ EC_NULL_OBJECT = 0x000004B9
 PT_ERROR = 0x000A
 
 
-def imap_messages(embedded, login="alice"):
+def imap_messages(gw, login="alice"):
     """Subject -> the text/plain body IMAP holds (None for a message without one)."""
     out = {}
-    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+    with imaplib.IMAP4(gw.state.config.imap.host, gw.state.config.imap.port) as im:
         im.login(login, f"{login}pw")
         im.select("INBOX", readonly=True)
         _, data = im.fetch("1:*", "(BODY.PEEK[])")
@@ -57,8 +61,14 @@ async def _read_all(c, handles, want=0x400):
             return out
 
 
-async def test_open_message_read_body_stream(demo_gateway, embedded):
-    c = MapiClient(demo_gateway)
+@pytest.fixture(params=["demo", "real"])
+def gw(request):
+    return request.getfixturevalue("demo_gateway" if request.param == "demo" else "real_gateway")
+
+
+async def test_open_message_read_body_stream(gw):
+    await asyncio.to_thread(deliver, gw, "alice@example.test", f"emsmdb read {uuid.uuid4().hex[:8]}")
+    c = MapiClient(gw)
     await c.connect()
     lr, logon_h = await logon(c)
     inbox = lr.folder("inbox")
@@ -72,7 +82,7 @@ async def test_open_message_read_body_stream(demo_gateway, embedded):
     ], [logon_h, NO, NO])
     rows = got.rops[4].rows(cols)
     folder_h = got.handles[1]
-    imap = await asyncio.to_thread(imap_messages, embedded)
+    imap = await asyncio.to_thread(imap_messages, gw)
     # the first Inbox message (newest first) whose IMAP copy has a text body
     mid, subject, delivered = next(r.values for r in rows if imap.get(r.values[1]))
     assert isinstance(mid, int) and mid
@@ -161,10 +171,10 @@ async def test_open_message_read_body_stream(demo_gateway, embedded):
     assert rw.return_value == 0x80070005          # writing a message opened read-only: ecAccessDenied
 
 
-def imap_seen(embedded, login="alice") -> dict[str, bool]:
+def imap_seen(gw, login="alice") -> dict[str, bool]:
     """Subject -> whether IMAP holds the message as read (\\Seen), as any mail program shows it."""
     out = {}
-    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+    with imaplib.IMAP4(gw.state.config.imap.host, gw.state.config.imap.port) as im:
         im.login(login, f"{login}pw")
         im.select("INBOX", readonly=True)
         _, data = im.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
@@ -175,9 +185,10 @@ def imap_seen(embedded, login="alice") -> dict[str, bool]:
     return out
 
 
-async def test_set_read_flags_is_seen_over_imap(demo_gateway, embedded):
+async def test_set_read_flags_is_seen_over_imap(gw):
     """RopSetReadFlags marks a message read, then unread again: IMAP (any other mail program) sees both."""
-    c = MapiClient(demo_gateway)
+    await asyncio.to_thread(deliver, gw, "alice@example.test", f"emsmdb seen {uuid.uuid4().hex[:8]}")
+    c = MapiClient(gw)
     await c.connect()
     lr, logon_h = await logon(c)
     cols = (P.PidTagMid, P.PidTagSubject, P.PidTagMessageFlags)
@@ -193,7 +204,7 @@ async def test_set_read_flags_is_seen_over_imap(demo_gateway, embedded):
         got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x00 if read else 0x04, (mid,))],
                               [folder_h])
         assert got.rops[0].return_value == 0 and got.rops[0].partial_completion == 0
-        assert (await asyncio.to_thread(imap_seen, embedded))[subject] is read
+        assert (await asyncio.to_thread(imap_seen, gw))[subject] is read
     # an id that is not in the folder: the others are done, the answer says PartialCompletion
     got = await c.execute([MSG.SetReadFlagsRequest(LOGON_ID, 0, 0, 0x00, (mid, 0x7FFF_0000_0000_0001))], [folder_h])
     assert got.rops[0].return_value == 0 and got.rops[0].partial_completion == 1
@@ -202,19 +213,18 @@ async def test_set_read_flags_is_seen_over_imap(demo_gateway, embedded):
     assert got.rops[0].return_value == 0
 
 
-def imap_folders(embedded, login="alice") -> set[str]:
-    with imaplib.IMAP4(embedded.imap_host, embedded.imap_port) as im:
+def imap_folders(gw, login="alice") -> set[str]:
+    with imaplib.IMAP4(gw.state.config.imap.host, gw.state.config.imap.port) as im:
         im.login(login, f"{login}pw")
         _, data = im.list()
     return {d.decode().rsplit(' "/" ', 1)[-1].strip('"') for d in data if d}
 
 
-async def test_create_and_delete_a_folder(demo_gateway, embedded):
+async def test_create_and_delete_a_folder(gw):
     """RopCreateFolder under the IPM subtree makes an IMAP folder another mail program sees; the same name
     again is ecDuplicateName, with OpenExisting the folder already there; RopDeleteFolder of a special folder
     is ecAccessDenied; of the new one, it is gone from IMAP."""
-    import uuid
-    c = MapiClient(demo_gateway)
+    c = MapiClient(gw)
     await c.connect()
     lr, logon_h = await logon(c)
     name = f"MAPI {uuid.uuid4().hex[:6]}"
@@ -223,7 +233,7 @@ async def test_create_and_delete_a_folder(demo_gateway, embedded):
     created = got.rops[1]
     assert created.return_value == 0 and created.is_existing_folder == 0 and created.folder_id
     subtree_h = got.handles[1]
-    assert name in await asyncio.to_thread(imap_folders, embedded)
+    assert name in await asyncio.to_thread(imap_folders, gw)
     again = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 0, 0, name, "")], [subtree_h, NO])
     assert again.rops[0].return_value == 0x80040604                      # ecDuplicateName
     existing = await c.execute([F.CreateFolderRequest(LOGON_ID, 0, 1, 1, 1, 1, 0, name, "")], [subtree_h, NO])
@@ -232,4 +242,4 @@ async def test_create_and_delete_a_folder(demo_gateway, embedded):
     assert special.rops[0].return_value == 0x80070005                    # ecAccessDenied
     gone = await c.execute([F.DeleteFolderRequest(LOGON_ID, 0, 0x15, created.folder_id)], [subtree_h])
     assert gone.rops[0].return_value == 0 and gone.rops[0].partial_completion == 0
-    assert name not in await asyncio.to_thread(imap_folders, embedded)
+    assert name not in await asyncio.to_thread(imap_folders, gw)
