@@ -1,8 +1,8 @@
-"""MAPI over HTTP, reading a message as Outlook's online mode does, on both gateways (demo and the real servers): the Inbox
-contents table gives a PidTagMid; RopOpenMessage (subject parts, recipient rows), RopGetPropertiesSpecific
-and RopGetPropertiesAll on it (a value past PropertySizeLimit is ecMAPI_E_NOT_ENOUGH_MEMORY), PidTagBody
-through RopOpenStream/RopReadStream compared with what IMAP holds, RopReadRecipients, RopSeekStream,
-RopGetStreamSize, RopRelease; an unknown MID is ecNotFound."""
+"""MAPI over HTTP, reading a message as Outlook's online mode does, on both gateways (demo and the real
+servers): the Inbox contents table gives a PidTagMid; RopOpenMessage (subject parts, recipient rows),
+RopGetPropertiesSpecific and RopGetPropertiesAll on it (a value past PropertySizeLimit is
+ecMAPI_E_NOT_ENOUGH_MEMORY), PidTagBody through RopOpenStream/RopReadStream compared with what IMAP holds,
+RopReadRecipients, RopSeekStream, RopGetStreamSize, RopRelease; an unknown MID is ecNotFound."""
 from __future__ import annotations
 
 import asyncio
