@@ -64,14 +64,21 @@ def test_id_map_pairs_by_element_and_order_and_rewrites_in_one_pass():
 
 
 def test_endpoints_and_what_is_replayed():
-    def ex(path, method="POST", status=200, body=b""):
-        return Exchange(1, method, "https://mail.example.com" + path, request_body=body, status=status)
+    def ex(path, method="POST", status=200, body=b"", request_type=None):
+        headers = [("X-RequestType", request_type)] if request_type else []
+        return Exchange(1, method, "https://mail.example.com" + path, request_headers=headers, request_body=body,
+                        status=status)
     assert endpoint(ex("/EWS/Exchange.asmx")) == "ews"
     assert endpoint(ex("/mapi/emsmdb/?MailboxId=x")) == "mapihttp-emsmdb"
     assert endpoint(ex("/owa/")) == "unknown"
     assert replayable(ex("/EWS/Exchange.asmx")) is None
     assert replayable(ex("/EWS/Exchange.asmx", status=401)) == "sign-in leg"
-    assert replayable(ex("/mapi/nspi/")) == "mapihttp-nspi is not replayed yet"
+    assert replayable(ex("/mapi/nspi/", request_type="QueryRows")) is None
+    assert replayable(ex("/mapi/emsmdb/", request_type="Execute")) is None
+    assert replayable(ex("/mapi/emsmdb/", request_type="NotificationWait")) == \
+        "NotificationWait is held by the server, not replayed"
+    assert replayable(ex("/mapi/nspi/", request_type="PING")) == "PING is not replayed"
+    assert replayable(ex("/rpc/rpcproxy.dll")) == "rpc-over-http is not replayed yet"
     assert describe(ex("/owa/"))["note"] == "unknown endpoint"
     d = describe(ex("/autodiscover/autodiscover.xml", body=encode_request("alice@example.test")))
     assert d["request"]["email"] == "alice@example.test"
