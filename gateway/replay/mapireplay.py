@@ -142,17 +142,26 @@ def learn_and_compare(recorded_body: bytes, live_body: bytes, recorded_requests:
         _table_columns(asked, a.handles, m)
         answered = [r for r in asked.rops if not isinstance(r, UnknownRop) and r.ROP_ID != 0x01]
         for k, (ra, rb) in enumerate(zip(a.rops, b.rops)):
-            path = f"/Execute/{n}/{k}:{rop_name(getattr(ra, 'ROP_ID', 0))}"
+            path = f"/Execute/{n}/{k}:{rop_name(_rid(ra))}"
+            if isinstance(ra, UnknownRop) or isinstance(rb, UnknownRop):
+                if _rid(ra) != _rid(rb) or getattr(ra, "raw", None) != getattr(rb, "raw", None):
+                    result.differences.append(Difference(path, "unparsable", _short(ra), _short(rb)))
+                continue
             _pair_and_diff(path, ra, rb, answered[k] if k < len(answered) else None, known, m, result)
         if len(a.rops) != len(b.rops):
             result.differences.append(Difference(f"/Execute/{n}", "count", str(len(a.rops)), str(len(b.rops))))
     return result
 
 
+def _rid(rop) -> int:
+    """A decoded ROP's id; an UnknownRop carries it as ``rop_id``."""
+    return getattr(rop, "ROP_ID", None) or getattr(rop, "rop_id", None) or 0
+
+
 def _pair_and_diff(path, ra, rb, req, columns, m: MapiIds, result: DiffResult) -> None:
-    ida, idb = getattr(ra, "ROP_ID", None), getattr(rb, "ROP_ID", None)
+    ida, idb = _rid(ra), _rid(rb)
     if ida != idb:
-        result.differences.append(Difference(path, "rop", rop_name(ida or 0), rop_name(idb or 0)))
+        result.differences.append(Difference(path, "rop", rop_name(ida), rop_name(idb)))
         return
     rva, rvb = getattr(ra, "return_value", 0), getattr(rb, "return_value", 0)
     if rva != rvb:

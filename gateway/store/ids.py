@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 from protocols.mapi import ids as wire
 
+from .errors import NotFound
 from .state.db import StateDB
 
 REPLID = 0x0001  # the mailbox's own replica; REPLGUID is replica_guid
+
+
+class ForeignId(NotFound, wire.IdError):
+    """An id of another replica: nothing of this mailbox has it (a client's stale or other server's id),
+    so callers that map store errors answer NotFound (MAPI ecNotFound), and those that catch IdError too."""
 FIRST_FREE_GLOBCNT = 0x100  # below this: well-known folders (see folders.WELL_KNOWN)
 ALLOC_CHUNK = 64
 
@@ -34,7 +40,7 @@ class MailboxIdentity:
     def globcnt_of(self, fmid: int) -> int:
         replid, globcnt = wire.split_id(fmid)
         if replid != REPLID:
-            raise wire.IdError(f"id 0x{fmid:016x} is from replica {replid}, not this mailbox")
+            raise ForeignId(f"id 0x{fmid:016x} is from replica {replid}, not this mailbox")
         return globcnt
 
     def source_key(self, globcnt: int) -> bytes:

@@ -322,3 +322,17 @@ async def test_hard_deletes_no_replicate_and_table_resets(demo_gateway):
         finally:
             im.logout()
     assert not any(f"Inner {tag}" in n for n in await asyncio.to_thread(names))
+
+
+async def test_ids_of_another_replica_are_not_found(demo_gateway):
+    """A FID or MID of another server's replica (as a replayed capture from Exchange sends them) is
+    ecNotFound, not a server fault (the replay of ruler's Exchange session found ecError here)."""
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    foreign = (0x0005 | (0x1234 << 16))                    # ReplicaId 5
+    got = await c.execute([F.OpenFolderRequest(LOGON_ID, 0, 1, foreign, 0),
+                           F.OpenFolderRequest(LOGON_ID, 0, 2, lr.folder("inbox"), 0),
+                           MSG.OpenMessageRequest(LOGON_ID, 2, 3, 0x0FFF, lr.folder("inbox"), 0, foreign)],
+                          [logon_h, NO, NO, NO])
+    assert [r.return_value for r in got.rops] == [EC_NOT_FOUND, 0, EC_NOT_FOUND]
