@@ -14,7 +14,7 @@ import struct
 from protocols.mapi.types import PropType
 from protocols.mapi.values import PropValueError, encode_value
 from protocols.rops.rows import (
-    ROW_FLAGGED, ROW_STANDARD, VALUE_ERROR, FlaggedValue, PropertyRow, TypedValue, encode_row,
+    ROW_FLAGGED, ROW_STANDARD, VALUE_ERROR, FlaggedValue, PropertyRow, TypedValue,
 )
 
 EC_NOT_FOUND = 0x8004010F

@@ -43,7 +43,7 @@ from protocols.oab import details as D
 from protocols.oab import lzx as L
 from protocols.oab.manifest import FileEntry, Manifest, OalEntry
 
-from .directory import ORG_DN, PidTagAddressBookManagerDistinguishedName, PidTagThumbnailPhoto, Directory
+from .directory import ORG_DN, PidTagThumbnailPhoto, Directory
 
 log = logging.getLogger(__name__)
 

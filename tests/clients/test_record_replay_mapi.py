@@ -19,7 +19,7 @@ from lxml import html as lhtml
 from protocols import mapihttp as M
 from protocols.capture import read_jsonl
 from protocols.mapi.props import core as P
-from protocols.mapi.restrictions import ORDER_DESCENDING, SortOrder, SortOrderSet
+from protocols.mapi.restrictions import SortOrder, SortOrderSet
 from protocols.rops import folder as F, message as MSG, property as PR, table as T
 
 from protocols.nspi import codec as C
