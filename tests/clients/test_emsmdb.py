@@ -19,7 +19,8 @@ from protocols.rops import (decode_ext_buffer, decode_request_buffer, decode_res
                             encode_ext_buffer)
 from protocols.rops import folder as F, logon as L, table as T, property as PR, stream as S
 from protocols.rops.buffer import RopErrorResponse, UnknownRop
-from protocols.rops.common import ReleaseRequest
+from protocols.rops.common import PendingResponse, ReleaseRequest
+from protocols.rops.notify import NotifyResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 NO = 0xFFFFFFFF
@@ -84,6 +85,9 @@ class MapiClient:
         for r in rops:
             if isinstance(r, T.SetColumnsRequest):
                 self.columns[r.input_handle_index] = tuple(r.property_tags)
+        # notifications ride on any answer (RopNotify, RopPending): kept apart from the ROPs' own answers
+        out.notes = [r for r in out.rops if isinstance(r, (NotifyResponse, PendingResponse))]
+        out.rops = [r for r in out.rops if not isinstance(r, (NotifyResponse, PendingResponse))]
         return out
 
 

@@ -15,7 +15,7 @@ from gateway.emsmdb.endpoint import NOTIFICATION_WAIT
 from protocols import mapihttp as M
 from protocols.mapi.props import core as P
 from protocols.rops import folder as F, message as MSG, notify as N, property as PR, table as T
-from protocols.rops.common import PendingResponse, RegisterNotificationRequest
+from protocols.rops.common import RegisterNotificationRequest
 
 from .test_emsmdb import LOGON_ID, NO, MapiClient, logon
 from .test_ews_notifications import deliver
@@ -68,7 +68,7 @@ async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw
             pending, _ = await waiting
             if pending:
                 got = await c.execute([T.GetStatusRequest(LOGON_ID, 0)], [table_h])
-                notes += [r for r in got.rops if isinstance(r, (N.NotifyResponse, PendingResponse))]
+                notes += got.notes
             waiting = asyncio.create_task(notification_wait(c))
         waiting.cancel()
     finally:
