@@ -140,7 +140,7 @@ async def test_mapi_requests_reach_the_session_whichever_worker_they_land_on(ser
         await http.close()
     assert M.NotificationWaitResponse.decode(M.decode_stream(data).body).event_pending is True
     got = await c.execute([T.GetStatusRequest(LOGON_ID, 0)], [table_h])
-    notes = [r for r in got.rops if isinstance(r, N.NotifyResponse)]
+    notes = [r for r in got.notes if isinstance(r, N.NotifyResponse)]
     assert any(n.data.type == N.NEW_MAIL and n.data.folder_id == inbox for n in notes), notes
 
     # Disconnect through whichever worker: the session ends where it lives
