@@ -307,6 +307,13 @@ class RopResponse:
     def ok(self) -> bool:
         return self.return_value == 0
 
+    def write_head(self, out: bytearray) -> bool:
+        """RopId, the handle index and ReturnValue; whether the success fields follow (a warning's too)."""
+        out.append(self.ROP_ID)
+        put_u8(out, self.handle_index)
+        put_u32(out, self.return_value)
+        return self.return_value == 0 or self.return_value in self.WARNINGS
+
     @classmethod
     def decode(cls, r: Reader, ctx: RopContext | None = None):
         lay = _layout(cls)

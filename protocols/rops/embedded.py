@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._wire import U8, U16, U32S16, Reader, RopRequest, RopResponse, put_u8, put_u32, put_u64, wire
+from ._wire import U8, U16, U32S16, Reader, RopRequest, RopResponse, put_u8, put_u64, wire
 from .message import OpenMessageResponse
 
 
@@ -34,10 +34,7 @@ class OpenEmbeddedMessageResponse(OpenMessageResponse):
         return cls(idx, rv, **cls.read_message(r), reserved=reserved, message_id=mid)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.reserved)
         put_u64(out, self.message_id)

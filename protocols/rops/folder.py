@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ._wire import (
     BOOL, IDS16, RESTRICTION, U8, U32, U64, Reader, RopRequest, RopResponse, put_asciiz,
-    put_u8, put_u16, put_u32, put_u64, put_utf16z, wire,
+    put_u8, put_u16, put_u64, put_utf16z, wire,
 )
 
 
@@ -55,10 +55,7 @@ class OpenFolderResponse(RopResponse):
         return cls(idx, rv, rules, ghosted, cheap, servers)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.has_rules)
         put_u8(out, self.is_ghosted)
@@ -130,10 +127,7 @@ class CreateFolderResponse(RopResponse):
         return cls(idx, rv, fid, existing, rules, ghosted, cheap, servers)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u64(out, self.folder_id)
         put_u8(out, self.is_existing_folder)

@@ -139,10 +139,7 @@ class OpenMessageResponse(RopResponse):
                     recipient_count=count, recipient_columns=columns, recipient_rows=tuple(rows))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         self.write_message(out)
 
@@ -207,10 +204,7 @@ class ReadRecipientsResponse(RopResponse):
         return cls(idx, rv, tuple(rows))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, len(self.recipient_rows))
         for row in self.recipient_rows:
@@ -248,10 +242,7 @@ class CreateMessageResponse(RopResponse):
         return cls(idx, rv, r.u64() if r.u8() else None)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.message_id is not None)
         if self.message_id is not None:
@@ -563,10 +554,7 @@ class GetAddressTypesResponse(RopResponse):
         return cls(idx, rv, types)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         body = bytearray()
         for t in self.address_types:

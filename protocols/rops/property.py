@@ -369,10 +369,7 @@ class QueryNamedPropertiesResponse(RopResponse):
         return cls(idx, rv, ids, tuple(PROPERTY_NAME.read(r) for _ in ids))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         if len(self.property_ids) != len(self.property_names):
             raise RopFormatError("QueryNamedProperties: as many names as ids")

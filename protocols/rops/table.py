@@ -118,8 +118,15 @@ def _rows_end(r: Reader, count: int, ctx: RopContext | None) -> bytes:
     return b""
 
 
+class _RowData:
+    """Responses that carry RowCount PropertyRows as raw RowData, read against the table's columns."""
+
+    def rows(self, columns, **kw):
+        return decode_rows(self.row_data, self.row_count, columns, **kw)[0]
+
+
 @dataclass
-class QueryRowsResponse(RopResponse):
+class QueryRowsResponse(_RowData, RopResponse):
     """2.2.5.4.2: Origin, RowCount (2), RowData (RowCount PropertyRows)."""
 
     ROP_ID = 0x15
@@ -136,17 +143,11 @@ class QueryRowsResponse(RopResponse):
         return cls(idx, rv, origin, count, _rows_end(r, count, ctx))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.origin)
         put_u16(out, self.row_count)
         out += self.row_data
-
-    def rows(self, columns, **kw):
-        return decode_rows(self.row_data, self.row_count, columns, **kw)[0]
 
 
 @dataclass
@@ -306,10 +307,7 @@ class FindRowResponse(RopResponse):
         return cls(idx, rv, gone, has, _rows_end(r, 1 if has else 0, ctx))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.row_no_longer_visible)
         put_u8(out, self.has_row_data)
@@ -326,7 +324,7 @@ class ExpandRowRequest(RopRequest):
 
 
 @dataclass
-class ExpandRowResponse(RopResponse):
+class ExpandRowResponse(_RowData, RopResponse):
     """2.2.5.16.2: ExpandedRowCount (4), RowCount (2), RowData (raw PropertyRows)."""
 
     ROP_ID = 0x59
@@ -343,17 +341,11 @@ class ExpandRowResponse(RopResponse):
         return cls(idx, rv, expanded, count, _rows_end(r, count, ctx))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u32(out, self.expanded_row_count)
         put_u16(out, self.row_count)
         out += self.row_data
-
-    def rows(self, columns, **kw):
-        return decode_rows(self.row_data, self.row_count, columns, **kw)[0]
 
 
 @dataclass

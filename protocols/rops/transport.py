@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._wire import (
-    BLOB16, BOOL, U8, U32, U64, Reader, RopRequest, RopResponse, put_asciiz, put_u8, put_u32,
+    BLOB16, BOOL, U8, U32, U64, Reader, RopRequest, RopResponse, put_asciiz, put_u8,
     wire,
 )
 from .logon import ASCIIZ
@@ -37,10 +37,7 @@ class TransportSendResponse(RopResponse):
         return cls(idx, rv, none, () if none else TAGGED_LIST.read(r))
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.no_properties_returned)
         if not self.no_properties_returned:
@@ -106,10 +103,7 @@ class OptionsDataResponse(RopResponse):
         return cls(idx, rv, reserved, info, help_file, r.asciiz() if help_file else None)
 
     def encode(self, out: bytearray) -> None:
-        out.append(self.ROP_ID)
-        put_u8(out, self.handle_index)
-        put_u32(out, self.return_value)
-        if self.return_value:
+        if not self.write_head(out):
             return
         put_u8(out, self.reserved)
         BLOB16.write(out, self.options_info)
