@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .model import Exchange, Problem, header
+from .model import Exchange, Problem, header, note
 from .tcp import Direction, Stream
 
 METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"PROPFIND", b"PROPPATCH",
@@ -235,8 +235,11 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem]) -> list[E
             ex.notes.append("no answer in the capture")
         out.append(ex)
     if orphans:
-        problems.append(Problem(where, f"{orphans} response(s) without a request in the capture (the capture "
-                                       "began after the request was sent); left out"))
+        if stream.syn_seen:         # the connection was seen from its start: an answer to nothing is damage
+            problems.append(Problem(where, f"{orphans} response(s) without a request; left out"))
+        else:
+            problems.append(note(where, f"{orphans} response(s) without a request in the capture (the capture "
+                                        "began after the request was sent); left out"))
     return out
 
 

@@ -51,11 +51,24 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Problem:
+    """Something a reader met. ``level`` "error": part of the capture could not be decoded (a damaged
+    or cut-off file, a lost segment, a body that does not parse); "note": said for information only,
+    everything was still decoded (a segment put back in order, a capture that began mid-connection)."""
+
     where: str
     what: str
+    level: str = "error"
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level != "note"
+
+
+def note(where: str, what: str) -> Problem:
+    return Problem(where, what, "note")
 
 
 @dataclass

@@ -19,7 +19,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from .model import Problem
+from .model import Problem, note
 from .pcap import Packet
 
 TCP_PROTO = 6
@@ -294,16 +294,17 @@ def streams(segs: list[Segment], problems: list[Problem]) -> list[Stream]:
                                         f"{length} byte(s) of the {who}'s data lost at stream offset {off} "
                                         "(never captured); kept as zeros"))
             if d.retransmissions:
-                problems.append(Problem(f"TCP stream {n} ({st.name})",
-                                        f"{d.retransmissions} retransmitted segment(s) from the {who} (dropped)"))
+                # the bytes were already held: nothing is lost, so it is only said
+                problems.append(note(f"TCP stream {n} ({st.name})",
+                                     f"{d.retransmissions} retransmitted segment(s) from the {who} (dropped)"))
             if d.stray:
                 problems.append(Problem(f"TCP stream {n} ({st.name})",
                                         f"{d.stray} segment(s) from the {who} with sequence numbers far outside "
                                         "the stream (damaged or not of this connection); left out"))
             if d.out_of_order:
-                problems.append(Problem(f"TCP stream {n} ({st.name})",
-                                        f"{d.out_of_order} segment(s) from the {who} arrived out of order "
-                                        "(put in order)"))
+                problems.append(note(f"TCP stream {n} ({st.name})",
+                                     f"{d.out_of_order} segment(s) from the {who} arrived out of order "
+                                     "(put in order)"))
         out.append(st)
     return out
 
