@@ -317,8 +317,21 @@ def _stub_detail(call: dcerpc.Call) -> dict:
     return out
 
 
-def dcerpc_items(cap: Capture) -> list[dict]:
-    """Every DCE/RPC call in the capture's TCP connections, as decode items (with their times).
+@dataclasses.dataclass
+class RpcConnection:
+    """One DCE/RPC conversation of a capture: a TCP connection, or an RPC/HTTP virtual connection (its IN and
+    OUT channels); ``guess_note`` says when its interfaces were guessed (its bind is not in the capture)."""
+
+    name: str
+    conn: object
+    conv: dcerpc.Conversation
+    time_of: object                   # (who, offset) -> ISO time of the PDU there
+    guess_note: str | None = None
+    user: str | None = None           # the HTTP sign-in of an RPC/HTTP channel
+
+
+def tcp_connections(cap: Capture) -> list[RpcConnection]:
+    """Every DCE/RPC conversation in the capture's TCP connections (pcap/pcapng).
 
     A connection whose bind came before the capture began gets the contexts another connection to
     the same server address bound (said as a guess)."""
@@ -331,7 +344,7 @@ def dcerpc_items(cap: Capture) -> list[dict]:
     for st, conv in convs:
         if conv.contexts:
             bound.setdefault(st.client.dst, {}).update(conv.contexts)
-    items = []
+    out = []
     for st, conv in convs:
         if not conv.contexts and st.client.dst in bound:
             conv = dcerpc.converse(st.client.data, st.server.data, known_contexts=bound[st.client.dst])
@@ -340,17 +353,22 @@ def dcerpc_items(cap: Capture) -> list[dict]:
                 c.context_id: EMSMDB_UUID for c in conv.calls})
         where = f"TCP stream {st.index} ({st.name})"
         for p in conv.problems:
-            # a connection caught mid-way: the requests of the first answers went before the capture began
-            began_late = not st.syn_seen and "whose request is not in the capture" in p
-            cap.problems.append(Problem(where, p, "note" if began_late else "error"))
+            cap.problems.append(Problem(where, p))
         note = None
         if st.client.dst in bound:
             note = "bind not captured: interface guessed from another connection's bind"
         elif any(c.interface_guessed for c in conv.calls):
             note = "bind not captured: interface guessed from the stubs (EcDoRpc ROP buffers)"
-        items += conversation_items(
-            conv, st.name, st.index,
-            lambda who, off, st=st: _iso((st.client if who == "client" else st.server).time_at(off)), note)
+        out.append(RpcConnection(st.name, st.index, conv, lambda who, off, st=st: _iso(
+            (st.client if who == "client" else st.server).time_at(off)), note))
+    return out
+
+
+def dcerpc_items(cap: Capture) -> list[dict]:
+    """Every DCE/RPC call in the capture's TCP connections, as decode items (with their times)."""
+    items = []
+    for c in tcp_connections(cap):
+        items += conversation_items(c.conv, c.name, c.conn, c.time_of, c.guess_note)
     return items
 
 
@@ -409,12 +427,11 @@ def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, gu
     return items
 
 
-def rpch_items(cap: Capture) -> list[dict]:
+def rpch_connections(cap: Capture) -> list[RpcConnection]:
     """RPC over HTTP v2 (MS-RPCH): the IN channel's request body (RPC_IN_DATA: CONN/B1, then the client's
     PDUs) and the OUT channel's answer body (RPC_OUT_DATA: the server's PDUs) of one virtual connection,
     paired by the virtual connection cookie of CONN/B1 and CONN/A1 (2.2.4), read as one DCE/RPC
-    conversation: RTS PDUs by name, binds, every call down to its ROPs. A channel whose partner is not
-    in the capture is read on its own."""
+    conversation. A channel whose partner is not in the capture is read on its own."""
     channels: dict[str, dict] = {}
     order: list[str] = []
     for ex in cap.exchanges:
@@ -433,7 +450,7 @@ def rpch_items(cap: Capture) -> list[dict]:
             channels[key] = {}
             order.append(key)
         channels[key]["in" if ex.method == "RPC_IN_DATA" else "out"] = ex
-    items = []
+    out = []
     for key in order:
         ch = channels[key]
         cin, cout = ch.get("in"), ch.get("out")
@@ -453,9 +470,17 @@ def rpch_items(cap: Capture) -> list[dict]:
         http_user = request_user(cin.request_headers) if cin else None
         if http_user is None and cout:
             http_user = request_user(cout.request_headers)
-        items += conversation_items(conv, name, ref.conn,
-                                    lambda who, off, a=t_in, b=t_out: (a or b) if who == "client" else (b or a),
-                                    kind="rpch", default_user=http_user)
+        out.append(RpcConnection(name, ref.conn, conv,
+                                 lambda who, off, a=t_in, b=t_out: (a or b) if who == "client" else (b or a),
+                                 user=http_user))
+    return out
+
+
+def rpch_items(cap: Capture) -> list[dict]:
+    """The RPC/HTTP virtual connections as decode items: RTS PDUs by name, binds, every call down to its ROPs."""
+    items = []
+    for c in rpch_connections(cap):
+        items += conversation_items(c.conv, c.name, c.conn, c.time_of, kind="rpch", default_user=c.user)
     return items
 
 
