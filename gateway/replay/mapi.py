@@ -353,7 +353,9 @@ def tcp_connections(cap: Capture) -> list[RpcConnection]:
                 c.context_id: EMSMDB_UUID for c in conv.calls})
         where = f"TCP stream {st.index} ({st.name})"
         for p in conv.problems:
-            cap.problems.append(Problem(where, p))
+            # a connection caught mid-way: the requests of the first answers went before the capture began
+            began_late = not st.syn_seen and "whose request is not in the capture" in p
+            cap.problems.append(Problem(where, p, "note" if began_late else "error"))
         note = None
         if st.client.dst in bound:
             note = "bind not captured: interface guessed from another connection's bind"
