@@ -70,6 +70,7 @@ class AddressBook:
         self.by_dn: dict[str, Person] = {}
         self.by_ldap_dn: dict[str, Person] = {}
         self.mids: dict[int, int] = {}          # id(entry) -> MId
+        self._index = None
         for e in entries:
             dn = Directory.legacy_dn(e)
             m = session.mid(dn)
@@ -93,6 +94,13 @@ class AddressBook:
         return book
 
     # ------------------------------------------------------------ lookups
+    @property
+    def index(self):
+        """The store's lookup index of this GAL snapshot (gateway/store/gal_index.py), shared by sessions."""
+        if self._index is None:
+            self._index = self.directory.gal_index(self.entries)
+        return self._index
+
     def mid(self, e: Person) -> int:
         return self.mids[id(e)]
 
@@ -127,14 +135,13 @@ class AddressBook:
             return [e] if e else []
         low = text.casefold()
         addr = low[5:] if low.startswith("smtp:") else low
-        exact = [e for e in self.entries if any(a.casefold() == addr for a in Directory.addresses(e))]
+        exact = self.index.with_address(addr)
         if exact or "@" in addr:
             return exact
-        exact = [e for e in self.entries
-                 if low in ((e.display_name or "").casefold(), Directory.alias(e).casefold())]
+        exact = self.index.named(low)
         if exact or exact_only:
             return exact
-        return [e for e in self.entries if Directory.matches_name(e, text)]
+        return self.index.prefixed(text)
 
     async def members(self, e: Person) -> list[Person]:
         """A group's members (nested groups expanded) as address-book entries."""
@@ -168,10 +175,13 @@ class AddressBook:
             pos = len(table)
         else:
             e = self.entry(current_rec)
-            try:
-                pos = next(i for i, x in enumerate(table) if x is e) if e is not None else min(num_pos, len(table))
-            except StopIteration:
-                pos = min(num_pos, len(table))
+            if e is not None and table is self.entries:
+                pos = self.index.position[id(e)]
+            else:
+                try:
+                    pos = next(i for i, x in enumerate(table) if x is e) if e is not None else min(num_pos, len(table))
+                except StopIteration:
+                    pos = min(num_pos, len(table))
         return max(0, min(len(table), pos + delta))
 
     def rec_at(self, table: list[Person], pos: int) -> int:

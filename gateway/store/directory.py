@@ -26,6 +26,7 @@ from protocols.mapi.props import core as P
 from . import freebusy as fb
 from . import oof
 from .errors import AccessDenied, BackendUnavailable, NotFound, StoreError
+from .gal_index import GalIndex
 from .mailbox import provision
 from .state.db import StateDB
 
@@ -49,11 +50,14 @@ PidTagThumbnailPhoto = 0x8C9E0102
 
 # The GAL snapshot (``Directory.gal``). A 10,000-entry GAL takes seconds to read and parse over LDAP, and NSPI
 # asks for it on every call (bench/nspi.py), so the sorted GAL is kept, one snapshot per directory client.
-# A caller gets it again only when the directory says nothing changed since (the client's ``change_marker``:
-# slapd's contextCSN, else a digest of every GAL entry's DN and entryCSN, which costs a fraction of the full
-# read; a change made in LDAP still shows in the next call), or, asking with ``max_age``, without asking the
-# directory while the snapshot was checked less than that long ago (NSPI's QueryRows pages after the first
-# of one read: GAL_TTL). A snapshot older than GAL_MAX_AGE is read again in full whatever the marker says.
+# A caller gets it again only when the directory says nothing changed since: the client's ``change_marker``,
+# asked on every call, so it has to be cheap (gateway/backends/ldap.py: slapd's contextCSN in one base-scope
+# search; without it a search for the entries stamped since the last full listing, with a full DN-and-stamp
+# listing at most every FULL_CHECK_INTERVAL seconds; filedir.py: the file's size and mtime). Callers that wait
+# while another checks share that check when it began after they came in. Asking with ``max_age`` gives the
+# snapshot without asking the directory while it was checked less than that long ago (NSPI's QueryRows pages
+# after the first of one read: GAL_TTL). A snapshot older than GAL_MAX_AGE is read again in full whatever the
+# marker says.
 GAL_TTL = 5.0
 GAL_MAX_AGE = 300.0
 
@@ -62,8 +66,9 @@ GAL_MAX_AGE = 300.0
 class _GalSnapshot:
     entries: list
     marker: object             # the client's change marker before the read; None: the client cannot tell
-    read_at: float
+    read_at: float             # monotonic times the check before the read, and the last check, began
     checked_at: float
+    index: GalIndex | None = None   # built on first use (Directory.gal_index)
 
 
 class _GalCache:
@@ -179,22 +184,36 @@ class Directory:
             return []
         cache = gal_cache(self._client)
         snap = cache.snapshot
-        now = time.monotonic()
-        if snap is not None and max_age > 0 and now - snap.checked_at < max_age and now - snap.read_at < GAL_MAX_AGE:
+        asked = time.monotonic()
+        if snap is not None and max_age > 0 and asked - snap.checked_at < max_age and asked - snap.read_at < GAL_MAX_AGE:
             return snap.entries
-        async with cache.lock:               # one full read at a time; the others then find it fresh
+        async with cache.lock:               # one check (and full read) at a time
             snap = cache.snapshot
+            # a check that began after this call came in saw every change made before it: callers that
+            # waited for the lock share it instead of asking the directory once each
+            if snap is not None and snap.checked_at >= asked and asked - snap.read_at < GAL_MAX_AGE:
+                return snap.entries
+            started = time.monotonic()
             marker = await self._change_marker()
-            now = time.monotonic()
             if snap is not None and marker is not None and marker == snap.marker \
-                    and now - snap.read_at < GAL_MAX_AGE:
-                snap.checked_at = now
+                    and started - snap.read_at < GAL_MAX_AGE:
+                snap.checked_at = started
                 return snap.entries
             entries = sorted(await self.entries(GAL_KINDS),
                              key=lambda e: ((e.display_name or "").casefold(), self.legacy_dn(e).lower()))
             cache.reads += 1
-            cache.snapshot = _GalSnapshot(entries, marker, now, now)
+            cache.snapshot = _GalSnapshot(entries, marker, started, started)
             return entries
+
+    def gal_index(self, entries: list[Person]) -> GalIndex:
+        """The lookup index (SeekEntries, name resolution) of a list ``gal`` gave: built once per snapshot and
+        shared; a list that is no longer the snapshot gets an index of its own."""
+        snap = gal_cache(self._client).snapshot if self._client is not None else None
+        if snap is None or snap.entries is not entries:
+            return GalIndex(entries, self.addresses, self.alias)
+        if snap.index is None:
+            snap.index = GalIndex(entries, self.addresses, self.alias)
+        return snap.index
 
     async def _change_marker(self):
         """The client's change marker for the GAL's kinds (None when it has none or cannot tell)."""

@@ -77,7 +77,11 @@ async def seek_entries(call: Call, req) -> C.SeekEntriesResponse:
         if table is None:
             return call.fail(R.INVALID_BOOKMARK)
     want = str(req.target.value.value or "").casefold()
-    found = next((i for i, e in enumerate(table) if (e.display_name or "").casefold() >= want), None)
+    if table is book.entries:                  # the GAL: a bisect over the store's index
+        found = book.index.seek(want)
+        found = found if found < len(table) else None
+    else:
+        found = next((i for i, e in enumerate(table) if (e.display_name or "").casefold() >= want), None)
     if found is None:
         return call.fail(R.NOT_FOUND)
     new = with_stat(stat, current_rec=book.mid(table[found]), delta=0, num_pos=found, total_recs=len(table))
