@@ -31,6 +31,10 @@ PidTagInitialDetailsPane = 0x3F080003
 PidTagAddressBookMemberEmbedded = 0x8009000D     # PidTagAddressBookMember as NSPI names its table
 PidTagAddressBookMemberOfEmbedded = 0x8008000D
 PidTagAddressBookReportsEmbedded = 0x800E000D
+PidTagAddressBookOwnerDn = 0x800C001F           # PidTagAddressBookOwner's DN, as the manager's 0x8005001F
+ADDRESS_ATTRIBUTES = ((P.PidTagStreetAddress, ("street", "postalAddress")), (P.PidTagLocality, ("l",)),
+                      (P.PidTagStateOrProvince, ("st",)), (P.PidTagPostalCode, ("postalCode",)),
+                      (P.PidTagCountry, ("co", "c")))
 
 # MS-OXNSPI 2.2.1.x container flags
 AB_RECIPIENTS, AB_SUBCONTAINERS, AB_UNMODIFIABLE = 0x1, 0x2, 0x8
@@ -202,11 +206,17 @@ class AddressBook:
         out[P.PidTagSearchKey] = R.search_key("EX", dn)
         out[P.PidTagMappingSignature] = R.GUID_NSPI.bytes_le
         out[PidTagInitialDetailsPane] = 0
-        manager = Directory.attribute(e, "manager")
-        if manager:
-            boss = self.find_dn(manager)
-            if boss is not None:
-                out[PidTagAddressBookManagerDistinguishedName] = Directory.legacy_dn(boss)
+        # the manager's and a group's owner's DNs, as Exchange gives them (the details template shows them)
+        for attr, tag in (("manager", PidTagAddressBookManagerDistinguishedName), ("owner", PidTagAddressBookOwnerDn)):
+            ref = Directory.attribute(e, attr)
+            found = self.find_dn(ref) if ref else None
+            if found is not None:
+                out[tag] = Directory.legacy_dn(found)
+        # the postal address (RFC 4519 names) for the template's General tab
+        for tag, names in ADDRESS_ATTRIBUTES:
+            value = Directory.attribute(e, *names)
+            if value:
+                out[tag] = value.replace("$", "\n") if tag == P.PidTagStreetAddress else value
         return out
 
     @staticmethod

@@ -343,8 +343,8 @@ async def test_positions_and_the_other_calls(gw):
     link = await c.call(C.ModLinkAttRequest(flags=0, property_tag=PidTagAddressBookMember, minimal_id=order[0],
                                             entry_ids=()))
     assert isinstance(link, C.FailureResponse) and link.status_code == ACCESS_DENIED
-    tmpl = await c.call(C.GetTemplateInfoRequest(flags=1, display_type=0, code_page=1252, locale_id=0x409))
-    assert isinstance(tmpl, C.FailureResponse) and tmpl.status_code == 0x8004011F      # InvalidLocale: none kept
+    tmpl = await c.call(C.GetTemplateInfoRequest(flags=1, display_type=0, code_page=1200, locale_id=0x409))
+    assert isinstance(tmpl, C.FailureResponse) and tmpl.status_code == 0x8004011E      # InvalidCodepage: Unicode
     server = "/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn="
     url = await c.call(C.GetMailboxUrlRequest(flags=0, server_dn=server + "1234@example.test"))
     assert url.server_url == gw.base_url + "/mapi/emsmdb/?MailboxId=1234@example.test"
@@ -362,6 +362,59 @@ async def test_positions_and_the_other_calls(gw):
     c.cookies = dict(good)
     status, headers, _ = await c.post("QueryColumns", C.QueryColumnsRequest().encode())
     assert headers["X-ResponseCode"] == str(int(M.ResponseCode.CONTEXT_NOT_FOUND))
+
+
+async def test_details_template_of_a_user_fills_from_get_props(gw):
+    """GetTemplateInfo for DT_MAILUSER as Outlook asks (TI_TEMPLATE | TI_HELPFILE_NAME | TI_HELPFILE_CONTENTS,
+    MS-OXOABKT 4.2): the TRowSet decodes, and what its controls name is what GetProps gives for a user (the
+    edit fields) or a link table GetMatches answers (the list boxes); the creation table is empty."""
+    from protocols.nspi import template as K
+    c = NspiClient(gw)
+    await c.bind()
+    mids = await _mids_by_name(c)
+    resp = await c.call(C.GetTemplateInfoRequest(flags=0x61, display_type=0, code_page=1252, locale_id=0x409))
+    assert resp.error_code == 0 and [t.tag for t in resp.row] == [0x00010102]       # PidTagTemplateData
+    t = K.Template.decode(resp.row[0].value.value)
+    pages = {page.label(1252): controls for page, controls in t.pages()}
+    assert list(pages) == ["General", "Organization", "Member Of", "E-mail Addresses"]
+    edits = [ctl.prop_tag for ctl in t.controls if ctl.control_type == K.DTCT_EDIT]
+    got = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["Alan Ames"], code_page=1252),
+                                         property_tags=tuple(edits)))
+    alan = {tv.tag: tv.value.value for tv in got.property_values}
+    filled = {tag: alan[tag] for tag in edits if tag in alan}
+    assert filled == {0x3A06001E: "Alan", 0x3A11001E: "Ames", 0x3001001E: "Alan Ames", 0x3A00001E: "alan",
+                      0x3A17001E: "Office Manager", 0x3A16001E: "Example", 0x3A19001E: "B-12",
+                      0x3A08001E: "+1 555 0104", 0x3A29001E: "1 Harbour Road", 0x3A27001E: "Springfield",
+                      0x3A28001E: "OR", 0x3A2A001E: "97403", 0x8005001E: RECIPIENTS + "carol"}
+    # the ones left empty are the ones Alan has none of (NotFound), not tags the server does not know
+    cols = set((await c.call(C.QueryColumnsRequest(map_flags=0))).columns)
+    assert all(tag in cols for tag in edits)
+    assert {tag for tag in edits if tag not in alan} == {0x3A1C001E, 0x3A18001E, 0x3A26001E}  # mobile, dept, country
+    # the list boxes are link tables: carol's reports, Alan's groups, a group's members (DL template)
+    async def link(tag, mid):
+        r = await c.call(C.GetMatchesRequest(state=C.Stat(container_id=tag, current_rec=mid), row_count=100))
+        return r.minimal_ids
+    boxes = {ctl.prop_tag for ctl in t.controls if ctl.control_type == K.DTCT_LBX}
+    assert boxes == {PidTagAddressBookReports, PidTagAddressBookIsMemberOfDistributionList}
+    assert await link(PidTagAddressBookReports, mids["Carol Clark"]) == (mids["Alan Ames"],)
+    assert await link(PidTagAddressBookIsMemberOfDistributionList, mids["Alan Ames"]) == (mids["sales"],)
+    mv = next(ctl.prop_tag for ctl in t.controls if ctl.control_type == K.DTCT_MVLISTBOX)
+    got = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["Alan Ames"], code_page=1252),
+                                         property_tags=(mv,)))
+    assert got.property_values[0].value.value[0] == "SMTP:alan@example.test"
+
+    dl = await c.call(C.GetTemplateInfoRequest(flags=0x5, display_type=1, code_page=1252, locale_id=0x409))
+    dlt = K.Template.decode({tv.tag: tv.value.value for tv in dl.row}[0x00010102])
+    owner = next(ctl.prop_tag for ctl in dlt.controls
+                 if ctl.control_type == K.DTCT_EDIT and ctl.prop_tag >> 16 == 0x800C)
+    members = next(ctl.prop_tag for ctl in dlt.controls if ctl.control_type == K.DTCT_LBX)
+    got = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["sales"], code_page=1252),
+                                         property_tags=(owner,)))
+    assert got.property_values[0].value.value == RECIPIENTS + "carol"
+    assert sorted(await link(members, mids["sales"])) == sorted([mids["Carol Clark"], mids["Alan Ames"]])
+
+    creation = await c.call(C.GetSpecialTableRequest(flags=0x2, state=C.Stat(template_locale=0x409)))
+    assert creation.error_code == 0 and creation.rows == ()
 
 
 async def test_autodiscover_publishes_the_address_book_url(gw):

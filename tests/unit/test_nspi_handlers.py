@@ -159,8 +159,9 @@ async def test_special_table_in_string8_and_the_refusals(call):
     resp = await run(call, "GetSpecialTable", C.GetSpecialTableRequest(flags=0, state=C.Stat()))
     names = [t.value.value for row in resp.rows for t in row if t.tag == 0x3001001E]
     assert names == ["Global Address List", "All Rooms", "All Distribution Lists"]
-    assert (await run(call, "GetSpecialTable", C.GetSpecialTableRequest(flags=R.NSPI_ADDRESS_CREATION_TEMPLATES))
-            ).status_code == R.NOT_SUPPORTED
+    # the address creation table is empty (gateway/nspi/calls/tables.py says why), not an error
+    creation = await run(call, "GetSpecialTable", C.GetSpecialTableRequest(flags=R.NSPI_ADDRESS_CREATION_TEMPLATES))
+    assert creation.error_code == 0 and creation.rows == ()
     m = await mids(call)
     alice = C.Stat(current_rec=m["Alice Archer"])
     assert (await run(call, "ModProps", C.ModPropsRequest(state=alice, property_tags=(P.PidTagTitle,)))
@@ -170,7 +171,7 @@ async def test_special_table_in_string8_and_the_refusals(call):
                       )).status_code == R.INVALID_PARAMETER
     assert (await run(call, "ModLinkAtt", C.ModLinkAttRequest(minimal_id=m["team"]))).status_code == R.ACCESS_DENIED
     assert (await run(call, "ModLinkAtt", C.ModLinkAttRequest(minimal_id=0x7777))).status_code == R.INVALID_PARAMETER
-    assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(code_page=1252))
+    assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(code_page=1252, template_dn="/o=x/cn=t"))
             ).status_code == R.INVALID_LOCALE
     assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(code_page=1200))
             ).status_code == R.INVALID_CODEPAGE

@@ -1,22 +1,45 @@
 """GetTemplateInfo, ModProps, ModLinkAtt, GetMailboxUrl, GetAddressBookUrl."""
 from __future__ import annotations
 
+from protocols.mapi.types import PropType as T
 from protocols.nspi import codec as C
 
 from .. import rows as R
+from .. import templates
 from .base import Call
+
+# MS-OXNSPI 2.2.1.x NspiGetTemplateInfo flags, MS-OXPROPS template properties
+TI_TEMPLATE, TI_SCRIPT = 0x1, 0x4
+PidTagTemplateData = 0x00010102
+PidTagScriptData = 0x00040102
 
 
 async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
-    """No display or creation templates are kept yet (MS-OXOABKT): a code page that is Unicode or unknown is
-    InvalidCodepage, anything else finds no template, InvalidLocale (MS-OXNSPI 3.1.4.1.18 constraints 3-5);
-    Outlook then shows its built-in details pages."""
+    """The details template of a display type or of a template DN (MS-OXNSPI 3.1.4.1.18, MS-OXOABKT):
+    PidTagTemplateData for TI_TEMPLATE, PidTagScriptData for TI_SCRIPT; other flags are ignored
+    (constraint 6). A Unicode or unknown code page is InvalidCodepage (constraints 3-4); a DN that names
+    no template of ours is InvalidLocale (constraint 5). Every locale gets the English templates."""
     try:
         "".encode(f"cp{req.code_page}")
         known = req.code_page != R.CP_WINUNICODE
     except LookupError:
         known = False
-    return call.fail(R.INVALID_LOCALE if known else R.INVALID_CODEPAGE)
+    if not known:
+        return call.fail(R.INVALID_CODEPAGE)
+    if req.template_dn is not None:
+        found = templates.for_dn(req.template_dn)
+        if found is None:
+            return call.fail(R.INVALID_LOCALE)
+    else:
+        found = templates.for_display_type(req.display_type)
+    row = []
+    if req.flags & TI_TEMPLATE:
+        row.append(C.TaggedValue(PidTagTemplateData,
+                                 C.PropValue(T.Binary, templates.template_data(found, req.code_page))))
+    if req.flags & TI_SCRIPT:
+        # a display template runs no script (scripts build addresses in creation templates, MS-OXOABKT 2.2.3)
+        row.append(C.TaggedValue(PidTagScriptData, C.PropValue(T.Binary, b"")))
+    return C.GetTemplateInfoResponse(code_page=req.code_page, row=tuple(row))
 
 
 async def mod_props(call: Call, req) -> C.ModPropsResponse:

@@ -46,7 +46,8 @@ COLUMNS = (
     P.PidTagCompanyName, P.PidTagOfficeLocation, P.PidTagBusinessTelephoneNumber,
     P.PidTagMobileTelephoneNumber, P.PidTagObjectType, P.PidTagDisplayType, P.PidTagDisplayTypeEx,
     P.PidTagEntryId, P.PidTagRecordKey, P.PidTagSearchKey, P.PidTagInstanceKey, P.PidTagMappingSignature,
-    PidTagTemplateid, PidTagInitialDetailsPane, 0x8005001F, 0x8C9E0102,
+    PidTagTemplateid, PidTagInitialDetailsPane, 0x8005001F, 0x800C001F, 0x8C9E0102,
+    P.PidTagStreetAddress, P.PidTagLocality, P.PidTagStateOrProvince, P.PidTagPostalCode, P.PidTagCountry,
     PidTagContainerFlags, P.PidTagDepth, PidTagAddressBookContainerId,
 )
 

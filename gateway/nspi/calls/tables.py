@@ -17,9 +17,14 @@ MAX_ROWS = 5000          # rows one QueryRows answers at most (the client asks a
 
 
 async def get_special_table(call: Call, req) -> C.GetSpecialTableResponse:
-    """The address-book hierarchy table (MS-OXNSPI 3.1.4.1.3); creation templates are not offered."""
+    """The address-book hierarchy table, or the address creation table (MS-OXNSPI 3.1.4.1.3)."""
     if req.flags & R.NSPI_ADDRESS_CREATION_TEMPLATES:
-        return call.fail(R.NOT_SUPPORTED)
+        # The creation table is empty, as for a locale a server keeps none for (constraint 11: no error).
+        # A creation template needs an addressing script (PidTagScriptData, MS-OXOABKT 2.2.3) to build the
+        # address, and the one-off Internet address Outlook offers in New Entry is its own (a One-Off
+        # EntryID, MS-OXCDATA 2.2.5.1), so an SMTP template here would only duplicate it.
+        code_page = req.state.code_page if req.state else 1252
+        return C.GetSpecialTableResponse(code_page=code_page, version=req.version, rows=())
     unicode = bool(req.flags & R.NSPI_UNICODE_STRINGS)
     out = []
     for c in CONTAINERS.values():           # fixed containers: no need to read the GAL for them
