@@ -27,7 +27,7 @@ from protocols.rops import (
     decode_response_buffer, rop_name,
 )
 from protocols.rops.rows import decode_row
-from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi, rts
+from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi, rts, unseal
 
 MAX_HEX = 4096                        # bytes of a ROP or body shown as hex; longer ones are cut and said so
 _TYPES = (0x1F, 0x1E, 0x03, 0x02, 0x0B, 0x40, 0x102, 0x14, 0x48, 0x05, 0x06, 0x0A, 0x0D, 0x101F, 0x101E,
@@ -281,11 +281,15 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
 
 def _stub_detail(call: dcerpc.Call) -> dict:
     """What the stubs of the calls exgate knows say (the EMSMDB calls that carry ROPs, Connect)."""
-    if call.protection == "encrypted":
-        return {"stub": f"encrypted (auth level privacy): {len(call.request_stub)} byte(s) in, "
-                        f"{len(call.response_stub)} out, not readable without the session key"}
+    if call.protection == "encrypted" and not call.decrypted:
+        why = call.seal_note or unseal.NO_PASSWORD
+        return {"stub": f"{why}: {len(call.request_stub)} byte(s) in, {len(call.response_stub)} out"}
     name = dcerpc.interface_name(call.interface)
     out: dict = {}
+    if call.decrypted:                  # NTLM-sealed, read with the password given (protocols/rpch/unseal.py)
+        out["decrypted"] = True
+    if call.seal_note and (call.decrypted or call.protection == "signed"):
+        out["signature"] = call.seal_note
     try:
         if name == "EMSMDB" and call.opnum == 2:
             q = rpc_emsmdb.decode_ecdorpc_request(call.request_stub)
@@ -330,7 +334,17 @@ class RpcConnection:
     user: str | None = None           # the HTTP sign-in of an RPC/HTTP channel
 
 
-def tcp_connections(cap: Capture) -> list[RpcConnection]:
+def _unseal(conv: dcerpc.Conversation, password_for, where: str, cap: Capture) -> None:
+    """Sealed calls in clear when a password is given; a wrong password is an error of the decode."""
+    if not any(p.auth is not None and p.auth.auth_level in (5, 6) for _w, _o, p in conv.events):
+        return
+    for rep in unseal.unseal_conversation(conv, password_for).contexts.values():
+        if rep.status.startswith("wrong password") or (rep.status == "decrypted" and rep.failed):
+            cap.problems.append(Problem(where, rep.status if rep.status != "decrypted" else
+                                        f"{rep.failed} PDU signature(s) of {rep.user} do not verify"))
+
+
+def tcp_connections(cap: Capture, password_for=None) -> list[RpcConnection]:
     """Every DCE/RPC conversation in the capture's TCP connections (pcap/pcapng).
 
     A connection whose bind came before the capture began gets the contexts another connection to
@@ -352,6 +366,7 @@ def tcp_connections(cap: Capture) -> list[RpcConnection]:
             conv = dcerpc.converse(st.client.data, st.server.data, known_contexts={
                 c.context_id: EMSMDB_UUID for c in conv.calls})
         where = f"TCP stream {st.index} ({st.name})"
+        _unseal(conv, password_for, where, cap)
         for p in conv.problems:
             # a connection caught mid-way: the requests of the first answers went before the capture began
             began_late = not st.syn_seen and "whose request is not in the capture" in p
@@ -366,10 +381,11 @@ def tcp_connections(cap: Capture) -> list[RpcConnection]:
     return out
 
 
-def dcerpc_items(cap: Capture) -> list[dict]:
-    """Every DCE/RPC call in the capture's TCP connections, as decode items (with their times)."""
+def dcerpc_items(cap: Capture, password_for=None) -> list[dict]:
+    """Every DCE/RPC call in the capture's TCP connections, as decode items (with their times);
+    ``password_for("DOMAIN\\user")`` gives the password that unseals NTLM-sealed calls."""
     items = []
-    for c in tcp_connections(cap):
+    for c in tcp_connections(cap, password_for):
         items += conversation_items(c.conv, c.name, c.conn, c.time_of, c.guess_note)
     return items
 
@@ -429,7 +445,7 @@ def conversation_items(conv: dcerpc.Conversation, stream: str, conn, time_of, gu
     return items
 
 
-def rpch_connections(cap: Capture) -> list[RpcConnection]:
+def rpch_connections(cap: Capture, password_for=None) -> list[RpcConnection]:
     """RPC over HTTP v2 (MS-RPCH): the IN channel's request body (RPC_IN_DATA: CONN/B1, then the client's
     PDUs) and the OUT channel's answer body (RPC_OUT_DATA: the server's PDUs) of one virtual connection,
     paired by the virtual connection cookie of CONN/B1 and CONN/A1 (2.2.4), read as one DCE/RPC
@@ -463,6 +479,7 @@ def rpch_connections(cap: Capture) -> list[RpcConnection]:
         conv = dcerpc.converse(client, server)
         ref = cin or cout
         name = f"RPC/HTTP {ref.path}" + (f" (virtual connection {key})" if not key.startswith("exchange") else "")
+        _unseal(conv, password_for, name, cap)
         for p in conv.problems:
             if "cut off" in p:
                 continue        # a channel is a 1 GB body: the capture always ends inside it
@@ -478,10 +495,10 @@ def rpch_connections(cap: Capture) -> list[RpcConnection]:
     return out
 
 
-def rpch_items(cap: Capture) -> list[dict]:
+def rpch_items(cap: Capture, password_for=None) -> list[dict]:
     """The RPC/HTTP virtual connections as decode items: RTS PDUs by name, binds, every call down to its ROPs."""
     items = []
-    for c in rpch_connections(cap):
+    for c in rpch_connections(cap, password_for):
         items += conversation_items(c.conv, c.name, c.conn, c.time_of, kind="rpch", default_user=c.user)
     return items
 

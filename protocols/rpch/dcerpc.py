@@ -365,6 +365,10 @@ class Call:
     request: list[Pdu] = field(default_factory=list)
     response: list[Pdu] = field(default_factory=list)
     interface_guessed: bool = False
+    # set by protocols.rpch.unseal: the stubs in clear (sealed calls), or why they are not
+    clear_request: bytes | None = None
+    clear_response: bytes | None = None
+    seal_note: str | None = None
 
     @property
     def interface_name(self) -> str:
@@ -376,11 +380,20 @@ class Call:
 
     @property
     def request_stub(self) -> bytes:
+        """The request's NDR bytes: in clear once unsealed (protocols.rpch.unseal), else as on the wire."""
+        if self.clear_request is not None:
+            return self.clear_request
         return b"".join(p.stub for p in self.request)
 
     @property
     def response_stub(self) -> bytes:
+        if self.clear_response is not None:
+            return self.clear_response
         return b"".join(p.stub for p in self.response)
+
+    @property
+    def decrypted(self) -> bool:
+        return self.clear_request is not None
 
     @property
     def fault(self) -> int | None:
