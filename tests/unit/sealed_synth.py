@@ -1,0 +1,365 @@
+"""Records captures/impacket-dcerpc-sealed.pcap: two DCE/RPC connections sealed with NTLM (auth level privacy).
+
+Run once by hand (``python -m tests.unit.sealed_synth``): NTLM picks a fresh client challenge and session
+key each time, so the file is not reproducible byte for byte (like the TLS capture); the tests read it.
+
+The client is impacket (its own NTLM, sealing and NDR: an implementation independent of
+protocols/rpch/ntlmseal.py) signing in as EXAMPLE\\u with password ``p``. The server is a small
+thread here: the NTLM acceptor is gateway/http/auth/ntlm.py, the keys and sealing are pyspnego's
+primitives, so the capture is made by no line of the decoder it tests.
+
+- connection 1, EMSMDB: the client sends the five request stubs of ruler's unsealed RPC/HTTP session
+  (captures/ruler-rpchttp.pcap, first virtual connection: EcDoConnectEx, three EcDoRpcExt2,
+  EcDoDisconnect) and the server answers each with ruler's recorded answer, sealed;
+- connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows,
+  NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUnbind), the
+  server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's).
+
+The bytes each way are written as one TCP connection each (200-byte segments) at the times they were
+sent.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+from protocols.capture.pcap import Packet, write_pcap
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "captures" / "impacket-dcerpc-sealed.pcap"
+USER, DOMAIN, PASSWORD = "u", "EXAMPLE", "p"
+SERVER_CHALLENGE = bytes.fromhex("0123456789abcdef")
+HANDLE = bytes.fromhex("00000000") + bytes.fromhex("5c1f3a2b4d6e7f8091a2b3c4d5e6f708")
+SERVER_GUID = bytes.fromhex("a0b1c2d3e4f5061728394a5b6c7d8e9f")
+
+
+def _recv_pdu(sock) -> bytes | None:
+    head = b""
+    while len(head) < 16:
+        got = sock.recv(16 - len(head))
+        if not got:
+            return None
+        head += got
+    n = struct.unpack_from("<H", head, 8)[0]
+    body = b""
+    while len(head) + len(body) < n:
+        body += sock.recv(n - 16 - len(body))
+    return head + body
+
+
+class _Server:
+    """One connection: bind (NTLM CHALLENGE in bind_ack), auth3, then sealed requests and answers."""
+
+    def __init__(self, answer):
+        from gateway.http.auth import ntlm
+        self.ntlm = ntlm
+        self.answer = answer                # (opnum, stub) -> answer stub
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.log: list[tuple[float, str, bytes]] = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        from gateway.http.auth.pyspnego import hmac_md5, ntowfv1, rc4init, sealkey, signkey
+        conn, _ = self.sock.accept()
+        ctx = keys = None
+        seq = 0
+        while True:
+            pdu = _recv_pdu(conn)
+            if pdu is None:
+                break
+            self.log.append((time.time(), "client", pdu))
+            ptype, call_id = pdu[2], struct.unpack_from("<I", pdu, 12)[0]
+            auth_len = struct.unpack_from("<H", pdu, 10)[0]
+            frag = len(pdu)
+            trailer = pdu[frag - auth_len - 8:frag - auth_len] if auth_len else b""
+            token = pdu[frag - auth_len:] if auth_len else b""
+            out = b""
+            if ptype == 11:                                       # bind
+                ctx = self.ntlm.accept_negotiate(token, server_challenge=SERVER_CHALLENGE)
+                ctx_item = pdu[28:28 + 44]
+                transfer = ctx_item[24:44]
+                body = struct.pack("<HHIH", 4280, 4280, 0x1234, 5) + b"6001\x00"
+                body += bytes(-(16 + len(body)) % 4)
+                body += bytes([1, 0, 0, 0]) + struct.pack("<HH", 0, 0) + transfer
+                sec = trailer[:2] + b"\x00\x00" + trailer[4:8]
+                auth = sec + ctx.challenge
+                out = bytes([5, 0, 12, 3]) + b"\x10\x00\x00\x00" + struct.pack(
+                    "<HHI", 16 + len(body) + len(auth), len(ctx.challenge), call_id) + body + auth
+            elif ptype == 16:                                     # auth3
+                res = self.ntlm.verify_authenticate(ctx, token, ntowfv1(PASSWORD))
+                flags, k = res.flags, res.session_key
+                keys = {"flags": flags,
+                        "c_seal": rc4init(sealkey(flags, k, "initiate")), "c_sign": signkey(flags, k, "initiate"),
+                        "s_seal": rc4init(sealkey(flags, k, "accept")), "s_sign": signkey(flags, k, "accept")}
+                continue
+            elif ptype == 0:                                      # request, sealed
+                _alloc, ctx_id, opnum = struct.unpack_from("<IHH", pdu, 16)
+                pad = trailer[2]
+                sealed = pdu[24:frag - auth_len - 8]
+                plain = keys["c_seal"].update(sealed)
+                keys["c_seal"].update(token[4:12])                # the signature's checksum moves the handle on
+                stub = plain[:len(plain) - pad]
+                reply = self.answer(opnum, stub)
+                rpad = -len(reply) % 16
+                padded = reply + b"\xaa" * rpad
+                sec = trailer[:2] + bytes([rpad, 0]) + trailer[4:8]
+                head = bytes([5, 0, 2, 3]) + b"\x10\x00\x00\x00" + struct.pack(
+                    "<HHI", 16 + 8 + len(padded) + 8 + 16, 16, call_id) + struct.pack("<IHBB", len(reply), ctx_id, 0, 0)
+                to_sign = head + padded + sec
+                enc = keys["s_seal"].update(padded)
+                cs = hmac_md5(keys["s_sign"], struct.pack("<I", seq) + to_sign)[:8]
+                cs = keys["s_seal"].update(cs)
+                sig = struct.pack("<I", 1) + cs + struct.pack("<I", seq)
+                seq += 1
+                out = head + enc + sec + sig
+            if out:
+                self.log.append((time.time(), "server", out))
+                conn.sendall(out)
+        conn.close()
+        self.sock.close()
+
+
+def _client(port: int, if_uuid, calls) -> None:
+    from impacket.dcerpc.v5 import transport
+    from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY, RPC_C_AUTHN_WINNT
+    t = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:127.0.0.1[{port}]")
+    t.set_credentials(USER, PASSWORD, DOMAIN)
+    dce = t.get_dce_rpc()
+    dce.set_auth_type(RPC_C_AUTHN_WINNT)
+    dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    dce.connect()
+    dce.bind(if_uuid)
+    calls(dce)
+    dce.disconnect()
+
+
+# -- connection 1: ruler's EMSMDB stubs ------------------------------------------------------------------
+
+def ruler_calls() -> list[tuple[int, bytes, bytes]]:
+    from protocols.capture import read
+    from protocols.rpch import dcerpc
+    pcap = ROOT / "captures" / "ruler-rpchttp.pcap"
+    cap = read(pcap.name, pcap.read_bytes())
+    cin = next(e for e in cap.exchanges if e.method == "RPC_IN_DATA")
+    cout = next(e for e in cap.exchanges if e.method == "RPC_OUT_DATA")
+    conv = dcerpc.converse(cout.request_body + cin.request_body, cout.response_body)
+    return [(c.opnum, c.request_stub, c.response_stub) for c in conv.calls]
+
+
+def emsmdb_session() -> _Server:
+    from impacket.uuid import uuidtup_to_bin
+    calls = ruler_calls()
+    answers = iter(calls)
+    srv = _Server(lambda opnum, stub: next(answers)[2])
+
+    def run(dce):
+        for opnum, stub, _answer in calls:
+            dce.call(opnum, stub)
+            dce.recv()
+    _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run)
+    srv.thread.join(5)
+    return srv
+
+
+# -- connection 2: impacket's NSPI calls, answers made with impacket's NDR ------------------------------
+
+PR_DISPLAY_NAME_W = 0x3001001F
+PR_EMAIL_ADDRESS_W = 0x3003001F
+PR_ENTRYID = 0x0FFF0102
+PR_INSTANCE_KEY = 0x0FF60102
+PR_OBJECT_TYPE = 0x0FFE0003
+PR_DISPLAY_TYPE = 0x39000003
+PR_CONTAINER_FLAGS = 0x36000003
+PR_DEPTH = 0x30050003
+PR_SMTP_ADDRESS_W = 0x39FE001F
+PR_ACCOUNT_W = 0x3A00001F
+
+
+def _row(props):
+    from impacket.dcerpc.v5 import nspi
+    row = nspi.PropertyRow_r()
+    row["Reserved"] = 0
+    row["cValues"] = len(props)
+    for tag, value in props:
+        v = nspi.PropertyValue_r()
+        v["ulPropTag"] = tag
+        v["ulReserved"] = 0
+        v["Value"]["tag"] = tag & 0xFFFF
+        t = tag & 0xFFFF
+        if t == 0x001F:
+            v["Value"]["lpszW"] = value + "\x00"
+        elif t == 0x0003:
+            v["Value"]["l"] = value
+        elif t == 0x0102:
+            v["Value"]["bin"]["cValues"] = len(value)
+            v["Value"]["bin"]["lpb"] = list(value)
+        elif t == 0x000A:
+            v["Value"]["err"] = value
+        row["lpProps"].append(v)
+    return row
+
+
+def _stat(**kw):
+    from impacket.dcerpc.v5 import nspi
+    s = nspi.STAT()
+    for k in ("SortType", "ContainerID", "CurrentRec", "Delta", "NumPos", "TotalRecs", "CodePage",
+              "TemplateLocale", "SortLocale"):
+        s[k] = kw.get(k, 0)
+    return s
+
+
+USERS = [(0x10, "Recorder User", "u@example.test", "u"), (0x11, "Bob Example", "bob@example.test", "bob")]
+
+
+def _user_row(mid, name, smtp, account, tags):
+    vals = {PR_DISPLAY_NAME_W: name, PR_SMTP_ADDRESS_W: smtp, PR_ACCOUNT_W: account, PR_OBJECT_TYPE: 6,
+            PR_DISPLAY_TYPE: 0, PR_EMAIL_ADDRESS_W: f"/o=EXAMPLE/ou=Exchange Administrative Group/cn=Recipients/cn={account}",
+            PR_INSTANCE_KEY: struct.pack("<I", mid),
+            PR_ENTRYID: b"\x87\x00\x00\x00" + bytes(16) + struct.pack("<III", 1, 6, mid)}
+    return [(t, vals[t]) if t in vals else ((t & 0xFFFF0000) | 0x000A, 0x8004010F) for t in tags]
+
+
+def nspi_answer(opnum: int, stub: bytes) -> bytes:
+    from impacket.dcerpc.v5 import nspi
+    if opnum == 0:
+        r = nspi.NspiBindResponse()
+        r["pServerGuid"] = SERVER_GUID
+        h = nspi.handle_t()
+        h["context_handle_attributes"] = 0
+        h["context_handle_uuid"] = HANDLE[4:]
+        r["contextHandle"] = h
+        r["ErrorCode"] = 0
+    elif opnum == 12:
+        r = nspi.NspiGetSpecialTableResponse()
+        r["lpVersion"] = 7
+        rows = r["ppRows"]
+        rows["cRows"] = 2
+        rows["aRow"].append(_row([(PR_DISPLAY_NAME_W, "Global Address List"), (PR_CONTAINER_FLAGS, 9),
+                                  (PR_DEPTH, 0), (PR_INSTANCE_KEY, bytes(4))]))
+        rows["aRow"].append(_row([(PR_DISPLAY_NAME_W, "All Users"), (PR_CONTAINER_FLAGS, 9), (PR_DEPTH, 1),
+                                  (PR_INSTANCE_KEY, struct.pack("<I", 0x2F))]))
+        r["ErrorCode"] = 0
+    elif opnum == 3:
+        q = nspi.NspiQueryRows(stub)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
+        r = nspi.NspiQueryRowsResponse()
+        r["pStat"] = _stat(CurrentRec=0, NumPos=2, TotalRecs=2, CodePage=1252, TemplateLocale=0x409, SortLocale=0x409)
+        r["ppRows"]["cRows"] = len(USERS)
+        for u in USERS:
+            r["ppRows"]["aRow"].append(_row(_user_row(*u, tags)))
+        r["ErrorCode"] = 0
+    elif opnum == 7:
+        q = nspi.NspiDNToMId(stub)
+        r = nspi.NspiDNToMIdResponse()
+        n = int(q["pNames"]["Count"])
+        r["ppOutMIds"]["cValues"] = n
+        for i in range(n):
+            d = nspi.DWORD()
+            d["Data"] = 0x10 if i == 0 else 0
+            r["ppOutMIds"]["aulPropTag"].append(d)
+        r["ErrorCode"] = 0
+    elif opnum == 9:
+        q = nspi.NspiGetProps(stub)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]][:int(q["pPropTags"]["cValues"]) - 1]
+        r = nspi.NspiGetPropsResponse()
+        row = _row(_user_row(*USERS[0], tags))
+        r["ppRows"]["Reserved"] = row["Reserved"]
+        r["ppRows"]["cValues"] = row["cValues"]
+        r["ppRows"]["lpProps"] = row["lpProps"]
+        r["ErrorCode"] = 0x00040380 if any((t & 0xFFFF) == 0x000A for t, _ in _user_row(*USERS[0], tags)) else 0
+    elif opnum in (8, 16):
+        r = nspi.NspiGetPropListResponse() if opnum == 8 else nspi.NspiQueryColumnsResponse()
+        key = "ppOutMIds" if opnum == 8 else "ppColumns"
+        tags = [PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W, PR_ACCOUNT_W, PR_OBJECT_TYPE, PR_ENTRYID]
+        r[key]["cValues"] = len(tags)
+        for t in tags:
+            d = nspi.DWORD()
+            d["Data"] = t
+            r[key]["aulPropTag"].append(d)
+        r["ErrorCode"] = 0
+    elif opnum == 20:
+        q = nspi.NspiResolveNamesW(stub)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
+        r = nspi.NspiResolveNamesWResponse()
+        r["ppMIds"]["cValues"] = 1
+        d = nspi.DWORD()
+        d["Data"] = 0x11
+        r["ppMIds"]["aulPropTag"].append(d)
+        r["ppRows"]["cRows"] = 1
+        r["ppRows"]["aRow"].append(_row(_user_row(*USERS[1], tags)))
+        r["ErrorCode"] = 0
+    elif opnum == 1:
+        r = nspi.NspiUnbindResponse()
+        h = nspi.handle_t()
+        h["context_handle_attributes"] = 0
+        h["context_handle_uuid"] = bytes(16)
+        r["contextHandle"] = h
+        r["ErrorCode"] = 1
+    else:
+        return struct.pack("<I", 0x80040102)
+    return r.getData()
+
+
+def nspi_session() -> _Server:
+    from impacket.dcerpc.v5 import nspi
+    srv = _Server(nspi_answer)
+
+    def run(dce):
+        h = nspi.hNspiBind(dce)["contextHandle"]
+        nspi.hNspiGetSpecialTable(dce, h)
+        nspi.hNspiQueryRows(dce, h, ContainerID=0x2F, Count=50,
+                            pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W, PR_ACCOUNT_W, PR_ENTRYID, PR_OBJECT_TYPE])
+        nspi.hNspiDNToMId(dce, h, ["/o=EXAMPLE/ou=Exchange Administrative Group/cn=Recipients/cn=u"])
+        try:        # one tag the server does not have: MAPI_W_ERRORS_RETURNED, which impacket raises
+            nspi.hNspiGetProps(dce, h, CurrentRec=0x10, pPropTags=[PR_DISPLAY_NAME_W, PR_EMAIL_ADDRESS_W,
+                                                                  PR_DISPLAY_TYPE, 0x8C9E0102])
+        except nspi.DCERPCSessionError as exc:
+            assert exc.get_error_code() == 0x00040380
+        nspi.hNspiGetPropList(dce, h, dwMId=0x10)
+        nspi.hNspiQueryColumns(dce, h)
+        nspi.hNspiResolveNamesW(dce, h, pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W], paStr=["bob"])
+        nspi.hNspiUnbind(dce, h)
+    _client(srv.port, nspi.MSRPC_UUID_NSPI, run)
+    srv.thread.join(5)
+    return srv
+
+
+# -- the capture -----------------------------------------------------------------------------------------
+
+def _frames(log, n: int):
+    from .capture_synth import _frame, _tcp
+    cli, srv = ("10.0.0.20", 49700 + n), ("10.0.0.5", 6004)
+    cseq, sseq = 7000 + n, 9000 + n
+    t0 = log[0][0] - 0.001
+    frames = [(t0, _frame(False, cli[0], srv[0], _tcp(cli[1], srv[1], cseq, 0, 0x02))),
+              (t0 + 1e-4, _frame(False, srv[0], cli[0], _tcp(srv[1], cli[1], sseq, cseq + 1, 0x12)))]
+    cseq, sseq = cseq + 1, sseq + 1
+    for t, who, data in log:
+        for k in range(0, len(data), 200):
+            piece = data[k:k + 200]
+            if who == "client":
+                frames.append((t, _frame(False, cli[0], srv[0], _tcp(cli[1], srv[1], cseq, sseq, 0x18, piece))))
+                cseq += len(piece)
+            else:
+                frames.append((t, _frame(False, srv[0], cli[0], _tcp(srv[1], cli[1], sseq, cseq, 0x18, piece))))
+                sseq += len(piece)
+            t += 1e-6
+    return frames
+
+
+def main() -> None:
+    frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2)
+    frames.sort(key=lambda f: f[0])
+    OUT.write_bytes(write_pcap([Packet(i, t, 1, f, len(f)) for i, (t, f) in enumerate(frames, 1)]))
+    print(f"wrote {OUT} ({len(frames)} frames)")
+
+
+if __name__ == "__main__":
+    main()
