@@ -126,6 +126,9 @@ class EcDoRpcExt2Request:
     cb_out: int
     aux_in: bytes
     cb_aux_out: int
+    # the NDR alignment bytes after rgbIn and rgbAuxIn as sent: meaningless, but not every client
+    # zeroes them (ruler leaves old buffer bytes there), and a re-encoding must give the same bytes
+    pads: tuple[bytes, bytes] = (b"", b"")
 
 
 @dataclass
@@ -145,23 +148,30 @@ def decode_ecdorpcext2_request(stub: bytes) -> EcDoRpcExt2Request:
     if len(rgb_in) < n:
         raise StubError(f"rgbIn of {n} bytes runs past the {len(stub)}-byte stub")
     off = _align(28 + n, 4)
+    pad1 = stub[28 + n:off]
     cb_in, cb_out = _u32(stub, off), _u32(stub, off + 4)
     if cb_in != n:
         raise StubError(f"cbIn {cb_in} differs from rgbIn's count {n}")
     off += 8
     aux = b""
+    pad2 = b""
     if off + 4 <= len(stub):
         m = _u32(stub, off)
         aux = stub[off + 4:off + 4 + m]
-        off = _align(off + 4 + m, 4) + 4          # cbAuxIn
+        end = off + 4 + m
+        off = _align(end, 4)
+        pad2 = stub[end:off]
+        off += 4                                  # cbAuxIn
     cb_aux_out = _u32(stub, off) if off + 4 <= len(stub) else 0
-    return EcDoRpcExt2Request(handle, flags, rgb_in, cb_out, aux, cb_aux_out)
+    return EcDoRpcExt2Request(handle, flags, rgb_in, cb_out, aux, cb_aux_out, (pad1, pad2))
 
 
 def encode_ecdorpcext2_request(r: EcDoRpcExt2Request) -> bytes:
+    def pad(n: int, kept: bytes) -> bytes:
+        return kept if len(kept) == n else bytes(n)
     out = r.handle + struct.pack("<II", r.flags, len(r.rgb_in)) + r.rgb_in
-    out += bytes(-len(out) % 4) + struct.pack("<III", len(r.rgb_in), r.cb_out, len(r.aux_in)) + r.aux_in
-    out += bytes(-len(out) % 4)
+    out += pad(-len(out) % 4, r.pads[0]) + struct.pack("<III", len(r.rgb_in), r.cb_out, len(r.aux_in)) + r.aux_in
+    out += pad(-len(out) % 4, r.pads[1])
     return out + struct.pack("<II", len(r.aux_in), r.cb_aux_out)
 
 
