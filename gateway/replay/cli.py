@@ -19,8 +19,16 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     rec.add_argument("--out", required=True, help="the JSON-lines file to append to")
     rec.add_argument("--insecure", action="store_true", help="do not check the upstream's TLS certificate")
     dec = sub.add_parser("decode", formatter_class=fmt,
-                         help="every exchange of a capture (JSON lines, HAR, recorder directory) decoded")
-    dec.add_argument("file", help="capture file or recorder directory")
+                         help="every exchange of a capture (pcap, pcapng, JSON lines, HAR, SAZ, libsoup log, "
+                              "recorder directory, raw EMSMDB stub) decoded",
+                         epilog="exit status: 0 when everything was decoded (notes such as a TCP segment put "
+                                "in order or a capture that began mid-connection are printed on stderr and "
+                                "do not count); 1 when a part could not be decoded (a damaged or cut-off "
+                                "file, a body cut by a lost segment, encrypted traffic without its keys, a "
+                                "decode error, a region of EWS, MAPI/HTTP, NSPI, ROPs, DCE/RPC or RTS that no "
+                                "codec reads): what could be decoded is still shown; 2 for a usage error or "
+                                "a file that cannot be read or is no capture at all")
+    dec.add_argument("file", help="capture file, recorder directory or directory of libsoup logs")
     dec.add_argument("--json", action="store_true", help="one JSON object per exchange instead of text")
     dec.add_argument("--endpoint", action="append", default=[], metavar="NAME",
                      help="only these endpoints (ews, autodiscover, mapihttp-emsmdb, mapihttp-nspi, ...) or, for "
@@ -40,6 +48,10 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     dec.add_argument("--keylog", metavar="FILE",
                      help="TLS key log (SSLKEYLOGFILE format) of a pcap/pcapng capture of HTTPS: its TLS "
                           "connections are decrypted through tshark (which must be installed)")
+    dec.add_argument("--stub", metavar="INTERFACE:OPERATION[:response]",
+                     help="read FILE as one raw DCE/RPC stub (NDR parameters without PDU headers) of this call: "
+                          "emsmdb:EcDoRpcExt2 or emsmdb:EcDoRpc; an EcDoRpcExt2 request is recognised without "
+                          "it (by its layout, see protocols/capture/stubfile.py)")
     rep = sub.add_parser("replay", formatter_class=fmt,
                          help="send the client's side of a recorded EWS or MAPI/HTTP session to a gateway and compare the answers")
     rep.add_argument("file", help="capture file or recorder directory")
@@ -60,34 +72,15 @@ def _problems(cap) -> None:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from .files import load
-    from .mapi import dcerpc_items, rpch_items
-    from .summary import describe, item_text, text_line
+    from .decoding import Unreadable, decode_file
+    from .summary import item_text, text_line
     path = Path(args.file)
-    if not path.exists():
-        print(f"exgate: {path}: no such file or directory", file=sys.stderr)
+    try:
+        dec = decode_file(path, keylog=args.keylog, stub=args.stub)
+    except Unreadable as exc:
+        print(f"exgate: {exc}", file=sys.stderr)
         return 2
-    cap = load(path)
-    if args.keylog:
-        if cap.format in ("pcap", "pcapng"):
-            from .tls import decrypt
-            decrypt(path, Path(args.keylog), cap)
-        else:
-            print(f"exgate: --keylog applies to pcap/pcapng captures; {path} is {cap.format}", file=sys.stderr)
-    items = [describe(ex) for ex in cap.exchanges]
-    signed_in: dict = {}                    # a sign-in holds for its connection (NTLM, Negotiate, Basic)
-    for d in items:
-        if d.get("user") and d.get("conn") is not None:
-            signed_in[d["conn"]] = d["user"]
-        elif d.get("conn") in signed_in:
-            d["user"] = signed_in[d["conn"]]
-    extra = rpch_items(cap)                 # RPC over HTTP channels, in any format
-    if cap.format in ("pcap", "pcapng"):
-        extra += dcerpc_items(cap)
-    if extra:
-        items += extra
-        # one timeline across connections (exchanges without a time keep their place at the end)
-        items.sort(key=lambda d: (d.get("time") is None, d.get("time") or ""))
+    cap, items = dec.cap, dec.items
     shown = 0
     selected = []
     for d in items:
@@ -112,16 +105,21 @@ def run_decode(args: argparse.Namespace) -> int:
     rpch = sum(1 for d in items if d.get("kind") == "rpch-call")
     if rpch:
         counts += f", {rpch} RPC/HTTP call(s)"
+    if cap.meta.get("stubs"):
+        counts = f"{len(cap.meta['stubs'])} raw stub(s)"
     if cap.format in ("pcap", "pcapng"):
         counts += f", {calls} DCE/RPC call(s) in {cap.meta.get('packets', 0)} packet(s), " \
                   f"{cap.meta.get('tcp_streams', 0)} TCP connection(s)"
-    if cap.problems:
-        _problems(cap)
+    for n in dec.notes:
+        print(f"exgate: note: {n}", file=sys.stderr)
+    for f in dec.faults:
+        print(f"exgate: {f}", file=sys.stderr)
+    if dec.faults:
         if not args.json:
-            print(f"-- {counts}{filtered} decoded; {len(cap.problems)} problem(s) in {path} (see above)")
+            print(f"-- {counts}{filtered} decoded; {len(dec.faults)} problem(s) in {path} (see above)")
         return 1
     if not args.json:
-        print(f"-- {counts}{filtered} ({cap.format})")
+        print(f"-- {counts}{filtered} ({cap.format})" + (f"; {len(dec.notes)} note(s)" if dec.notes else ""))
     return 0
 
 

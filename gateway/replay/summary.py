@@ -11,7 +11,7 @@ import json
 
 from protocols.autodiscover import pox as ad_pox
 from protocols.autodiscover import soap as ad_soap
-from protocols.capture.identity import request_user
+from protocols.capture.identity import auth_header_summary, request_user
 from protocols.capture.model import Exchange
 from protocols.ews.envelope import SoapFault, fault_code, parse_request, parse_response
 from protocols.ews.ns import child, children, local, text
@@ -174,8 +174,12 @@ def describe(ex: Exchange) -> dict:
     user = request_user(ex.request_headers)
     if user:
         out["user"] = user
+    legs = [x for x in [auth_header_summary(auth)] + [auth_header_summary(v) for k, v in ex.response_headers
+                                                       if k.lower() == "www-authenticate"] if x]
+    if legs:
+        out["ntlm"] = legs                      # the NTLM legs of a sign-in, as far as the capture kept them
     if ex.status == 401:
-        out["note"] = "sign-in leg (401)"
+        out["note"] = "sign-in leg (401)" + (f": {', '.join(legs)}" if legs else "")
     if ex.notes:
         out["notes"] = list(ex.notes)
     if kind == "ews" and ex.method == "POST":

@@ -39,6 +39,44 @@ def ntlm_user(token: bytes) -> str | None:
     return f"{domain}\\{user}" if domain else user
 
 
+def ntlm_summary(token: bytes) -> str | None:
+    """What an NTLM message is (MS-NLMP 2.2.1): NEGOTIATE, CHALLENGE with its TargetName (TargetNameFields
+    at 12, NegotiateFlags at 20), AUTHENTICATE with its user; None when ``token`` holds none."""
+    at = token.find(SIGNATURE)
+    if at < 0 or len(token) < at + 12:
+        return None
+    msg = token[at:]
+    kind = struct.unpack_from("<I", msg, 8)[0]
+    if kind == 1:
+        return "NTLM NEGOTIATE"
+    if kind == 2:
+        try:
+            n, _max, where = struct.unpack_from("<HHI", msg, 12)
+            flags = struct.unpack_from("<I", msg, 20)[0]
+        except struct.error:
+            return "NTLM CHALLENGE (cut off)"
+        raw = msg[where:where + n]
+        target = raw.decode("utf-16-le", "replace") if flags & 1 else raw.decode("latin-1")
+        return f"NTLM CHALLENGE from {target}" if target else "NTLM CHALLENGE"
+    if kind == 3:
+        user = ntlm_user(msg)
+        return f"NTLM AUTHENTICATE as {user}" if user else "NTLM AUTHENTICATE"
+    return f"NTLM message type {kind}"
+
+
+def auth_header_summary(value: str | None) -> str | None:
+    """An Authorization or WWW-Authenticate value carrying an NTLM message (NTLM or Negotiate scheme)."""
+    if not value:
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() not in ("ntlm", "negotiate") or not rest.strip():
+        return None
+    try:
+        return ntlm_summary(base64.b64decode(rest.strip(), validate=False))
+    except (binascii.Error, ValueError):
+        return None
+
+
 def authorization_user(value: str | None) -> str | None:
     if not value:
         return None
