@@ -155,16 +155,18 @@ def make_ssha(password: str, salt: bytes) -> str:
 
 
 class FileDirectory:
-    """DirectoryClient over one LDIF file, loaded into memory (call reload() after edits)."""
+    """DirectoryClient over one LDIF file, loaded into memory (reload(); change_marker reloads an edited file)."""
 
     def __init__(self, ldif_path: str | Path, *, attribute_map: AttributeMap | None = None) -> None:
         self.path = Path(ldif_path)
         self.amap = attribute_map or AttributeMap()
         self._records: dict[str, LdifRecord] = {}
         self._entries: dict[str, DirectoryEntry] = {}
+        self._seen: tuple | None = None        # the file's (inode, size, mtime, ctime) when last read
         self.reload()
 
     def reload(self) -> None:
+        seen = self._file_stamp()
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -178,9 +180,25 @@ class FileDirectory:
                 entries[norm_dn(r.dn)] = self._with_member_of(e, records)
         self._entries = entries
         self._generation = getattr(self, "_generation", 0) + 1
+        self._seen = seen
+
+    def _file_stamp(self) -> tuple | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     async def change_marker(self, kinds: Sequence[str] = ("user", "group")) -> int:
-        """Changes with every reload() (the store keeps its GAL snapshot while it stays the same)."""
+        """Changes with every reload(); the file is read again first when its size or times moved since it was
+        last read (one stat per call), so an edit to the file shows in the next GAL. A file that is gone or
+        does not parse leaves the entries as they were (tried again when the file changes again)."""
+        stamp = self._file_stamp()
+        if stamp is not None and stamp != self._seen:
+            try:
+                self.reload()
+            except (BackendError, ValueError):     # LdifError, bad base64 or UTF-8 in a half-written file
+                self._seen = stamp
         return self._generation
 
     @staticmethod

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -101,6 +102,32 @@ def decode_values(raw: Mapping[str, Iterable[bytes]]) -> dict[str, list[str]]:
     return out
 
 
+def _stamp(attrs: Mapping[str, list[str]]) -> str | None:
+    return first(attrs, "entryCSN") or first(attrs, "modifyTimestamp")
+
+
+def _stamp_digest(found: Iterable[tuple[str, Mapping[str, list[str]]]]) -> str:
+    """A digest of entries' DNs and stamps (entryCSN, else modifyTimestamp), in DN order."""
+    digest = hashlib.sha256()
+    for dn, attrs in sorted(found, key=lambda f: f[0]):
+        digest.update(f"{dn}\0{_stamp(attrs)}\n".encode())
+    return digest.hexdigest()
+
+
+def _dn_key(dn: str) -> str:
+    """A DN for comparing with another (RDNs trimmed, no case); not a full distinguishedNameMatch."""
+    return ",".join(p.strip() for p in dn.lower().split(","))
+
+
+@dataclass(frozen=True)
+class _StampListing:
+    """The last full stamp listing of one filter (LdapDirectory._stamp_marker)."""
+    at: float                  # monotonic time it was asked for
+    marker: str                # digest of every entry's DN and stamp
+    since: str | None          # the newest modifyTimestamp seen (None: some entry had none)
+    window: str                # digest of the entries stamped at or after ``since``
+
+
 @dataclass(frozen=True)
 class LdapUrl:
     host: str
@@ -138,7 +165,7 @@ class LdapDirectory:
     def __init__(self, url: str, base_dn: str, *, bind_dn: str | None = None,
                  bind_password: str | None = None, user_filter: str = DEFAULT_USER_FILTER,
                  group_filter: str = DEFAULT_GROUP_FILTER, attribute_map: AttributeMap | None = None,
-                 page_size: int = 500, timeout: float = 10.0) -> None:
+                 page_size: int = 500, timeout: float = 10.0, full_check_interval: float | None = None) -> None:
         import ldap3  # local: keeps the module importable for its pure helpers
 
         self._ldap3 = ldap3
@@ -157,7 +184,12 @@ class LdapDirectory:
         self._conn = None
         self._lock = threading.Lock()
         self.pages_fetched = 0      # search result pages received; for tests and metrics
-        self._context_csn: bool | None = None   # does the suffix carry a contextCSN? (None: not asked yet)
+        # where the contextCSN is (a DN), False: nowhere, None: not asked yet (change_marker)
+        self._csn_base: str | bool | None = None
+        self._stamps: dict[str, _StampListing] = {}   # the last full stamp listing per filter
+        self.full_check_interval = self.FULL_CHECK_INTERVAL if full_check_interval is None else full_check_interval
+        self.marker_searches = 0    # searches change_marker sent, and how many were full listings (tests, bench)
+        self.full_listings = 0
 
     # ------------------------------------------------------------ plumbing
 
@@ -325,29 +357,91 @@ class LdapDirectory:
         return sorted((e for e in self._entries(found) if e.kind in kinds),
                       key=lambda e: e.display_name.lower())
 
+    # ------------------------------------------------------------ change marker
+    #
+    # The store keeps its GAL snapshot while ``change_marker`` gives the same value, and asks on every NSPI call,
+    # so the marker must be cheap and must still move on every add, modify, delete and rename.
+    #
+    # 1. contextCSN (OpenLDAP with the syncprov overlay, slapo-syncprov(5)): the newest entryCSN of the whole
+    #    database, kept on its suffix entry and moved by every write (add, modify, delete, modrdn). One
+    #    base-scope search of one attribute. Where it lives (base_dn itself, or the naming context base_dn is in,
+    #    from the rootDSE) is found once; a server without it is asked again at each full listing below.
+    # 2. Without contextCSN, stamps. A full listing (every GAL entry's DN and entryCSN or modifyTimestamp, as a
+    #    digest) notes the newest modifyTimestamp T. Until ``full_check_interval`` has passed, a check is one
+    #    search for the GAL entries with modifyTimestamp >= T, compared with what the listing saw at or after T:
+    #    - an add brings an entry stamped now (>= T): a new DN in that window;
+    #    - a modify and a modrdn (slapd and RFC 4512 servers stamp both) restamp the entry: it enters the
+    #      window, or, already in it, changes its entryCSN;
+    #    - a delete of an entry stamped >= T takes a DN out of the window.
+    #    Any difference runs the full listing at once. What the window misses, until the next full listing
+    #    (at most ``full_check_interval`` seconds later): the delete of an older entry (unless it moves
+    #    something that is left: slapd's memberof refint restamps the groups the entry was in), a change
+    #    stamped before T (a server clock set back, a replica applying an older change late), and, on a
+    #    server without entryCSN, a second change to an entry within the second of T (modifyTimestamp has
+    #    seconds only). A directory whose entries carry no modifyTimestamp gets the full listing every time.
+    FULL_CHECK_INTERVAL = 10.0
+
     async def change_marker(self, kinds: Sequence[str] = ("user", "group")) -> str | None:
-        """A value that changes whenever an entry of those kinds is added, changed or removed (the store's
-        GAL snapshot is kept while it stays the same). The suffix's contextCSN when the server keeps one
-        (OpenLDAP with syncprov: one small read); else a digest of every such entry's DN and entryCSN (or
-        modifyTimestamp), a DN-and-stamp listing that costs a fraction of reading the entries. None when
-        the server shows no stamps (nothing could tell a change)."""
+        """A value that changes whenever an entry of those kinds is added, changed, renamed or removed (the
+        comment above: contextCSN when the server keeps one, else stamps). None when the server shows no
+        stamps (nothing could tell a change)."""
         flt = self._kinds_filter(kinds)
         if not flt:
             return None
-        if self._context_csn is not False:
-            found = await self._search(self.base_dn, "(objectClass=*)", scope="BASE", attributes=["contextCSN"])
-            csn = [v for _, attrs in found for k, vs in attrs.items() if k.lower() == "contextcsn" for v in vs]
-            self._context_csn = bool(csn)
+        if self._csn_base is None:
+            self._csn_base = await self._find_context_csn()
+        if self._csn_base:
+            csn = await self._context_csn_of(self._csn_base)
             if csn:
-                return "contextCSN:" + ",".join(sorted(csn))
+                return "contextCSN:" + ",".join(csn)
+            self._csn_base = False            # the overlay went away; the stamps below will ask again
+        return await self._stamp_marker(flt)
+
+    async def _context_csn_of(self, dn: str) -> list[str]:
+        self.marker_searches += 1
+        found = await self._search(dn, "(objectClass=*)", scope="BASE", attributes=["contextCSN"])
+        return sorted(v for _, attrs in found for v in values(attrs, "contextCSN"))
+
+    async def _find_context_csn(self) -> str | bool:
+        """The DN whose contextCSN covers base_dn: base_dn itself or the naming context it lies in; False if
+        none has one."""
+        if await self._context_csn_of(self.base_dn):
+            return self.base_dn
+        try:
+            root = await self._search("", "(objectClass=*)", scope="BASE", attributes=["namingContexts"])
+        except BackendError:
+            return False                      # a rootDSE we may not read: no contextCSN then
+        base = _dn_key(self.base_dn)
+        for nc in (v for _, attrs in root for v in values(attrs, "namingContexts")):
+            key = _dn_key(nc)
+            if key and key != base and base.endswith("," + key) and await self._context_csn_of(nc):
+                return nc
+        return False
+
+    async def _stamp_marker(self, flt: str) -> str | None:
+        now = time.monotonic()
+        last = self._stamps.get(flt)
+        if last is not None and last.since is not None and now - last.at < self.full_check_interval:
+            self.marker_searches += 1
+            recent = await self._search(self.base_dn, f"(&{flt}(modifyTimestamp>={self.escape(last.since)}))",
+                                        attributes=["entryCSN", "modifyTimestamp"])
+            if _stamp_digest(recent) == last.window:
+                return last.marker
+        self.marker_searches += 1
+        self.full_listings += 1
         found = await self._search(self.base_dn, flt, paged=True, attributes=["entryCSN", "modifyTimestamp"])
-        digest = hashlib.sha256()
-        for dn, attrs in sorted(found):
-            stamp = first(attrs, "entryCSN") or first(attrs, "modifyTimestamp")
-            if stamp is None:
-                return None
-            digest.update(f"{dn}\0{stamp}\n".encode())
-        return f"entries:{len(found)}:{digest.hexdigest()}"
+        if any(_stamp(attrs) is None for _, attrs in found):
+            return None
+        digest = _stamp_digest(found)
+        modified = [first(attrs, "modifyTimestamp") for _, attrs in found]
+        since = max(modified) if modified and None not in modified else None
+        window = _stamp_digest([(dn, attrs) for dn, attrs in found
+                                if since is not None and first(attrs, "modifyTimestamp") >= since])
+        marker = f"entries:{len(found)}:{digest}"
+        self._stamps[flt] = _StampListing(now, marker, since, window)
+        if self._csn_base is False:
+            self._csn_base = None             # ask for contextCSN again next time (the overlay may be new)
+        return marker
 
     async def _find_group(self, dn_or_email: str) -> DirectoryEntry | None:
         text = dn_or_email.strip()

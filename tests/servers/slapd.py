@@ -1,4 +1,4 @@
-"""OpenLDAP slapd with a static slapd.conf (`-f`), back_mdb and memberof.
+"""OpenLDAP slapd with a static slapd.conf (`-f`), back_mdb, memberof and (unless asked not to) syncprov.
 
 The directory (gateway/backends/embedded/demo_data/directory.ldif) is loaded ONLINE with ldapadd after
 start: an offline slapadd bypasses overlays, so memberOf would stay empty
@@ -56,7 +56,17 @@ class SlapdInfo:
         return f"uid={uid},{self.people_dn}"
 
 
-def _slapd_conf(root: Path) -> str:
+# syncprov (slapo-syncprov(5)) keeps the suffix entry's contextCSN: the newest entryCSN of the database, moved by
+# every add, modify, delete and modrdn. The gateway's GAL check reads it with one base-scope search
+# (gateway/backends/ldap.py change_marker). syncprov-checkpoint writes it to the database every 100 writes or
+# 10 minutes; between checkpoints slapd answers the in-memory value, so a read sees every write at once.
+_SYNCPROV = """
+overlay syncprov
+syncprov-checkpoint 100 10
+"""
+
+
+def _slapd_conf(root: Path, syncprov: bool = True) -> str:
     schemas = "\n".join(f"include {SCHEMA_DIR / s}.schema" for s in ("core", "cosine", "inetorgperson", "nis"))
     return f"""\
 {schemas}
@@ -64,6 +74,7 @@ def _slapd_conf(root: Path) -> str:
 modulepath {MODULE_DIR}
 moduleload back_mdb
 moduleload memberof
+{"moduleload syncprov" if syncprov else ""}
 
 pidfile {root}/slapd.pid
 argsfile {root}/slapd.args
@@ -90,7 +101,7 @@ memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
 memberof-refint TRUE
-
+{_SYNCPROV if syncprov else ""}
 # Users bind with their own password and may read the directory; only the
 # rootdn (admin) writes. Passwords are never readable.
 access to attrs=userPassword
@@ -104,12 +115,14 @@ access to *
 """
 
 
-def start_slapd(ldif: Path = DIRECTORY_LDIF) -> Running[SlapdInfo]:
+def start_slapd(ldif: Path = DIRECTORY_LDIF, *, syncprov: bool = True) -> Running[SlapdInfo]:
+    """slapd loaded online with ``ldif``; ``syncprov=False`` leaves out the overlay, so the suffix carries no
+    contextCSN (as another LDAP server would not): the gateway's fallback change check then runs."""
     slapd = shutil.which("slapd") or "/usr/sbin/slapd"
     root = make_root("slapd")
     (root / "data").mkdir()
     conf = root / "slapd.conf"
-    conf.write_text(_slapd_conf(root))
+    conf.write_text(_slapd_conf(root, syncprov))
     log = root / "slapd.log"
     port = free_port()
     url = f"ldap://{HOST}:{port}"
