@@ -11,8 +11,9 @@ Every line of a message carries its direction::
     (two spaces)                                end of the message
     < HTTP/1.1 200 OK                           the answer, the same way
 
-The log holds text only: a body's line breaks are read back as ``\\n`` (the wire's may have been
-CRLF) and a binary body cannot be told apart; the ``Soup-Debug*`` lines are libsoup's, not the
+The log holds text only: a body's lines are joined by ``\\n`` (a CR of the wire stays at its line's
+end), the final line break the log's line split took is put back where Content-Length says so, and a
+binary body cannot be told apart; the ``Soup-Debug*`` lines are libsoup's, not the
 wire's, so they are taken out of the headers and give the time, the connection (SoupSocket n) and
 the pairing of an answer to its request (the message number, "ESoapMessage n"). Answers whose
 request is not in the log, and requests left without an answer, are said, never a traceback.
@@ -47,7 +48,11 @@ class LogMessage:
 
     @property
     def body(self) -> bytes:
-        return "\n".join(self.body_lines).encode("utf-8")
+        body = "\n".join(self.body_lines).encode("utf-8")
+        length = next((v for k, v in self.headers if k.lower() == "content-length"), "")
+        if length.isdigit() and int(length) == len(body) + 1:
+            body += b"\n"          # a body ending in a line break: the log's line split ate it
+        return body
 
 
 def looks_like_libsoup(data: bytes) -> bool:
@@ -62,7 +67,8 @@ def split_messages(text: str) -> tuple[list[LogMessage], list[Problem]]:
     cur: LogMessage | None = None
     in_body = False
     for no, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
+        # a body keeps its carriage returns (IIS answers in CRLF); a log or header line does not
+        line = raw if in_body and cur is not None else raw.rstrip("\r")
         if line.strip() == "":
             if cur is not None and line == "  ":
                 cur.complete = True
