@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -53,7 +54,8 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                           "emsmdb:EcDoRpcExt2 or emsmdb:EcDoRpc; an EcDoRpcExt2 request is recognised without "
                           "it (by its layout, see protocols/capture/stubfile.py)")
     rep = sub.add_parser("replay", formatter_class=fmt,
-                         help="send the client's side of a recorded EWS or MAPI/HTTP session to a gateway and compare the answers")
+                         help="send the client's side of a recorded EWS, MAPI/HTTP or RPC/HTTP session to a gateway "
+                              "and compare the answers")
     rep.add_argument("file", help="capture file or recorder directory")
     rep.add_argument("--target", required=True, help="base URL of the gateway, e.g. https://127.0.0.1:8443")
     rep.add_argument("--user", required=True, help="sign in as this user (Basic)")
@@ -64,6 +66,9 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     rep.add_argument("--html", help="write the report as one self-contained HTML page to this file")
     rep.add_argument("--verify-tls", action="store_true", help="check the target's TLS certificate")
     rep.add_argument("--quiet", action="store_true", help="only the summary table")
+    rep.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                     help="how long to read a NotificationWait the server holds (default 5; see "
+                          "gateway/replay/rules.py)")
 
 
 def _problems(cap) -> None:
@@ -154,14 +159,15 @@ def select(d: dict, args) -> dict | None:
 
 async def _replay(args: argparse.Namespace) -> int:
     from .driver import Replayer, summary_table
-    from .files import load
     from .ids import IdMap
+    from .rpcreplay import CARRIED, carry, load_for_replay
     path = Path(args.file)
     if not path.exists():
         print(f"exgate: {path}: no such file or directory", file=sys.stderr)
         return 2
-    cap = load(path)
+    cap = load_for_replay(path)
     _problems(cap)
+    carried = carry(cap)          # DCE/RPC calls (RPC/HTTP, TCP) as MAPI/HTTP requests, the rest as recorded
     replacements = []
     for m in args.map:
         old, sep, new = m.partition("=")
@@ -169,9 +175,12 @@ async def _replay(args: argparse.Namespace) -> int:
             print(f"exgate: --map {m!r}: expected OLD=NEW", file=sys.stderr)
             return 2
         replacements.append((old, new))
+    options = {} if args.wait_timeout is None else {"wait_timeout": args.wait_timeout}
     async with Replayer(args.target, args.user, args.password, ids=IdMap(replacements=replacements),
-                        verify_tls=args.verify_tls) as r:
-        steps, skipped = await r.replay(cap, progress=sys.stderr.isatty() and not args.quiet)
+                        verify_tls=args.verify_tls, **options) as r:
+        steps, skipped = await r.replay(dataclasses.replace(cap, exchanges=carried.exchanges),
+                                        progress=sys.stderr.isatty() and not args.quiet)
+    skipped += carried.not_replayed
     if not args.quiet:
         for s in steps:
             mark = "ok  " if s.ok else "DIFF"
@@ -179,23 +188,42 @@ async def _replay(args: argparse.Namespace) -> int:
                   + (f"  error: {s.error}" if s.error else ""))
             for d in s.differences:
                 print(f"       {d}")
-        for ex, why in skipped:
-            if why != "sign-in leg":
-                print(f"skip #{ex.seq:<4} {ex.method} {ex.path}: {why}")
+        for first, last, n, ex, why in _runs([(ex, why) for ex, why in skipped if why != "sign-in leg"]):
+            seqs = f"#{first:<4}" if n == 1 else f"#{first}-#{last} ({n} calls)"
+            print(f"skip {seqs} {ex.method} {ex.path.rsplit(' call ', 1)[0] if n > 1 else ex.path}: {why}")
     print(summary_table(steps))
+    if carried.connections:
+        print(f"{path.name}: {carried.carried} of {carried.calls} DCE/RPC call(s) {CARRIED}; "
+              f"{carried.calls - carried.carried} not replayed (listed with the reason)")
     bad = [s for s in steps if not s.ok]
     if args.report:
         Path(args.report).write_text(json.dumps({
             "file": str(path), "target": args.target, "problems": [str(p) for p in cap.problems],
             "steps": [s.as_dict() for s in steps],
-            "skipped": [{"seq": ex.seq, "method": ex.method, "path": ex.path, "why": why} for ex, why in skipped],
-            "summary": {"replayed": len(steps), "unexpected": len(bad)}}, indent=2) + "\n")
+            "skipped": [{"seq": ex.seq, "method": ex.method, "path": ex.path, "source": ex.source, "why": why}
+                        for ex, why in skipped],
+            "summary": {"replayed": len(steps), "unexpected": len(bad)},
+            "dcerpc": {"calls": carried.calls, "carried": carried.carried, "note": CARRIED if carried.calls else None},
+        }, indent=2) + "\n")
     if args.html:
         from .replayhtml import render
         Path(args.html).write_text(render(steps, skipped, summary_table(steps), file=str(path), target=args.target,
                                           problems=cap.problems), encoding="utf-8")
     print(f"{len(steps)} request(s) replayed, {len(bad)} with unexpected differences")
     return 1 if bad or cap.problems else 0
+
+
+def _runs(skipped):
+    """Consecutive skipped items of one kind, connection and reason as one line (a capture that began in
+    the middle of a session lists hundreds of its calls with one reason)."""
+    out = []
+    for ex, why in skipped:
+        key = (ex.method, ex.path.rsplit(" call ", 1)[0], why)
+        if out and out[-1][0] == key and ex.method != "POST":
+            out[-1][1].append(ex)
+        else:
+            out.append((key, [ex]))
+    return [(exs[0].seq, exs[-1].seq, len(exs), exs[0], key[2]) for key, exs in out]
 
 
 async def _record(args: argparse.Namespace) -> int:

@@ -2,15 +2,18 @@
 
 Which exchanges are replayed (``replayable``): POSTs to EWS and Autodiscover that got an answer other
 than 401 (a 401 is a sign-in leg; the driver signs in itself with Basic), and MAPI/HTTP mailbox
-requests (/mapi/emsmdb Connect, Execute, Disconnect) and address book calls (/mapi/nspi: Bind, QueryRows,
-ResolveNames, ...); the server's session cookies are the live ones. NotificationWait and PING and RPC/HTTP
-are listed as not replayed. Before each
+requests (/mapi/emsmdb Connect, Execute, Disconnect, NotificationWait, PING) and address book calls
+(/mapi/nspi: Bind, QueryRows, ResolveNames, ..., PING); the server's session cookies are the live ones.
+A NotificationWait is held by the server: it runs beside the requests after it, read for a short time
+(gateway/replay/rules.py says what is compared). EMSMDB and NSPI calls over DCE/RPC (RPC/HTTP, TCP)
+come here carried as MAPI/HTTP requests (gateway/replay/rpcreplay.py). Before each
 request the id map (gateway/replay/ids.py, for MAPI gateway/replay/mapireplay.py) puts the live
 server's ids into it; after it, the recorded and live answers are paired into the map and compared
 (gateway/replay/diff.py and mapireplay.py, rules in gateway/replay/rules.py).
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import sys
 import time
@@ -24,15 +27,18 @@ from protocols.ews.envelope import SoapFault, parse_request
 
 from .diff import Difference, diff_answers
 from .ids import IdMap
-from .mapireplay import MapiIds, MapiReplayError, learn_and_compare, rewrite_execute
+from . import rules
+from .mapireplay import (
+    MapiIds, MapiReplayError, compare_plain, compare_wait, learn_and_compare, rewrite_connect, rewrite_execute,
+)
 from .nspireplay import NspiIds, NspiReplayError
 from .nspireplay import learn_and_compare as nspi_compare, rewrite as nspi_rewrite
+from .rpcreplay import carried_call
 from .summary import endpoint
 from .tlsopt import client_ssl
 
 REPLAYED_ENDPOINTS = ("ews", "autodiscover", "autodiscover-soap", "mapihttp-emsmdb", "mapihttp-nspi")
-MAPI_REPLAYED = ("connect", "execute", "disconnect")
-NSPI_HELD = ("notificationwait", "ping")
+MAPI_REPLAYED = ("connect", "execute", "disconnect", "notificationwait", "ping")
 # never sent again as recorded: the driver signs in itself, and aiohttp frames the body
 DROPPED_HEADERS = {"authorization", "proxy-authorization", "host", "content-length", "connection", "keep-alive",
                    "transfer-encoding", "cookie", "expect", "te", "upgrade", "accept-encoding", "content-encoding"}
@@ -66,7 +72,8 @@ class Step:
 def operation_of(ex: Exchange) -> str:
     kind = endpoint(ex)
     if kind.startswith("mapihttp"):
-        return f"{kind}:{ex.request_header('X-RequestType') or '?'}"
+        call = carried_call(ex)             # a DCE/RPC call carried as this request
+        return (f"{call} as " if call else "") + f"{kind}:{ex.request_header('X-RequestType') or '?'}"
     if kind == "ews":
         try:
             return parse_request(ex.request_content).operation
@@ -85,10 +92,12 @@ def replayable(ex: Exchange) -> str | None:
     if ex.status == 401:
         return "sign-in leg"
     if kind == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() not in MAPI_REPLAYED:
-        return f"{ex.request_header('X-RequestType')} is held by the server, not replayed"
-    if kind == "mapihttp-nspi" and (ex.request_header("X-RequestType") or "").lower() in NSPI_HELD:
-        return f"{ex.request_header('X-RequestType')} is not replayed"
+        return f"{ex.request_header('X-RequestType')} is not a request type of /mapi/emsmdb"
     return None
+
+
+def is_held(ex: Exchange) -> bool:
+    return endpoint(ex) == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() == "notificationwait"
 
 
 def basic(user: str, password: str) -> str:
@@ -97,7 +106,8 @@ def basic(user: str, password: str) -> str:
 
 class Replayer:
     def __init__(self, target: str, user: str, password: str, *, ids: IdMap | None = None,
-                 verify_tls: bool = False, timeout: float = 120.0):
+                 verify_tls: bool = False, timeout: float = 120.0,
+                 wait_timeout: float = rules.NOTIFICATION_WAIT_SECONDS):
         self.target = target.rstrip("/")
         self.auth = basic(user, password)
         self.ids = ids or IdMap()
@@ -105,6 +115,7 @@ class Replayer:
         self.nspi = NspiIds()
         self._ssl = client_ssl(verify_tls)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.wait_timeout = wait_timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "Replayer":
@@ -120,7 +131,8 @@ class Replayer:
         """Send one recorded request (rewritten through the id map), learn from and compare the answers."""
         assert self._session is not None, "use `async with Replayer(...)`"
         step = Step(ex.seq, ex.source, endpoint(ex), operation_of(ex), ex.status)
-        mapi_execute = step.operation.lower() == "mapihttp-emsmdb:execute"
+        mapi_execute = step.operation.lower().endswith("mapihttp-emsmdb:execute")
+        held = is_held(ex)
         recorded_rops = None
         nspi_call = step.endpoint == "mapihttp-nspi"
         request_type = ex.request_header("X-RequestType") or ""
@@ -132,9 +144,11 @@ class Replayer:
                 except NspiReplayError as exc:
                     step.error = str(exc)
                     return step
+            if step.operation.lower().endswith("mapihttp-emsmdb:connect"):
+                body = rewrite_connect(body, self.ids.replace_text)
             if mapi_execute:
                 try:
-                    body, recorded_rops = rewrite_execute(body, self.mapi)
+                    body, recorded_rops = rewrite_execute(body, self.mapi, self.ids.replace_text)
                 except MapiReplayError as exc:
                     step.error = str(exc)
                     return step
@@ -148,8 +162,8 @@ class Replayer:
                                              headers=headers,
                                              ssl=self._ssl) as r:
                 step.live_status = r.status
-                step.live_body = await r.read()
                 live_code = r.headers.get("X-ResponseCode")
+                step.live_body = await (self._read_held(r) if held else r.read())
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             step.error = f"{type(exc).__name__}: {exc}"
             return step
@@ -158,11 +172,17 @@ class Replayer:
             if ex.status != step.live_status or recorded_code != live_code:
                 step.differences.append(Difference("/X-ResponseCode", "status", f"{ex.status} {recorded_code}",
                                                    f"{step.live_status} {live_code}"))
+            elif held and recorded_code == "0":
+                result = compare_wait(ex.response_content, step.live_body, self.wait_timeout)
+                step.differences, step.ignored = result.differences, result.ignored
             elif mapi_execute and recorded_code == "0":
                 result = learn_and_compare(ex.response_content, step.live_body, recorded_rops, self.mapi)
                 step.differences, step.ignored = result.differences, result.ignored
-            elif nspi_call and recorded_code == "0":
+            elif nspi_call and recorded_code == "0" and request_type.lower() != "ping":
                 result = nspi_compare(request_type, ex.response_content, step.live_body, self.nspi)
+                step.differences, step.ignored = result.differences, result.ignored
+            elif recorded_code == "0":                  # Connect, Disconnect, PING (either endpoint)
+                result = compare_plain(request_type, ex.response_content, step.live_body)
                 step.differences, step.ignored = result.differences, result.ignored
             return step
         if ex.status is not None:
@@ -171,8 +191,23 @@ class Replayer:
             step.differences, step.ignored = result.differences, result.ignored
         return step
 
+    async def _read_held(self, r: aiohttp.ClientResponse) -> bytes:
+        """What a held request (NotificationWait) answered within ``wait_timeout``: the whole stream, or the
+        PROCESSING/PENDING lines so far when the server still holds it."""
+        got = bytearray()
+
+        async def read() -> None:
+            async for chunk in r.content.iter_any():
+                got.extend(chunk)
+        try:
+            await asyncio.wait_for(read(), self.wait_timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        return bytes(got)
+
     async def replay(self, capture: Capture, *, progress: bool = False) -> tuple[list[Step], list[tuple[Exchange, str]]]:
         steps, skipped = [], []
+        held: list[asyncio.Task] = []
         todo = []
         for ex in capture.exchanges:
             why = replayable(ex)
@@ -182,6 +217,12 @@ class Replayer:
                 skipped.append((ex, why))
         started = time.monotonic()
         for n, ex in enumerate(todo, 1):
+            if is_held(ex):
+                # sent after the requests before it; the ones after it go on while the server holds it
+                task = asyncio.ensure_future(self.send(ex))
+                held.append(task)
+                steps.append(task)
+                continue
             step = await self.send(ex)
             steps.append(step)
             if progress:
@@ -189,6 +230,9 @@ class Replayer:
                 sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] {n}/{len(todo)} {step.operation[:28]:<28}"
                                  f" {time.monotonic() - started:5.1f}s")
                 sys.stderr.flush()
+        if held:
+            await asyncio.gather(*held)
+            steps = [s.result() if isinstance(s, asyncio.Task) else s for s in steps]
         if progress and todo:
             sys.stderr.write("\n")
         return steps, skipped

@@ -32,6 +32,9 @@ from .diff import Difference, DiffResult
 
 NO_HANDLE = 0xFFFFFFFF
 ID_FIELDS = ("folder_id", "folder_ids", "message_id", "message_ids", "object_id", "category_id")
+# the ids a notification names (MS-OXCNOTIF 2.2.1.4.1.2): paired like the ROPs' own
+NOTIFY_ID_FIELDS = ("parent_folder_id", "old_folder_id", "old_message_id", "old_parent_folder_id",
+                    "table_row_folder_id", "table_row_message_id", "insert_after_folder_id", "insert_after_row_id")
 QUERY_ROWS = 0x15
 SET_COLUMNS = 0x12
 
@@ -78,8 +81,9 @@ def _requests(execute_body: bytes) -> tuple[mh.ExecuteRequest, list]:
     return req, [decode_request_buffer(p.payload) for p in decode_ext_buffer(req.rop_buffer)]
 
 
-def rewrite_execute(body: bytes, m: MapiIds) -> tuple[bytes, list]:
-    """The recorded Execute body with the live handles and ids; -> (body, the recorded ROP buffers)."""
+def rewrite_execute(body: bytes, m: MapiIds, replace_text=None) -> tuple[bytes, list]:
+    """The recorded Execute body with the live handles and ids (and RopLogon's Essdn through ``replace_text``,
+    the --map replacements); -> (body, the recorded ROP buffers)."""
     try:
         req, buffers = _requests(body)
     except (MapiHttpDecodeError, RopFormatError) as exc:
@@ -90,6 +94,8 @@ def rewrite_execute(body: bytes, m: MapiIds) -> tuple[bytes, list]:
         for rop in buf.rops:
             if not isinstance(rop, UnknownRop):
                 changes = {f.name: m.id(getattr(rop, f.name)) for f in dataclasses.fields(rop) if f.name in ID_FIELDS}
+                if replace_text and isinstance(getattr(rop, "essdn", None), str):
+                    changes["essdn"] = replace_text(rop.essdn)
                 rop = dataclasses.replace(rop, **changes) if changes else rop
             rops.append(rop)
         sent.append(type(buf)(rops, [m.handle(h) for h in buf.handles]))
@@ -153,6 +159,84 @@ def learn_and_compare(recorded_body: bytes, live_body: bytes, recorded_requests:
     return result
 
 
+def compare_plain(request_type: str, recorded_body: bytes, live_body: bytes) -> DiffResult:
+    """Connect, Disconnect, NotificationWait and PING answers (no ROPs): field by field, what names the
+    server or the signed-in user left to gateway/replay/rules.py."""
+    result = DiffResult()
+    try:
+        a = mh.decode_response(request_type, _body(recorded_body))
+        b = mh.decode_response(request_type, _body(live_body))
+    except (MapiHttpDecodeError, KeyError) as exc:
+        result.differences.append(Difference(f"/{request_type}", "unparsable", None, str(exc)))
+        return result
+    if type(a) is not type(b):
+        result.differences.append(Difference(f"/{request_type}", "status", type(a).__name__, type(b).__name__))
+        return result
+    for f in dataclasses.fields(a):
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        why = rules.ignored_connect_field(f.name) if request_type.lower() == "connect" else None
+        if why is None and f.name == "auxiliary_buffer":
+            why = "auxiliary buffer"
+        if why:
+            result.ignored[why] += 1
+        elif va != vb:
+            result.differences.append(Difference(f"/{request_type}/{f.name}", "field", _short(va), _short(vb)))
+    return result
+
+
+def still_held(stream: bytes) -> bool:
+    """A response stream that stops before DONE (MS-OXCMAPIHTTP 2.2.7): PROCESSING and PENDING lines only,
+    as a NotificationWait reads while the server holds it."""
+    if not stream.startswith(b"PROCESSING\r\n"):
+        return False
+    rest = stream[len(b"PROCESSING\r\n"):]
+    while rest.startswith(b"PENDING\r\n"):
+        rest = rest[len(b"PENDING\r\n"):]
+    return b"PENDING\r\n".startswith(rest)            # nothing more, or a PENDING line cut short
+
+
+def rewrite_connect(body: bytes, replace_text) -> bytes:
+    """A Connect body with the user's DN through the --map replacements (the body as recorded when it does
+    not decode: the live server says what is wrong with it)."""
+    try:
+        req = mh.ConnectRequest.decode(body)
+    except MapiHttpDecodeError:
+        return body
+    dn = replace_text(req.user_dn)
+    return body if dn == req.user_dn else dataclasses.replace(req, user_dn=dn).encode()
+
+
+def compare_wait(recorded_stream: bytes, live_stream: bytes, wait: float) -> DiffResult:
+    """A NotificationWait's answers, by the rule of gateway/replay/rules.py: an answer held on either side
+    counts as no event (the recorded one held until the client gave up, the live one past ``wait``)."""
+    rec_held, live_held = still_held(recorded_stream), still_held(live_stream)
+    if not rec_held and not live_held:
+        return compare_plain("NotificationWait", recorded_stream, live_stream)
+    result = DiffResult()
+    if live_held and not rec_held:
+        try:
+            rec = mh.decode_response("NotificationWait", _body(recorded_stream))
+        except MapiHttpDecodeError as exc:
+            result.differences.append(Difference("/NotificationWait", "unparsable", str(exc), None))
+            return result
+        if getattr(rec, "event_pending", False):
+            result.differences.append(Difference("/NotificationWait/event_pending", "field", "True",
+                                                 f"held: no event within {wait:g} s"))
+            return result
+    elif rec_held and not live_held:
+        try:
+            live = mh.decode_response("NotificationWait", _body(live_stream))
+        except MapiHttpDecodeError as exc:
+            result.differences.append(Difference("/NotificationWait", "unparsable", None, str(exc)))
+            return result
+        if getattr(live, "event_pending", True):
+            result.differences.append(Difference("/NotificationWait/event_pending", "field",
+                                                 "held: no event until the client gave up", _short(live)))
+            return result
+    result.ignored[rules.HELD_AS_RECORDED] += 1
+    return result
+
+
 def _rid(rop) -> int:
     """A decoded ROP's id; an UnknownRop carries it as ``rop_id``."""
     return getattr(rop, "ROP_ID", None) or getattr(rop, "rop_id", None) or 0
@@ -184,8 +268,23 @@ def _pair_and_diff(path, ra, rb, req, columns, m: MapiIds, result: DiffResult) -
         if why:
             result.ignored[why] += 1
             continue
+        if dataclasses.is_dataclass(va) and type(va) is type(vb):
+            _nested(f"{path}/{name}", va, vb, m, result)        # a RopNotify's NotificationData
+            continue
         if va != vb:
             result.differences.append(Difference(f"{path}/{name}", "field", _short(va), _short(vb)))
+
+
+def _nested(path, a, b, m: MapiIds, result: DiffResult) -> None:
+    for f in dataclasses.fields(a):
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        if f.name in ID_FIELDS or f.name in NOTIFY_ID_FIELDS:
+            m.pair_id(va, vb)
+            result.ignored["server-chosen id"] += 1
+        elif (why := rules.ignored_rop_field(f.name)) is not None:
+            result.ignored[why] += 1
+        elif va != vb:
+            result.differences.append(Difference(f"{path}/{f.name}", "field", _short(va), _short(vb)))
 
 
 def _rows(path, ra, rb, cols, m: MapiIds, result: DiffResult, *, one: bool = False) -> None:

@@ -93,7 +93,11 @@ MAPI_SERVER_FIELDS = {"mailbox_guid": "GUID", "replica_guid": "GUID", "per_user_
                       "database_guid": "GUID", "logon_time": "server time", "gwart_time": "server time",
                       "long_term_id": "server-chosen key", "long_term_ids": "server-chosen key",
                       "bookmark": "server-chosen token", "collapse_state": "server-chosen token",
-                      "server_name": "server address"}
+                      "server_name": "server address", "replica_id": "server-chosen id",
+                      # RopNotify/RopPending: the subscription's handle and the session index are the server's,
+                      # a table row carries ids and keys (its columns are not in the notification)
+                      "notification_handle": "server-chosen handle", "session_index": "server's session index",
+                      "table_row_data": "notification table row (ids and keys)"}
 
 
 def ignored_tag(tag: int) -> str | None:
@@ -123,3 +127,31 @@ def ignored_nspi_tag(tag: int) -> str | None:
     """Address book properties (0x8000 and up are fixed PidTagAddressBook* ids there, compared); entry ids
     (an ephemeral one carries the session's MId and the server's GUID) and keys are the server's."""
     return MAPI_SERVER_PROPS.get(tag >> 16)
+
+
+# ---------------------------------------------------------------- MAPI/HTTP request types without ROPs
+
+# Connect answers (MS-OXCMAPIHTTP 2.2.4.1.2): the ErrorCode is compared; the rest names the server's
+# organisation, the signed-in user (the replay signs in as --user) and the server's retry advice
+CONNECT_FIELDS = {"dn_prefix": "server's organisation DN", "display_name": "signed-in user's display name",
+                  "max_polling_interval": "server's polling advice", "retry_count": "server's polling advice",
+                  "retry_delay": "server's polling advice", "auxiliary_buffer": "auxiliary buffer"}
+
+
+def ignored_connect_field(name: str) -> str | None:
+    return CONNECT_FIELDS.get(name)
+
+
+# NotificationWait (MS-OXCMAPIHTTP 2.2.4.4, 3.1.5.5) is held by the server until an event is waiting for
+# the session, or until the server's own limit (exgate: 300 s); it is not sequenced, so a client keeps
+# one outstanding while its Executes run. The replay sends it when the requests recorded before it
+# have been answered and goes on with the next ones while it is held (an event they cause answers it),
+# reading its answer for at most NOTIFICATION_WAIT_SECONDS (--wait-timeout). Then:
+# - both answered: the HTTP status, X-ResponseCode, ErrorCode and EventPending are compared;
+# - the live one still held and the recorded one with no event (EventPending 0, or held until the
+#   client gave up: no DONE block): only the shape is compared (status, X-ResponseCode, the PROCESSING
+#   line), and the rest is counted as "held: no event, as recorded";
+# - the live one still held where the recorded one had an event: a difference at /NotificationWait.
+# PING (2.2.6) has no body either way: the status, X-ResponseCode and the empty body are compared.
+NOTIFICATION_WAIT_SECONDS = 5.0
+HELD_AS_RECORDED = "held: no event, as recorded"
