@@ -3,7 +3,7 @@
 ``read(name, data)`` picks the reader by content: exgate's JSON lines (``jsonl``), HAR (``har``),
 pcap and pcapng (``network``: TCP reassembly, HTTP/1.1 exchanges; other TCP connections such as
 DCE/RPC in ``Capture.streams``), Fiddler's SAZ archives (``saz``), libsoup's debug logs as Evolution writes them (``libsoup``),
-ruler's recordings as the fixtures keep them (``ruler``),
+ruler's recordings as the fixtures keep them (``ruler``, ``rulerlog``),
 a raw EcDoRpcExt2 stub (``stub``, recognised by its layout: protocols.capture.stubfile).
 The first test recorder's directories (one text file per request) go through ``recorder.read_recorder``.
 """
@@ -17,6 +17,7 @@ from .network import read_network
 from .pcap import sniff as sniff_packets
 from .recorder import read_recorder
 from .ruler import fixture_kind, looks_like_vector_list, read_fixture
+from .rulerlog import looks_like_ruler_log, read_ruler_log
 from .saz import looks_like_saz, read_saz
 from .stubfile import read_stub, sniff_stub
 
@@ -31,6 +32,8 @@ def sniff(name: str, data: bytes) -> str | None:
     if name.lower().endswith((".pcap", ".pcapng", ".cap")):
         return "pcap"                 # read_network says what is wrong with its header
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{") and looks_like_ruler_log(head):
+        return "ruler-log"
     if fixture_kind(data):
         return fixture_kind(data)
     if looks_like_vector_list(data):
@@ -50,6 +53,8 @@ def sniff(name: str, data: bytes) -> str | None:
 
 def read(name: str, data: bytes) -> Capture:
     kind = sniff(name, data)
+    if kind == "ruler-log":
+        return read_ruler_log(data)
     if kind in ("ruler-mapihttp", "ruler-nspi"):
         return read_fixture(data)
     if kind == "har":

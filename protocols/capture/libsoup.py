@@ -1,4 +1,4 @@
-"""libsoup's debug log (SoupLogger at SOUP_LOGGER_LOG_BODY, as Evolution writes it with EWS_DEBUG=2).
+"""libsoup's debug log (SoupLogger with bodies, as evolution-ews writes it when its EWS_DEBUG logging is on).
 
 Every line of a message carries its direction::
 
