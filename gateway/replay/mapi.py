@@ -27,7 +27,8 @@ from protocols.rops import (
     decode_response_buffer, rop_name,
 )
 from protocols.rops.rows import decode_row
-from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi, rts, unseal
+from protocols.rpch import dcerpc, emsmdb as rpc_emsmdb, nspi as rpc_nspi, nspicalls, rts, unseal
+from protocols.rpch.ndr import NdrError
 
 MAX_HEX = 4096                        # bytes of a ROP or body shown as hex; longer ones are cut and said so
 _TYPES = (0x1F, 0x1E, 0x03, 0x02, 0x0B, 0x40, 0x102, 0x14, 0x48, 0x05, 0x06, 0x0A, 0x0D, 0x101F, 0x101E,
@@ -39,7 +40,7 @@ _ID_FIELDS = ("folder_id", "folder_ids", "message_id", "message_ids", "fid", "mi
 
 
 EXPECTED = (RopFormatError, MapiHttpDecodeError, nspi.NspiDecodeError, rpc_emsmdb.StubError, rpc_nspi.NspiStubError,
-            KeyError, struct.error)
+            NdrError, KeyError, struct.error)
 
 
 def _why(exc: Exception) -> str:
@@ -279,6 +280,41 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
 
 # -- DCE/RPC over TCP ---------------------------------------------------------------------------
 
+def _nspi_value(v):
+    if isinstance(v, nspicalls.PropTagArray):
+        return [tag_name(t) for t in v.tags]
+    if isinstance(v, nspicalls.PropRow):
+        return None if v.values is None else {
+            tag_name(p.tag): f"error 0x{p.value:08X}" if p.tag & 0xFFFF == 0x000A else plain(p.value)
+            for p in v.values}
+    if isinstance(v, nspicalls.RowSet):
+        return [_nspi_value(r) for r in v.rows]
+    return plain(v)
+
+
+def nspi_params(obj: nspicalls.NspiStub) -> dict:
+    """An NSPI call's parameters over DCE/RPC as JSON-friendly values: tags and row properties by name,
+    MIds as numbers, context handles as hex."""
+    out = {}
+    for name, v in obj.params().items():
+        if name == "return_value":
+            continue
+        if isinstance(v, nspicalls.PropTagArray) and "mid" in name:
+            out[name] = list(v.tags)                # Minimal Entry IDs, not property tags
+        else:
+            out[name] = _nspi_value(v)
+    return out
+
+
+def _nspi_call(call: dcerpc.Call) -> dict:
+    out: dict = {"request": nspi_params(nspicalls.decode_request(call.opnum, call.request_stub))}
+    if call.response_stub and call.fault is None:
+        r = nspicalls.decode_response(call.opnum, call.response_stub)
+        out["response"] = nspi_params(r)
+        out["return_value"] = f"0x{r.return_value:08X}"
+    return out
+
+
 def _stub_detail(call: dcerpc.Call) -> dict:
     """What the stubs of the calls exgate knows say (the EMSMDB calls that carry ROPs, Connect)."""
     if call.protection == "encrypted" and not call.decrypted:
@@ -308,6 +344,8 @@ def _stub_detail(call: dcerpc.Call) -> dict:
             out["request"] = plain(rpc_emsmdb.decode_connect_request(call.request_stub))
             if call.response_stub:            # EcDoConnectEx's answer starts as EcDoConnect's (MS-OXCRPC 3.1.4.1)
                 out["response"] = plain(rpc_emsmdb.decode_connect_response(call.response_stub))
+        elif name == "NSPI" and call.opnum in nspicalls.REQUESTS:
+            out.update(_nspi_call(call))
         elif name == "NSPI" and call.opnum == 0:
             out["request"] = plain(rpc_nspi.decode_bind_request(call.request_stub))
             if call.response_stub:

@@ -1,0 +1,461 @@
+"""NSPI calls over DCE/RPC (MS-OXNSPI 3.1.4.1, the IDL of its section 6): the NDR stubs of each call, both ways.
+
+NspiBind is protocols/rpch/nspi.py; this module reads and writes the others exgate has seen: Unbind,
+UpdateStat, QueryRows, DNToMId, GetPropList, GetProps, CompareMIds, GetSpecialTable, QueryColumns,
+ResolveNames and ResolveNamesW. Each request and answer is a dataclass whose fields are the IDL's
+parameters in order (``LAYOUT`` says each one's NDR form); ``wire`` keeps the referent ids and
+alignment bytes so encode(decode(b)) == b.
+
+The structures (MS-OXNSPI 2.2.2): STAT (nine u32), PropertyTagArray_r (a conformant varying array
+of u32: max count, cValues, offset, actual count, tags), PropertyValue_r (ulPropTag, ulReserved and
+the PROP_VAL_UNION arm chosen by the property type: the discriminant u32, then a short, a long, a
+FILETIME or a pointer whose string, binary or array comes after the row, 14.3.12.3),
+PropertyRow_r (ulAdrEntryPad, cValues, a pointer to the values) and PropertyRowSet_r (cRows, the
+rows, then each row's values). Where impacket's NSPI client (which Exchange accepts) sends a pointer
+the IDL text leaves as [ref] (GetSpecialTable's and GetProps' pStat, GetSpecialTable's lpVersion),
+the layout follows the bytes.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+from .ndr import NdrError, Reader, Wire, Writer
+
+STAT_FIELDS = ("sort_type", "container_id", "current_rec", "delta", "num_pos", "total_recs", "code_page",
+               "template_locale", "sort_locale")
+
+
+class NspiCallError(NdrError):
+    """An NSPI stub that does not read as its call's parameters."""
+
+
+@dataclass
+class Stat:
+    """STAT (MS-OXNSPI 2.2.8): a position in an address book container."""
+
+    sort_type: int = 0
+    container_id: int = 0
+    current_rec: int = 0
+    delta: int = 0
+    num_pos: int = 0
+    total_recs: int = 0
+    code_page: int = 0
+    template_locale: int = 0
+    sort_locale: int = 0
+
+
+def _read_stat(r: Reader) -> Stat:
+    vals = [r.u32() for _ in STAT_FIELDS]
+    vals[3] = vals[3] - (1 << 32) if vals[3] & 0x80000000 else vals[3]       # Delta is a long
+    return Stat(*vals)
+
+
+def _write_stat(w: Writer, s: Stat) -> None:
+    for f in STAT_FIELDS:
+        w.u32(getattr(s, f))
+
+
+@dataclass
+class PropTagArray:
+    """PropertyTagArray_r: the tags (or MIds) and the counts as sent (max count is cValues+1 in the IDL)."""
+
+    tags: list[int]
+    c_values: int | None = None          # None: len(tags)
+    max_count: int | None = None         # None: c_values + 1
+
+
+def _read_tags(r: Reader) -> PropTagArray:
+    max_count, c_values, offset, actual = r.count(), r.u32(), r.u32(), r.count()
+    if offset or actual > max_count:
+        raise NspiCallError(f"PropertyTagArray_r with offset {offset}, {actual} of at most {max_count} values")
+    tags = [r.u32() for _ in range(actual)]
+    return PropTagArray(tags, None if c_values == actual else c_values,
+                        None if max_count == actual + 1 else max_count)
+
+
+def _write_tags(w: Writer, a: PropTagArray) -> None:
+    c = len(a.tags) if a.c_values is None else a.c_values
+    w.u32(len(a.tags) + 1 if a.max_count is None else a.max_count)
+    w.u32(c)
+    w.u32(0)
+    w.u32(len(a.tags))
+    for t in a.tags:
+        w.u32(t)
+
+
+# -- property values (PROP_VAL_UNION, MS-OXNSPI 2.2.2.1) ------------------------------------------------
+
+@dataclass
+class PropValue:
+    """PropertyValue_r: the tag and its value (str, int, bytes, a GUID string, a FILETIME int, or a list)."""
+
+    tag: int
+    value: object
+    reserved: int = 0                    # ulReserved (dwAlignPad)
+    discriminant: int | None = None      # the union's switch when it is not the tag's type
+
+
+_DEFERRED = {0x001E, 0x001F, 0x0102, 0x0048, 0x1002, 0x1003, 0x101E, 0x101F, 0x1102, 0x1048, 0x1040}
+
+
+def _read_value_head(r: Reader) -> tuple[PropValue, int | None]:
+    """The fixed part; for a pointer arm the count read with it (Binary_r.cb, an array's cValues)."""
+    tag, reserved, disc = r.u32(), r.u32(), r.u32()
+    v = PropValue(tag, None, reserved, None if disc == tag & 0xFFFF else disc)
+    if disc == 0x0002:
+        v.value = r.i16()
+    elif disc == 0x000B:
+        v.value = r.u16()
+    elif disc == 0x0003:
+        v.value = r.i32()
+    elif disc == 0x0040:
+        low, high = r.u32(), r.u32()
+        v.value = high << 32 | low
+    elif disc in (0x0102, 0x1002, 0x1003, 0x101E, 0x101F, 0x1102, 0x1048, 0x1040):
+        n = r.u32()
+        v.value = r.pointer()            # True while its pointee is still to read
+        return v, n
+    elif disc in (0x001E, 0x001F, 0x0048):
+        v.value = r.pointer()
+    else:                                # PtypErrorCode, PtypNull, PtypEmbeddedTable, the default arm: a long
+        v.value = r.u32()
+    return v, None
+
+
+def _read_value_body(r: Reader, v: PropValue, n: int | None) -> None:
+    disc = v.tag & 0xFFFF if v.discriminant is None else v.discriminant
+    if disc not in _DEFERRED:
+        return
+    if v.value is False:                 # a NULL pointer
+        v.value = None
+        return
+    if disc == 0x001E:
+        v.value = r.string(1)
+    elif disc == 0x001F:
+        v.value = r.string(2)
+    elif disc == 0x0048:
+        v.value = str(uuid.UUID(bytes_le=r.raw(16)))
+    elif disc == 0x0102:
+        v.value = _read_bytes(r, n)
+    elif disc in (0x1002, 0x1003, 0x1040):
+        if r.count() != n:
+            raise NspiCallError(f"multi-valued 0x{v.tag:08X}: array size differs from cValues {n}")
+        if disc == 0x1002:
+            v.value = [r.i16() for _ in range(n)]
+        elif disc == 0x1003:
+            v.value = [r.i32() for _ in range(n)]
+        else:
+            v.value = [(lambda lo, hi: hi << 32 | lo)(r.u32(), r.u32()) for _ in range(n)]
+    elif disc == 0x1102:
+        if r.count() != n:
+            raise NspiCallError(f"multi-valued 0x{v.tag:08X}: array size differs from cValues {n}")
+        heads = [(r.u32(), r.pointer()) for _ in range(n)]
+        v.value = [_read_bytes(r, cb) if present else None for cb, present in heads]
+    else:                                # 0x101E, 0x101F: arrays of string pointers; 0x1048 of GUID pointers
+        if r.count() != n:
+            raise NspiCallError(f"multi-valued 0x{v.tag:08X}: array size differs from cValues {n}")
+        present = [r.pointer() for _ in range(n)]
+        if disc == 0x1048:
+            v.value = [str(uuid.UUID(bytes_le=r.raw(16))) if p else None for p in present]
+        else:
+            v.value = [r.string(2 if disc == 0x101F else 1) if p else None for p in present]
+
+
+def _read_bytes(r: Reader, cb: int | None) -> bytes:
+    n = r.count()
+    if n != cb:
+        raise NspiCallError(f"Binary_r: cb {cb} but {n} bytes follow")
+    return r.raw(n)
+
+
+def _write_value_head(w: Writer, v: PropValue) -> None:
+    disc = v.tag & 0xFFFF if v.discriminant is None else v.discriminant
+    w.u32(v.tag)
+    w.u32(v.reserved)
+    w.u32(disc)
+    if disc == 0x0002:
+        w.i16(v.value)
+    elif disc == 0x000B:
+        w.u16(v.value)
+    elif disc == 0x0003:
+        w.i32(v.value)
+    elif disc == 0x0040:
+        w.u32(v.value & 0xFFFFFFFF)
+        w.u32(v.value >> 32)
+    elif disc in (0x0102, 0x1002, 0x1003, 0x101E, 0x101F, 0x1102, 0x1048, 0x1040):
+        w.u32(len(v.value) if v.value is not None else 0)
+        w.pointer(v.value is not None)
+    elif disc in (0x001E, 0x001F, 0x0048):
+        w.pointer(v.value is not None)
+    else:
+        w.u32(v.value)
+
+
+def _write_value_body(w: Writer, v: PropValue) -> None:
+    disc = v.tag & 0xFFFF if v.discriminant is None else v.discriminant
+    if disc not in _DEFERRED or v.value is None:
+        return
+    if disc in (0x001E, 0x001F):
+        w.string(v.value, 2 if disc == 0x001F else 1)
+    elif disc == 0x0048:
+        w.raw(uuid.UUID(v.value).bytes_le)
+    elif disc == 0x0102:
+        w.u32(len(v.value))
+        w.raw(v.value)
+    else:
+        w.u32(len(v.value))
+        if disc == 0x1002:
+            for x in v.value:
+                w.i16(x)
+        elif disc == 0x1003:
+            for x in v.value:
+                w.i32(x)
+        elif disc == 0x1040:
+            for x in v.value:
+                w.u32(x & 0xFFFFFFFF)
+                w.u32(x >> 32)
+        elif disc == 0x1102:
+            for x in v.value:
+                w.u32(len(x) if x is not None else 0)
+                w.pointer(x is not None)
+            for x in v.value:
+                if x is not None:
+                    w.u32(len(x))
+                    w.raw(x)
+        else:
+            for x in v.value:
+                w.pointer(x is not None)
+            for x in v.value:
+                if x is None:
+                    continue
+                if disc == 0x1048:
+                    w.raw(uuid.UUID(x).bytes_le)
+                else:
+                    w.string(x, 2 if disc == 0x101F else 1)
+
+
+def _read_values(r: Reader, n: int) -> list[PropValue]:
+    """A conformant array of PropertyValue_r, then the pointees of its values in order."""
+    if r.count() != n:
+        raise NspiCallError(f"PropertyRow_r: array size differs from cValues {n}")
+    heads = [_read_value_head(r) for _ in range(n)]
+    for v, cnt in heads:
+        _read_value_body(r, v, cnt)
+    return [v for v, _ in heads]
+
+
+def _write_values(w: Writer, values: list[PropValue]) -> None:
+    w.u32(len(values))
+    for v in values:
+        _write_value_head(w, v)
+    for v in values:
+        _write_value_body(w, v)
+
+
+@dataclass
+class PropRow:
+    """PropertyRow_r (ulAdrEntryPad, cValues, lpProps); values None when lpProps is NULL."""
+
+    values: list[PropValue] | None
+    reserved: int = 0
+
+
+@dataclass
+class RowSet:
+    """PropertyRowSet_r."""
+
+    rows: list[PropRow]
+
+
+def _read_row_head(r: Reader) -> tuple[PropRow, int, bool]:
+    reserved, n, present = r.u32(), r.count(), None
+    present = r.pointer()
+    return PropRow(None, reserved), n, present
+
+
+def _read_row(r: Reader) -> PropRow:
+    row, n, present = _read_row_head(r)
+    if present:
+        row.values = _read_values(r, n)
+    return row
+
+
+def _write_row_head(w: Writer, row: PropRow) -> None:
+    w.u32(row.reserved)
+    w.u32(len(row.values) if row.values is not None else 0)
+    w.pointer(row.values is not None)
+
+
+def _write_row(w: Writer, row: PropRow) -> None:
+    _write_row_head(w, row)
+    if row.values is not None:
+        _write_values(w, row.values)
+
+
+def _read_rowset(r: Reader) -> RowSet:
+    max_count, c_rows = r.count(), r.count()
+    if max_count != c_rows:
+        raise NspiCallError(f"PropertyRowSet_r: array size {max_count} differs from cRows {c_rows}")
+    heads = [_read_row_head(r) for _ in range(c_rows)]
+    for row, n, present in heads:
+        if present:
+            row.values = _read_values(r, n)
+    return RowSet([row for row, _n, _p in heads])
+
+
+def _write_rowset(w: Writer, rs: RowSet) -> None:
+    w.u32(len(rs.rows))
+    w.u32(len(rs.rows))
+    for row in rs.rows:
+        _write_row_head(w, row)
+    for row in rs.rows:
+        if row.values is not None:
+            _write_values(w, row.values)
+
+
+def _read_strings(r: Reader, width: int) -> list[str | None]:
+    """StringsArray_r / WStringsArray_r: Count, the pointers, then the strings."""
+    max_count, count = r.count(), r.count()
+    if max_count != count:
+        raise NspiCallError(f"StringsArray_r: array size {max_count} differs from Count {count}")
+    present = [r.pointer() for _ in range(count)]
+    return [r.string(width) if p else None for p in present]
+
+
+def _write_strings(w: Writer, strings: list[str | None], width: int) -> None:
+    w.u32(len(strings))
+    w.u32(len(strings))
+    for s in strings:
+        w.pointer(s is not None)
+    for s in strings:
+        if s is not None:
+            w.string(s, width)
+
+
+# -- the parameters ------------------------------------------------------------------------------------
+
+def _unique(read):
+    def reader(r: Reader):
+        return read(r) if r.pointer() else None
+    return reader
+
+
+def _unique_w(write):
+    def writer(w: Writer, v):
+        w.pointer(v is not None)
+        if v is not None:
+            write(w, v)
+    return writer
+
+
+def _dwords(r: Reader) -> list[int]:
+    return [r.u32() for _ in range(r.count())]
+
+
+def _write_dwords(w: Writer, v: list[int]) -> None:
+    w.u32(len(v))
+    for x in v:
+        w.u32(x)
+
+
+KINDS = {   # NDR form -> (reader, writer)
+    "handle": (lambda r: r.raw(20), lambda w, v: w.raw(v)),      # NSPI_HANDLE: a 20-byte context handle
+    "u32": (Reader.u32, Writer.u32),
+    "i32": (Reader.i32, Writer.i32),
+    "stat": (_read_stat, _write_stat),
+    "stat*": (_unique(_read_stat), _unique_w(_write_stat)),
+    "u32*": (_unique(Reader.u32), _unique_w(Writer.u32)),
+    "i32*": (_unique(Reader.i32), _unique_w(Writer.i32)),
+    "dwords*": (_unique(_dwords), _unique_w(_write_dwords)),
+    "tags*": (_unique(_read_tags), _unique_w(_write_tags)),
+    "rows*": (_unique(_read_rowset), _unique_w(_write_rowset)),
+    "row*": (_unique(_read_row), _unique_w(_write_row)),
+    "strings": (lambda r: _read_strings(r, 1), lambda w, v: _write_strings(w, v, 1)),
+    "wstrings": (lambda r: _read_strings(r, 2), lambda w, v: _write_strings(w, v, 2)),
+}
+
+
+@dataclass
+class NspiStub:
+    """A call's parameters; subclasses list them (field, NDR form) in LAYOUT."""
+
+    LAYOUT: ClassVar[tuple[tuple[str, str], ...]] = ()
+    wire: Wire = field(default_factory=Wire, repr=False, compare=False)
+
+    @classmethod
+    def decode(cls, stub: bytes):
+        r = Reader(stub, cls.__name__)
+        values = {name: KINDS[kind][0](r) for name, kind in cls.LAYOUT}
+        r.done()
+        return cls(wire=r.wire, **values)
+
+    def encode(self) -> bytes:
+        w = Writer(self.wire)
+        for name, kind in self.LAYOUT:
+            KINDS[kind][1](w, getattr(self, name))
+        return bytes(w.out)
+
+    def params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "wire"}
+
+
+def _call(name: str, layout: tuple[tuple[str, str], ...], doc: str):
+    types = {"handle": bytes, "u32": int, "i32": int, "stat": Stat, "stat*": "Stat | None", "u32*": "int | None",
+             "i32*": "int | None", "dwords*": "list[int] | None", "tags*": "PropTagArray | None",
+             "rows*": "RowSet | None", "row*": "PropRow | None", "strings": list, "wstrings": list}
+    ns = {"__annotations__": {n: types[k] for n, k in layout}, "LAYOUT": layout, "__doc__": doc}
+    for n, _k in layout:
+        ns[n] = None
+    cls = type(name, (NspiStub,), ns)
+    return dataclass(cls)
+
+
+# (opnum, operation, request layout, response layout); the response ends with the return value
+CALLS = {
+    1: ("NspiUnbind", (("context_handle", "handle"), ("reserved", "u32")),
+        (("context_handle", "handle"), ("return_value", "u32"))),
+    2: ("NspiUpdateStat", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("delta", "i32*")),
+        (("stat", "stat"), ("delta", "i32*"), ("return_value", "u32"))),
+    3: ("NspiQueryRows", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat"), ("etable_count", "u32"),
+                          ("etable", "dwords*"), ("count", "u32"), ("prop_tags", "tags*")),
+        (("stat", "stat"), ("rows", "rows*"), ("return_value", "u32"))),
+    7: ("NspiDNToMId", (("hrpc", "handle"), ("reserved", "u32"), ("names", "strings")),
+        (("out_mids", "tags*"), ("return_value", "u32"))),
+    8: ("NspiGetPropList", (("hrpc", "handle"), ("flags", "u32"), ("mid", "u32"), ("code_page", "u32")),
+        (("prop_tags", "tags*"), ("return_value", "u32"))),
+    9: ("NspiGetProps", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("prop_tags", "tags*")),
+        (("row", "row*"), ("return_value", "u32"))),
+    10: ("NspiCompareMIds", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("mid1", "u32"),
+                             ("mid2", "u32")),
+         (("result", "i32"), ("return_value", "u32"))),
+    12: ("NspiGetSpecialTable", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("version", "u32*")),
+         (("version", "u32"), ("rows", "rows*"), ("return_value", "u32"))),
+    16: ("NspiQueryColumns", (("hrpc", "handle"), ("reserved", "u32"), ("flags", "u32")),
+         (("columns", "tags*"), ("return_value", "u32"))),
+    19: ("NspiResolveNames", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("prop_tags", "tags*"),
+                              ("names", "strings")),
+         (("mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),
+    20: ("NspiResolveNamesW", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("prop_tags", "tags*"),
+                               ("names", "wstrings")),
+         (("mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),
+}
+
+REQUESTS: dict[int, type[NspiStub]] = {}
+RESPONSES: dict[int, type[NspiStub]] = {}
+for _op, (_name, _req, _resp) in CALLS.items():
+    REQUESTS[_op] = _call(_name + "Request", _req, f"{_name} request parameters (MS-OXNSPI, opnum {_op}).")
+    RESPONSES[_op] = _call(_name + "Response", _resp, f"{_name} answer parameters (MS-OXNSPI, opnum {_op}).")
+
+
+def decode_request(opnum: int, stub: bytes) -> NspiStub:
+    if opnum not in REQUESTS:
+        raise NspiCallError(f"no codec for NSPI opnum {opnum}")
+    return REQUESTS[opnum].decode(stub)
+
+
+def decode_response(opnum: int, stub: bytes) -> NspiStub:
+    if opnum not in RESPONSES:
+        raise NspiCallError(f"no codec for NSPI opnum {opnum}")
+    return RESPONSES[opnum].decode(stub)
