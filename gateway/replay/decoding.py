@@ -74,6 +74,13 @@ def decode_file(path: str | Path, *, keylog: str | Path | None = None, stub: str
         items += extra
         # one timeline across connections (exchanges without a time keep their place at the end)
         items.sort(key=lambda d: (d.get("time") is None, d.get("time") or ""))
+    other = [st for st in cap.streams if st.client.data[:1] != b"\x05" and st.server.data[:1] != b"\x05"
+             and st.client.data[:1] != b"\x16"]
+    if other:                           # RDP, NetBIOS, chat...: neither HTTP nor DCE/RPC nor TLS
+        ports = sorted({st.client.dst[1] for st in other})
+        cap.problems.append(Problem("file", f"{len(other)} TCP connection(s) carry neither HTTP nor DCE/RPC (server "
+                                            f"port(s) {', '.join(map(str, ports))}): not Exchange traffic, left out",
+                                    "note"))
     out = Decoded(path, cap, items)
     for d in items:
         out.undecoded += undecoded(d)

@@ -38,7 +38,7 @@ def endpoint(ex: Exchange) -> str:
     for prefix, name in ENDPOINTS:
         if path.startswith(prefix):
             return name
-    return "unknown"
+    return "other"                  # not an Exchange protocol exgate implements (another site, OWA...)
 
 
 def _ids(root, names) -> list[str]:
@@ -192,8 +192,8 @@ def describe(ex: Exchange) -> dict:
         out.update(_autodiscover_soap(ex))
     elif kind in ("mapihttp-emsmdb", "mapihttp-nspi") and ex.method == "POST" and ex.status != 401:
         out.update(mapihttp(ex, kind))
-    elif kind == "unknown":
-        out["note"] = "unknown endpoint"
+    elif kind == "other":
+        out["note"] = "not Exchange traffic exgate decodes (another web site or endpoint)"
     return out
 
 

@@ -312,3 +312,20 @@ def test_truncated_copy_decodes_what_it_can(unit, tmp_path, capsys):
     assert status == 1 and "Traceback" not in err and "(see above)" in out
     if unit.endswith((".pcap", ".pcapng")) and "tls" not in unit:
         assert dec.items, f"{unit}: nothing decoded from the first 60%"
+
+
+@pytest.mark.parametrize("unit", BINARY)
+def test_corrupted_copy_gives_a_clear_message(unit, tmp_path, capsys):
+    """64 bytes overwritten in the middle: whatever they hit, decode goes on and never shows a traceback."""
+    data = bytearray((ROOT / unit).read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 64] = b"\xff" * 64
+    bad = tmp_path / Path(unit).name
+    bad.write_bytes(bytes(data))
+    status = cli.main(["decode", str(bad)])
+    out, err = capsys.readouterr()
+    assert status in (0, 1, 2) and "Traceback" not in err + out
+    if status == 2:
+        assert "exgate: " in err            # refused with its reason
+    else:
+        assert out.splitlines()[-1].startswith("-- ")

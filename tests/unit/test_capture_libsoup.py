@@ -98,6 +98,10 @@ def test_exit_status(tmp_path, capsys):
     assert cli.main(["decode", str(ROOT / "captures" / "zeek-outlook2003-exchange-mapi.pcap")]) == 0
     err = capsys.readouterr().err
     assert "note: TCP stream 8" in err and "put in order" in err and "began after the request was sent" in err
+    # the same network's NetBIOS, RDP, chat and other web traffic: said as not Exchange's, never as unknown
+    assert "note: file: 12 TCP connection(s) carry neither HTTP nor DCE/RPC" in err and "not Exchange traffic" in err
+    dec = decode_file(ROOT / "captures" / "zeek-outlook2003-exchange-mapi.pcap")
+    assert {d["endpoint"] for d in dec.items if "endpoint" in d} == {"other"}
     # 1: encrypted without keys
     assert cli.main(["decode", str(ROOT / "captures" / "tls-exchangelib.pcapng")]) == 1
     assert "without its session keys" in capsys.readouterr().err

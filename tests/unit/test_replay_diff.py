@@ -70,7 +70,7 @@ def test_endpoints_and_what_is_replayed():
                         status=status)
     assert endpoint(ex("/EWS/Exchange.asmx")) == "ews"
     assert endpoint(ex("/mapi/emsmdb/?MailboxId=x")) == "mapihttp-emsmdb"
-    assert endpoint(ex("/owa/")) == "unknown"
+    assert endpoint(ex("/owa/")) == "other"
     assert replayable(ex("/EWS/Exchange.asmx")) is None
     assert replayable(ex("/EWS/Exchange.asmx", status=401)) == "sign-in leg"
     assert replayable(ex("/mapi/nspi/", request_type="QueryRows")) is None
@@ -81,7 +81,7 @@ def test_endpoints_and_what_is_replayed():
     assert replayable(ex("/mapi/nspi/", request_type="PING")) is None
     assert replayable(ex("/mapi/emsmdb/", request_type="Bind")) == "Bind is not a request type of /mapi/emsmdb"
     assert replayable(ex("/rpc/rpcproxy.dll")) == "rpc-over-http is not replayed yet"
-    assert describe(ex("/owa/"))["note"] == "unknown endpoint"
+    assert describe(ex("/owa/"))["note"].startswith("not Exchange traffic exgate decodes")
     d = describe(ex("/autodiscover/autodiscover.xml", body=encode_request("alice@example.test")))
     assert d["request"]["email"] == "alice@example.test"
     bad = describe(ex("/EWS/Exchange.asmx", body=b"<s:Envelope><unclosed>"))
