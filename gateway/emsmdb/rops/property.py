@@ -7,6 +7,8 @@ the client reads it with RopOpenStream: that is how Outlook gets a long PidTagBo
 """
 from __future__ import annotations
 
+from gateway.store.oab import OAB_DN
+from protocols.mapi.entryids import encode_address_book
 from protocols.mapi.props import core as P
 from protocols.mapi.types import PropType
 from protocols.rops import property as PR
@@ -49,7 +51,15 @@ async def object_props(call, obj) -> dict:
         return tagged(mbx, obj.props)
     ident = mbx.ident
     return {P.PidTagDisplayName: mbx.display_name, P.PidTagStoreRecordKey: ident.mailbox_guid.bytes_le,
-            P.PidTagMailboxOwnerName: mbx.display_name}
+            P.PidTagMailboxOwnerName: mbx.display_name, PR_OFFLINE_ADDRBOOK_ENTRYID: OAB_ENTRY_ID}
+
+
+# The store's pointer at the offline address book (edkmdb.h PR_OFFLINE_ADDRBOOK_ENTRYID, pidStoreMin+0x0B;
+# MS-OXPROPS gives it no canonical name): the Address Book EntryID (MS-OXNSPI 2.2.9.3 PermanentEntryID) of
+# the OAB's DN, the one oab.xml names in its OAL element's dn (MS-OXWOAB 2.2) under Autodiscover's OABUrl.
+# A container, as the address lists GetSpecialTable lists.
+PR_OFFLINE_ADDRBOOK_ENTRYID = 0x66230102
+OAB_ENTRY_ID = encode_address_book(OAB_DN, 0x100)       # DT_CONTAINER (MS-OXNSPI 2.2.1.3)
 
 
 # MS-OXOSFLD 2.2.1/2.2.4: where a client finds the special folders that are not among RopLogon's 13 ids,
