@@ -53,6 +53,12 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                      help="read FILE as one raw DCE/RPC stub (NDR parameters without PDU headers) of this call: "
                           "emsmdb:EcDoRpcExt2 or emsmdb:EcDoRpc; an EcDoRpcExt2 request is recognised without "
                           "it (by its layout, see protocols/capture/stubfile.py)")
+    dec.add_argument("--password", metavar="PASSWORD",
+                     help="the password of the user an NTLM-sealed (or signed) DCE/RPC connection signed in as: "
+                          "its calls are decrypted and their signatures checked (user and domain are the "
+                          "capture's own, from the NTLM AUTHENTICATE)")
+    dec.add_argument("--credentials", action="append", default=[], metavar="[DOMAIN\\]USER:PASSWORD",
+                     help="the password of one user, for captures where several users sign in; repeatable")
     rep = sub.add_parser("replay", formatter_class=fmt,
                          help="send the client's side of a recorded EWS, MAPI/HTTP or RPC/HTTP session to a gateway "
                               "and compare the answers")
@@ -79,9 +85,15 @@ def _problems(cap) -> None:
 def run_decode(args: argparse.Namespace) -> int:
     from .decoding import Unreadable, decode_file
     from .summary import item_text, text_line
+    from protocols.rpch.unseal import password_lookup
     path = Path(args.file)
     try:
-        dec = decode_file(path, keylog=args.keylog, stub=args.stub)
+        password_for = password_lookup(args.password, args.credentials)
+    except ValueError as exc:
+        print(f"exgate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        dec = decode_file(path, keylog=args.keylog, stub=args.stub, password_for=password_for)
     except Unreadable as exc:
         print(f"exgate: {exc}", file=sys.stderr)
         return 2

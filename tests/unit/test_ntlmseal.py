@@ -161,3 +161,21 @@ def test_decode_sealed_without_or_with_a_wrong_password():
     assert all(c["stub"].startswith("wrong password (signature does not verify)") for c in calls)
     calls, problems = _calls(credentials=["OTHER\\u:p"])          # another domain's u: no password for EXAMPLE\u
     assert all(c["stub"].startswith("sealed (give --password") for c in calls)
+
+
+def test_decode_command_with_password(capsys):
+    from gateway import cli
+    assert cli.main(["decode", str(PCAP), "--operation", "EcDoRpcExt2", "--password", "p"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("EMSMDB EcDoRpcExt2 (NTLM, privacy) as EXAMPLE\\u") == 3 and "RopLogon" in out
+    assert "RopGetRulesTable" in out and "sealed" not in out
+    assert cli.main(["decode", str(PCAP), "--endpoint", "NSPI", "--credentials", "example\\U:p"]) == 0
+    out = capsys.readouterr().out
+    assert 'rows=[{"PidTagDisplayName (0x3001001F)":"Bob Example"' in out and "out_mids=[16]" in out
+    assert cli.main(["decode", str(PCAP), "--operation", "EcDoConnectEx"]) == 0
+    assert "sealed (give --password to decrypt)" in capsys.readouterr().out
+    assert cli.main(["decode", str(PCAP), "--password", "q"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 2
+    assert cli.main(["decode", str(PCAP), "--credentials", "no-colon"]) == 2
+    assert "expected [DOMAIN\\]user:password" in capsys.readouterr().err
