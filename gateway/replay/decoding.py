@@ -31,6 +31,7 @@ class Decoded:
     cap: Capture
     items: list[dict] = field(default_factory=list)
     undecoded: list[str] = field(default_factory=list)     # regions the codecs left undecoded
+    password_for: object = None                             # what unsealed its sealed DCE/RPC calls
 
     @property
     def faults(self) -> list[str]:
@@ -81,7 +82,7 @@ def decode_file(path: str | Path, *, keylog: str | Path | None = None, stub: str
         cap.problems.append(Problem("file", f"{len(other)} TCP connection(s) carry neither HTTP nor DCE/RPC (server "
                                             f"port(s) {', '.join(map(str, ports))}): not Exchange traffic, left out",
                                     "note"))
-    out = Decoded(path, cap, items)
+    out = Decoded(path, cap, items, password_for=password_for)
     for d in items:
         out.undecoded += undecoded(d)
     return out

@@ -39,6 +39,8 @@ from protocols.rops import decode_ext_buffer, decode_request_buffer, decode_resp
 from protocols.rops.rpc_ext import reencode_piece
 from protocols.rpch import dcerpc, emsmdb, rts
 from protocols.rpch import nspi as rpc_nspi
+from protocols.rpch import nspicalls
+from protocols.rpch.unseal import password_lookup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +60,7 @@ UNITS = {
     "captures/sessions/exchangelib-recorder.har": {"ews"},
     "captures/tls-exchangelib.pcapng": {"ews"},            # with its key log (below)
     "captures/zeek-dcerpc-ntlm.pcapng": {"dcerpc-pdu"},
-    "captures/impacket-dcerpc-sealed.pcap": {"dcerpc-pdu"},
+    "captures/impacket-dcerpc-sealed.pcap": {"dcerpc-pdu", "stub", "rop-buffer", "nspi-stub"},   # unsealed (below)
     "captures/zeek-outlook2003-exchange-mapi.pcap": {"dcerpc-pdu", "stub", "rop-buffer"},
     "fixtures/mapihttp/ruler_exchanges.json": {"mapihttp", "nspi", "rop-buffer", "ext-chain"},
     "fixtures/nspi/ruler_nspi.json": {"nspi"},
@@ -66,7 +68,8 @@ UNITS = {
     "fixtures/rpch/rpc_basic_noencrypt_display.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
     "fixtures/rpch/rpc_ntlm_noencrypt_check.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
 }
-OPTIONS = {"captures/tls-exchangelib.pcapng": {"keylog": ROOT / "captures" / "tls-exchangelib.keys"}}
+OPTIONS = {"captures/tls-exchangelib.pcapng": {"keylog": ROOT / "captures" / "tls-exchangelib.keys"},
+           "captures/impacket-dcerpc-sealed.pcap": {"password_for": password_lookup("p")}}    # its README row
 NOT_CAPTURES = {
     "captures/README.md": "this directory's list of files",
     "captures/tls-exchangelib.keys": "the TLS key log of tls-exchangelib.pcapng (given to decode with --keylog)",
@@ -189,7 +192,7 @@ def _pdus(c: Checks, where: str, data: bytes) -> None:
 def _calls(c: Checks, conn) -> None:
     for call in conn.conv.calls:
         where = f"{conn.name} call {call.call_id}"
-        if call.protection == "encrypted" or call.interface_name not in ("EMSMDB", "NSPI"):
+        if (call.protection == "encrypted" and not call.decrypted) or call.interface_name not in ("EMSMDB", "NSPI"):
             continue
         q, r = call.request_stub, call.response_stub
         if call.interface_name == "EMSMDB" and call.opnum == 2:
@@ -204,6 +207,10 @@ def _calls(c: Checks, conn) -> None:
             payloads = _ext_chain(c, where, req.rgb_in)
             out = _ext_chain(c, where + " answer", resp.rgb_out) if resp and resp.rgb_out else []
             _rop_buffers(c, where, payloads[0], out)
+        elif call.interface_name == "NSPI" and call.opnum in nspicalls.REQUESTS:
+            c.same("nspi-stub", where, nspicalls.decode_request(call.opnum, q).encode(), q)
+            if r:
+                c.same("nspi-stub", where + " answer", nspicalls.decode_response(call.opnum, r).encode(), r)
         elif call.interface_name == "NSPI" and call.opnum == 0:
             c.same("stub", where, rpc_nspi.encode_bind_request(rpc_nspi.decode_bind_request(q)), q)
             if r:
@@ -230,7 +237,8 @@ def round_trips(dec) -> Checks:
         if st.client.data[:1] == b"\x05" or st.server.data[:1] == b"\x05":
             _pdus(c, f"TCP stream {st.index} client", st.client.data)
             _pdus(c, f"TCP stream {st.index} server", st.server.data)
-    conns = (rmapi.tcp_connections(cap) if cap.format in ("pcap", "pcapng") else []) + rmapi.rpch_connections(cap)
+    pw = dec.password_for
+    conns = (rmapi.tcp_connections(cap, pw) if cap.format in ("pcap", "pcapng") else []) + rmapi.rpch_connections(cap, pw)
     for conn in conns:
         c.run("stub", conn.name, lambda conn=conn: _calls(c, conn))
     for s in cap.meta.get("stubs", []):
