@@ -114,6 +114,11 @@ async def test_user_and_distribution_list_templates(call):
     by_dn = await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(
         flags=1, display_type=0, template_dn=templates.DISTLIST.dn(0x409).upper(), code_page=1252))
     assert _template_of(by_dn)[1][PidTagTemplateData] == row[PidTagTemplateData]
+    # an entry's DN (PidTagTemplateid names the entry itself) gives the template of its kind
+    team = await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(
+        flags=1, template_dn="/o=exgate/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=team",
+        code_page=1252))
+    assert _template_of(team)[1][PidTagTemplateData] == row[PidTagTemplateData]
     # the strings come in the code page asked for
     ru = await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(flags=1, display_type=6, code_page=1251,
                                                                      locale_id=0x419))

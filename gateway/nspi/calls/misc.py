@@ -18,7 +18,8 @@ async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
     """The details template of a display type or of a template DN (MS-OXNSPI 3.1.4.1.18, MS-OXOABKT):
     PidTagTemplateData for TI_TEMPLATE, PidTagScriptData for TI_SCRIPT; other flags are ignored
     (constraint 6). A Unicode or unknown code page is InvalidCodepage (constraints 3-4); a DN that names
-    no template of ours is InvalidLocale (constraint 5). Every locale gets the English templates."""
+    neither a template of ours nor an entry is InvalidLocale (constraint 5). Every locale gets the English
+    templates."""
     try:
         "".encode(f"cp{req.code_page}")
         known = req.code_page != R.CP_WINUNICODE
@@ -29,7 +30,11 @@ async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
     if req.template_dn is not None:
         found = templates.for_dn(req.template_dn)
         if found is None:
-            return call.fail(R.INVALID_LOCALE)
+            # an entry's own DN (its PidTagTemplateid names it, MS-OXOABK): the template of its display type
+            entry = (await call.book()).find_dn(req.template_dn)
+            if entry is None:
+                return call.fail(R.INVALID_LOCALE)
+            found = templates.for_display_type(0x1 if entry.kind == "group" else 0x0)
     else:
         found = templates.for_display_type(req.display_type)
     row = []
