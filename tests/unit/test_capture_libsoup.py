@@ -52,8 +52,11 @@ def test_answers_pair_by_message_number_and_damage_is_said():
 
 
 def test_trace_directories_decode_with_ntlm_legs(capsys):
+    from gateway.replay.driver import operation_of, replayable
     cap = load(TRACES / "Exchange2007_SP1")                     # what `exgate replay` reads too
     assert cap.format == "libsoup" and len(cap.exchanges) == 24 and not cap.problems
+    plan = [operation_of(e) for e in cap.exchanges if replayable(e) is None]
+    assert len(plan) == 23 and set(plan) == {"CreateFolder", "GetFolder", "MoveFolder", "DeleteFolder"}
     sized = [(e.response_header("Content-Length"), e.response_body) for e in cap.exchanges]
     assert all(int(n) == len(b) for n, b in sized if n)         # IIS's CRLF bodies kept as sent
     assert cli.main(["decode", str(TRACES / "Exchange2010_SP2")]) == 0
