@@ -89,3 +89,16 @@ def test_bad_stubs_are_clear_errors():
     bad[52:56] = b"\xff\xff\xff\x7f"            # the first row's cValues
     with pytest.raises(NdrError):
         nspicalls.decode_response(3, bytes(bad))
+
+
+def test_impacket_exchanger_recording_stops_at_the_sealed_bind():
+    """fixtures/rpch/impacket_exchanger_nspi.jsonl: the recorder could not seal, so the NSPI bind at level privacy
+    (NEGOTIATE only, no CHALLENGE in its bind_ack) is the last PDU; decode says so, with the HTTP NTLM user."""
+    from gateway.replay.decoding import decode_file
+    dec = decode_file(ROOT / "fixtures" / "rpch" / "impacket_exchanger_nspi.jsonl")
+    rpc = [i for i in dec.items if i.get("kind", "").startswith("rpch")]
+    assert [i["pdu"] for i in rpc] == ["rts CONN/A1", "rts CONN/B1", "bind", "rts CONN/A3", "rts CONN/C2", "bind_ack"]
+    bind = rpc[2]
+    assert bind["contexts"][0]["interface"].startswith("NSPI f5cc5a18-4264-101a-8c59-08002b2f8426 v56.0")
+    assert bind["auth"] == {"type": "NTLM", "level": "privacy", "token": "NTLMSSP NEGOTIATE (32 bytes)"}
+    assert all(i["user"] == "EXAMPLE\\u" for i in rpc) and not dec.faults
