@@ -14,6 +14,7 @@ from pathlib import Path
 
 from protocols.capture import Capture, Problem
 from protocols.capture.stubfile import Stub, read_stub
+from protocols.rops import RpcHeaderExt
 from protocols.rpch import emsmdb as rpc_emsmdb
 
 from .files import load
@@ -113,7 +114,15 @@ def stub_item(s: Stub, name: str) -> dict:
             item["return_value"] = f"0x{r.return_value:08X}"
     except Exception as exc:            # noqa: BLE001 - a decoder never stops the decode (see mapi._why)
         item["stub_error"] = f"stub does not decode: {_why(exc)}"
+        if s.operation == "EcDoRpcExt2" and s.direction == "request" and len(s.data) >= 36:
+            h = RpcHeaderExt.decode(s.data, 28)          # what a cut-off stub still says: its first header
+            item["request_ext"] = [{"flags": _flag_names(h.flags), "size": h.size, "size_actual": h.size_actual,
+                                    "in_file": max(0, len(s.data) - 36)}]
     return item
+
+
+def _flag_names(flags: int) -> str:
+    return "|".join(n for bit, n in ((0x1, "Compressed"), (0x2, "XorMagic"), (0x4, "Last")) if flags & bit) or "0"
 
 
 _ERROR_KEYS = ("request_error", "response_error", "stub_error", "rts_error", "row_error")

@@ -314,7 +314,7 @@ def item_text(d: dict) -> str:
     """A DCE/RPC item (a call, or a bind and its answer) as text."""
     label = "rpc/http" if d["kind"].startswith("rpch") else "dcerpc"
     if d["kind"].endswith("-pdu"):
-        line = f"@{d['time']}  {label} {d['pdu']:<18} {d['stream']}  ({d['from']}, call {d['call_id']})"
+        line = f"@{d['time'] or '-'}  {label} {d['pdu']:<18} {d['stream']}  ({d['from']}, call {d['call_id']})"
         lines = [line]
         for c in d.get("contexts") or []:
             lines.append(f"      context {c['id']}: {c['interface']} over {', '.join(c['transfer'])}")
@@ -328,7 +328,7 @@ def item_text(d: dict) -> str:
     auth = f" ({d['auth']['type']}, {d['auth']['level']})" if d.get("auth") else ""
     if d.get("user"):
         auth += f" as {d['user']}"
-    lines = [f"@{d['time']}  {label} call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
+    lines = [f"@{d['time'] or '-'}  {label} call {d['call_id']:<6} {d['interface']} {d['operation']}{auth} "
              f"[{d['protection']}] {d['request_bytes']}/{d['response_bytes']} bytes  {d['stream']}"]
     if d.get("interface_note"):
         lines.append(f"      ({d['interface_note']})")
