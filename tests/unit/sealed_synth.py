@@ -354,11 +354,47 @@ def _frames(log, n: int):
     return frames
 
 
+# -- the same sealed EMSMDB connection inside RPC over HTTP v2 ------------------------------------------
+
+RPCH_OUT = ROOT / "fixtures" / "rpch" / "sealed_rpch_synth.jsonl"
+
+
+def rpch_log() -> str:
+    """The sealed EMSMDB connection of the pcap as an RPC/HTTP recorder log (rulerlog.py's format): ruler's
+    channel openings (Basic, \\u:p) and RTS handshake from fixtures/rpch/rpc_basic_encrypt_check.jsonl, then
+    the pcap's sealed PDUs, the client's on the IN channel and the server's on the OUT channel, at their
+    times. Deterministic: made from the two files, so the test checks the fixture is what this makes."""
+    import json
+    from datetime import datetime, timezone
+    from protocols.capture import read
+    from protocols.rpch import dcerpc
+    ruler = [json.loads(x) for x in (ROOT / "fixtures" / "rpch" / "rpc_basic_encrypt_check.jsonl").read_text()
+             .splitlines() if x.strip()]
+    rows = [r for r in ruler if r["kind"] in ("http", "rpc-out-request-body") and r.get("method") != "POST"
+            or r["kind"] in ("rpc-in-pdu", "rpc-out-pdu") and bytes.fromhex(r["pdu_hex"])[2] == 20]
+    cap = read(OUT.name, OUT.read_bytes())
+    st = cap.streams[0]                                   # the EMSMDB connection
+    pdus = []
+    for who, side in (("client", st.client), ("server", st.server)):
+        for cut in dcerpc.split_pdus(side.data):
+            pdus.append((side.time_at(cut.offset), who == "server", cut.raw))
+    pdus.sort(key=lambda p: (p[0], p[1]))
+    out = []
+    for r in rows:
+        out.append({k: v for k, v in r.items() if k != "seq"})
+    for t, from_server, raw in pdus:
+        stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out.append({"kind": "rpc-out-pdu" if from_server else "rpc-in-pdu", "pdu_hex": raw.hex(), "time": stamp})
+    return "".join(json.dumps({**r, "seq": n}) + "\n" for n, r in enumerate(out, 1))
+
+
 def main() -> None:
     frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2)
     frames.sort(key=lambda f: f[0])
     OUT.write_bytes(write_pcap([Packet(i, t, 1, f, len(f)) for i, (t, f) in enumerate(frames, 1)]))
     print(f"wrote {OUT} ({len(frames)} frames)")
+    RPCH_OUT.write_text(rpch_log())
+    print(f"wrote {RPCH_OUT}")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,25 @@ def test_decode_command_with_password(capsys):
     assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 2
     assert cli.main(["decode", str(PCAP), "--credentials", "no-colon"]) == 2
     assert "expected [DOMAIN\\]user:password" in capsys.readouterr().err
+
+
+RPCH_LOG = ROOT / "fixtures" / "rpch" / "sealed_rpch_synth.jsonl"
+
+
+def test_sealed_rpc_over_http_log_is_what_the_builder_makes():
+    assert RPCH_LOG.read_text() == sealed_synth.rpch_log()
+
+
+def test_sealed_rpc_over_http_decodes_with_the_password():
+    """The same sealed PDUs inside RPC/HTTP channels (rpch_items, as ruler's sessions are read)."""
+    from gateway.replay.decoding import decode_file
+    dec = decode_file(RPCH_LOG, password_for=lambda user: "p" if user == "EXAMPLE\\u" else None)
+    calls = [i for i in dec.items if i.get("kind") == "rpch-call"]
+    assert [c["operation"] for c in calls] == ["EcDoConnectEx", "EcDoRpcExt2", "EcDoRpcExt2", "EcDoRpcExt2",
+                                               "EcDoDisconnect"]
+    assert all(c["decrypted"] and c["signature"] == "signatures verified" for c in calls) and not dec.faults
+    assert [r["rop"] for r in calls[1]["rops"]] == ["RopLogon"]
+    assert [r["rop"] for r in calls[3]["rops"]] == ["RopGetRulesTable", "RopSetColumns", "RopQueryRows"]
+    plain = decode_file(RPCH_LOG)
+    assert all(c["stub"].startswith("sealed (give --password to decrypt)")
+               for c in plain.items if c.get("kind") == "rpch-call")
