@@ -57,6 +57,25 @@ _HEAD = struct.Struct("<II")
 _ROW = struct.Struct("<9I")
 
 
+# Windows code pages Python names otherwise than cpNNNN
+_CODECS = {20127: "ascii", 65001: "utf-8", 51932: "euc_jp", 54936: "gb18030", 50220: "iso2022_jp",
+           **{28590 + n: f"iso8859_{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9)}, 28603: "iso8859_13",
+           28605: "iso8859_15"}
+
+
+def codec_of(code_page: int) -> str | None:
+    """The Python codec of a Windows code page, None for one this server does not know (or Unicode's
+    1200, which a template never uses: its strings are 8-bit, 2.2.2.1.3)."""
+    import codecs
+    if code_page == 1200:
+        return None
+    name = _CODECS.get(code_page, f"cp{code_page}")
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
 class TemplateError(NspiDecodeError):
     """Bytes that are not a well-formed TRowSet."""
 
@@ -79,7 +98,7 @@ class Control:
 
     def label(self, code_page: int) -> str | None:
         """The control's string in the code page the template was asked for."""
-        return None if self.text is None else self.text.decode(f"cp{code_page}", "replace")
+        return None if self.text is None else self.text.decode(codec_of(code_page) or "cp1252", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +173,9 @@ class Template:
     def build(cls, specs, code_page: int, *, gap: bool = False) -> "Template":
         """Controls laid out in order, each string once after the rows (``gap``: after 4 zero bytes, as
         Exchange writes them). Text the code page cannot hold becomes "?"."""
+        codec = codec_of(code_page)
+        if codec is None:
+            raise ValueError(f"code page {code_page} is not one a template can be written in")
         specs = list(specs)
         rows_end = _HEAD.size + _ROW.size * len(specs)
         area = bytearray(b"\0\0\0\0" if gap else b"")
@@ -161,7 +183,7 @@ class Template:
         for s in specs:
             offset, text = 0, None
             if s.text is not None:
-                text = s.text.encode(f"cp{code_page}", "replace")
+                text = s.text.encode(codec, "replace")
                 if b"\0" in text:
                     raise ValueError("a template string cannot hold a null")
                 offset = rows_end + len(area)

@@ -65,6 +65,12 @@ def test_strings_follow_the_code_page_asked_for():
     # a code page without those letters gets "?" rather than an error
     assert K.Template.build(spec, 1252).controls[0].text == b"?????"
     assert K.Template.build([K.ControlSpec(0, 0, 1, 1, K.DTCT_LABEL, "Büro")], 1252).controls[0].text == b"B\xfcro"
+    # Windows code pages Python spells otherwise; Unicode and unknown ones are refused
+    assert K.Template.build([K.ControlSpec(0, 0, 1, 1, K.DTCT_LABEL, "Łódź")], 28592).controls[0].text == \
+        "Łódź".encode("iso8859_2")
+    assert K.codec_of(20127) == "ascii" and K.codec_of(1200) is None and K.codec_of(4242) is None
+    with pytest.raises(ValueError):
+        K.Template.build(spec, 1200)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -125,6 +131,8 @@ async def test_user_and_distribution_list_templates(call):
     assert _template_of(ru)[0].pages()[0][0].label(1251) == "General"
     assert (await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(flags=1, code_page=99999))
             ).status_code == 0x8004011E
+    latin2 = await run(call, "GetTemplateInfo", C.GetTemplateInfoRequest(flags=1, code_page=28592))
+    assert latin2.error_code == 0 and _template_of(latin2)[0].controls[0].label(28592) == "General"
 
 
 def test_every_template_control_names_a_property_the_book_knows():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from protocols.mapi.types import PropType as T
 from protocols.nspi import codec as C
+from protocols.nspi.template import codec_of
 
 from .. import rows as R
 from .. import templates
@@ -20,12 +21,7 @@ async def get_template_info(call: Call, req) -> C.GetTemplateInfoResponse:
     (constraint 6). A Unicode or unknown code page is InvalidCodepage (constraints 3-4); a DN that names
     neither a template of ours nor an entry is InvalidLocale (constraint 5). Every locale gets the English
     templates."""
-    try:
-        "".encode(f"cp{req.code_page}")
-        known = req.code_page != R.CP_WINUNICODE
-    except LookupError:
-        known = False
-    if not known:
+    if codec_of(req.code_page) is None:
         return call.fail(R.INVALID_CODEPAGE)
     if req.template_dn is not None:
         found = templates.for_dn(req.template_dn)
