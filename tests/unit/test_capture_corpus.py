@@ -31,7 +31,7 @@ from gateway import cli
 from gateway.replay import mapi as rmapi
 from gateway.replay.decoding import Unreadable, decode_file
 from gateway.replay.summary import endpoint
-from protocols.ews.envelope import SoapFault, parse_request, parse_response
+from protocols.ews.envelope import parse_request, parse_response
 from protocols.mapihttp import emsmdb as mh_emsmdb
 from protocols.mapihttp.framing import decode_stream
 from protocols.nspi import codec as nspi
