@@ -72,6 +72,11 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     rep.add_argument("--html", help="write the report as one self-contained HTML page to this file")
     rep.add_argument("--verify-tls", action="store_true", help="check the target's TLS certificate")
     rep.add_argument("--quiet", action="store_true", help="only the summary table")
+    rep.add_argument("--capture-password", metavar="PASSWORD",
+                     help="the password of the user an NTLM-sealed DCE/RPC connection of the capture signed in as "
+                          "(not the target's: --password is): its calls are unsealed and replayed")
+    rep.add_argument("--capture-credentials", action="append", default=[], metavar="[DOMAIN\\]USER:PASSWORD",
+                     help="the password of one user of the capture, where several sign in; repeatable")
     rep.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
                      help="how long to read a NotificationWait the server holds (default 5; see "
                           "gateway/replay/rules.py)")
@@ -172,14 +177,23 @@ def select(d: dict, args) -> dict | None:
 async def _replay(args: argparse.Namespace) -> int:
     from .driver import Replayer, summary_table
     from .ids import IdMap
-    from .rpcreplay import CARRIED, carry, load_for_replay
+    from protocols.rpch.unseal import password_lookup
+
+    from .files import load
+    from .rpcreplay import CARRIED, carry
     path = Path(args.file)
     if not path.exists():
         print(f"exgate: {path}: no such file or directory", file=sys.stderr)
         return 2
-    cap = load_for_replay(path)
+    try:
+        password_for = password_lookup(args.capture_password, args.capture_credentials)
+    except ValueError as exc:
+        print(f"exgate: {exc}", file=sys.stderr)
+        return 2
+    cap = load(path)
+    # DCE/RPC calls (RPC/HTTP, TCP) as MAPI/HTTP requests, the rest as recorded
+    carried = carry(cap, password_for=password_for)
     _problems(cap)
-    carried = carry(cap)          # DCE/RPC calls (RPC/HTTP, TCP) as MAPI/HTTP requests, the rest as recorded
     replacements = []
     for m in args.map:
         old, sep, new = m.partition("=")

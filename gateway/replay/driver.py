@@ -138,7 +138,7 @@ class Replayer:
         request_type = ex.request_header("X-RequestType") or ""
         if step.endpoint.startswith("mapihttp"):
             body = ex.request_content           # binary: the EWS id map's text rewrite must not touch it
-            if nspi_call:
+            if nspi_call and request_type.lower() != "ping":
                 try:
                     body = nspi_rewrite(request_type, body, self.nspi)
                 except NspiReplayError as exc:

@@ -209,7 +209,8 @@ def rewrite_connect(body: bytes, replace_text) -> bytes:
 def compare_wait(recorded_stream: bytes, live_stream: bytes, wait: float) -> DiffResult:
     """A NotificationWait's answers, by the rule of gateway/replay/rules.py: an answer held on either side
     counts as no event (the recorded one held until the client gave up, the live one past ``wait``)."""
-    rec_held, live_held = still_held(recorded_stream), still_held(live_stream)
+    # an empty recorded stream: the recorder kept nothing of an answer the client gave up on
+    rec_held, live_held = still_held(recorded_stream) or not recorded_stream, still_held(live_stream)
     if not rec_held and not live_held:
         return compare_plain("NotificationWait", recorded_stream, live_stream)
     result = DiffResult()

@@ -75,6 +75,7 @@ class Recorder:
         up = self._upstream_for(request)
         self.seq += 1
         started, when = time.monotonic(), _now()
+        gone = False
         body = await request.read()
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         ex = Exchange(seq=self.seq, method=request.method, url=self.upstream + request.path_qs,
@@ -94,13 +95,19 @@ class Recorder:
                     resp.content_length = r.content_length
                 await resp.prepare(request)
                 chunks = []
-                async for chunk in r.content.iter_any():
-                    chunks.append(chunk)
-                    await resp.write(chunk)
-                ex.response_body = b"".join(chunks)
+                try:
+                    async for chunk in r.content.iter_any():
+                        chunks.append(chunk)
+                        try:
+                            await resp.write(chunk)
+                        except (ConnectionError, aiohttp.ClientConnectionResetError):
+                            gone = True           # the client stopped reading (a NotificationWait it gave up)
+                            raise
+                finally:
+                    ex.response_body = b"".join(chunks)     # what came before an interruption is kept
                 await resp.write_eof()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            ex.notes.append(f"upstream: {type(exc).__name__}: {exc}")
+            ex.notes.append(f"{'client went away' if gone else 'upstream'}: {type(exc).__name__}: {exc}")
             if ex.status is None:
                 ex.status = 502
                 ex.response_body = f"exgate record: upstream {self.upstream} failed: {exc}".encode()

@@ -19,8 +19,9 @@ The server's context handles become the live server's session cookies; the handl
 MIds inside are paired and the answers compared ROP by ROP by the MAPI/HTTP replay
 (gateway/replay/mapireplay.py, nspireplay.py), which sees these requests like any other.
 
-A call that cannot be carried is listed as "not replayed: <reason>": its stub is sealed (NTLM at auth
-level privacy) and no credentials open it, its connection's bind or its session's EcDoConnect is not
+A call sealed with NTLM (auth level privacy) is carried once the capture's credentials
+(``--capture-password``, not the target's) unseal it. A call that cannot be carried is listed as "not
+replayed: <reason>": its stub is sealed and no credentials open it, its connection's bind or its session's EcDoConnect is not
 in the capture (its handles were opened before the capture began), its answer is not in the capture
 or is a fault, the recorded server refused the sign-in (a sign-in leg: the replay signs in itself),
 or the call has no MAPI/HTTP counterpart (the endpoint mapper, EcRRegisterPushNotification, ...).
@@ -30,16 +31,13 @@ from __future__ import annotations
 import struct
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from protocols.capture.model import Capture, Exchange
-from protocols.capture.rulerlog import looks_like_ruler_log, read_ruler_log
 from protocols.mapihttp import emsmdb as mh
 from protocols.nspi import codec as nspi
 from protocols.rops import RopFormatError, encode_ext_buffer
-from protocols.rpch import emsmdb as rpc_emsmdb, nspi as rpc_nspi
+from protocols.rpch import emsmdb as rpc_emsmdb, nspi as rpc_nspi, unseal
 
-from .files import load
 from .mapi import RpcConnection, rpch_connections, tcp_connections
 
 CARRIED = "replayed over MAPI/HTTP: the target does not speak RPC/HTTP"
@@ -175,8 +173,9 @@ STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeEr
 
 def _why_not(call, conn: RpcConnection, connected: bool, kind) -> str | None:
     name = call.interface_name
-    if call.protection == "encrypted":
-        return "sealed (NTLM at auth level privacy): the stub cannot be read without the recorded user's credentials"
+    if call.protection == "encrypted" and not call.decrypted:
+        why = call.seal_note or unseal.NO_PASSWORD
+        return why.replace("give --password", "give --capture-password")
     if call.interface is None:
         return "its connection's bind is not in the capture: the interface is unknown"
     if call.interface_guessed:
@@ -193,28 +192,17 @@ def _why_not(call, conn: RpcConnection, connected: bool, kind) -> str | None:
     return None
 
 
-def load_for_replay(path: str | Path) -> Capture:
-    """A capture as ``files.load`` reads it, or ruler's RPC/HTTP recorder log (fixtures/rpch/*.jsonl)."""
-    p = Path(path)
-    if p.is_file():
-        data = p.read_bytes()
-        if looks_like_ruler_log(data):
-            return read_ruler_log(data)
-    return load(p)
-
-
-def carry(cap: Capture, *, unseal=None) -> Carried:
+def carry(cap: Capture, *, password_for=None) -> Carried:
     """The capture's exchanges, its RPC/HTTP channels replaced by their calls carried over MAPI/HTTP (and
-    its DCE/RPC over TCP connections' calls added), in the order of the calls' times. ``unseal(connection)``
-    gives a connection with its sealed stubs opened (the capture's credentials), when there are any."""
+    its DCE/RPC over TCP connections' calls added), in the order of the calls' times.
+    ``password_for("DOMAIN\\user")`` gives the password of the user a sealed connection signed in as (the
+    capture's credentials, not the target's): its calls are unsealed (protocols/rpch/unseal.py) and carried."""
     b = _Builder(cap)
-    conns = rpch_connections(cap)
+    conns = rpch_connections(cap, password_for)
     if cap.format in ("pcap", "pcapng"):
-        conns += tcp_connections(cap)
+        conns += tcp_connections(cap, password_for)
     extra = []
     for conn in conns:
-        if unseal is not None:
-            conn = unseal(conn)
         b.out.connections += 1
         b.sealed_binds(conn)
         connected = False
