@@ -45,6 +45,8 @@ class LogMessage:
     message: str | None = None        # "ESoapMessage 1": libsoup's number of the message
     socket: int | None = None
     complete: bool = False            # its end (the blank separator line) was logged
+    log_headers: list[tuple[str, str]] = field(default_factory=list)   # as logged, Soup-Debug too, unstripped
+    headers_ended: bool = False       # the empty line after the headers was logged
 
     @property
     def body(self) -> bytes:
@@ -87,12 +89,13 @@ def split_messages(text: str) -> tuple[list[LogMessage], list[Problem]]:
             continue
         if not in_body:
             if rest == "":
-                in_body = True
+                in_body = cur.headers_ended = True
                 continue
             name, sep, value = rest.partition(":")
             if not sep:
                 problems.append(Problem(f"line {no}", f"header line without a colon ({rest[:40]!r})"))
                 continue
+            cur.log_headers.append((name, value))
             name, value = name.strip(), value.strip()
             if name == "Soup-Debug-Timestamp":
                 cur.timestamp = int(value) if value.isdigit() else None
@@ -106,6 +109,21 @@ def split_messages(text: str) -> tuple[list[LogMessage], list[Problem]]:
         else:
             cur.body_lines.append(rest)
     return out, problems
+
+
+def format_messages(msgs: list[LogMessage]) -> str:
+    """The log again from its messages (``split_messages``' inverse on a well-formed log)."""
+    lines: list[str] = []
+    for m in msgs:
+        d = m.direction
+        lines.append(f"{d} {m.first_line}")
+        lines += [f"{d} {k}:{v}" for k, v in m.log_headers]
+        if m.headers_ended:
+            lines.append(f"{d} ")
+        lines += [f"{d} {b}" for b in m.body_lines]
+        if m.complete:
+            lines.append("  ")
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _iso(ts: int | None) -> str | None:

@@ -9,7 +9,7 @@ from gateway import cli
 from gateway.replay.decoding import decode_file
 from gateway.replay.files import load
 from protocols.capture import read, sniff
-from protocols.capture.libsoup import read_libsoup, split_messages
+from protocols.capture.libsoup import format_messages, read_libsoup, split_messages
 from protocols.capture.stubfile import looks_like_ecdorpcext2_request, parse_kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,15 @@ def test_libsoup_log_of_exchange_2010():
     assert second.request_header("Content-Length") == "877" and len(second.request_body) == 877   # final LF put back
     assert second.response_body.startswith(b'<?xml version="1.0" encoding="utf-8"?><s:Envelope')
     assert second.response_body.endswith(b"</s:Envelope>")
+
+
+def test_every_trace_round_trips():
+    logs = [f for f in sorted(TRACES.rglob("*")) if f.is_file() and f.stat().st_size]
+    assert len(logs) == 28
+    for f in logs:
+        text = f.read_bytes().decode("utf-8")
+        msgs, problems = split_messages(text)
+        assert not problems and format_messages(msgs) == text, f
 
 
 def test_answers_pair_by_message_number_and_damage_is_said():
