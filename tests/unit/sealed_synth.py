@@ -13,7 +13,8 @@ primitives, so the capture is made by no line of the decoder it tests.
   EcDoDisconnect) and the server answers each with ruler's recorded answer, sealed;
 - connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows,
   NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUnbind), the
-  server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's).
+  server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
+- connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2.
 
 The bytes each way are written as one TCP connection each (200-byte segments) at the times they were
 sent.
@@ -126,11 +127,13 @@ class _Server:
         self.sock.close()
 
 
-def _client(port: int, if_uuid, calls) -> None:
+def _client(port: int, if_uuid, calls, ntlmv2: bool = True) -> None:
     from impacket.dcerpc.v5 import transport
     from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY, RPC_C_AUTHN_WINNT
     t = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:127.0.0.1[{port}]")
     t.set_credentials(USER, PASSWORD, DOMAIN)
+    if not ntlmv2:              # NTLMv1 with extended session security (impacket's "NTLM2 session response")
+        t.doesSupportNTLMv2 = lambda: False
     dce = t.get_dce_rpc()
     dce.set_auth_type(RPC_C_AUTHN_WINNT)
     dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
@@ -153,7 +156,7 @@ def ruler_calls() -> list[tuple[int, bytes, bytes]]:
     return [(c.opnum, c.request_stub, c.response_stub) for c in conv.calls]
 
 
-def emsmdb_session() -> _Server:
+def emsmdb_session(ntlmv2: bool = True) -> _Server:
     from impacket.uuid import uuidtup_to_bin
     calls = ruler_calls()
     answers = iter(calls)
@@ -163,7 +166,7 @@ def emsmdb_session() -> _Server:
         for opnum, stub, _answer in calls:
             dce.call(opnum, stub)
             dce.recv()
-    _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run)
+    _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run, ntlmv2)
     srv.thread.join(5)
     return srv
 
@@ -389,7 +392,8 @@ def rpch_log() -> str:
 
 
 def main() -> None:
-    frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2)
+    frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2) + \
+        _frames(emsmdb_session(ntlmv2=False).log, 3)
     frames.sort(key=lambda f: f[0])
     OUT.write_bytes(write_pcap([Packet(i, t, 1, f, len(f)) for i, (t, f) in enumerate(frames, 1)]))
     print(f"wrote {OUT} ({len(frames)} frames)")

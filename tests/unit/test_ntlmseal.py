@@ -80,23 +80,26 @@ def _in_order(conv):
 
 
 def test_sealed_capture_unseals_and_verifies():
-    emsmdb, nspi = _conversations()
-    for conv in (emsmdb, nspi):
+    emsmdb, nspi, emsmdb_v1 = _conversations()
+    for conv, version in ((emsmdb, "NTLMv2"), (nspi, "NTLMv2"), (emsmdb_v1, "NTLMv1-ESS")):
         session = ntlmseal.start_session(*_tokens(conv), "p")
-        assert session.user == "EXAMPLE\\u" and session.keys.version == "NTLMv2"
+        assert session.user == "EXAMPLE\\u" and session.keys.version == version
         for who, pdu in _in_order(conv):
             assert pdu.encrypted
             u = ntlmseal.open_pdu(session, who, pdu)
             assert u.verified and u.signed_part == "header"          # impacket signs the whole PDU
-    # the EMSMDB stubs in clear are ruler's, both ways
-    session = ntlmseal.start_session(*_tokens(emsmdb), "p")
-    clear = [ntlmseal.open_pdu(session, w, p).stub for w, p in _in_order(emsmdb)]
+    # the EMSMDB stubs in clear are ruler's, both ways, under NTLMv2 and NTLMv1-ESS
     ruler = [s for _op, q, r in sealed_synth.ruler_calls() for s in (q, r)]
-    assert clear == ruler
+    for conv in (emsmdb, emsmdb_v1):
+        session = ntlmseal.start_session(*_tokens(conv), "p")
+        assert [ntlmseal.open_pdu(session, w, p).stub for w, p in _in_order(conv)] == ruler
 
 
 def test_wrong_password_is_said():
-    conv = _conversations()[0]
+    conv, _nspi, v1 = _conversations()
+    # NTLMv1-ESS has no NTProofStr to check (its response needs DES): the signatures say it
+    session = ntlmseal.start_session(*_tokens(v1), "P")
+    assert not any(ntlmseal.open_pdu(session, w, p).verified for w, p in _in_order(v1))
     with pytest.raises(WrongPassword, match=r"wrong password for EXAMPLE\\u \(signature does not verify"):
         ntlmseal.start_session(*_tokens(conv), "P")
     # given the right NTOWF but keys that are not the capture's, every signature fails
@@ -143,7 +146,8 @@ def test_decode_sealed_calls_down_to_rops():
         assert not problems
         ems = [c for c in calls if c["interface"] == "EMSMDB"]
         assert [c["operation"] for c in ems] == ["EcDoConnectEx", "EcDoRpcExt2", "EcDoRpcExt2", "EcDoRpcExt2",
-                                                 "EcDoDisconnect"]
+                                                 "EcDoDisconnect"] * 2         # NTLMv2, then NTLMv1-ESS
+        assert [r["rop"] for r in ems[6]["rops"]] == ["RopLogon"]
         assert all(c["decrypted"] and c["signature"] == "signatures verified" and c["protection"] == "encrypted"
                    for c in calls)
         assert ems[0]["request"]["user_dn"].endswith("/cn=u") and ems[0]["response"]["display_name"] == "Recorder User"
@@ -153,10 +157,10 @@ def test_decode_sealed_calls_down_to_rops():
 
 def test_decode_sealed_without_or_with_a_wrong_password():
     calls, problems = _calls()
-    assert not problems and len(calls) == 14
+    assert not problems and len(calls) == 19
     assert all(c["stub"].startswith("sealed (give --password to decrypt)") and "rops" not in c for c in calls)
     calls, problems = _calls("wrong")
-    assert len(problems) == 2 and all("wrong password (signature does not verify) for EXAMPLE\\u" in str(p)
+    assert len(problems) == 3 and all("wrong password (signature does not verify) for EXAMPLE\\u" in str(p)
                                       for p in problems)
     assert all(c["stub"].startswith("wrong password (signature does not verify)") for c in calls)
     calls, problems = _calls(credentials=["OTHER\\u:p"])          # another domain's u: no password for EXAMPLE\u
@@ -167,7 +171,7 @@ def test_decode_command_with_password(capsys):
     from gateway import cli
     assert cli.main(["decode", str(PCAP), "--operation", "EcDoRpcExt2", "--password", "p"]) == 0
     out = capsys.readouterr().out
-    assert out.count("EMSMDB EcDoRpcExt2 (NTLM, privacy) as EXAMPLE\\u") == 3 and "RopLogon" in out
+    assert out.count("EMSMDB EcDoRpcExt2 (NTLM, privacy) as EXAMPLE\\u") == 6 and "RopLogon" in out
     assert "RopGetRulesTable" in out and "sealed" not in out
     assert cli.main(["decode", str(PCAP), "--endpoint", "NSPI", "--credentials", "example\\U:p"]) == 0
     out = capsys.readouterr().out
@@ -176,7 +180,7 @@ def test_decode_command_with_password(capsys):
     assert "sealed (give --password to decrypt)" in capsys.readouterr().out
     assert cli.main(["decode", str(PCAP), "--password", "q"]) == 1
     captured = capsys.readouterr()
-    assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 2
+    assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 3
     assert cli.main(["decode", str(PCAP), "--credentials", "no-colon"]) == 2
     assert "expected [DOMAIN\\]user:password" in capsys.readouterr().err
 
