@@ -20,7 +20,7 @@ from protocols.capture.model import Capture, Exchange, Problem
 from protocols.mapi.props import name_of
 from protocols.mapihttp import emsmdb as mh_emsmdb
 from protocols.mapihttp.errors import MapiHttpDecodeError
-from protocols.mapihttp.framing import decode_stream
+from protocols.mapihttp.framing import decode_stream, still_held
 from protocols.nspi import codec as nspi
 from protocols.rops import (
     RopErrorResponse, RopFormatError, UnknownRop, decode_ext_buffer, decode_request_buffer,
@@ -230,6 +230,10 @@ def _unframe(ex: Exchange) -> tuple[bytes, dict]:
     """The response body without the PROCESSING/PENDING/DONE block, and that block's headers."""
     body = ex.response_content
     if body.startswith((b"PROCESSING", b"PENDING", b"DONE")):
+        if still_held(body):
+            return b"", {"pending": body.count(b"PENDING\r\n"),
+                         "held": "no DONE: the server still held the request when the client stopped reading "
+                                 "(a NotificationWait given up on)"}
         try:
             s = decode_stream(body)
             return s.body, {"pending": s.pending, "headers": dict(s.headers)}
@@ -255,7 +259,8 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
     if not rtype:
         out["note"] = "no X-RequestType header: not a MAPI/HTTP request"
         return out
-    is_nspi = kind == "mapihttp-nspi"
+    # PING (MS-OXCMAPIHTTP 2.2.6) is a request type of both endpoints, with no body either way
+    is_nspi = kind == "mapihttp-nspi" and rtype.lower() != "ping"
     req = resp = None
     try:
         req = (nspi.decode_request if is_nspi else mh_emsmdb.decode_request)(rtype, ex.request_content)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from protocols.mapihttp import emsmdb as mh
 from protocols.mapihttp.errors import MapiHttpDecodeError
-from protocols.mapihttp.framing import decode_stream
+from protocols.mapihttp.framing import decode_stream, still_held
 from protocols.rops import (
     RopFormatError, UnknownRop, decode_ext_buffer, decode_request_buffer, decode_response_buffer, encode_buffer,
     encode_ext_buffer, rop_name,
@@ -182,17 +182,6 @@ def compare_plain(request_type: str, recorded_body: bytes, live_body: bytes) -> 
         elif va != vb:
             result.differences.append(Difference(f"/{request_type}/{f.name}", "field", _short(va), _short(vb)))
     return result
-
-
-def still_held(stream: bytes) -> bool:
-    """A response stream that stops before DONE (MS-OXCMAPIHTTP 2.2.7): PROCESSING and PENDING lines only,
-    as a NotificationWait reads while the server holds it."""
-    if not stream.startswith(b"PROCESSING\r\n"):
-        return False
-    rest = stream[len(b"PROCESSING\r\n"):]
-    while rest.startswith(b"PENDING\r\n"):
-        rest = rest[len(b"PENDING\r\n"):]
-    return b"PENDING\r\n".startswith(rest)            # nothing more, or a PENDING line cut short
 
 
 def rewrite_connect(body: bytes, replace_text) -> bytes:

@@ -101,6 +101,17 @@ def encode_stream(stream: ResponseStream) -> bytes:
     return stream.encode()
 
 
+def still_held(stream: bytes) -> bool:
+    """A response stream that stops before DONE: PROCESSING and PENDING lines only (the last one maybe cut
+    short), as a request the server holds (NotificationWait) reads when the client stops waiting."""
+    if not stream.startswith(PROCESSING):
+        return False
+    rest = stream[len(PROCESSING):]
+    while rest.startswith(PENDING):
+        rest = rest[len(PENDING):]
+    return PENDING.startswith(rest)
+
+
 def decode_stream(data: bytes) -> ResponseStream:
     """Split a recorded inner response stream (the chunked encoding already removed)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):

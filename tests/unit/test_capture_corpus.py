@@ -33,7 +33,7 @@ from gateway.replay.decoding import Unreadable, decode_file
 from gateway.replay.summary import endpoint
 from protocols.ews.envelope import parse_request, parse_response
 from protocols.mapihttp import emsmdb as mh_emsmdb
-from protocols.mapihttp.framing import decode_stream
+from protocols.mapihttp.framing import decode_stream, still_held
 from protocols.nspi import codec as nspi
 from protocols.rops import decode_ext_buffer, decode_request_buffer, decode_response_buffer, encode_buffer
 from protocols.rops.rpc_ext import reencode_piece
@@ -58,6 +58,7 @@ UNITS = {
     "captures/ruler-rpchttp.pcap": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
     "captures/sessions/exchangelib-demo.jsonl": {"ews"},
     "captures/sessions/exchangelib-recorder.har": {"ews"},
+    "captures/sessions/mapi-nspi-demo.jsonl": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
     "captures/tls-exchangelib.pcapng": {"ews"},            # with its key log (below)
     "captures/zeek-dcerpc-ntlm.pcapng": {"dcerpc-pdu"},
     "captures/impacket-dcerpc-sealed.pcap": {"dcerpc-pdu", "stub", "rop-buffer", "nspi-stub"},   # unsealed (below)
@@ -159,7 +160,7 @@ def _rop_buffers(c: Checks, where: str, req_buf: bytes | None, resp_bufs: list[b
 
 def _mapihttp(c: Checks, where: str, ex, kind: str) -> None:
     rtype = ex.request_header("X-RequestType") or ""
-    is_nspi = kind == "mapihttp-nspi"
+    is_nspi = kind == "mapihttp-nspi" and rtype.lower() != "ping"      # PING: no body on either endpoint
     codec = nspi if is_nspi else mh_emsmdb
     label = "nspi" if is_nspi else "mapihttp"
     req = codec.decode_request(rtype, ex.request_content)
@@ -167,7 +168,9 @@ def _mapihttp(c: Checks, where: str, ex, kind: str) -> None:
     resp = None
     if ex.status == 200 and ex.response_body:
         body = ex.response_content
-        if body.startswith((b"PROCESSING", b"PENDING", b"DONE")):
+        if still_held(body):
+            body = b""                  # a NotificationWait the client gave up on: no DONE, no body
+        elif body.startswith((b"PROCESSING", b"PENDING", b"DONE")):
             s = decode_stream(body)
             c.same("framing", where, s.encode(), body)
             body = s.body
