@@ -123,12 +123,14 @@ def unseal_conversation(conv: Conversation, password_for: Callable[[str], str | 
         reports = [out.contexts.get(c) for c in ctxs]
         bad = next((r for r in reports if r is None or r.status != "decrypted"), None)
         if bad is not None:
-            if any(p.encrypted for p in pdus):
-                call.seal_note = bad.status if bad else NO_PASSWORD
+            status = bad.status if bad else NO_PASSWORD
+            if any(p.encrypted for p in pdus) or status.startswith("wrong password"):
+                call.seal_note = status          # a signed-only call stays readable; a wrong password is said
             continue
         if all(id(p) in clear for p in pdus):
-            call.clear_request = b"".join(clear[id(p)] for p in call.request)
-            call.clear_response = b"".join(clear[id(p)] for p in call.response)
+            if any(p.encrypted for p in pdus):   # at level integrity the stubs were in clear all along
+                call.clear_request = b"".join(clear[id(p)] for p in call.request)
+                call.clear_response = b"".join(clear[id(p)] for p in call.response)
             bad_sigs = sum(id(p) in unverified for p in pdus)
             call.seal_note = (f"{bad_sigs} of {len(pdus)} signature(s) do not verify" if bad_sigs
                               else "signatures verified")

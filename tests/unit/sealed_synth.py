@@ -14,7 +14,8 @@ primitives, so the capture is made by no line of the decoder it tests.
 - connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows,
   NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUnbind), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
-- connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2.
+- connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
+- connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed).
 
 The bytes each way are written as one TCP connection each (200-byte segments) at the times they were
 sent.
@@ -100,11 +101,11 @@ class _Server:
                         "c_seal": rc4init(sealkey(flags, k, "initiate")), "c_sign": signkey(flags, k, "initiate"),
                         "s_seal": rc4init(sealkey(flags, k, "accept")), "s_sign": signkey(flags, k, "accept")}
                 continue
-            elif ptype == 0:                                      # request, sealed
+            elif ptype == 0:                                      # request, sealed (or only signed)
                 _alloc, ctx_id, opnum = struct.unpack_from("<IHH", pdu, 16)
-                pad = trailer[2]
+                pad, privacy = trailer[2], trailer[1] == 6
                 sealed = pdu[24:frag - auth_len - 8]
-                plain = keys["c_seal"].update(sealed)
+                plain = keys["c_seal"].update(sealed) if privacy else sealed
                 keys["c_seal"].update(token[4:12])                # the signature's checksum moves the handle on
                 stub = plain[:len(plain) - pad]
                 reply = self.answer(opnum, stub)
@@ -114,7 +115,7 @@ class _Server:
                 head = bytes([5, 0, 2, 3]) + b"\x10\x00\x00\x00" + struct.pack(
                     "<HHI", 16 + 8 + len(padded) + 8 + 16, 16, call_id) + struct.pack("<IHBB", len(reply), ctx_id, 0, 0)
                 to_sign = head + padded + sec
-                enc = keys["s_seal"].update(padded)
+                enc = keys["s_seal"].update(padded) if privacy else padded
                 cs = hmac_md5(keys["s_sign"], struct.pack("<I", seq) + to_sign)[:8]
                 cs = keys["s_seal"].update(cs)
                 sig = struct.pack("<I", 1) + cs + struct.pack("<I", seq)
@@ -127,16 +128,16 @@ class _Server:
         self.sock.close()
 
 
-def _client(port: int, if_uuid, calls, ntlmv2: bool = True) -> None:
+def _client(port: int, if_uuid, calls, ntlmv2: bool = True, level: int = 6) -> None:
     from impacket.dcerpc.v5 import transport
-    from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY, RPC_C_AUTHN_WINNT
+    from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_WINNT
     t = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:127.0.0.1[{port}]")
     t.set_credentials(USER, PASSWORD, DOMAIN)
     if not ntlmv2:              # NTLMv1 with extended session security (impacket's "NTLM2 session response")
         t.doesSupportNTLMv2 = lambda: False
     dce = t.get_dce_rpc()
     dce.set_auth_type(RPC_C_AUTHN_WINNT)
-    dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    dce.set_auth_level(level)               # 6 RPC_C_AUTHN_LEVEL_PKT_PRIVACY, 5 PKT_INTEGRITY
     dce.connect()
     dce.bind(if_uuid)
     calls(dce)
@@ -156,7 +157,7 @@ def ruler_calls() -> list[tuple[int, bytes, bytes]]:
     return [(c.opnum, c.request_stub, c.response_stub) for c in conv.calls]
 
 
-def emsmdb_session(ntlmv2: bool = True) -> _Server:
+def emsmdb_session(ntlmv2: bool = True, level: int = 6) -> _Server:
     from impacket.uuid import uuidtup_to_bin
     calls = ruler_calls()
     answers = iter(calls)
@@ -166,7 +167,7 @@ def emsmdb_session(ntlmv2: bool = True) -> _Server:
         for opnum, stub, _answer in calls:
             dce.call(opnum, stub)
             dce.recv()
-    _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run, ntlmv2)
+    _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run, ntlmv2, level)
     srv.thread.join(5)
     return srv
 
@@ -393,7 +394,7 @@ def rpch_log() -> str:
 
 def main() -> None:
     frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2) + \
-        _frames(emsmdb_session(ntlmv2=False).log, 3)
+        _frames(emsmdb_session(ntlmv2=False).log, 3) + _frames(emsmdb_session(level=5).log, 4)
     frames.sort(key=lambda f: f[0])
     OUT.write_bytes(write_pcap([Packet(i, t, 1, f, len(f)) for i, (t, f) in enumerate(frames, 1)]))
     print(f"wrote {OUT} ({len(frames)} frames)")
