@@ -31,6 +31,8 @@ PidTagInitialDetailsPane = 0x3F080003
 PidTagAddressBookMemberEmbedded = 0x8009000D     # PidTagAddressBookMember as NSPI names its table
 PidTagAddressBookMemberOfEmbedded = 0x8008000D
 PidTagAddressBookReportsEmbedded = 0x800E000D
+PidTagAddressBookManager = 0x8005000D
+PidTagAddressBookOwner = 0x800C000D
 PidTagAddressBookOwnerDn = 0x800C001F           # PidTagAddressBookOwner's DN, as the manager's 0x8005001F
 ADDRESS_ATTRIBUTES = ((P.PidTagStreetAddress, ("street", "postalAddress")), (P.PidTagLocality, ("l",)),
                       (P.PidTagStateOrProvince, ("st",)), (P.PidTagPostalCode, ("postalCode",)),
@@ -159,7 +161,8 @@ class AddressBook:
     async def links(self, e: Person, link_tag: int) -> list[Person] | None:
         """The entries a link property of ``e`` names: its members (PidTagAddressBookMember), the groups
         it is a direct member of (PidTagAddressBookIsMemberOfDistributionList), its direct reports
-        (PidTagAddressBookReports, from the others' manager); None for a property that is no link."""
+        (PidTagAddressBookReports, from the others' manager), its manager (PidTagAddressBookManager) or
+        owner (PidTagAddressBookOwner); None for a property that is no link."""
         pid = link_tag >> 16
         if pid == PidTagAddressBookMemberEmbedded >> 16:
             return await self.members(e) if e.kind == "group" else []
@@ -168,6 +171,11 @@ class AddressBook:
             return [g for g in self.entries if g.kind == "group" and me in {_norm(m) for m in g.members}]
         if pid == PidTagAddressBookReportsEmbedded >> 16:
             return [x for x in self.entries if _norm(Directory.attribute(x, "manager") or "") == me]
+        if pid in (PidTagAddressBookManager >> 16, PidTagAddressBookOwner >> 16):
+            # one-row tables: the details dialog lists the manager / a group's owner as Exchange's does
+            ref = Directory.attribute(e, "manager" if pid == PidTagAddressBookManager >> 16 else "owner")
+            found = self.find_dn(ref) if ref else None
+            return [found] if found is not None else []
         return None
 
     # ------------------------------------------------------------ positions (STAT)

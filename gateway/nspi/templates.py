@@ -6,9 +6,10 @@ answer (MS-OXOABKT 3.1.5.3). One set of templates, in English, serves every loca
 encoded in the code page asked for (MS-OXOABKT 2.2.2.1.3: never Unicode).
 
 The controls only name properties the address book gives (``book.AddressBook.props``) or link tables
-GetMatches answers (members, reports, member-of, MS-OXNSPI 3.1.4.1.10), so each field of the dialog
-fills. Tags are PtypString8 because the template is code-page data; the client asks for them as such.
-The directory is read-only through the gateway: no control is editable.
+GetMatches answers (manager, owner, members, reports, member-of, MS-OXNSPI 3.1.4.1.10), so each field of
+the dialog fills; as in Exchange's own templates, people are list boxes of link tables. Edit controls name
+PtypString8 tags because the template is code-page data (Exchange's do the same); the client asks for them
+as such. The directory is read-only through the gateway: no control is editable.
 """
 from __future__ import annotations
 
@@ -30,15 +31,15 @@ def _s8(tag: int) -> int:
     return (tag & 0xFFFF0000) | S8
 
 
-PidTagAddressBookManager_S8 = 0x8005001E          # the manager's DN (PidTagAddressBookManagerDistinguishedName)
-PidTagAddressBookOwner_S8 = 0x800C001E            # a group's owner's DN, as the manager's
+PidTagAddressBookManager = 0x8005000D             # one-row link tables, as Exchange's templates show them
+PidTagAddressBookOwner = 0x800C000D
 PidTagAddressBookReports = 0x800E000D
 PidTagAddressBookIsMemberOfDistributionList = 0x8008000D
 PidTagAddressBookMember = 0x8009000D
 PidTagAddressBookProxyAddresses_MV8 = 0x800F101E
 
 # the dialog's grid, in dialog units
-PAGE_W, PAGE_H = 276, 200
+PAGE_W = 276
 LABEL_X, LABEL_W, FIELD_X, FIELD_W, ROW_H, STEP = 6, 60, 70, 198, 12, 16
 
 
@@ -52,7 +53,8 @@ class NamedTemplate:
 
 
 def _page(title: str) -> K.ControlSpec:
-    return K.ControlSpec(0, 0, PAGE_W, PAGE_H, K.DTCT_PAGE, title)
+    # a page has no position or size of its own: its controls place themselves (Exchange writes zeros)
+    return K.ControlSpec(0, 0, 0, 0, K.DTCT_PAGE, title)
 
 
 def _fields(rows, y: int = 8) -> list[K.ControlSpec]:
@@ -68,10 +70,10 @@ def _fields(rows, y: int = 8) -> list[K.ControlSpec]:
     return out
 
 
-def _list(label: str, tag: int, y: int = 8, control: int = K.DTCT_LBX) -> list[K.ControlSpec]:
+def _list(label: str, tag: int, y: int = 8, control: int = K.DTCT_LBX, rows: int = 10) -> list[K.ControlSpec]:
     """A label over a list box of a link table (or of a multivalued property)."""
     return [K.ControlSpec(LABEL_X, y, 200, 8, K.DTCT_LABEL, label),
-            K.ControlSpec(LABEL_X, y + 12, PAGE_W - 2 * LABEL_X, 120, control, "*", tag)]
+            K.ControlSpec(LABEL_X, y + 12, PAGE_W - 2 * LABEL_X, 12 * rows, control, "*", tag)]
 
 
 _MEMBER_OF = [_page("Member Of"), *_list("&Member of:", PidTagAddressBookIsMemberOfDistributionList)]
@@ -89,17 +91,17 @@ USER = NamedTemplate("User", tuple([
               ("&State:", _s8(P.PidTagStateOrProvince)), ("&Zip code:", _s8(P.PidTagPostalCode)),
               ("Co&untry/Region:", _s8(P.PidTagCountry)))),
     _page("Organization"),
-    *_fields((("&Manager:", PidTagAddressBookManager_S8),)),
-    *_list("Direct &reports:", PidTagAddressBookReports, y=30),
+    *_list("&Manager:", PidTagAddressBookManager, rows=2),
+    *_list("Direct &reports:", PidTagAddressBookReports, y=48, rows=8),
     *_MEMBER_OF,
     *_ADDRESSES,
 ]))
 
 DISTLIST = NamedTemplate("Distribution-List", tuple([
     _page("General"),
-    *_fields((("Dis&play name:", _s8(P.PidTagDisplayName)), ("&Alias:", _s8(P.PidTagAccount)),
-              ("&Owner:", PidTagAddressBookOwner_S8))),
-    *_list("Mem&bers:", PidTagAddressBookMember, y=60),
+    *_fields((("Dis&play name:", _s8(P.PidTagDisplayName)), ("&Alias:", _s8(P.PidTagAccount)))),
+    *_list("&Owner:", PidTagAddressBookOwner, y=44, rows=2),
+    *_list("Mem&bers:", PidTagAddressBookMember, y=84, rows=8),
     *_MEMBER_OF,
     *_ADDRESSES,
 ]))

@@ -40,6 +40,7 @@ PidTagAnr = 0x360C001F
 PidTagAddressBookIsMemberOfDistributionList = 0x8008000D
 PidTagAddressBookReports = 0x800E000D
 PidTagAddressBookManagerDistinguishedName = 0x8005001F
+PidTagAddressBookManager = 0x8005000D
 PidTagThumbnailPhoto = 0x8C9E0102
 TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 LDIF: dict[str, Path] = {}       # the directory file of each gateway this module started, by base URL
@@ -385,17 +386,20 @@ async def test_details_template_of_a_user_fills_from_get_props(gw):
     assert filled == {0x3A06001E: "Alan", 0x3A11001E: "Ames", 0x3001001E: "Alan Ames", 0x3A00001E: "alan",
                       0x3A17001E: "Office Manager", 0x3A16001E: "Example", 0x3A19001E: "B-12",
                       0x3A08001E: "+1 555 0104", 0x3A29001E: "1 Harbour Road", 0x3A27001E: "Springfield",
-                      0x3A28001E: "OR", 0x3A2A001E: "97403", 0x8005001E: RECIPIENTS + "carol"}
+                      0x3A28001E: "OR", 0x3A2A001E: "97403"}
     # the ones left empty are the ones Alan has none of (NotFound), not tags the server does not know
     cols = set((await c.call(C.QueryColumnsRequest(map_flags=0))).columns)
     assert all(tag in cols for tag in edits)
     assert {tag for tag in edits if tag not in alan} == {0x3A1C001E, 0x3A18001E, 0x3A26001E}  # mobile, dept, country
-    # the list boxes are link tables: carol's reports, Alan's groups, a group's members (DL template)
+    # the list boxes are link tables: Alan's manager, carol's reports, Alan's groups; a group's owner and
+    # members (DL template)
     async def link(tag, mid):
         r = await c.call(C.GetMatchesRequest(state=C.Stat(container_id=tag, current_rec=mid), row_count=100))
         return r.minimal_ids
     boxes = {ctl.prop_tag for ctl in t.controls if ctl.control_type == K.DTCT_LBX}
-    assert boxes == {PidTagAddressBookReports, PidTagAddressBookIsMemberOfDistributionList}
+    assert boxes == {PidTagAddressBookManager, PidTagAddressBookReports, PidTagAddressBookIsMemberOfDistributionList}
+    assert await link(PidTagAddressBookManager, mids["Alan Ames"]) == (mids["Carol Clark"],)
+    assert await link(PidTagAddressBookManager, mids["Carol Clark"]) == ()
     assert await link(PidTagAddressBookReports, mids["Carol Clark"]) == (mids["Alan Ames"],)
     assert await link(PidTagAddressBookIsMemberOfDistributionList, mids["Alan Ames"]) == (mids["sales"],)
     mv = next(ctl.prop_tag for ctl in t.controls if ctl.control_type == K.DTCT_MVLISTBOX)
@@ -405,12 +409,8 @@ async def test_details_template_of_a_user_fills_from_get_props(gw):
 
     dl = await c.call(C.GetTemplateInfoRequest(flags=0x5, display_type=1, code_page=1252, locale_id=0x409))
     dlt = K.Template.decode({tv.tag: tv.value.value for tv in dl.row}[0x00010102])
-    owner = next(ctl.prop_tag for ctl in dlt.controls
-                 if ctl.control_type == K.DTCT_EDIT and ctl.prop_tag >> 16 == 0x800C)
-    members = next(ctl.prop_tag for ctl in dlt.controls if ctl.control_type == K.DTCT_LBX)
-    got = await c.call(C.GetPropsRequest(flags=0, state=C.Stat(current_rec=mids["sales"], code_page=1252),
-                                         property_tags=(owner,)))
-    assert got.property_values[0].value.value == RECIPIENTS + "carol"
+    owner, members = [ctl.prop_tag for ctl in dlt.pages()[0][1] if ctl.control_type == K.DTCT_LBX]
+    assert await link(owner, mids["sales"]) == (mids["Carol Clark"],)
     assert sorted(await link(members, mids["sales"])) == sorted([mids["Carol Clark"], mids["Alan Ames"]])
 
     creation = await c.call(C.GetSpecialTableRequest(flags=0x2, state=C.Stat(template_locale=0x409)))

@@ -105,7 +105,7 @@ async def test_user_and_distribution_list_templates(call):
     tabs = {p.label(1252): [c.prop_tag for c in cs if c.prop_tag] for p, cs in t.pages()}
     assert list(tabs) == ["General", "Organization", "Member Of", "E-mail Addresses"]
     assert 0x3A17001E in tabs["General"] and 0x3A18001E in tabs["General"]       # title, department
-    assert tabs["Organization"] == [0x8005001E, 0x800E000D] and tabs["Member Of"] == [0x8008000D]
+    assert tabs["Organization"] == [0x8005000D, 0x800E000D] and tabs["Member Of"] == [0x8008000D]
     labels = [c.label(1252) for c in t.controls if c.control_type == K.DTCT_LABEL]
     assert "&Title:" in labels and "Direct &reports:" in labels
     assert all(c.control_flags & K.DT_EDITABLE == 0 for c in t.controls)        # the directory is read-only
@@ -137,7 +137,7 @@ async def test_user_and_distribution_list_templates(call):
 
 def test_every_template_control_names_a_property_the_book_knows():
     from gateway.nspi.calls.props import COLUMNS
-    known = {t >> 16 for t in COLUMNS} | {0x800E, 0x8008, 0x8009}     # + the link tables GetMatches answers
+    known = {t >> 16 for t in COLUMNS} | {0x8005, 0x800C, 0x800E, 0x8008, 0x8009}   # + GetMatches' link tables
     for t in templates.TEMPLATES:
         for s in t.specs:
             if s.prop_tag:
