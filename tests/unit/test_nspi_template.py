@@ -143,3 +143,24 @@ def test_every_template_control_names_a_property_the_book_knows():
             if s.prop_tag:
                 assert s.prop_tag >> 16 in known, (t.name, hex(s.prop_tag))
     assert P.PidTagTitle in COLUMNS
+
+
+def test_mutated_and_random_bytes_raise_only_the_declared_error():
+    import random
+    rnd = random.Random(13)
+    seeds = [TWO_CONTROLS, templates.template_data(templates.USER, 1252)]
+    for _ in range(3000):
+        data = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 4)):
+            op = rnd.randrange(3)
+            if op == 0 and data:
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+            elif op == 1:
+                data = data[:rnd.randrange(len(data) + 1)]
+            else:
+                data += bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8)))
+        try:
+            t = K.Template.decode(bytes(data))
+        except K.TemplateError:
+            continue
+        assert t.encode() == bytes(data)
