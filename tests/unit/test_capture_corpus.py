@@ -68,13 +68,19 @@ UNITS = {
     "fixtures/rpch/rpc_basic_encrypt_check.jsonl": {"dcerpc-pdu", "rts"},
     "fixtures/rpch/rpc_basic_noencrypt_display.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
     "fixtures/rpch/rpc_ntlm_noencrypt_check.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
+    "fixtures/rpch/impacket_exchanger_nspi.jsonl": {"dcerpc-pdu", "rts"},
+    "fixtures/rpch/sealed_rpch_synth.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},     # unsealed (below)
 }
 OPTIONS = {"captures/tls-exchangelib.pcapng": {"keylog": ROOT / "captures" / "tls-exchangelib.keys"},
-           "captures/impacket-dcerpc-sealed.pcap": {"password_for": password_lookup("p")}}    # its README row
+           "captures/impacket-dcerpc-sealed.pcap": {"password_for": password_lookup("p")},    # its README row
+           "fixtures/rpch/sealed_rpch_synth.jsonl": {"password_for": password_lookup("p")}}
 NOT_CAPTURES = {
     "captures/README.md": "this directory's list of files",
     "captures/tls-exchangelib.keys": "the TLS key log of tls-exchangelib.pcapng (given to decode with --keylog)",
 }
+# the fixture folders that hold recordings: every file there is a unit, a vector list or listed here
+RECORDING_FOLDERS = ("fixtures/mapihttp", "fixtures/nspi", "fixtures/rops", "fixtures/rpch", "fixtures/specvectors")
+FIXTURES_NOT_RECORDINGS = {"fixtures/nspi/extra_people.ldif": "directory entries for the address-book tests"}
 VECTOR_LISTS = {
     "fixtures/rops/ruler_execute.json": "ROP buffers cut from ruler's MAPI/HTTP recordings (ruler_exchanges.json holds them whole)",
     "fixtures/specvectors/rop_examples_from_specs.json": "single ROPs printed in the MS-OX* specs",
@@ -96,7 +102,7 @@ def _known(unit: str, fault: str) -> bool:
     return any(all(part in fault for part in k) for k in KNOWN_UNDECODED.get(unit, []))
 
 
-def test_every_file_under_captures_is_accounted_for():
+def test_every_capture_and_recording_is_accounted_for():
     units = [ROOT / u for u in UNITS]
     left = []
     for f in sorted((ROOT / "captures").rglob("*")):
@@ -107,7 +113,11 @@ def test_every_file_under_captures_is_accounted_for():
             continue
         left.append(rel)
     assert not left, f"files under captures/ no test decodes (add them to UNITS or NOT_CAPTURES): {left}"
-    for u in list(UNITS) + list(NOT_CAPTURES) + list(VECTOR_LISTS):
+    listed = set(UNITS) | set(VECTOR_LISTS) | set(FIXTURES_NOT_RECORDINGS)
+    left = [f.relative_to(ROOT).as_posix() for d in RECORDING_FOLDERS for f in sorted((ROOT / d).rglob("*"))
+            if f.is_file() and f.relative_to(ROOT).as_posix() not in listed]
+    assert not left, f"fixtures no test decodes (add them to UNITS, VECTOR_LISTS or FIXTURES_NOT_RECORDINGS): {left}"
+    for u in list(UNITS) + list(NOT_CAPTURES) + list(VECTOR_LISTS) + list(FIXTURES_NOT_RECORDINGS):
         assert (ROOT / u).exists(), u
 
 
