@@ -65,8 +65,13 @@ def unseal_conversation(conv: Conversation, password_for: Callable[[str], str | 
     """Read the conversation's sealed and signed calls in clear where a password is given (see above)."""
     out = Unsealing()
     sessions: dict[int, ntlmseal.Session] = {}
+    used = {p.auth.context_id for _w, _o, p in conv.events
+            if p.ptype in (0, 2, 3) and p.auth is not None and p.auth.auth_level in (5, 6)}
     for ctx, leg in _legs(conv).items():
         rep = out.contexts.setdefault(ctx, ContextReport(ctx))
+        if ctx not in used:
+            rep.status = "no signed or sealed call in the capture"     # nothing to read: the password is not tried
+            continue
         if "challenge" not in leg or "authenticate" not in leg:
             rep.status = (f"sealed with {leg['other'].decode()}: not readable with a password" if "other" in leg
                           else "sealed, and the NTLM sign-in of this connection is not all in the capture")

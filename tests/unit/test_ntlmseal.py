@@ -208,3 +208,11 @@ def test_sealed_rpc_over_http_decodes_with_the_password():
     plain = decode_file(RPCH_LOG)
     assert all(c["stub"].startswith("sealed (give --password to decrypt)")
                for c in plain.items if c.get("kind") == "rpch-call")
+
+
+def test_password_not_tried_where_nothing_is_sealed():
+    """captures/zeek-dcerpc-ntlm.pcapng binds with NTLM at level privacy but makes no call: no key is needed, so
+    a password (wrong here: BLACKCLOVER\\Administrator's is not known) is not a decode error."""
+    from gateway.replay.decoding import decode_file
+    dec = decode_file(ROOT / "captures" / "zeek-dcerpc-ntlm.pcapng", password_for=lambda user: "x")
+    assert not dec.faults
