@@ -11,7 +11,8 @@ primitives, so the capture is made by no line of the decoder it tests.
 - connection 1, EMSMDB: the client sends the five request stubs of ruler's unsealed RPC/HTTP session
   (captures/ruler-rpchttp.pcap, first virtual connection: EcDoConnectEx, three EcDoRpcExt2,
   EcDoDisconnect) and the server answers each with ruler's recorded answer, sealed;
-- connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows,
+- connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows twice, the
+  second answered with 60 rows in three sealed fragments,
   NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUnbind), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
 - connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
@@ -109,18 +110,23 @@ class _Server:
                 keys["c_seal"].update(token[4:12])                # the signature's checksum moves the handle on
                 stub = plain[:len(plain) - pad]
                 reply = self.answer(opnum, stub)
-                rpad = -len(reply) % 16
-                padded = reply + b"\xaa" * rpad
-                sec = trailer[:2] + bytes([rpad, 0]) + trailer[4:8]
-                head = bytes([5, 0, 2, 3]) + b"\x10\x00\x00\x00" + struct.pack(
-                    "<HHI", 16 + 8 + len(padded) + 8 + 16, 16, call_id) + struct.pack("<IHBB", len(reply), ctx_id, 0, 0)
-                to_sign = head + padded + sec
-                enc = keys["s_seal"].update(padded) if privacy else padded
-                cs = hmac_md5(keys["s_sign"], struct.pack("<I", seq) + to_sign)[:8]
-                cs = keys["s_seal"].update(cs)
-                sig = struct.pack("<I", 1) + cs + struct.pack("<I", seq)
-                seq += 1
-                out = head + enc + sec + sig
+                out = b""
+                for at in range(0, len(reply) or 1, 4096):      # fragments of at most 4096 stub bytes
+                    piece = reply[at:at + 4096]
+                    flags = (1 if at == 0 else 0) | (2 if at + 4096 >= len(reply) else 0)
+                    rpad = -len(piece) % 16
+                    padded = piece + b"\xaa" * rpad
+                    sec = trailer[:2] + bytes([rpad, 0]) + trailer[4:8]
+                    head = bytes([5, 0, 2, flags]) + b"\x10\x00\x00\x00" + struct.pack(
+                        "<HHI", 16 + 8 + len(padded) + 8 + 16, 16, call_id) + struct.pack(
+                        "<IHBB", len(reply) - at, ctx_id, 0, 0)
+                    to_sign = head + padded + sec
+                    enc = keys["s_seal"].update(padded) if privacy else padded
+                    cs = hmac_md5(keys["s_sign"], struct.pack("<I", seq) + to_sign)[:8]
+                    cs = keys["s_seal"].update(cs)
+                    sig = struct.pack("<I", 1) + cs + struct.pack("<I", seq)
+                    seq += 1
+                    out += head + enc + sec + sig
             if out:
                 self.log.append((time.time(), "server", out))
                 conn.sendall(out)
@@ -255,8 +261,10 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
         tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
         r = nspi.NspiQueryRowsResponse()
         r["pStat"] = _stat(CurrentRec=0, NumPos=2, TotalRecs=2, CodePage=1252, TemplateLocale=0x409, SortLocale=0x409)
-        r["ppRows"]["cRows"] = len(USERS)
-        for u in USERS:
+        users = USERS if int(q["Count"]) <= 50 else [      # a long page: an answer in several fragments
+            (0x100 + i, f"Person {i:03d}", f"person{i:03d}@example.test", f"person{i:03d}") for i in range(60)]
+        r["ppRows"]["cRows"] = len(users)
+        for u in users:
             r["ppRows"]["aRow"].append(_row(_user_row(*u, tags)))
         r["ErrorCode"] = 0
     elif opnum == 7:
@@ -319,6 +327,8 @@ def nspi_session() -> _Server:
         h = nspi.hNspiBind(dce)["contextHandle"]
         nspi.hNspiGetSpecialTable(dce, h)
         nspi.hNspiQueryRows(dce, h, ContainerID=0x2F, Count=50,
+                            pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W, PR_ACCOUNT_W, PR_ENTRYID, PR_OBJECT_TYPE])
+        nspi.hNspiQueryRows(dce, h, ContainerID=0x2F, Count=200,
                             pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W, PR_ACCOUNT_W, PR_ENTRYID, PR_OBJECT_TYPE])
         nspi.hNspiDNToMId(dce, h, ["/o=EXAMPLE/ou=Exchange Administrative Group/cn=Recipients/cn=u"])
         try:        # one tag the server does not have: MAPI_W_ERRORS_RETURNED, which impacket raises

@@ -26,7 +26,8 @@ def _nspi_calls():
 
 def test_every_nspi_stub_round_trips():
     calls = _nspi_calls()
-    assert [c.operation for c in calls] == ["NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiDNToMId",
+    assert [c.operation for c in calls] == ["NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiQueryRows",
+                                            "NspiDNToMId",
                                             "NspiGetProps", "NspiGetPropList", "NspiQueryColumns",
                                             "NspiResolveNamesW", "NspiUnbind"]
     for c in calls[1:]:
@@ -38,8 +39,15 @@ def test_every_nspi_stub_round_trips():
         assert len(q2.encode()) == len(c.request_stub) and type(r).decode(r2.encode()).params() == r.params()
 
 
+def _first_of_each():
+    by_op: dict = {}
+    for c in _nspi_calls():
+        by_op.setdefault(c.operation, c)
+    return by_op
+
+
 def test_fields_read():
-    by_op = {c.operation: c for c in _nspi_calls()}
+    by_op = _first_of_each()
     st = nspicalls.decode_response(12, by_op["NspiGetSpecialTable"].response_stub)
     assert st.version == 7 and [r.values[0].value for r in st.rows.rows] == ["Global Address List", "All Users"]
     q = nspicalls.decode_request(3, by_op["NspiQueryRows"].request_stub)
@@ -62,8 +70,10 @@ def test_fields_read():
 
 def test_decode_shows_nspi_calls_by_name():
     cap = read(PCAP.name, PCAP.read_bytes())
-    items = {i["operation"]: i for i in dcerpc_items(cap, password_lookup("p"))
-             if i["kind"] == "dcerpc-call" and i["interface"] == "NSPI"}
+    items: dict = {}
+    for i in dcerpc_items(cap, password_lookup("p")):
+        if i["kind"] == "dcerpc-call" and i["interface"] == "NSPI":
+            items.setdefault(i["operation"], i)
     assert not cap.problems
     qr = items["NspiQueryRows"]
     assert qr["request"]["prop_tags"][0] == "PidTagDisplayName (0x3001001F)" and qr["return_value"] == "0x00000000"
@@ -75,8 +85,18 @@ def test_decode_shows_nspi_calls_by_name():
     assert all("stub_error" not in i for i in items.values())
 
 
+def test_fragmented_sealed_answer():
+    """The second QueryRows asks for 200 rows; the answer (60 rows, 15,892 bytes) came in four fragments, each
+    sealed and signed on its own: joined in clear they are one PropertyRowSet_r."""
+    big = [c for c in _nspi_calls() if c.operation == "NspiQueryRows"][1]
+    assert [p.flags for p in big.response] == [1, 0, 0, 2] and big.seal_note == "signatures verified"
+    r = nspicalls.decode_response(3, big.response_stub)
+    assert len(r.rows.rows) == 60 and r.rows.rows[59].values[1].value == "person059@example.test"
+    assert r.encode() == big.response_stub
+
+
 def test_bad_stubs_are_clear_errors():
-    by_op = {c.operation: c for c in _nspi_calls()}
+    by_op = _first_of_each()
     stub = by_op["NspiQueryRows"].response_stub
     for cut in (3, 40, 100, len(stub) - 5):
         with pytest.raises(NdrError, match="ends at byte|count of|differs"):
