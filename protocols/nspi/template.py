@@ -16,8 +16,10 @@ Layout (little-endian, MS-OXOABKT 2.2.2.1.1 - 2.2.2.1.3)::
   string in the code page of the call (not Unicode): a label's text, a page's tab name, an edit
   control's character filter ("*": anything) (2.2.2.1.3). Zero: the control names no string.
 
-``Template.decode(b)`` keeps the string area as it came (Exchange leaves a 4-byte gap before it), so
-``encode(decode(b)) == b``; ``Template.build`` lays out a new one from ``ControlSpec`` rows.
+``Template.decode(b)`` keeps the string area as it came (a writer may leave a gap before the first
+string, or share strings), so ``encode(decode(b)) == b``; ``Template.build`` lays out a new one from
+``ControlSpec`` rows. Checked on Exchange's own English user and list templates as gromox keeps them
+(grommunio/gromox data/409-0.abkt, 409-1.abkt: same layout, strings there in UTF-16).
 ``TemplateError`` (an ``NspiDecodeError``) is the only exception ``decode`` raises.
 """
 from __future__ import annotations
@@ -171,8 +173,8 @@ class Template:
 
     @classmethod
     def build(cls, specs, code_page: int, *, gap: bool = False) -> "Template":
-        """Controls laid out in order, each string once after the rows (``gap``: after 4 zero bytes, as
-        Exchange writes them). Text the code page cannot hold becomes "?"."""
+        """Controls laid out in order, each string once after the rows (``gap``: after 4 zero bytes, the
+        "Exchange string table gap" gromox's abktconv can write). Text the code page cannot hold is "?"."""
         codec = codec_of(code_page)
         if codec is None:
             raise ValueError(f"code page {code_page} is not one a template can be written in")

@@ -46,7 +46,7 @@ def test_build_lays_out_what_decode_reads_back():
              K.ControlSpec(70, 8, 198, 12, K.DTCT_EDIT, "*", 0x3A17001E, 0, 256)]
     built = K.Template.build(specs, 1252)
     assert built.encode() == TWO_CONTROLS
-    # Exchange leaves 4 zero bytes before the strings: offsets move, the bytes still round-trip
+    # a 4-byte gap before the strings (gromox abktconv -g): offsets move, the bytes still round-trip
     gap = K.Template.build(specs, 1252, gap=True).encode()
     assert gap[80:84] == b"\0\0\0\0" and K.Template.decode(gap).controls[0].string_offset == 84
     assert K.Template.decode(gap).encode() == gap
