@@ -144,6 +144,11 @@ def test_outlook_2003_over_tcp_replayed_over_mapihttp(gw, tmp_path):
     assert [c.operation for c, _ in carried] == ["EcDoConnect"] + ["EcDoRpc"] * 4, out
     assert all(s["live_status"] == 200 and s["error"] is None for _, s in carried), out
     assert carried[0][1]["ok"], out                          # Connect: ErrorCode 0 both
+    # EcDoRpc's ROP buffers, wrapped in an RPC_HEADER_EXT, are answered ROP by ROP: RopLogon differs only
+    # in what Exchange 2003 says of its store (StoreState), RopLongTermIdFromId of a logon FID is the same
+    logon, ltid = carried[1][1], carried[2][1]
+    assert [d["path"] for d in logon["differences"]] == ["/Execute/0/0:RopLogon/store_state"], logon
+    assert ltid["ok"] and ltid["ignored"].get("server-chosen key"), ltid
     reasons = {s["why"] for _, _, s in calls if s is not None}
     assert {r for r in reasons if "bind and its session's start are not in the capture" in r}, reasons
     assert "not replayed: its answer is not in the capture" in reasons
