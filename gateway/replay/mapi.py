@@ -312,7 +312,10 @@ def nspi_params(obj: nspicalls.NspiStub) -> dict:
 
 
 def _nspi_call(call: dcerpc.Call) -> dict:
-    out: dict = {"request": nspi_params(nspicalls.decode_request(call.opnum, call.request_stub))}
+    q = nspicalls.decode_request(call.opnum, call.request_stub)
+    out: dict = {"request": nspi_params(q)}
+    if q.layout != "IDL":               # impacket's marshalling of the call, not the IDL's
+        out["request_layout"] = f"{q.layout}'s (not the IDL's)"
     if call.response_stub and call.fault is None:
         r = nspicalls.decode_response(call.opnum, call.response_stub)
         out["response"] = nspi_params(r)

@@ -1,19 +1,20 @@
 """NSPI calls over DCE/RPC (MS-OXNSPI 3.1.4.1, the IDL of its section 6): the NDR stubs of each call, both ways.
 
 NspiBind is protocols/rpch/nspi.py; this module reads and writes the others exgate has seen: Unbind,
-UpdateStat, QueryRows, DNToMId, GetPropList, GetProps, CompareMIds, GetSpecialTable, QueryColumns,
-ResolveNames and ResolveNamesW. Each request and answer is a dataclass whose fields are the IDL's
-parameters in order (``LAYOUT`` says each one's NDR form); ``wire`` keeps the referent ids and
-alignment bytes so encode(decode(b)) == b.
+UpdateStat, QueryRows, SeekEntries, DNToMId, GetPropList, GetProps, CompareMIds, GetSpecialTable,
+GetTemplateInfo, ModLinkAtt, QueryColumns, GetNamesFromIDs, ResolveNames and ResolveNamesW (not yet:
+GetMatches and ResortRestriction, whose Restriction_r no capture we hold carries, GetIDsFromNames,
+ModProps). Each request and answer is a dataclass whose fields are the IDL's parameters in order
+(``LAYOUT`` says each one's NDR form); ``wire`` keeps the referent ids and alignment bytes so
+encode(decode(b)) == b.
 
 The structures (MS-OXNSPI 2.2.2): STAT (nine u32), PropertyTagArray_r (a conformant varying array
 of u32: max count, cValues, offset, actual count, tags), PropertyValue_r (ulPropTag, ulReserved and
 the PROP_VAL_UNION arm chosen by the property type: the discriminant u32, then a short, a long, a
 FILETIME or a pointer whose string, binary or array comes after the row, 14.3.12.3),
 PropertyRow_r (ulAdrEntryPad, cValues, a pointer to the values) and PropertyRowSet_r (cRows, the
-rows, then each row's values). Where impacket's NSPI client (which Exchange accepts) sends a pointer
-the IDL text leaves as [ref] (GetSpecialTable's and GetProps' pStat, GetSpecialTable's lpVersion),
-the layout follows the bytes.
+rows, then each row's values). impacket's NSPI client marshals three requests otherwise than the IDL
+(ALT_REQUESTS): those are read in its form when the IDL's does not fit, and said so (``layout``).
 """
 from __future__ import annotations
 
@@ -360,6 +361,91 @@ def _write_dwords(w: Writer, v: list[int]) -> None:
         w.u32(x)
 
 
+def _read_str8(r: Reader) -> str:
+    return r.string(1)
+
+
+def _write_str8(w: Writer, v: str) -> None:
+    w.string(v, 1)
+
+
+@dataclass
+class PropName:
+    """PropertyName_r (MS-OXNSPI 2.2.2.7): a named property's GUID (None when NULL), ulReserved and lID."""
+
+    guid: str | None
+    lid: int
+    reserved: int = 0
+
+
+def _read_names(r: Reader) -> list[PropName]:
+    """PropertyNameSet_r: cNames, each PropertyName_r (a GUID pointer, ulReserved, lID), then the GUIDs."""
+    max_count, n = r.count(), r.count()
+    if max_count != n:
+        raise NspiCallError(f"PropertyNameSet_r: array size {max_count} differs from cNames {n}")
+    heads = [(r.pointer(), r.u32(), r.i32()) for _ in range(n)]
+    return [PropName(str(uuid.UUID(bytes_le=r.raw(16))) if present else None, lid, reserved)
+            for present, reserved, lid in heads]
+
+
+def _write_names(w: Writer, names: list[PropName]) -> None:
+    w.u32(len(names))
+    w.u32(len(names))
+    for nm in names:
+        w.pointer(nm.guid is not None)
+        w.u32(nm.reserved)
+        w.i32(nm.lid)
+    for nm in names:
+        if nm.guid is not None:
+            w.raw(uuid.UUID(nm.guid).bytes_le)
+
+
+def _read_bins(r: Reader) -> list[bytes | None] | None:
+    """BinaryArray_r: cValues and a pointer to the Binary_r array (cb and a pointer each), then the bytes."""
+    n, present = r.count(), r.pointer()
+    if not present:
+        return None
+    if r.count() != n:
+        raise NspiCallError(f"BinaryArray_r: array size differs from cValues {n}")
+    heads = [(r.u32(), r.pointer()) for _ in range(n)]
+    return [_read_bytes(r, cb) if p else None for cb, p in heads]
+
+
+def _write_bins(w: Writer, v: list[bytes | None] | None) -> None:
+    w.u32(len(v) if v is not None else 0)
+    w.pointer(v is not None)
+    if v is None:
+        return
+    w.u32(len(v))
+    for x in v:
+        w.u32(len(x) if x is not None else 0)
+        w.pointer(x is not None)
+    for x in v:
+        if x is not None:
+            w.u32(len(x))
+            w.raw(x)
+
+
+def _read_target(r: Reader) -> PropValue:
+    """A PropertyValue_r passed by reference: its fixed part, then what its pointer points at."""
+    v, n = _read_value_head(r)
+    _read_value_body(r, v, n)
+    return v
+
+
+def _write_target(w: Writer, v: PropValue) -> None:
+    _write_value_head(w, v)
+    _write_value_body(w, v)
+
+
+def _read_guid(r: Reader) -> str:
+    return str(uuid.UUID(bytes_le=r.raw(16)))
+
+
+def _write_guid(w: Writer, v: str) -> None:
+    w.raw(uuid.UUID(v).bytes_le)
+
+
 KINDS = {   # NDR form -> (reader, writer)
     "handle": (lambda r: r.raw(20), lambda w, v: w.raw(v)),      # NSPI_HANDLE: a 20-byte context handle
     "u32": (Reader.u32, Writer.u32),
@@ -372,6 +458,12 @@ KINDS = {   # NDR form -> (reader, writer)
     "tags*": (_unique(_read_tags), _unique_w(_write_tags)),
     "rows*": (_unique(_read_rowset), _unique_w(_write_rowset)),
     "row*": (_unique(_read_row), _unique_w(_write_row)),
+    "tags": (_read_tags, _write_tags),
+    "str8*": (_unique(_read_str8), _unique_w(_write_str8)),
+    "guid*": (_unique(_read_guid), _unique_w(_write_guid)),
+    "names*": (_unique(_read_names), _unique_w(_write_names)),
+    "bins": (_read_bins, _write_bins),
+    "value": (_read_target, _write_target),
     "strings": (lambda r: _read_strings(r, 1), lambda w, v: _write_strings(w, v, 1)),
     "wstrings": (lambda r: _read_strings(r, 2), lambda w, v: _write_strings(w, v, 2)),
 }
@@ -382,37 +474,58 @@ class NspiStub:
     """A call's parameters; subclasses list them (field, NDR form) in LAYOUT."""
 
     LAYOUT: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # impacket's form of a request whose bytes differ from the IDL's (see CALLS), tried when the IDL's fails
+    ALT_LAYOUT: ClassVar[tuple[tuple[str, str], ...] | None] = None
     wire: Wire = field(default_factory=Wire, repr=False, compare=False)
+    layout: str = field(default="IDL", repr=False, compare=False)
 
     @classmethod
     def decode(cls, stub: bytes):
+        try:
+            return cls._decode(stub, cls.LAYOUT, "IDL")
+        except NdrError:
+            if cls.ALT_LAYOUT is None:
+                raise
+            try:
+                return cls._decode(stub, cls.ALT_LAYOUT, "impacket")
+            except NdrError:
+                pass
+            raise
+
+    @classmethod
+    def _decode(cls, stub: bytes, layout, name: str):
         r = Reader(stub, cls.__name__)
-        values = {name: KINDS[kind][0](r) for name, kind in cls.LAYOUT}
+        values = {field_name: KINDS[kind][0](r) for field_name, kind in layout}
         r.done()
-        return cls(wire=r.wire, **values)
+        return cls(wire=r.wire, layout=name, **values)
 
     def encode(self) -> bytes:
         w = Writer(self.wire)
-        for name, kind in self.LAYOUT:
+        for name, kind in (self.ALT_LAYOUT if self.layout == "impacket" else self.LAYOUT):
             KINDS[kind][1](w, getattr(self, name))
         return bytes(w.out)
 
     def params(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "wire"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("wire", "layout")}
 
 
-def _call(name: str, layout: tuple[tuple[str, str], ...], doc: str):
-    types = {"handle": bytes, "u32": int, "i32": int, "stat": Stat, "stat*": "Stat | None", "u32*": "int | None",
-             "i32*": "int | None", "dwords*": "list[int] | None", "tags*": "PropTagArray | None",
-             "rows*": "RowSet | None", "row*": "PropRow | None", "strings": list, "wstrings": list}
-    ns = {"__annotations__": {n: types[k] for n, k in layout}, "LAYOUT": layout, "__doc__": doc}
+def _call(name: str, layout: tuple[tuple[str, str], ...], doc: str, alt=None):
+    types = {"handle": bytes, "u32": int, "i32": int, "stat": "Stat | None", "stat*": "Stat | None",
+             "u32*": "int | None", "i32*": "int | None", "dwords*": "list[int] | None", "tags*": "PropTagArray | None",
+             "tags": "PropTagArray | None", "rows*": "RowSet | None", "row*": "PropRow | None", "strings": list,
+             "wstrings": list, "str8*": "str | None", "guid*": "str | None", "names*": "list[PropName] | None",
+             "bins": "list[bytes | None] | None", "value": PropValue}
+    ns = {"__annotations__": {n: types[k] for n, k in layout}, "LAYOUT": layout, "ALT_LAYOUT": alt, "__doc__": doc}
     for n, _k in layout:
         ns[n] = None
     cls = type(name, (NspiStub,), ns)
     return dataclass(cls)
 
 
-# (opnum, operation, request layout, response layout); the response ends with the return value
+# opnum -> (operation, request layout, response layout); the response ends with the return value. The
+# layouts are the IDL's; ALT_REQUESTS are impacket's requests where its bytes differ: a unique pointer to the
+# STAT where the IDL passes it by reference (GetSpecialTable, GetProps, with lpVersion a unique pointer too),
+# SeekEntries' lpETable and pPropTags inline instead of unique pointers.
 CALLS = {
     1: ("NspiUnbind", (("context_handle", "handle"), ("reserved", "u32")),
         (("context_handle", "handle"), ("return_value", "u32"))),
@@ -425,15 +538,26 @@ CALLS = {
         (("out_mids", "tags*"), ("return_value", "u32"))),
     8: ("NspiGetPropList", (("hrpc", "handle"), ("flags", "u32"), ("mid", "u32"), ("code_page", "u32")),
         (("prop_tags", "tags*"), ("return_value", "u32"))),
-    9: ("NspiGetProps", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("prop_tags", "tags*")),
+    4: ("NspiSeekEntries", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("target", "value"),
+                            ("etable", "tags*"), ("prop_tags", "tags*")),
+        (("stat", "stat"), ("rows", "rows*"), ("return_value", "u32"))),
+    9: ("NspiGetProps", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat"), ("prop_tags", "tags*")),
         (("row", "row*"), ("return_value", "u32"))),
     10: ("NspiCompareMIds", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("mid1", "u32"),
                              ("mid2", "u32")),
          (("result", "i32"), ("return_value", "u32"))),
-    12: ("NspiGetSpecialTable", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("version", "u32*")),
+    12: ("NspiGetSpecialTable", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat"), ("version", "u32")),
          (("version", "u32"), ("rows", "rows*"), ("return_value", "u32"))),
+    13: ("NspiGetTemplateInfo", (("hrpc", "handle"), ("flags", "u32"), ("type", "u32"), ("dn", "str8*"),
+                                 ("code_page", "u32"), ("locale_id", "u32")),
+         (("data", "row*"), ("return_value", "u32"))),
+    14: ("NspiModLinkAtt", (("hrpc", "handle"), ("flags", "u32"), ("prop_tag", "u32"), ("mid", "u32"),
+                            ("entry_ids", "bins")),
+         (("return_value", "u32"),)),
     16: ("NspiQueryColumns", (("hrpc", "handle"), ("reserved", "u32"), ("flags", "u32")),
          (("columns", "tags*"), ("return_value", "u32"))),
+    17: ("NspiGetNamesFromIDs", (("hrpc", "handle"), ("reserved", "u32"), ("guid", "guid*"), ("prop_tags", "tags*")),
+         (("returned_prop_tags", "tags*"), ("names", "names*"), ("return_value", "u32"))),
     19: ("NspiResolveNames", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("prop_tags", "tags*"),
                               ("names", "strings")),
          (("mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),
@@ -442,10 +566,18 @@ CALLS = {
          (("mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),
 }
 
+ALT_REQUESTS = {
+    4: (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("target", "value"), ("etable", "tags"),
+        ("prop_tags", "tags")),
+    9: (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("prop_tags", "tags*")),
+    12: (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat*"), ("version", "u32*")),
+}
+
 REQUESTS: dict[int, type[NspiStub]] = {}
 RESPONSES: dict[int, type[NspiStub]] = {}
 for _op, (_name, _req, _resp) in CALLS.items():
-    REQUESTS[_op] = _call(_name + "Request", _req, f"{_name} request parameters (MS-OXNSPI, opnum {_op}).")
+    REQUESTS[_op] = _call(_name + "Request", _req, f"{_name} request parameters (MS-OXNSPI, opnum {_op}).",
+                          ALT_REQUESTS.get(_op))
     RESPONSES[_op] = _call(_name + "Response", _resp, f"{_name} answer parameters (MS-OXNSPI, opnum {_op}).")
 
 

@@ -13,7 +13,9 @@ primitives, so the capture is made by no line of the decoder it tests.
   EcDoDisconnect) and the server answers each with ruler's recorded answer, sealed;
 - connection 2, NSPI: impacket's own NSPI calls (NspiBind, NspiGetSpecialTable, NspiQueryRows twice, the
   second answered with 60 rows in three sealed fragments,
-  NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUnbind), the
+  NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUpdateStat,
+  NspiSeekEntries, NspiCompareMIds, NspiGetTemplateInfo, NspiGetNamesFromIDs, NspiResolveNames,
+  NspiModLinkAtt (refused), NspiUnbind), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
 - connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
 - connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed).
@@ -307,6 +309,63 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
         r["ppRows"]["cRows"] = 1
         r["ppRows"]["aRow"].append(_row(_user_row(*USERS[1], tags)))
         r["ErrorCode"] = 0
+    elif opnum == 2:
+        r = nspi.NspiUpdateStatResponse()
+        r["pStat"] = _stat(ContainerID=0x2F, CurrentRec=0x11, NumPos=1, TotalRecs=2, CodePage=1252)
+        r["plDelta"] = 1
+        r["ErrorCode"] = 0
+    elif opnum == 4:
+        q = nspi.NspiSeekEntries(stub)
+        r = nspi.NspiSeekEntriesResponse()
+        r["pStat"] = _stat(ContainerID=0x2F, CurrentRec=0x11, NumPos=1, TotalRecs=2, CodePage=1252)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
+        r["ppRows"]["cRows"] = 1
+        r["ppRows"]["aRow"].append(_row(_user_row(*USERS[1], tags)))
+        r["ErrorCode"] = 0
+    elif opnum == 10:
+        r = nspi.NspiCompareMIdsResponse()
+        r["plResult"] = -1
+        r["ErrorCode"] = 0
+    elif opnum == 13:
+        r = nspi.NspiGetTemplateInfoResponse()
+        row = _row([(0x00010102, bytes(range(24))), (0x00040102, b""), (0x3001001F, "General")])
+        r["ppData"]["Reserved"] = 0
+        r["ppData"]["cValues"] = row["cValues"]
+        r["ppData"]["lpProps"] = row["lpProps"]
+        r["ErrorCode"] = 0
+    elif opnum == 17:
+        q = nspi.NspiGetNamesFromIDs(stub)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
+        r = nspi.NspiGetNamesFromIDsResponse()
+        r["ppReturnedPropTags"]["cValues"] = len(tags)
+        for t in tags:
+            d = nspi.DWORD()
+            d["Data"] = t
+            r["ppReturnedPropTags"]["aulPropTag"].append(d)
+        r["ppNames"]["cNames"] = len(tags)
+        for i, _t in enumerate(tags):
+            name = nspi.PropertyName_r()
+            name["lpguid"] = bytes.fromhex("00062008000000000000c00000000046")
+            name["ulReserved"] = 0
+            name["lID"] = 0x8580 + i
+            r["ppNames"]["aulPropTag"].append(name)
+        r["ErrorCode"] = 0
+    elif opnum == 19:
+        q = nspi.NspiResolveNames(stub)
+        tags = [int(t["Data"]) for t in q["pPropTags"]["aulPropTag"]]
+        r = nspi.NspiResolveNamesResponse()
+        r["ppMIds"]["cValues"] = 1
+        d = nspi.DWORD()
+        d["Data"] = 0x10
+        r["ppMIds"]["aulPropTag"].append(d)
+        r["ppRows"]["cRows"] = 1
+        r["ppRows"]["aRow"].append(_row([(t & 0xFFFF0000 | 0x001E, "Recorder User") if t & 0xFFFF == 0x001E
+                                         else (t, v) for t, v in _user_row(*USERS[0], [x | 1 if x & 0xFFFF == 0x001E
+                                                                                      else x for x in tags])]))
+        r["ErrorCode"] = 0
+    elif opnum == 14:
+        r = nspi.NspiModLinkAttResponse()
+        r["ErrorCode"] = 0x80070005
     elif opnum == 1:
         r = nspi.NspiUnbindResponse()
         h = nspi.handle_t()
@@ -339,6 +398,21 @@ def nspi_session() -> _Server:
         nspi.hNspiGetPropList(dce, h, dwMId=0x10)
         nspi.hNspiQueryColumns(dce, h)
         nspi.hNspiResolveNamesW(dce, h, pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W], paStr=["bob"])
+        nspi.hNspiUpdateStat(dce, h, _stat(ContainerID=0x2F, CurrentRec=0x10, Delta=1, CodePage=1252))
+        nspi.hNspiSeekEntries(dce, h, "Bob", ContainerID=0x2F, pPropTags=[PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W])
+        cmp = nspi.NspiCompareMIds()
+        cmp["hRpc"] = h
+        cmp["pStat"] = _stat(ContainerID=0x2F, CodePage=1252)
+        cmp["MId1"], cmp["MId2"] = 0x10, 0x11
+        dce.request(cmp)
+        nspi.hNspiGetTemplateInfo(dce, h, pDN="/o=EXAMPLE/cn=Display-Templates", dwLocaleID=0x409, ulType=0,
+                                  dwCodePage=1252, dwFlags=0x00000001)
+        nspi.hNspiGetNamesFromIDs(dce, h, pPropTags=[0x8580001F, 0x8581001F])
+        nspi.hNspiResolveNames(dce, h, pPropTags=[0x3001001E, 0x39FE001E], paStr=["u"])
+        try:        # the server refuses: ecAccessDenied, which impacket raises
+            nspi.hNspiModLinkAtt(dce, h, 0, 0x8009101E, 0x11, [])
+        except nspi.DCERPCSessionError as exc:
+            assert exc.get_error_code() == 0x80070005
         nspi.hNspiUnbind(dce, h)
     _client(srv.port, nspi.MSRPC_UUID_NSPI, run)
     srv.thread.join(5)

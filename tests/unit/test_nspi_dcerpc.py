@@ -26,17 +26,41 @@ def _nspi_calls():
 
 def test_every_nspi_stub_round_trips():
     calls = _nspi_calls()
-    assert [c.operation for c in calls] == ["NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiQueryRows",
-                                            "NspiDNToMId",
-                                            "NspiGetProps", "NspiGetPropList", "NspiQueryColumns",
-                                            "NspiResolveNamesW", "NspiUnbind"]
+    assert [c.operation for c in calls] == [
+        "NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiQueryRows", "NspiDNToMId", "NspiGetProps",
+        "NspiGetPropList", "NspiQueryColumns", "NspiResolveNamesW", "NspiUpdateStat", "NspiSeekEntries",
+        "NspiCompareMIds", "NspiGetTemplateInfo", "NspiGetNamesFromIDs", "NspiResolveNames", "NspiModLinkAtt",
+        "NspiUnbind"]
+    layouts = {}
     for c in calls[1:]:
         q = nspicalls.decode_request(c.opnum, c.request_stub)
         r = nspicalls.decode_response(c.opnum, c.response_stub)
         assert q.encode() == c.request_stub and r.encode() == c.response_stub, c.operation
+        layouts[c.operation] = q.layout
+        assert r.layout == "IDL"
         # written again without what the wire kept (referent ids, 0xAB/0xBF padding): same length and values
         q2, r2 = type(q)(**q.params()), type(r)(**r.params())
+        q2.layout = q.layout
         assert len(q2.encode()) == len(c.request_stub) and type(r).decode(r2.encode()).params() == r.params()
+    # impacket passes GetSpecialTable's and GetProps' STAT by a unique pointer and SeekEntries' arrays inline
+    assert {k for k, v in layouts.items() if v != "IDL"} == {"NspiGetSpecialTable", "NspiGetProps",
+                                                             "NspiSeekEntries"}
+
+
+def test_idl_layout_of_the_requests_impacket_marshals_otherwise():
+    """The same parameters written as the IDL says (the form Outlook's bytes take) read back as the IDL's."""
+    for c in _nspi_calls():
+        if c.opnum not in nspicalls.ALT_REQUESTS:
+            continue
+        q = nspicalls.decode_request(c.opnum, c.request_stub)
+        params = q.params()
+        if "version" in params and params["version"] is None:
+            params["version"] = 0                         # [in, out] DWORD* by reference: never NULL
+        idl = type(q)(**params)                           # layout "IDL", fresh referent ids
+        raw = idl.encode()
+        back = nspicalls.decode_request(c.opnum, raw)
+        assert back.layout == "IDL" and back.params() == params and back.encode() == raw
+        assert len(raw) != len(c.request_stub)
 
 
 def _first_of_each():

@@ -158,7 +158,7 @@ def test_decode_sealed_calls_down_to_rops():
 
 def test_decode_sealed_without_or_with_a_wrong_password():
     calls, problems = _calls()
-    assert not problems and len(calls) == 25
+    assert not problems and len(calls) == 32
     assert all(c["stub"].startswith("sealed (give --password to decrypt)") and "rops" not in c for c in calls[:-5])
     assert all("stub" not in c and "signature" not in c for c in calls[-5:])    # signed only: readable as it is
     calls, problems = _calls("wrong")
