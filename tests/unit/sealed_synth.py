@@ -18,7 +18,9 @@ primitives, so the capture is made by no line of the decoder it tests.
   NspiModLinkAtt (refused), NspiUnbind), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
 - connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
-- connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed).
+- connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed);
+- connection 5: connection 1 again over SPNEGO (auth type 9) with NTLM inside, both ends pyspnego (see
+  spnego_session), signatures over the stub only.
 
 The bytes each way are written as one TCP connection each (200-byte segments) at the times they were
 sent.
@@ -178,6 +180,62 @@ def emsmdb_session(ntlmv2: bool = True, level: int = 6) -> _Server:
     _client(srv.port, uuidtup_to_bin(("a4f1db00-ca47-1067-b31f-00dd010662da", "0.81")), run, ntlmv2, level)
     srv.thread.join(5)
     return srv
+
+
+# -- connection 5: SPNEGO (auth type 9) around NTLM, both ends pyspnego, signatures over the stub only -------
+
+def spnego_session() -> list[tuple[float, str, bytes]]:
+    """Ruler's EMSMDB calls once more, with both security contexts pyspnego's: SPNEGO carrying NTLM (bind,
+    bind_ack, then alter_context and its answer for the third leg and the mechListMIC, MS-RPCE 3.3.1.5.2.1),
+    and each stub sealed by GSS_WrapEx (no PFC_SUPPORT_HEADER_SIGN: the signature covers the stub and its
+    padding only). The PDUs around them are written here with protocols/rpch/dcerpc.py."""
+    import os
+    import tempfile
+    import spnego
+    from protocols.rpch import dcerpc
+    users = Path(tempfile.mkdtemp()) / "ntlm_users"
+    users.write_text(f"{DOMAIN}:{USER}:{PASSWORD}\n")
+    os.environ["NTLM_USER_FILE"] = str(users)          # where pyspnego's acceptor finds the password
+    client = spnego.client(f"{DOMAIN}\\{USER}", PASSWORD, hostname="exgate", service="host", protocol="negotiate")
+    server = spnego.server(protocol="negotiate")
+    emsmdb = dcerpc.Syntax("a4f1db00-ca47-1067-b31f-00dd010662da", 81 << 16)
+    ndr = dcerpc.Syntax("8a885d04-1ceb-11c9-9fe8-08002b104860", 2)
+    log: list[tuple[float, str, bytes]] = []
+
+    def send(who: str, pdu) -> None:
+        log.append((time.time(), who, dcerpc.encode_pdu(pdu)))
+
+    def pdu(ptype: int, call_id: int, token: bytes | None = None, **kw):
+        auth = dcerpc.SecTrailer(9, 6, 0, 0, 0, token) if token is not None else None
+        return dcerpc.Pdu(ptype=ptype, flags=3, drep=b"\x10\x00\x00\x00", call_id=call_id, auth=auth, **kw)
+
+    ctx = [dcerpc.ContextElem(0, emsmdb, [ndr])]
+    t1 = client.step()
+    send("client", pdu(11, 1, t1, max_xmit=4280, max_recv=4280, contexts=ctx))
+    t2 = server.step(t1)
+    send("server", pdu(12, 1, t2, max_xmit=4280, max_recv=4280, assoc_group=0x5678, sec_addr=b"6001\x00",
+                       results=[dcerpc.Result(0, 0, ndr)]))
+    t3 = client.step(t2)
+    send("client", pdu(14, 2, t3, max_xmit=4280, max_recv=4280, assoc_group=0x5678, contexts=ctx))
+    t4 = server.step(t3)
+    send("server", pdu(15, 2, t4, max_xmit=4280, max_recv=4280, assoc_group=0x5678,
+                       results=[dcerpc.Result(0, 0, ndr)]))
+    client.step(t4)
+    assert client.complete and server.complete and client.negotiated_protocol == "ntlm"
+
+    def sealed(ctx_, ptype: int, call_id: int, stub: bytes, **kw):
+        pad = -len(stub) % 4
+        w = ctx_.wrap(stub + b"\x00" * pad, encrypt=True).data      # signature (16 bytes), then the sealed data
+        p = pdu(ptype, call_id, w[:16], alloc_hint=len(stub), stub=w[16:16 + len(stub)], **kw)
+        p.auth_pad, p.auth.pad_length = w[16 + len(stub):], pad
+        return p
+
+    for n, (opnum, request, answer) in enumerate(ruler_calls(), 3):
+        q = sealed(client, 0, n, request, opnum=opnum)
+        send("client", q)
+        assert server.unwrap(q.auth.value + q.stub + q.auth_pad).data[:len(request)] == request
+        send("server", sealed(server, 2, n, answer))
+    return log
 
 
 # -- connection 2: impacket's NSPI calls, answers made with impacket's NDR ------------------------------
@@ -478,7 +536,8 @@ def rpch_log() -> str:
 
 def main() -> None:
     frames = _frames(emsmdb_session().log, 1) + _frames(nspi_session().log, 2) + \
-        _frames(emsmdb_session(ntlmv2=False).log, 3) + _frames(emsmdb_session(level=5).log, 4)
+        _frames(emsmdb_session(ntlmv2=False).log, 3) + _frames(emsmdb_session(level=5).log, 4) + \
+        _frames(spnego_session(), 5)
     frames.sort(key=lambda f: f[0])
     OUT.write_bytes(write_pcap([Packet(i, t, 1, f, len(f)) for i, (t, f) in enumerate(frames, 1)]))
     print(f"wrote {OUT} ({len(frames)} frames)")

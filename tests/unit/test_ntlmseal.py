@@ -70,7 +70,8 @@ def _conversations():
 
 def _tokens(conv):
     challenge = next(p.auth.value for _w, _o, p in conv.events if p.ptype == 12)
-    authenticate = next(p.auth.value for _w, _o, p in conv.events if p.ptype == 16)
+    authenticate = next(p.auth.value for _w, _o, p in conv.events          # auth3, or SPNEGO's alter_context
+                        if p.ptype in (14, 16) and ntlmseal.find_ntlm(p.auth.value, 3))
     return challenge, authenticate
 
 
@@ -80,23 +81,25 @@ def _in_order(conv):
 
 
 def test_sealed_capture_unseals_and_verifies():
-    emsmdb, nspi, emsmdb_v1, signed = _conversations()
-    for conv, version in ((emsmdb, "NTLMv2"), (nspi, "NTLMv2"), (emsmdb_v1, "NTLMv1-ESS"), (signed, "NTLMv2")):
+    emsmdb, nspi, emsmdb_v1, signed, spnego = _conversations()
+    for conv, version in ((emsmdb, "NTLMv2"), (nspi, "NTLMv2"), (emsmdb_v1, "NTLMv1-ESS"), (signed, "NTLMv2"),
+                          (spnego, "NTLMv2")):
         session = ntlmseal.start_session(*_tokens(conv), "p")
         assert session.user == "EXAMPLE\\u" and session.keys.version == version
         for who, pdu in _in_order(conv):
             assert pdu.encrypted if conv is not signed else pdu.signed
             u = ntlmseal.open_pdu(session, who, pdu)
-            assert u.verified and u.signed_part == "header"          # impacket signs the whole PDU
+            # impacket signs the whole PDU; pyspnego's GSS_WrapEx (SPNEGO, no header signing) the stub only
+            assert u.verified and u.signed_part == ("stub" if conv is spnego else "header")
     # the EMSMDB stubs in clear are ruler's, both ways, under NTLMv2 and NTLMv1-ESS
     ruler = [s for _op, q, r in sealed_synth.ruler_calls() for s in (q, r)]
-    for conv in (emsmdb, emsmdb_v1, signed):
+    for conv in (emsmdb, emsmdb_v1, signed, spnego):
         session = ntlmseal.start_session(*_tokens(conv), "p")
         assert [ntlmseal.open_pdu(session, w, p).stub for w, p in _in_order(conv)] == ruler
 
 
 def test_wrong_password_is_said():
-    conv, _nspi, v1, _signed = _conversations()
+    conv, _nspi, v1, _signed, _spnego = _conversations()
     # NTLMv1-ESS has no NTProofStr to check (its response needs DES): the signatures say it
     session = ntlmseal.start_session(*_tokens(v1), "P")
     assert not any(ntlmseal.open_pdu(session, w, p).verified for w, p in _in_order(v1))
@@ -139,35 +142,48 @@ def _calls(password=None, credentials=()):
     return [i for i in items if i["kind"] == "dcerpc-call"], cap.problems
 
 
+def _split(calls):
+    return ([c for c in calls if c["protection"] == "encrypted"], [c for c in calls if c["protection"] == "signed"])
+
+
 def test_decode_sealed_calls_down_to_rops():
     """With the password, the sealed EMSMDB calls decode as ruler's unsealed session does (test_rpch)."""
     for kw in ({"password": "p"}, {"credentials": ["EXAMPLE\\u:p"]}, {"credentials": ["U:p"]}):
         calls, problems = _calls(**kw)
         assert not problems
-        ems = [c for c in calls if c["interface"] == "EMSMDB"]
-        assert [c["operation"] for c in ems] == ["EcDoConnectEx", "EcDoRpcExt2", "EcDoRpcExt2", "EcDoRpcExt2",
-                                                 "EcDoDisconnect"] * 3   # NTLMv2, NTLMv1-ESS, NTLMv2 signed
-        assert [r["rop"] for r in ems[6]["rops"]] == ["RopLogon"] == [r["rop"] for r in ems[11]["rops"]]
+        by_conn: dict = {}
+        for c in calls:
+            by_conn.setdefault(c["conn"], []).append(c)
+        ruler = ["EcDoConnectEx", "EcDoRpcExt2", "EcDoRpcExt2", "EcDoRpcExt2", "EcDoDisconnect"]
+        for conn in (1, 3, 4, 5):        # NTLMv2, NTLMv1-ESS, NTLMv2 signed only, SPNEGO
+            ems = by_conn[conn]
+            assert [c["operation"] for c in ems] == ruler
+            assert ems[0]["request"]["user_dn"].endswith("/cn=u")
+            assert ems[0]["response"]["display_name"] == "Recorder User"
+            assert [r["rop"] for r in ems[1]["rops"]] == ["RopLogon"]
+            assert ems[1]["rops"][0]["return_value"] == "0x00000000"
+            assert [r["rop"] for r in ems[3]["rops"]] == ["RopGetRulesTable", "RopSetColumns", "RopQueryRows"]
+        assert by_conn[5][0]["auth"] == {"type": "negotiate (SPNEGO)", "level": "privacy"}
         assert all(c["signature"] == "signatures verified" for c in calls)
-        assert all(c["decrypted"] and c["protection"] == "encrypted" for c in calls[:-5])
-        assert all("decrypted" not in c and c["protection"] == "signed" for c in calls[-5:])
-        assert ems[0]["request"]["user_dn"].endswith("/cn=u") and ems[0]["response"]["display_name"] == "Recorder User"
-        assert [r["rop"] for r in ems[1]["rops"]] == ["RopLogon"] and ems[1]["rops"][0]["return_value"] == "0x00000000"
-        assert [r["rop"] for r in ems[3]["rops"]] == ["RopGetRulesTable", "RopSetColumns", "RopQueryRows"]
+        sealed, signed = _split(calls)
+        assert len(sealed) == 32 and all(c["decrypted"] for c in sealed)
+        assert len(signed) == 5 and all("decrypted" not in c for c in signed)
 
 
 def test_decode_sealed_without_or_with_a_wrong_password():
     calls, problems = _calls()
-    assert not problems and len(calls) == 32
-    assert all(c["stub"].startswith("sealed (give --password to decrypt)") and "rops" not in c for c in calls[:-5])
-    assert all("stub" not in c and "signature" not in c for c in calls[-5:])    # signed only: readable as it is
+    sealed, signed = _split(calls)
+    assert not problems and len(sealed) == 32 and len(signed) == 5
+    assert all(c["stub"].startswith("sealed (give --password to decrypt)") and "rops" not in c for c in sealed)
+    assert all("stub" not in c and "signature" not in c for c in signed)    # signed only: readable as it is
     calls, problems = _calls("wrong")
-    assert len(problems) == 4 and all("wrong password (signature does not verify) for EXAMPLE\\u" in str(p)
+    sealed, signed = _split(calls)
+    assert len(problems) == 5 and all("wrong password (signature does not verify) for EXAMPLE\\u" in str(p)
                                       for p in problems)
-    assert all(c["stub"].startswith("wrong password (signature does not verify)") for c in calls[:-5])
-    assert all(c["signature"].startswith("wrong password (signature does not verify)") for c in calls[-5:])
+    assert all(c["stub"].startswith("wrong password (signature does not verify)") for c in sealed)
+    assert all(c["signature"].startswith("wrong password (signature does not verify)") for c in signed)
     calls, problems = _calls(credentials=["OTHER\\u:p"])          # another domain's u: no password for EXAMPLE\u
-    assert all(c["stub"].startswith("sealed (give --password") for c in calls[:-5])
+    assert all(c["stub"].startswith("sealed (give --password") for c in _split(calls)[0])
 
 
 def test_decode_command_with_password(capsys):
@@ -183,7 +199,7 @@ def test_decode_command_with_password(capsys):
     assert "sealed (give --password to decrypt)" in capsys.readouterr().out
     assert cli.main(["decode", str(PCAP), "--password", "q"]) == 1
     captured = capsys.readouterr()
-    assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 4
+    assert captured.err.count("wrong password (signature does not verify) for EXAMPLE\\u") == 5
     assert cli.main(["decode", str(PCAP), "--credentials", "no-colon"]) == 2
     assert "expected [DOMAIN\\]user:password" in capsys.readouterr().err
 
