@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from .dcerpc import Pdu, encode_pdu
 
@@ -294,17 +295,17 @@ class Direction:
             cs = self.handle.crypt(cs)
         return struct.pack("<I", 1) + cs + struct.pack("<I", seq)
 
-    def open(self, sealed: bytes, signature: bytes, messages: dict[str, "callable"]) -> Unsealed:
+    def open(self, sealed: bytes, signature: bytes, messages: dict[str, Callable[[bytes], bytes]]) -> Unsealed:
         """Decrypt ``sealed`` (stub and padding) and check ``signature`` against each candidate message
         (``messages[name](plain) -> bytes``); the sequence number is the one the signature carries."""
         plain = self.handle.crypt(sealed) if sealed else b""
         return self._check(plain, signature, messages)
 
-    def check(self, plain: bytes, signature: bytes, messages: dict) -> Unsealed:
+    def check(self, plain: bytes, signature: bytes, messages: dict[str, Callable[[bytes], bytes]]) -> Unsealed:
         """A signed, not sealed PDU (auth level integrity): only the signature."""
         return self._check(plain, signature, messages)
 
-    def _check(self, plain: bytes, signature: bytes, messages: dict) -> Unsealed:
+    def _check(self, plain: bytes, signature: bytes, messages: dict[str, Callable[[bytes], bytes]]) -> Unsealed:
         if len(signature) != 16:
             raise NtlmSealError(f"an NTLM signature is 16 bytes, this one {len(signature)}")
         version, seq = struct.unpack_from("<I", signature)[0], struct.unpack_from("<I", signature, 12)[0]
@@ -318,7 +319,7 @@ class Direction:
                 return Unsealed(plain, b"", seq, True, name)
         return Unsealed(plain, b"", seq, False, "none")
 
-    def seal(self, plain: bytes, seq: int, message_of) -> tuple[bytes, bytes]:
+    def seal(self, plain: bytes, seq: int, message_of: Callable[[bytes], bytes]) -> tuple[bytes, bytes]:
         """The other way: encrypt ``plain`` and sign ``message_of(plain)`` (for round trips and tests)."""
         sealed = self.handle.crypt(plain)
         return sealed, self.signature(seq, message_of(plain))
