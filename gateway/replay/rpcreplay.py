@@ -36,8 +36,11 @@ from protocols.capture.model import Capture, Exchange
 from protocols.mapihttp import emsmdb as mh
 from protocols.nspi import codec as nspi
 from protocols.rops import RopFormatError, encode_ext_buffer
-from protocols.rpch import emsmdb as rpc_emsmdb, nspi as rpc_nspi, unseal
+from protocols.nspi import codec as nspi_codec
+from protocols.rpch import emsmdb as rpc_emsmdb, nspi as rpc_nspi, nspicalls, unseal
+from protocols.rpch.ndr import NdrError
 
+from . import rpcnspi
 from .mapi import RpcConnection, rpch_connections, tcp_connections
 
 CARRIED = "replayed over MAPI/HTTP: the target does not speak RPC/HTTP"
@@ -50,7 +53,6 @@ NO_COUNTERPART = {
     "EPM": "the endpoint mapper has no MAPI/HTTP counterpart (MAPI/HTTP has fixed URLs)",
     ("EMSMDB", 4): "EcRRegisterPushNotification has no MAPI/HTTP counterpart (NotificationWait replaces it)",
     ("EMSMDB", 6): "EcDummyRpc has no MAPI/HTTP counterpart (PING replaces it)",
-    ("NSPI", 1): "NspiUnbind over DCE/RPC: no codec for its stub yet",
 }
 
 
@@ -163,15 +165,22 @@ def _nspi_bind(b: _Builder, conn, call, time) -> str | None:
     return None
 
 
-# (interface, opnum) -> how it is carried; "session" calls need a carried EcDoConnect before them
-CALLS = {("EMSMDB", 0): (_connect, "start"), ("EMSMDB", 10): (_connect, "start"),
-         ("EMSMDB", 11): (_execute_ext2, "session"), ("EMSMDB", 2): (_execute_legacy, "session"),
-         ("EMSMDB", 1): (_disconnect, "session"), ("NSPI", 0): (_nspi_bind, None)}
+def _nspi_call(b: _Builder, conn, call, time) -> None:
+    rtype, body, answer = rpcnspi.carry(call.opnum, call.request_stub, call.response_stub)
+    b.mapi(conn, call, time, "nspi", rtype, body, answer)
+
+
+# (interface, opnum) -> (how it is carried, its session: the call that starts it, or a call that needs
+# one carried before it on its connection)
+CALLS = {("EMSMDB", 0): (_connect, "emsmdb start"), ("EMSMDB", 10): (_connect, "emsmdb start"),
+         ("EMSMDB", 11): (_execute_ext2, "emsmdb"), ("EMSMDB", 2): (_execute_legacy, "emsmdb"),
+         ("EMSMDB", 1): (_disconnect, "emsmdb end"), ("NSPI", 0): (_nspi_bind, "nspi start"),
+         **{("NSPI", op): (_nspi_call, "nspi end" if op == 1 else "nspi") for op in nspicalls.REQUESTS}}
 STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeError, RopFormatError, struct.error,
-               ValueError, KeyError)
+               NdrError, nspi_codec.NspiDecodeError, ValueError, KeyError, TypeError)
 
 
-def _why_not(call, conn: RpcConnection, connected: bool, kind) -> str | None:
+def _why_not(call, conn: RpcConnection, connected: dict, kind) -> str | None:
     name = call.interface_name
     if call.protection == "encrypted" and not call.decrypted:
         why = call.seal_note or unseal.NO_PASSWORD
@@ -187,9 +196,18 @@ def _why_not(call, conn: RpcConnection, connected: bool, kind) -> str | None:
         return "its answer is not in the capture"
     if call.fault is not None:
         return f"the recorded answer is a fault (0x{call.fault:08X}): nothing to compare"
-    if kind[1] == "session" and not connected:
-        return "its session's EcDoConnect is not in the capture (the session began before the capture)"
+    what, _, role = kind[1].partition(" ")
+    if role != "start" and not connected[what]:
+        start = "EcDoConnect" if what == "emsmdb" else "NspiBind"
+        return f"its session's {start} was not replayed or is not in the capture (the session began before it)"
     return None
+
+
+def _started(ex: Exchange) -> bool:
+    """The recorded Connect or Bind succeeded (ErrorCode 0): the calls after it have a session."""
+    rtype = ex.request_header("X-RequestType") or ""
+    codec = nspi_codec.decode_response if rtype == "Bind" else mh.decode_response
+    return getattr(codec(rtype, ex.response_body), "error_code", 1) == 0
 
 
 def carry(cap: Capture, *, password_for=None) -> Carried:
@@ -205,7 +223,7 @@ def carry(cap: Capture, *, password_for=None) -> Carried:
     for conn in conns:
         b.out.connections += 1
         b.sealed_binds(conn)
-        connected = False
+        connected = {"emsmdb": False, "nspi": False}
         for call in conn.conv.calls:
             b.out.calls += 1
             first = call.request[0]
@@ -217,13 +235,15 @@ def carry(cap: Capture, *, password_for=None) -> Carried:
                 before = len(b.out.exchanges)
                 try:
                     why = kind[0](b, conn, call, time)
+                except rpcnspi.NotCarried as exc:
+                    why = str(exc)
                 except STUB_ERRORS as exc:
                     why = f"its stub does not decode: {exc}"
-                if why is None and kind[1] == "start":
-                    connected = call.interface_name == "EMSMDB" and \
-                        mh.ConnectResponse.decode(b.out.exchanges[-1].response_body).error_code == 0
-                elif kind[1] == "session" and call.opnum == 1:
-                    connected = False
+                what, _, role = kind[1].partition(" ")
+                if why is None and role == "start":
+                    connected[what] = _started(b.out.exchanges[-1])
+                elif role == "end":
+                    connected[what] = False
                 extra += b.out.exchanges[before:]
                 del b.out.exchanges[before:]
             if why is not None:

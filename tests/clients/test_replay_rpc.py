@@ -174,6 +174,12 @@ def test_sealed_capture_needs_the_capture_password(gw, tmp_path):
     assert all(step is not None for _c, step, _l in calls), out
     same = {tuple(_rops_of(c)) for c, s, _l in calls if s["ok"] and c.opnum == 11}
     assert {("RopLogon",), ("RopOpenFolder",)} <= same, out
+    # its NSPI calls go to /mapi/nspi: the bind, a DN resolved to a MId, the unbind answer the same
+    ok = {s["operation"] for s in report["steps"] if s["ok"]}
+    assert {"NspiBind as mapihttp-nspi:Bind", "NspiDNToMId as mapihttp-nspi:DNToMId",
+            "NspiUnbind as mapihttp-nspi:Unbind"} <= ok, out
+    nspi = [s for s in report["steps"] if s["operation"].startswith("Nspi")]
+    assert len(nspi) >= 10 and all(s["error"] is None and s["live_status"] == 200 for s in nspi), out
 
 
 def _event_on_purpose(src: Path, out: Path) -> int:

@@ -1,0 +1,143 @@
+"""NSPI calls captured over DCE/RPC (MS-OXNSPI 3.1.4.1) as the /mapi/nspi requests that replace them
+(MS-OXCMAPIHTTP 2.2.5), for gateway/replay/rpcreplay.py.
+
+Each call's parameters map onto the request type of the same name: the STAT, the MId lists, the property
+tags and the names as they are (NspiResolveNames' 8-bit names and NspiResolveNamesW's both become
+ResolveNames, whose names are Unicode), the context handle replaced by the session cookie; the recorded
+answer (its return value as ErrorCode) is rewritten as the MAPI/HTTP answer so the address book replay
+(gateway/replay/nspireplay.py) pairs its MIds and compares it with the live one. A PropertyRowSet_r
+becomes the Columns + AddressBookPropertyRows of 2.2.1.8: the columns are the requested tags (else the
+first row's), a row holding an error value (PT_ERROR) or a value of another type than its column is
+written flagged (2.2.1.5: Flag 0xA and the error code); a PropertyRow_r of NspiGetProps becomes an
+AddressBookPropertyValueList. Values keep their meaning: a FILETIME becomes a time, a GUID a UUID.
+"""
+from __future__ import annotations
+
+import uuid
+
+from protocols.mapi.values import filetime_to_datetime
+from protocols.nspi import codec as ab
+from protocols.rpch import nspicalls as rpc
+
+PT_ERROR = 0x000A
+PT_TIME = 0x0040
+PT_GUID = 0x0048
+PT_BOOLEAN = 0x000B
+STRINGS = (0x001E, 0x001F)          # PT_STRING8, PT_UNICODE: a str either way
+MV = 0x1000
+# NSPI calls MS-OXCMAPIHTTP 2.2.5 has no request type for
+NO_COUNTERPART = ("GetNamesFromIDs", "GetIDsFromNames", "GetFirstRow", "GetHierarchyInfo")
+
+
+class NotCarried(ValueError):
+    """A call or value that has no MAPI/HTTP form here (said as the reason it is not replayed)."""
+
+
+def _stat(s: rpc.Stat | None) -> ab.Stat | None:
+    if s is None:
+        return None
+    return ab.Stat(s.sort_type, s.container_id, s.current_rec, s.delta, s.num_pos, s.total_recs, s.code_page,
+                   s.template_locale, s.sort_locale)
+
+
+def _tags(a: rpc.PropTagArray | None) -> tuple | None:
+    return None if a is None else tuple(a.tags)
+
+
+def _value(ptype: int, value):
+    base = ptype & ~MV
+    if ptype & MV and isinstance(value, list):
+        return [_value(base, v) for v in value]
+    if base == PT_TIME and isinstance(value, int):
+        return filetime_to_datetime(value)
+    if base == PT_GUID and isinstance(value, str):
+        return uuid.UUID(value)
+    if base == PT_BOOLEAN:
+        return bool(value)
+    return value
+
+
+def _rowset(rs: rpc.RowSet | None, asked: tuple | None) -> ab.RowSet | None:
+    if rs is None:
+        return None
+    first = next((r.values for r in rs.rows if r.values), [])
+    columns = tuple(asked) if asked else tuple(v.tag for v in first)
+    rows = []
+    for row in rs.rows:
+        values = row.values or []
+        if len(values) != len(columns):
+            raise NotCarried(f"a row of {len(values)} values for {len(columns)} columns")
+        flagged = any(v.tag & 0xFFFF == PT_ERROR or v.tag != col for v, col in zip(values, columns))
+        out = []
+        for v, col in zip(values, columns):
+            ptype = col & 0xFFFF
+            if v.tag & 0xFFFF == PT_ERROR:
+                out.append(ab.PropValue(ptype, v.value, 0xA))
+            elif v.tag & 0xFFFF != ptype and not (v.tag & 0xFFFF in STRINGS and ptype in STRINGS):
+                raise NotCarried(f"a value of type 0x{v.tag & 0xFFFF:04X} in a column of type 0x{ptype:04X}")
+            else:
+                out.append(ab.PropValue(ptype, _value(ptype, v.value), 0 if flagged else None))
+        rows.append(ab.PropertyRow(1 if flagged else 0, tuple(out)))
+    return ab.RowSet(columns, tuple(rows))
+
+
+def _pvlist(row: rpc.PropRow | None) -> tuple | None:
+    if row is None or row.values is None:
+        return None
+    return tuple(ab.TaggedValue(v.tag, ab.PropValue(v.tag & 0xFFFF, _value(v.tag & 0xFFFF, v.value)))
+                 for v in row.values)
+
+
+def _mids(a: rpc.PropTagArray | None) -> tuple | None:
+    return None if a is None else tuple(a.tags)
+
+
+def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, bytes, bytes]:
+    """-> (the /mapi/nspi request type, its request body, the recorded answer as its response body)."""
+    q = rpc.decode_request(opnum, request_stub)
+    r = rpc.decode_response(opnum, response_stub)
+    rv = r.return_value
+    name = type(q).__name__.removeprefix("Nspi").removesuffix("Request")
+    if name == "Unbind":
+        return name, ab.UnbindRequest(reserved=q.reserved).encode(), ab.UnbindResponse(error_code=rv).encode()
+    if name == "UpdateStat":
+        return (name, ab.UpdateStatRequest(reserved=q.reserved, state=_stat(q.stat),
+                                           delta_requested=int(q.delta is not None)).encode(),
+                ab.UpdateStatResponse(error_code=rv, state=_stat(r.stat), delta=r.delta).encode())
+    if name == "QueryRows":
+        asked = _tags(q.prop_tags)
+        return (name, ab.QueryRowsRequest(flags=q.flags, state=_stat(q.stat), explicit_table=tuple(q.etable or ()),
+                                          row_count=q.count, columns=asked).encode(),
+                ab.QueryRowsResponse(error_code=rv, state=_stat(r.stat), rows=_rowset(r.rows, asked)).encode())
+    if name == "DNToMId":
+        return (name, ab.DNToMIdRequest(reserved=q.reserved, names=tuple(q.names)).encode(),
+                ab.DNToMIdResponse(error_code=rv, minimal_ids=_mids(r.out_mids)).encode())
+    if name == "GetPropList":
+        return (name, ab.GetPropListRequest(flags=q.flags, minimal_id=q.mid, code_page=q.code_page).encode(),
+                ab.GetPropListResponse(error_code=rv, property_tags=_tags(r.prop_tags)).encode())
+    if name == "GetProps":
+        cp = q.stat.code_page if q.stat else 0
+        return (name, ab.GetPropsRequest(flags=q.flags, state=_stat(q.stat), property_tags=_tags(q.prop_tags)).encode(),
+                ab.GetPropsResponse(error_code=rv, code_page=cp, property_values=_pvlist(r.row)).encode())
+    if name == "CompareMIds":
+        return (name, ab.CompareMIdsRequest(reserved=q.reserved, state=_stat(q.stat), minimal_id1=q.mid1,
+                                            minimal_id2=q.mid2).encode(),
+                ab.CompareMIdsResponse(error_code=rv, result=r.result).encode())
+    if name == "GetSpecialTable":
+        cp = q.stat.code_page if q.stat else 0
+        rows = None if r.rows is None else tuple(_pvlist(row) or () for row in r.rows.rows)
+        return (name, ab.GetSpecialTableRequest(flags=q.flags, state=_stat(q.stat), version=q.version).encode(),
+                ab.GetSpecialTableResponse(error_code=rv, code_page=cp, version=r.version, rows=rows).encode())
+    if name == "QueryColumns":
+        return (name, ab.QueryColumnsRequest(reserved=q.reserved, map_flags=q.flags).encode(),
+                ab.QueryColumnsResponse(error_code=rv, columns=_tags(r.columns)).encode())
+    if name in ("ResolveNames", "ResolveNamesW"):
+        asked = _tags(q.prop_tags)
+        cp = q.stat.code_page
+        return ("ResolveNames", ab.ResolveNamesRequest(reserved=q.reserved, state=_stat(q.stat), property_tags=asked,
+                                                       names=tuple(n or "" for n in q.names)).encode(),
+                ab.ResolveNamesResponse(error_code=rv, code_page=cp, minimal_ids=_mids(r.mids),
+                                        rows=_rowset(r.rows, asked)).encode())
+    if name in NO_COUNTERPART:
+        raise NotCarried(f"Nspi{name} has no MAPI/HTTP counterpart (MS-OXCMAPIHTTP 2.2.5 has no such request type)")
+    raise NotCarried(f"carrying Nspi{name} as its /mapi/nspi request is not written yet")
