@@ -1,0 +1,166 @@
+"""DCE/RPC calls carried as MAPI/HTTP requests for `exgate replay` (gateway/replay/rpcreplay.py, rpcnspi.py), the
+NotificationWait rule (mapireplay.compare_wait), the held-stream test of the framing codec and ruler's RPC/HTTP
+log reader, on the captures' real bytes."""
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from pathlib import Path
+
+from gateway.replay.files import load
+from gateway.replay.mapi import rpch_connections, tcp_connections
+from gateway.replay.mapireplay import compare_wait
+from gateway.replay.rpcreplay import CARRIED, carried_call, carry
+from gateway.replay import rpcnspi, rules
+from protocols import mapihttp as M
+from protocols.capture.rulerlog import looks_like_ruler_log, read_ruler_log
+from protocols.mapihttp.framing import still_held
+from protocols.nspi import codec as C
+from protocols.rops import decode_ext_buffer
+from protocols.rpch import emsmdb as E, nspicalls
+from protocols.rpch.unseal import password_lookup
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _by_call(cap, conns):
+    return {f"{c.name}, call {call.call_id}": call for c in conns for call in c.conv.calls}
+
+
+def test_ruler_rpchttp_calls_become_mapihttp_requests():
+    cap = load(ROOT / "captures/ruler-rpchttp.pcap")
+    out = carry(cap)
+    calls = _by_call(cap, rpch_connections(load(ROOT / "captures/ruler-rpchttp.pcap")))
+    assert (out.calls, out.carried) == (9, 9)
+    assert Counter(why for _ex, why in out.not_replayed) == {
+        "an RPC/HTTP channel: its calls are " + CARRIED: 6,
+        # the third session: ruler's recorder cannot seal, so a bind asking for it ends it
+        "not replayed: a bind asking for sealing (NTLM at auth level privacy); no call follows it in the capture": 1}
+    kinds = [(carried_call(ex), ex.request_header("X-RequestType")) for ex in out.exchanges]
+    assert kinds == [("EcDoConnectEx", "Connect"), ("EcDoRpcExt2", "Execute"), ("EcDoRpcExt2", "Execute"),
+                     ("EcDoRpcExt2", "Execute"), ("EcDoDisconnect", "Disconnect"), ("EcDoConnectEx", "Connect"),
+                     ("EcDoRpcExt2", "Execute"), ("EcDoRpcExt2", "Execute"), ("EcDoDisconnect", "Disconnect")]
+    for ex in out.exchanges:
+        call = calls[ex.source]
+        assert ex.path == "/mapi/emsmdb/" and ex.response_header("X-ResponseCode") == "0"
+        if call.opnum == 10:
+            q = E.decode_connect_request(call.request_stub)
+            body = M.ConnectRequest.decode(ex.request_body)
+            assert (body.user_dn, body.flags, body.default_code_page, body.lcid_sort, body.lcid_string) == \
+                (q.user_dn, q.flags, q.code_page, q.lcid_sort, q.lcid_string)
+            answer = M.ConnectResponse.decode(ex.response_body)
+            assert (answer.error_code, answer.display_name) == (0, "Recorder User")
+        elif call.opnum == 11:       # the same RPC_HEADER_EXT chains both ways
+            q, r = E.decode_ecdorpcext2_request(call.request_stub), E.decode_ecdorpcext2_response(call.response_stub)
+            body, answer = M.ExecuteRequest.decode(ex.request_body), M.ExecuteResponse.decode(ex.response_body)
+            assert (body.flags, body.rop_buffer, body.max_rop_out) == (q.flags, q.rgb_in, q.cb_out)
+            assert (answer.rop_buffer, answer.error_code) == (r.rgb_out, r.return_value)
+        else:
+            assert M.DisconnectResponse.decode(ex.response_body).error_code == 0
+
+
+def test_outlook_2003_ecdorpc_is_wrapped_in_an_rpc_header_ext():
+    cap = load(ROOT / "captures/zeek-outlook2003-exchange-mapi.pcap")
+    out = carry(cap)
+    calls = _by_call(cap, tcp_connections(load(ROOT / "captures/zeek-outlook2003-exchange-mapi.pcap")))
+    assert (out.calls, out.carried) == (172, 6)
+    executes = [ex for ex in out.exchanges if carried_call(ex) == "EcDoRpc"]
+    assert len(executes) == 4
+    for ex in executes:
+        call = calls[ex.source]
+        q, r = E.decode_ecdorpc_request(call.request_stub), E.decode_ecdorpc_response(call.response_stub)
+        body, answer = M.ExecuteRequest.decode(ex.request_body), M.ExecuteResponse.decode(ex.response_body)
+        (piece,) = decode_ext_buffer(body.rop_buffer)
+        assert piece.payload == q.rop_buffer and piece.header.flags == 0x4       # Last only: no LZ77, no XOR
+        assert body.max_rop_out == q.size + 8 and body.flags == 0x3
+        assert decode_ext_buffer(answer.rop_buffer)[0].payload == r.rop_buffer
+    reasons = Counter(why.split(" (")[0] for _ex, why in out.not_replayed)
+    assert reasons["not replayed: its connection's bind and its session's start are not in the capture"] == 160
+    assert reasons["not replayed: its answer is not in the capture"] == 1
+    assert sum(reasons.values()) == 172 - 6
+
+
+def test_sealed_calls_are_carried_with_the_capture_password_and_nspi_bodies_round_trip():
+    path = ROOT / "captures/impacket-dcerpc-sealed.pcap"
+    closed = carry(load(path))
+    assert closed.carried < closed.calls
+    assert all("--capture-password" in why for _ex, why in closed.not_replayed if "sealed" in why)
+    opened = carry(load(path), password_for=password_lookup("p"))
+    assert opened.carried > closed.carried
+    nspi = [ex for ex in opened.exchanges if ex.path == "/mapi/nspi/"]
+    assert {ex.request_header("X-RequestType") for ex in nspi} >= {"Bind", "QueryRows", "GetProps", "ResolveNames",
+                                                                   "Unbind"}
+    calls = _by_call(None, tcp_connections(load(path), password_lookup("p")))
+    for ex in nspi:                  # what rpcnspi made is valid MAPI/HTTP: it decodes and encodes back
+        rt = ex.request_header("X-RequestType")
+        assert C.decode_request(rt, ex.request_body).encode() == ex.request_body
+        assert C.decode_response(rt, ex.response_body).encode() == ex.response_body
+        if rt in ("QueryRows", "ResolveNames"):     # the same rows, columns and names as the DCE/RPC call
+            call = calls[ex.source]
+            q, r = nspicalls.decode_request(call.opnum, call.request_stub), \
+                nspicalls.decode_response(call.opnum, call.response_stub)
+            body, answer = C.decode_request(rt, ex.request_body), C.decode_response(rt, ex.response_body)
+            assert body.columns if rt == "QueryRows" else body.property_tags == tuple(q.prop_tags.tags)
+            assert len(answer.rows.rows) == len(r.rows.rows)
+            values = [v.value for row in r.rows.rows for v in row.values]
+            assert [v.value for row in answer.rows.rows for v in row.values] == values
+
+
+def test_an_error_value_makes_a_flagged_row():
+    rs = nspicalls.RowSet([nspicalls.PropRow([nspicalls.PropValue(0x3001001F, "Bob"),
+                                              nspicalls.PropValue(0x3003000A, 0x8004010F)])])
+    out = rpcnspi._rowset(rs, (0x3001001F, 0x3003001F))
+    assert out.rows[0].flags == 1
+    assert [(v.ptype, v.value, v.flag) for v in out.rows[0].values] == [(0x1F, "Bob", 0), (0x1F, 0x8004010F, 0xA)]
+    answer = C.QueryRowsResponse(state=C.Stat(), rows=out).encode()
+    back = C.decode_response("QueryRows", answer)
+    assert back.encode() == answer
+    assert [(v.ptype, v.value, v.flag) for v in back.rows.rows[0].values] == [(0x1F, "Bob", 0), (0x1F, 0x8004010F, 0xA)]
+
+
+def _held_stream() -> bytes:
+    for line in (ROOT / "captures/sessions/mapi-nspi-demo.jsonl").read_text().splitlines():
+        obj = json.loads(line)
+        if dict(obj.get("request_headers") or []).get("X-RequestType") == "NotificationWait":
+            return base64.b64decode(obj["response_body"])
+    raise AssertionError("no NotificationWait")
+
+
+def test_a_held_stream_and_the_notification_wait_rule():
+    held = _held_stream()
+    assert held == b"PROCESSING\r\nPENDING\r\n" and still_held(held)
+    assert still_held(b"PROCESSING\r\nPEND") and not still_held(b"") and not still_held(b"DONE\r\n\r\n")
+    answered = b"PROCESSING\r\nDONE\r\nX-ElapsedTime: 1\r\n\r\n"
+    no_event = answered + M.NotificationWaitResponse(event_pending=False).encode()
+    event = answered + M.NotificationWaitResponse(event_pending=True).encode()
+    assert not still_held(no_event)
+    for recorded, live in ((held, held), (held, no_event), (no_event, held), (b"", held)):
+        r = compare_wait(recorded, live, 5)
+        assert not r.differences and r.ignored == {rules.HELD_AS_RECORDED: 1}, (recorded, live)
+    assert not compare_wait(event, event, 5).differences
+    (d,) = compare_wait(event, held, 5).differences
+    assert (d.path, d.recorded, d.live) == ("/NotificationWait/event_pending", "True", "held: no event within 5 s")
+    (d,) = compare_wait(held, event, 5).differences
+    assert d.path == "/NotificationWait/event_pending"
+    (d,) = compare_wait(no_event, event, 5).differences
+    assert (d.path, d.recorded, d.live) == ("/NotificationWait/event_pending", "False", "True")
+
+
+def test_ruler_rpc_log_reader():
+    data = (ROOT / "fixtures/rpch/rpc_ntlm_noencrypt_check.jsonl").read_bytes()
+    assert looks_like_ruler_log(data)
+    assert not looks_like_ruler_log((ROOT / "captures/sessions/mapi-nspi-demo.jsonl").read_bytes())
+    cap = read_ruler_log(data)
+    assert [(e.method, e.status) for e in cap.exchanges] == [
+        ("GET", 401), ("POST", 200), ("RPC_IN_DATA", 401), ("RPC_IN_DATA", None), ("RPC_OUT_DATA", 401),
+        ("RPC_OUT_DATA", 200)]
+    rows = [json.loads(line) for line in data.decode().splitlines()]
+    pdus = lambda kind: b"".join(bytes.fromhex(r["pdu_hex"]) for r in rows if r["kind"] == kind)   # noqa: E731
+    assert cap.exchanges[3].request_body == pdus("rpc-in-pdu")
+    assert cap.exchanges[5].request_body == pdus("rpc-out-request-body")
+    assert cap.exchanges[5].response_body == pdus("rpc-out-pdu")
+    assert cap.exchanges[2].response_header("WWW-Authenticate") == "NTLM <challenge>"
+    damaged = read_ruler_log(data.decode().splitlines()[0] + "\n{not json\n" + '{"kind": "rpc-in-pdu", "pdu_hex": "05"}\n')
+    assert [p.what.split(" (")[0] for p in damaged.problems] == [
+        "not JSON", "a PDU of the IN channel before that channel was opened; skipped"]
