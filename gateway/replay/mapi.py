@@ -285,7 +285,34 @@ def mapihttp(ex: Exchange, kind: str) -> dict:
 
 # -- DCE/RPC over TCP ---------------------------------------------------------------------------
 
+def _nspi_restriction(res: nspicalls.Restriction) -> dict:
+    """A Restriction_r as {kind: its fields}, tags by name, the tree kept."""
+    if res.rt in (0, 1):
+        body = [_nspi_restriction(c) for c in res.children] if res.children is not None else None
+    elif res.rt in (2, 9):
+        body = _nspi_restriction(res.child) if res.child is not None else None
+        if res.rt == 9:
+            body = {"sub_object": tag_name(res.sub_object), "restriction": body}
+    else:
+        body = {"tag": tag_name(res.prop_tag)}
+        if res.rt == 3:
+            body["fuzzy_level"] = f"0x{res.fuzzy_level:08X}"
+        elif res.rt in (4, 5, 6, 7):
+            body["relop"] = res.relop
+        if res.rt == 5:
+            body["tag2"] = tag_name(res.prop_tag2)
+        elif res.rt == 6:
+            body["mask"] = f"0x{res.mask:08X}"
+        elif res.rt == 7:
+            body["size"] = res.size
+        if res.prop is not None:
+            body["value"] = plain(res.prop.value)
+    return {res.kind: body}
+
+
 def _nspi_value(v):
+    if isinstance(v, nspicalls.Restriction):
+        return _nspi_restriction(v)
     if isinstance(v, nspicalls.PropTagArray):
         return [tag_name(t) for t in v.tags]
     if isinstance(v, nspicalls.PropRow):

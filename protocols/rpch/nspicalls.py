@@ -2,8 +2,8 @@
 
 NspiBind is protocols/rpch/nspi.py; this module reads and writes the others exgate has seen: Unbind,
 UpdateStat, QueryRows, SeekEntries, DNToMId, GetPropList, GetProps, CompareMIds, GetSpecialTable,
-GetTemplateInfo, ModLinkAtt, QueryColumns, GetNamesFromIDs, ResolveNames and ResolveNamesW (not yet:
-GetMatches and ResortRestriction, whose Restriction_r no capture we hold carries, GetIDsFromNames,
+GetTemplateInfo, ModLinkAtt, QueryColumns, GetNamesFromIDs, ResolveNames, ResolveNamesW, GetMatches
+(with its Restriction_r tree and PropertyName_r) and ResortRestriction (not yet: GetIDsFromNames,
 ModProps). Each request and answer is a dataclass whose fields are the IDL's parameters in order
 (``LAYOUT`` says each one's NDR form); ``wire`` keeps the referent ids and alignment bytes so
 encode(decode(b)) == b.
@@ -446,6 +446,158 @@ def _write_guid(w: Writer, v: str) -> None:
     w.raw(uuid.UUID(v).bytes_le)
 
 
+# -- restrictions (Restriction_r, MS-OXNSPI 2.2.2.4: rt, then the union's own copy of rt and its arm) -------
+
+RESTRICTION_TYPES = {0: "And", 1: "Or", 2: "Not", 3: "Content", 4: "Property", 5: "CompareProps", 6: "BitMask",
+                     7: "Size", 8: "Exist", 9: "Sub"}
+
+
+@dataclass
+class Restriction:
+    """A Restriction_r: ``rt`` names the kind (RESTRICTION_TYPES); the fields used are the kind's:
+    And/Or ``children``; Not ``child``; Sub ``sub_object`` and ``child``; Content ``fuzzy_level``,
+    ``prop_tag``, ``prop``; Property ``relop``, ``prop_tag``, ``prop``; CompareProps ``relop``,
+    ``prop_tag``, ``prop_tag2``; BitMask ``relop`` (relBMR), ``prop_tag``, ``mask``; Size ``relop``,
+    ``prop_tag``, ``size``; Exist ``reserved1``, ``prop_tag``, ``reserved2``."""
+
+    rt: int
+    children: list["Restriction"] | None = None
+    child: "Restriction | None" = None
+    sub_object: int = 0
+    fuzzy_level: int = 0
+    relop: int = 0
+    prop_tag: int = 0
+    prop_tag2: int = 0
+    prop: PropValue | None = None
+    mask: int = 0
+    size: int = 0
+    reserved1: int = 0
+    reserved2: int = 0
+    count: int | None = None     # And/Or cRes when the array pointer is NULL
+
+    @property
+    def kind(self) -> str:
+        return RESTRICTION_TYPES.get(self.rt, f"rt {self.rt}")
+
+
+def _read_restriction_head(r: Reader, depth: int) -> tuple[Restriction, object]:
+    if depth > 64:
+        raise NspiCallError("restriction nested more than 64 deep")
+    rt, disc = r.u32(), r.u32()
+    if disc != rt:
+        raise NspiCallError(f"Restriction_r: rt {rt} but the union is switched on {disc}")
+    res = Restriction(rt)
+    if rt in (0, 1):
+        n, present = r.count(), r.pointer()
+        res.count = None if present else n
+        return res, ("array", n) if present else None
+    if rt in (2, 9):
+        if rt == 9:
+            res.sub_object = r.u32()
+        return res, "one" if r.pointer() else None
+    if rt in (3, 4):
+        first, res.prop_tag = r.u32(), r.u32()
+        if rt == 3:
+            res.fuzzy_level = first
+        else:
+            res.relop = first
+        return res, "value" if r.pointer() else None
+    if rt in (5, 6, 7, 8):
+        a, b, c = r.u32(), r.u32(), r.u32()
+        if rt == 5:
+            res.relop, res.prop_tag, res.prop_tag2 = a, b, c
+        elif rt == 6:
+            res.relop, res.prop_tag, res.mask = a, b, c
+        elif rt == 7:
+            res.relop, res.prop_tag, res.size = a, b, c
+        else:
+            res.reserved1, res.prop_tag, res.reserved2 = a, b, c
+        return res, None
+    raise NspiCallError(f"Restriction_r of unknown type {rt}")
+
+
+def _read_restriction_body(r: Reader, res: Restriction, pending, depth: int) -> None:
+    if pending is None:
+        return
+    if pending == "value":
+        res.prop = _read_target(r)
+    elif pending == "one":
+        res.child = _read_restriction(r, depth + 1)
+    else:
+        n = pending[1]
+        if r.count() != n:
+            raise NspiCallError(f"{res.kind} restriction: array size differs from cRes {n}")
+        heads = [_read_restriction_head(r, depth + 1) for _ in range(n)]
+        for child, p in heads:
+            _read_restriction_body(r, child, p, depth + 1)
+        res.children = [child for child, _p in heads]
+
+
+def _read_restriction(r: Reader, depth: int = 0) -> Restriction:
+    res, pending = _read_restriction_head(r, depth)
+    _read_restriction_body(r, res, pending, depth)
+    return res
+
+
+def _write_restriction_head(w: Writer, res: Restriction) -> None:
+    w.u32(res.rt)
+    w.u32(res.rt)
+    if res.rt in (0, 1):
+        w.u32(len(res.children) if res.children is not None else (res.count or 0))
+        w.pointer(res.children is not None)
+    elif res.rt in (2, 9):
+        if res.rt == 9:
+            w.u32(res.sub_object)
+        w.pointer(res.child is not None)
+    elif res.rt in (3, 4):
+        w.u32(res.fuzzy_level if res.rt == 3 else res.relop)
+        w.u32(res.prop_tag)
+        w.pointer(res.prop is not None)
+    elif res.rt == 5:
+        for v in (res.relop, res.prop_tag, res.prop_tag2):
+            w.u32(v)
+    elif res.rt == 6:
+        for v in (res.relop, res.prop_tag, res.mask):
+            w.u32(v)
+    elif res.rt == 7:
+        for v in (res.relop, res.prop_tag, res.size):
+            w.u32(v)
+    else:
+        for v in (res.reserved1, res.prop_tag, res.reserved2):
+            w.u32(v)
+
+
+def _write_restriction_body(w: Writer, res: Restriction) -> None:
+    if res.rt in (0, 1) and res.children is not None:
+        w.u32(len(res.children))
+        for c in res.children:
+            _write_restriction_head(w, c)
+        for c in res.children:
+            _write_restriction_body(w, c)
+    elif res.rt in (2, 9) and res.child is not None:
+        _write_restriction(w, res.child)
+    elif res.rt in (3, 4) and res.prop is not None:
+        _write_target(w, res.prop)
+
+
+def _write_restriction(w: Writer, res: Restriction) -> None:
+    _write_restriction_head(w, res)
+    _write_restriction_body(w, res)
+
+
+def _read_propname(r: Reader) -> PropName:
+    present, reserved, lid = r.pointer(), r.u32(), r.i32()
+    return PropName(str(uuid.UUID(bytes_le=r.raw(16))) if present else None, lid, reserved)
+
+
+def _write_propname(w: Writer, nm: PropName) -> None:
+    w.pointer(nm.guid is not None)
+    w.u32(nm.reserved)
+    w.i32(nm.lid)
+    if nm.guid is not None:
+        w.raw(uuid.UUID(nm.guid).bytes_le)
+
+
 KINDS = {   # NDR form -> (reader, writer)
     "handle": (lambda r: r.raw(20), lambda w, v: w.raw(v)),      # NSPI_HANDLE: a 20-byte context handle
     "u32": (Reader.u32, Writer.u32),
@@ -464,6 +616,8 @@ KINDS = {   # NDR form -> (reader, writer)
     "names*": (_unique(_read_names), _unique_w(_write_names)),
     "bins": (_read_bins, _write_bins),
     "value": (_read_target, _write_target),
+    "restriction*": (_unique(_read_restriction), _unique_w(_write_restriction)),
+    "propname*": (_unique(_read_propname), _unique_w(_write_propname)),
     "strings": (lambda r: _read_strings(r, 1), lambda w, v: _write_strings(w, v, 1)),
     "wstrings": (lambda r: _read_strings(r, 2), lambda w, v: _write_strings(w, v, 2)),
 }
@@ -514,7 +668,8 @@ def _call(name: str, layout: tuple[tuple[str, str], ...], doc: str, alt=None):
              "u32*": "int | None", "i32*": "int | None", "dwords*": "list[int] | None", "tags*": "PropTagArray | None",
              "tags": "PropTagArray | None", "rows*": "RowSet | None", "row*": "PropRow | None", "strings": list,
              "wstrings": list, "str8*": "str | None", "guid*": "str | None", "names*": "list[PropName] | None",
-             "bins": "list[bytes | None] | None", "value": PropValue}
+             "bins": "list[bytes | None] | None", "value": PropValue, "restriction*": "Restriction | None",
+             "propname*": "PropName | None"}
     ns = {"__annotations__": {n: types[k] for n, k in layout}, "LAYOUT": layout, "ALT_LAYOUT": alt, "__doc__": doc}
     for n, _k in layout:
         ns[n] = None
@@ -534,6 +689,13 @@ CALLS = {
     3: ("NspiQueryRows", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat"), ("etable_count", "u32"),
                           ("etable", "dwords*"), ("count", "u32"), ("prop_tags", "tags*")),
         (("stat", "stat"), ("rows", "rows*"), ("return_value", "u32"))),
+    5: ("NspiGetMatches", (("hrpc", "handle"), ("reserved1", "u32"), ("stat", "stat"), ("reserved", "tags*"),
+                           ("reserved2", "u32"), ("filter", "restriction*"), ("prop_name", "propname*"),
+                           ("requested", "u32"), ("prop_tags", "tags*")),
+        (("stat", "stat"), ("out_mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),
+    6: ("NspiResortRestriction", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("in_mids", "tags"),
+                                  ("out_mids", "tags*")),
+        (("stat", "stat"), ("out_mids", "tags*"), ("return_value", "u32"))),
     7: ("NspiDNToMId", (("hrpc", "handle"), ("reserved", "u32"), ("names", "strings")),
         (("out_mids", "tags*"), ("return_value", "u32"))),
     8: ("NspiGetPropList", (("hrpc", "handle"), ("flags", "u32"), ("mid", "u32"), ("code_page", "u32")),

@@ -15,7 +15,8 @@ primitives, so the capture is made by no line of the decoder it tests.
   second answered with 60 rows in three sealed fragments,
   NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUpdateStat,
   NspiSeekEntries, NspiCompareMIds, NspiGetTemplateInfo, NspiGetNamesFromIDs, NspiResolveNames,
-  NspiModLinkAtt (refused), NspiUnbind), the
+  NspiModLinkAtt (refused), NspiGetMatches with a restriction and with a property name,
+  NspiResortRestriction, NspiUnbind; GetMatches and ResortRestriction declared here with impacket's NDR types), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
 - connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
 - connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed);
@@ -424,6 +425,15 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
     elif opnum == 14:
         r = nspi.NspiModLinkAttResponse()
         r["ErrorCode"] = 0x80070005
+    elif opnum in (5, 6):
+        _gm, gm_resp, _rr, rr_resp = _calls5()
+        r = gm_resp() if opnum == 5 else rr_resp()
+        r["pStat"] = _stat(ContainerID=0x2F, CurrentRec=0x11, NumPos=1, TotalRecs=2, CodePage=1252)
+        _tags(r["ppOutMIds"], [0x11, 0x10] if opnum == 6 else [0x11])
+        if opnum == 5:
+            r["ppRows"]["cRows"] = 1
+            r["ppRows"]["aRow"].append(_row(_user_row(*USERS[1], [PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W])))
+        r["ErrorCode"] = 0
     elif opnum == 1:
         r = nspi.NspiUnbindResponse()
         h = nspi.handle_t()
@@ -434,6 +444,87 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
     else:
         return struct.pack("<I", 0x80040102)
     return r.getData()
+
+
+def _impacket_calls():
+    """NspiGetMatches and NspiResortRestriction, which impacket's nspi module leaves commented out, declared
+    with its own NDR types (MS-OXNSPI 3.1.4.1.10 and 3.1.4.1.11) so that its engine marshals them."""
+    from impacket.dcerpc.v5 import nspi
+    from impacket.dcerpc.v5.dtypes import DWORD, ULONG
+    from impacket.dcerpc.v5.ndr import NDRCALL
+
+    class NspiGetMatches(NDRCALL):
+        opnum = 5
+        structure = (("hRpc", nspi.handle_t), ("Reserved1", DWORD), ("pStat", nspi.STAT),
+                     ("pReserved", nspi.PPropertyTagArray_r), ("Reserved2", DWORD), ("Filter", nspi.PRestriction_r),
+                     ("lpPropName", nspi.PPropertyName_r), ("ulRequested", DWORD),
+                     ("pPropTags", nspi.PPropertyTagArray_r))
+
+    class NspiGetMatchesResponse(NDRCALL):
+        structure = (("pStat", nspi.STAT), ("ppOutMIds", nspi.PPropertyTagArray_r),
+                     ("ppRows", nspi.PPropertyRowSet_r), ("ErrorCode", ULONG))
+
+    class NspiResortRestriction(NDRCALL):
+        opnum = 6
+        structure = (("hRpc", nspi.handle_t), ("Reserved", DWORD), ("pStat", nspi.STAT),
+                     ("pInMIds", nspi.PropertyTagArray_r), ("ppOutMIds", nspi.PPropertyTagArray_r))
+
+    class NspiResortRestrictionResponse(NDRCALL):
+        structure = (("pStat", nspi.STAT), ("ppOutMIds", nspi.PPropertyTagArray_r), ("ErrorCode", ULONG))
+
+    import sys
+    module = sys.modules[NspiGetMatches.__module__]   # impacket finds a call's answer class by name in its module
+    module.NspiGetMatchesResponse = NspiGetMatchesResponse
+    module.NspiResortRestrictionResponse = NspiResortRestrictionResponse
+    return NspiGetMatches, NspiGetMatchesResponse, NspiResortRestriction, NspiResortRestrictionResponse
+
+
+_CALLS5 = None
+
+
+def _calls5():
+    global _CALLS5
+    if _CALLS5 is None:
+        _CALLS5 = _impacket_calls()
+    return _CALLS5
+
+
+def _tags(arr, tags):
+    from impacket.dcerpc.v5 import nspi
+    arr["cValues"] = len(tags)
+    for t in tags:
+        d = nspi.DWORD()
+        d["Data"] = t
+        arr["aulPropTag"].append(d)
+
+
+def _restriction(kind: str, **kw):
+    """An impacket Restriction_r: ("and"|"or", children), ("not", child), ("content"|"property", tag, value),
+    ("exist", tag)."""
+    from impacket.dcerpc.v5 import nspi
+    r = nspi.Restriction_r()
+    rt = {"and": 0, "or": 1, "not": 2, "content": 3, "property": 4, "exist": 8}[kind]
+    r["rt"] = rt
+    r["res"]["tag"] = rt
+    if kind in ("and", "or"):
+        arm = r["res"]["resAnd" if kind == "and" else "resOr"]
+        arm["cRes"] = len(kw["children"])
+        for c in kw["children"]:
+            arm["lpRes"].append(c)
+    elif kind == "not":
+        r["res"]["resNot"]["lpRes"] = kw["child"]
+    elif kind in ("content", "property"):
+        arm = r["res"]["resContent" if kind == "content" else "resProperty"]
+        arm["ulFuzzyLevel" if kind == "content" else "relop"] = kw["how"]
+        arm["ulPropTag"] = kw["tag"]
+        arm["lpProp"]["ulPropTag"] = kw["tag"]
+        arm["lpProp"]["ulReserved"] = 0
+        arm["lpProp"]["Value"]["tag"] = kw["tag"] & 0xFFFF
+        arm["lpProp"]["Value"]["lpszW"] = kw["value"] + "\x00"
+    else:
+        arm = r["res"]["resExist"]
+        arm["ulReserved1"], arm["ulPropTag"], arm["ulReserved2"] = 0, kw["tag"], 0
+    return r
 
 
 def nspi_session() -> _Server:
@@ -471,6 +562,37 @@ def nspi_session() -> _Server:
             nspi.hNspiModLinkAtt(dce, h, 0, 0x8009101E, 0x11, [])
         except nspi.DCERPCSessionError as exc:
             assert exc.get_error_code() == 0x80070005
+        gm_cls, _gm, rr_cls, _rr = _calls5()
+        gm = gm_cls()               # ANR-like: display name starts with "Bo" and has an address, or is not hidden
+        gm["hRpc"] = h
+        gm["pStat"] = _stat(ContainerID=0x2F, CodePage=1252, TemplateLocale=0x409, SortLocale=0x409)
+        gm["pReserved"] = nspi.NULL
+        gm["Filter"] = _restriction("and", children=[
+            _restriction("content", how=0x00010001, tag=PR_DISPLAY_NAME_W, value="Bo"),
+            _restriction("or", children=[_restriction("exist", tag=PR_SMTP_ADDRESS_W),
+                                         _restriction("not", child=_restriction("property", how=4, tag=0x3A00001F,
+                                                                                value="hidden"))])])
+        gm["lpPropName"] = nspi.NULL
+        gm["ulRequested"] = 50
+        _tags(gm["pPropTags"], [PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W])
+        dce.request(gm)
+        members = gm_cls()          # the members of a list: a property of one object, no filter
+        members["hRpc"] = h
+        members["pStat"] = _stat(ContainerID=0, CurrentRec=0x11, CodePage=1252)
+        members["pReserved"] = nspi.NULL
+        members["Filter"] = nspi.NULL
+        members["lpPropName"]["lpguid"] = nspi.NULL
+        members["lpPropName"]["ulReserved"] = 0
+        members["lpPropName"]["lID"] = 0x8009
+        members["ulRequested"] = 50
+        _tags(members["pPropTags"], [PR_DISPLAY_NAME_W])
+        dce.request(members)
+        rr = rr_cls()
+        rr["hRpc"] = h
+        rr["pStat"] = _stat(ContainerID=0x2F, SortType=0, CodePage=1252, SortLocale=0x409)
+        _tags(rr["pInMIds"], [0x10, 0x11])
+        rr["ppOutMIds"] = nspi.NULL
+        dce.request(rr)
         nspi.hNspiUnbind(dce, h)
     _client(srv.port, nspi.MSRPC_UUID_NSPI, run)
     srv.thread.join(5)

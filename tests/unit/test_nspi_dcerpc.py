@@ -30,7 +30,7 @@ def test_every_nspi_stub_round_trips():
         "NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiQueryRows", "NspiDNToMId", "NspiGetProps",
         "NspiGetPropList", "NspiQueryColumns", "NspiResolveNamesW", "NspiUpdateStat", "NspiSeekEntries",
         "NspiCompareMIds", "NspiGetTemplateInfo", "NspiGetNamesFromIDs", "NspiResolveNames", "NspiModLinkAtt",
-        "NspiUnbind"]
+        "NspiGetMatches", "NspiGetMatches", "NspiResortRestriction", "NspiUnbind"]
     layouts = {}
     for c in calls[1:]:
         q = nspicalls.decode_request(c.opnum, c.request_stub)
@@ -92,6 +92,29 @@ def test_fields_read():
     assert rn.names == ["bob"] and rn.prop_tags.tags == [0x3001001F, 0x39FE001F]
 
 
+def test_get_matches_restriction_and_property_name():
+    """GetMatches as impacket's NDR engine marshals it (its nspi module has no client for it: declared in
+    sealed_synth): an And/Or/Not tree of Content, Exist and Property restrictions, then a property name."""
+    by_kind = [c for c in _nspi_calls() if c.operation == "NspiGetMatches"]
+    q = nspicalls.decode_request(5, by_kind[0].request_stub)
+    f = q.filter
+    assert f.kind == "And" and [c.kind for c in f.children] == ["Content", "Or"]
+    content, either = f.children
+    assert content.fuzzy_level == 0x00010001 and content.prop.tag == 0x3001001F and content.prop.value == "Bo"
+    assert [c.kind for c in either.children] == ["Exist", "Not"] and either.children[0].prop_tag == 0x39FE001F
+    prop = either.children[1].child
+    assert prop.kind == "Property" and prop.relop == 4 and prop.prop.value == "hidden"
+    assert q.prop_name is None and q.requested == 50 and q.reserved is None
+    assert q.wire.pads                                      # impacket's 0xEF/0xBF alignment bytes, kept
+    q2 = nspicalls.decode_request(5, by_kind[1].request_stub)
+    assert q2.filter is None and q2.prop_name == nspicalls.PropName(None, 0x8009) and q2.stat.current_rec == 0x11
+    r = nspicalls.decode_response(5, by_kind[0].response_stub)
+    assert r.out_mids.tags == [0x11] and r.rows.rows[0].values[0].value == "Bob Example"
+    rr = [c for c in _nspi_calls() if c.operation == "NspiResortRestriction"][0]
+    assert nspicalls.decode_request(6, rr.request_stub).in_mids.tags == [0x10, 0x11]
+    assert nspicalls.decode_response(6, rr.response_stub).out_mids.tags == [0x11, 0x10]
+
+
 def test_decode_shows_nspi_calls_by_name():
     cap = read(PCAP.name, PCAP.read_bytes())
     items: dict = {}
@@ -107,6 +130,11 @@ def test_decode_shows_nspi_calls_by_name():
     assert items["NspiResolveNamesW"]["response"]["rows"] == [
         {"PidTagDisplayName (0x3001001F)": "Bob Example", "PidTagSmtpAddress (0x39FE001F)": "bob@example.test"}]
     assert all("stub_error" not in i for i in items.values())
+    assert items["NspiGetMatches"]["request"]["filter"] == {"And": [
+        {"Content": {"tag": "PidTagDisplayName (0x3001001F)", "fuzzy_level": "0x00010001", "value": "Bo"}},
+        {"Or": [{"Exist": {"tag": "PidTagSmtpAddress (0x39FE001F)"}},
+                {"Not": {"Property": {"tag": "PidTagAccount (0x3A00001F)", "relop": 4, "value": "hidden"}}}]}]}
+    assert items["NspiGetMatches"]["response"]["out_mids"] == [17]
 
 
 def test_fragmented_sealed_answer():
@@ -127,8 +155,11 @@ def test_bad_stubs_are_clear_errors():
             nspicalls.decode_response(3, stub[:cut])
     with pytest.raises(NdrError, match="left after the last parameter"):
         nspicalls.decode_request(16, by_op["NspiQueryColumns"].request_stub + b"\x00" * 4)
-    with pytest.raises(NdrError, match="no codec for NSPI opnum 5"):
-        nspicalls.decode_request(5, b"")
+    with pytest.raises(NdrError, match="no codec for NSPI opnum 11"):
+        nspicalls.decode_request(11, b"")                     # NspiModProps: none of our captures has it
+    gm = [c for c in _nspi_calls() if c.operation == "NspiGetMatches"][0].request_stub
+    with pytest.raises(NdrError, match="rt 0 but the union is switched on 7"):
+        nspicalls.decode_request(5, gm[:76] + b"\x07" + gm[77:])   # the filter's union discriminant
     bad = bytearray(stub)
     bad[52:56] = b"\xff\xff\xff\x7f"            # the first row's cValues
     with pytest.raises(NdrError):
