@@ -2,9 +2,9 @@
 
 NspiBind is protocols/rpch/nspi.py; this module reads and writes the others exgate has seen: Unbind,
 UpdateStat, QueryRows, SeekEntries, DNToMId, GetPropList, GetProps, CompareMIds, GetSpecialTable,
-GetTemplateInfo, ModLinkAtt, QueryColumns, GetNamesFromIDs, ResolveNames, ResolveNamesW, GetMatches
-(with its Restriction_r tree and PropertyName_r) and ResortRestriction (not yet: GetIDsFromNames,
-ModProps). Each request and answer is a dataclass whose fields are the IDL's parameters in order
+GetTemplateInfo, ModLinkAtt, ModProps, QueryColumns, GetNamesFromIDs, GetIDsFromNames, ResolveNames,
+ResolveNamesW, GetMatches (with its Restriction_r tree and PropertyName_r) and ResortRestriction: every
+call of MS-OXNSPI 3.1.4.1. Each request and answer is a dataclass whose fields are the IDL's parameters in order
 (``LAYOUT`` says each one's NDR form); ``wire`` keeps the referent ids and alignment bytes so
 encode(decode(b)) == b.
 
@@ -585,6 +585,21 @@ def _write_restriction(w: Writer, res: Restriction) -> None:
     _write_restriction_body(w, res)
 
 
+def _read_propname_ptrs(r: Reader) -> list[PropName | None]:
+    """[size_is(cPropNames)] PropertyName_r** by reference: the array of pointers, then each name (and its GUID)."""
+    present = [r.pointer() for _ in range(r.count())]
+    return [_read_propname(r) if p else None for p in present]
+
+
+def _write_propname_ptrs(w: Writer, names: list[PropName | None]) -> None:
+    w.u32(len(names))
+    for nm in names:
+        w.pointer(nm is not None)
+    for nm in names:
+        if nm is not None:
+            _write_propname(w, nm)
+
+
 def _read_propname(r: Reader) -> PropName:
     present, reserved, lid = r.pointer(), r.u32(), r.i32()
     return PropName(str(uuid.UUID(bytes_le=r.raw(16))) if present else None, lid, reserved)
@@ -618,6 +633,8 @@ KINDS = {   # NDR form -> (reader, writer)
     "value": (_read_target, _write_target),
     "restriction*": (_unique(_read_restriction), _unique_w(_write_restriction)),
     "propname*": (_unique(_read_propname), _unique_w(_write_propname)),
+    "propnames": (_read_propname_ptrs, _write_propname_ptrs),
+    "row": (_read_row, _write_row),
     "strings": (lambda r: _read_strings(r, 1), lambda w, v: _write_strings(w, v, 1)),
     "wstrings": (lambda r: _read_strings(r, 2), lambda w, v: _write_strings(w, v, 2)),
 }
@@ -669,7 +686,7 @@ def _call(name: str, layout: tuple[tuple[str, str], ...], doc: str, alt=None):
              "tags": "PropTagArray | None", "rows*": "RowSet | None", "row*": "PropRow | None", "strings": list,
              "wstrings": list, "str8*": "str | None", "guid*": "str | None", "names*": "list[PropName] | None",
              "bins": "list[bytes | None] | None", "value": PropValue, "restriction*": "Restriction | None",
-             "propname*": "PropName | None"}
+             "propname*": "PropName | None", "propnames": "list[PropName | None]", "row": PropRow}
     ns = {"__annotations__": {n: types[k] for n, k in layout}, "LAYOUT": layout, "ALT_LAYOUT": alt, "__doc__": doc}
     for n, _k in layout:
         ns[n] = None
@@ -708,6 +725,9 @@ CALLS = {
     10: ("NspiCompareMIds", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("mid1", "u32"),
                              ("mid2", "u32")),
          (("result", "i32"), ("return_value", "u32"))),
+    11: ("NspiModProps", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("prop_tags", "tags*"),
+                          ("row", "row")),
+         (("return_value", "u32"),)),
     12: ("NspiGetSpecialTable", (("hrpc", "handle"), ("flags", "u32"), ("stat", "stat"), ("version", "u32")),
          (("version", "u32"), ("rows", "rows*"), ("return_value", "u32"))),
     13: ("NspiGetTemplateInfo", (("hrpc", "handle"), ("flags", "u32"), ("type", "u32"), ("dn", "str8*"),
@@ -720,6 +740,9 @@ CALLS = {
          (("columns", "tags*"), ("return_value", "u32"))),
     17: ("NspiGetNamesFromIDs", (("hrpc", "handle"), ("reserved", "u32"), ("guid", "guid*"), ("prop_tags", "tags*")),
          (("returned_prop_tags", "tags*"), ("names", "names*"), ("return_value", "u32"))),
+    18: ("NspiGetIDsFromNames", (("hrpc", "handle"), ("reserved", "u32"), ("flags", "u32"), ("count", "u32"),
+                                 ("names", "propnames")),
+         (("prop_tags", "tags*"), ("return_value", "u32"))),
     19: ("NspiResolveNames", (("hrpc", "handle"), ("reserved", "u32"), ("stat", "stat"), ("prop_tags", "tags*"),
                               ("names", "strings")),
          (("mids", "tags*"), ("rows", "rows*"), ("return_value", "u32"))),

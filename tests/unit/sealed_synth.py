@@ -16,7 +16,8 @@ primitives, so the capture is made by no line of the decoder it tests.
   NspiDNToMId, NspiGetProps, NspiGetPropList, NspiQueryColumns, NspiResolveNamesW, NspiUpdateStat,
   NspiSeekEntries, NspiCompareMIds, NspiGetTemplateInfo, NspiGetNamesFromIDs, NspiResolveNames,
   NspiModLinkAtt (refused), NspiGetMatches with a restriction and with a property name,
-  NspiResortRestriction, NspiUnbind; GetMatches and ResortRestriction declared here with impacket's NDR types), the
+  NspiResortRestriction, NspiGetIDsFromNames, NspiModProps (refused), NspiUnbind; the calls impacket's nspi
+  module lacks or declares otherwise than the IDL are declared here with its NDR types), the
   server's answers made with impacket's NDR classes (a recorder's answers, not Exchange's);
 - connection 3: connection 1 again with NTLMv1 and extended session security instead of NTLMv2;
 - connection 4: connection 1 again at auth level integrity (stubs in clear, every PDU signed);
@@ -426,7 +427,7 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
         r = nspi.NspiModLinkAttResponse()
         r["ErrorCode"] = 0x80070005
     elif opnum in (5, 6):
-        _gm, gm_resp, _rr, rr_resp = _calls5()
+        _gm, gm_resp, _rr, rr_resp = _calls5()[:4]
         r = gm_resp() if opnum == 5 else rr_resp()
         r["pStat"] = _stat(ContainerID=0x2F, CurrentRec=0x11, NumPos=1, TotalRecs=2, CodePage=1252)
         _tags(r["ppOutMIds"], [0x11, 0x10] if opnum == 6 else [0x11])
@@ -434,6 +435,13 @@ def nspi_answer(opnum: int, stub: bytes) -> bytes:
             r["ppRows"]["cRows"] = 1
             r["ppRows"]["aRow"].append(_row(_user_row(*USERS[1], [PR_DISPLAY_NAME_W, PR_SMTP_ADDRESS_W])))
         r["ErrorCode"] = 0
+    elif opnum == 18:
+        r = _calls5()[5]()
+        _tags(r["ppPropTags"], [0x8580001F, 0x80000003])
+        r["ErrorCode"] = 0
+    elif opnum == 11:
+        r = _calls5()[7]()
+        r["ErrorCode"] = 0x80070005
     elif opnum == 1:
         r = nspi.NspiUnbindResponse()
         h = nspi.handle_t()
@@ -472,11 +480,35 @@ def _impacket_calls():
     class NspiResortRestrictionResponse(NDRCALL):
         structure = (("pStat", nspi.STAT), ("ppOutMIds", nspi.PPropertyTagArray_r), ("ErrorCode", ULONG))
 
+    from impacket.dcerpc.v5.ndr import NDRUniConformantArray
+
+    class PropertyNamePointers(NDRUniConformantArray):
+        item = nspi.PPropertyName_r
+
+    class NspiGetIDsFromNames(NDRCALL):        # impacket's own declares pNames otherwise than the IDL
+        opnum = 18
+        structure = (("hRpc", nspi.handle_t), ("Reserved", DWORD), ("dwFlags", DWORD), ("cPropNames", DWORD),
+                     ("pNames", PropertyNamePointers))
+
+    class NspiGetIDsFromNamesResponse(NDRCALL):
+        structure = (("ppPropTags", nspi.PPropertyTagArray_r), ("ErrorCode", ULONG))
+
+    class NspiModProps(NDRCALL):
+        opnum = 11
+        structure = (("hRpc", nspi.handle_t), ("Reserved", DWORD), ("pStat", nspi.STAT),
+                     ("pPropTags", nspi.PPropertyTagArray_r), ("pRow", nspi.PropertyRow_r))
+
+    class NspiModPropsResponse(NDRCALL):
+        structure = (("ErrorCode", ULONG),)
+
     import sys
     module = sys.modules[NspiGetMatches.__module__]   # impacket finds a call's answer class by name in its module
-    module.NspiGetMatchesResponse = NspiGetMatchesResponse
-    module.NspiResortRestrictionResponse = NspiResortRestrictionResponse
-    return NspiGetMatches, NspiGetMatchesResponse, NspiResortRestriction, NspiResortRestrictionResponse
+    for cls in (NspiGetMatchesResponse, NspiResortRestrictionResponse, NspiGetIDsFromNamesResponse,
+                NspiModPropsResponse):
+        setattr(module, cls.__name__, cls)
+    module.DCERPCSessionError = nspi.DCERPCSessionError    # and the exception a refused call raises
+    return (NspiGetMatches, NspiGetMatchesResponse, NspiResortRestriction, NspiResortRestrictionResponse,
+            NspiGetIDsFromNames, NspiGetIDsFromNamesResponse, NspiModProps, NspiModPropsResponse)
 
 
 _CALLS5 = None
@@ -562,7 +594,7 @@ def nspi_session() -> _Server:
             nspi.hNspiModLinkAtt(dce, h, 0, 0x8009101E, 0x11, [])
         except nspi.DCERPCSessionError as exc:
             assert exc.get_error_code() == 0x80070005
-        gm_cls, _gm, rr_cls, _rr = _calls5()
+        gm_cls, _gm, rr_cls, _rr, ids_cls, _ids, mod_cls, _mod = _calls5()
         gm = gm_cls()               # ANR-like: display name starts with "Bo" and has an address, or is not hidden
         gm["hRpc"] = h
         gm["pStat"] = _stat(ContainerID=0x2F, CodePage=1252, TemplateLocale=0x409, SortLocale=0x409)
@@ -593,6 +625,27 @@ def nspi_session() -> _Server:
         _tags(rr["pInMIds"], [0x10, 0x11])
         rr["ppOutMIds"] = nspi.NULL
         dce.request(rr)
+        ids = ids_cls()             # two named properties: PSETID_Address by id, then a NULL pointer
+        ids["hRpc"] = h
+        ids["dwFlags"] = 0x00000002                         # MAPI_CREATE
+        ids["cPropNames"] = 2
+        name = nspi.PPropertyName_r()
+        name["lpguid"] = bytes.fromhex("04200600000000000000c00000000046")
+        name["ulReserved"] = 0
+        name["lID"] = 0x8085
+        ids["pNames"].append(name)
+        ids["pNames"].append(nspi.NULL)
+        dce.request(ids)
+        mod = mod_cls()             # change a display name: refused with ecAccessDenied
+        mod["hRpc"] = h
+        mod["pStat"] = _stat(CurrentRec=0x10, CodePage=1252)
+        _tags(mod["pPropTags"], [PR_DISPLAY_NAME_W])
+        row = _row([(PR_DISPLAY_NAME_W, "Recorder U. Ser")])
+        mod["pRow"]["Reserved"], mod["pRow"]["cValues"], mod["pRow"]["lpProps"] = 0, row["cValues"], row["lpProps"]
+        try:
+            dce.request(mod)
+        except nspi.DCERPCSessionError as exc:
+            assert exc.get_error_code() == 0x80070005
         nspi.hNspiUnbind(dce, h)
     _client(srv.port, nspi.MSRPC_UUID_NSPI, run)
     srv.thread.join(5)

@@ -30,7 +30,8 @@ def test_every_nspi_stub_round_trips():
         "NspiBind", "NspiGetSpecialTable", "NspiQueryRows", "NspiQueryRows", "NspiDNToMId", "NspiGetProps",
         "NspiGetPropList", "NspiQueryColumns", "NspiResolveNamesW", "NspiUpdateStat", "NspiSeekEntries",
         "NspiCompareMIds", "NspiGetTemplateInfo", "NspiGetNamesFromIDs", "NspiResolveNames", "NspiModLinkAtt",
-        "NspiGetMatches", "NspiGetMatches", "NspiResortRestriction", "NspiUnbind"]
+        "NspiGetMatches", "NspiGetMatches", "NspiResortRestriction", "NspiGetIDsFromNames", "NspiModProps",
+        "NspiUnbind"]
     layouts = {}
     for c in calls[1:]:
         q = nspicalls.decode_request(c.opnum, c.request_stub)
@@ -110,6 +111,14 @@ def test_get_matches_restriction_and_property_name():
     assert q2.filter is None and q2.prop_name == nspicalls.PropName(None, 0x8009) and q2.stat.current_rec == 0x11
     r = nspicalls.decode_response(5, by_kind[0].response_stub)
     assert r.out_mids.tags == [0x11] and r.rows.rows[0].values[0].value == "Bob Example"
+    by_op = _first_of_each()
+    ids = nspicalls.decode_request(18, by_op["NspiGetIDsFromNames"].request_stub)
+    assert ids.count == 2 and ids.names == [nspicalls.PropName("00062004-0000-0000-0000-c00000000046", 0x8085), None]
+    assert nspicalls.decode_response(18, by_op["NspiGetIDsFromNames"].response_stub).prop_tags.tags == [
+        0x8580001F, 0x80000003]
+    mod = nspicalls.decode_request(11, by_op["NspiModProps"].request_stub)
+    assert mod.prop_tags.tags == [0x3001001F] and mod.row.values[0].value == "Recorder U. Ser"
+    assert nspicalls.decode_response(11, by_op["NspiModProps"].response_stub).return_value == 0x80070005
     rr = [c for c in _nspi_calls() if c.operation == "NspiResortRestriction"][0]
     assert nspicalls.decode_request(6, rr.request_stub).in_mids.tags == [0x10, 0x11]
     assert nspicalls.decode_response(6, rr.response_stub).out_mids.tags == [0x11, 0x10]
@@ -155,8 +164,8 @@ def test_bad_stubs_are_clear_errors():
             nspicalls.decode_response(3, stub[:cut])
     with pytest.raises(NdrError, match="left after the last parameter"):
         nspicalls.decode_request(16, by_op["NspiQueryColumns"].request_stub + b"\x00" * 4)
-    with pytest.raises(NdrError, match="no codec for NSPI opnum 11"):
-        nspicalls.decode_request(11, b"")                     # NspiModProps: none of our captures has it
+    with pytest.raises(NdrError, match="no codec for NSPI opnum 15"):
+        nspicalls.decode_request(15, b"")                     # not an MS-OXNSPI call
     gm = [c for c in _nspi_calls() if c.operation == "NspiGetMatches"][0].request_stub
     with pytest.raises(NdrError, match="rt 0 but the union is switched on 7"):
         nspicalls.decode_request(5, gm[:76] + b"\x07" + gm[77:])   # the filter's union discriminant

@@ -166,14 +166,14 @@ def test_decode_sealed_calls_down_to_rops():
         assert by_conn[5][0]["auth"] == {"type": "negotiate (SPNEGO)", "level": "privacy"}
         assert all(c["signature"] == "signatures verified" for c in calls)
         sealed, signed = _split(calls)
-        assert len(sealed) == 35 and all(c["decrypted"] for c in sealed)
+        assert len(sealed) == 37 and all(c["decrypted"] for c in sealed)
         assert len(signed) == 5 and all("decrypted" not in c for c in signed)
 
 
 def test_decode_sealed_without_or_with_a_wrong_password():
     calls, problems = _calls()
     sealed, signed = _split(calls)
-    assert not problems and len(sealed) == 35 and len(signed) == 5
+    assert not problems and len(sealed) == 37 and len(signed) == 5
     assert all(c["stub"].startswith("sealed (give --password to decrypt)") and "rops" not in c for c in sealed)
     assert all("stub" not in c and "signature" not in c for c in signed)    # signed only: readable as it is
     calls, problems = _calls("wrong")
