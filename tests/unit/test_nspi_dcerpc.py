@@ -186,3 +186,21 @@ def test_impacket_exchanger_recording_stops_at_the_sealed_bind():
     assert bind["contexts"][0]["interface"].startswith("NSPI f5cc5a18-4264-101a-8c59-08002b2f8426 v56.0")
     assert bind["auth"] == {"type": "NTLM", "level": "privacy", "token": "NTLMSSP NEGOTIATE (32 bytes)"}
     assert all(i["user"] == "EXAMPLE\\u" for i in rpc) and not dec.faults
+
+
+def test_damaged_stubs_never_raise_anything_but_ndr_errors():
+    """Every NSPI stub of the capture with bytes flipped, cut or added at random: read or refused with NdrError."""
+    import random
+    rnd = random.Random(14)
+    for c in _nspi_calls()[1:]:
+        for stub, decode in ((c.request_stub, nspicalls.decode_request), (c.response_stub, nspicalls.decode_response)):
+            for _ in range(60):
+                b = bytearray(stub)
+                for _ in range(rnd.randint(1, 4)):
+                    b[rnd.randrange(len(b))] = rnd.choice((0, 1, 0xFF, 0x7F, rnd.randrange(256)))
+                if rnd.random() < 0.3:
+                    b = b[:rnd.randrange(len(b) + 1)]
+                try:
+                    decode(c.opnum, bytes(b))
+                except NdrError:
+                    pass
