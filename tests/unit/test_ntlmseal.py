@@ -232,3 +232,21 @@ def test_password_not_tried_where_nothing_is_sealed():
     from gateway.replay.decoding import decode_file
     dec = decode_file(ROOT / "captures" / "zeek-dcerpc-ntlm.pcapng", password_for=lambda user: "x")
     assert not dec.faults
+
+
+def test_damaged_ntlm_messages_are_clear_errors():
+    """CHALLENGE/AUTHENTICATE tokens with bytes flipped or cut: a session, or NtlmSealError, nothing else."""
+    import random
+    rnd = random.Random(14)
+    challenge, authenticate = _tokens(_conversations()[0])
+    for _ in range(300):
+        ch, au = bytearray(challenge), bytearray(authenticate)
+        target = rnd.choice((ch, au))
+        for _ in range(rnd.randint(1, 3)):
+            target[rnd.randrange(len(target))] = rnd.randrange(256)
+        if rnd.random() < 0.3:
+            del target[rnd.randrange(len(target)):]
+        try:
+            ntlmseal.start_session(bytes(ch), bytes(au), "p")
+        except NtlmSealError:
+            pass
