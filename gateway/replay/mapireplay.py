@@ -48,6 +48,7 @@ class MapiIds:
     handles: dict = field(default_factory=dict)       # recorded server handle -> live
     ids: dict = field(default_factory=dict)           # recorded FID/MID -> live
     columns: dict = field(default_factory=dict)       # recorded table handle -> its columns
+    long_term_ids: dict = field(default_factory=dict)  # recorded LongTermId (as _ltid) -> live LongTermId
 
     def handle(self, h: int) -> int:
         return h if h == NO_HANDLE else self.handles.get(h, h)
@@ -59,6 +60,17 @@ class MapiIds:
             return tuple(self.id(x) for x in v)
         return v
 
+    def long_term_id(self, v):
+        return self.long_term_ids.get(_ltid(v), v)
+
+    def pair_long_term_ids(self, rec, live) -> None:
+        """RopLongTermIdFromId's and RopGetPerUserLongTermIds' answers (MS-OXCDATA 2.2.1.3.1: the server's
+        database GUID and counter), for a later RopIdFromLongTermId or RopGetPerUserGuid."""
+        recs, lives = (rec, live) if isinstance(rec, (tuple, list)) else ((rec,), (live,))
+        for a, b in zip(recs, lives or ()):
+            if _ltid(a) is not None and _ltid(b) is not None:
+                self.long_term_ids[_ltid(a)] = b
+
     def pair_id(self, rec, live) -> None:
         if isinstance(rec, int) and isinstance(live, int):
             if rec and live:
@@ -66,6 +78,11 @@ class MapiIds:
         elif isinstance(rec, (tuple, list)) and isinstance(live, (tuple, list)):
             for a, b in zip(rec, live):
                 self.pair_id(a, b)
+
+
+def _ltid(v):
+    g, c = getattr(v, "database_guid", None), getattr(v, "global_counter", None)
+    return None if g is None else (g, c)
 
 
 def _body(data: bytes) -> bytes:
@@ -94,6 +111,8 @@ def rewrite_execute(body: bytes, m: MapiIds, replace_text=None) -> tuple[bytes, 
         for rop in buf.rops:
             if not isinstance(rop, UnknownRop):
                 changes = {f.name: m.id(getattr(rop, f.name)) for f in dataclasses.fields(rop) if f.name in ID_FIELDS}
+                if _ltid(getattr(rop, "long_term_id", None)) is not None:
+                    changes["long_term_id"] = m.long_term_id(rop.long_term_id)
                 if replace_text and isinstance(getattr(rop, "essdn", None), str):
                     changes["essdn"] = replace_text(rop.essdn)
                 rop = dataclasses.replace(rop, **changes) if changes else rop
@@ -247,6 +266,10 @@ def _pair_and_diff(path, ra, rb, req, columns, m: MapiIds, result: DiffResult) -
         if name in ID_FIELDS:
             m.pair_id(va, vb)
             result.ignored["server-chosen id"] += 1
+            continue
+        if name in ("long_term_id", "long_term_ids"):
+            m.pair_long_term_ids(va, vb)
+            result.ignored["server-chosen key"] += 1
             continue
         if name == "row_data" and ida == QUERY_ROWS:
             _rows(path, ra, rb, columns.get(ra.handle_index), m, result)

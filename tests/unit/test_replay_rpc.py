@@ -176,3 +176,34 @@ def test_recordings_without_headers_or_answers():
     assert rules.status_code_of(framed) == "0"
     assert rules.status_code_of(b"\x0f\x00\x00\x00\x00\x00\x00\x00") is None     # a failure body
     assert all(ex.status is None for ex in load(ROOT / "fixtures/nspi/ruler_nspi.json").exchanges)
+
+
+def test_long_term_ids_are_paired_and_put_into_later_requests():
+    """Outlook 2003's RopLongTermIdFromId answer: its LongTermId paired with the live server's (here the same
+    answer with another database GUID), then a RopIdFromLongTermId naming the recorded one is sent with the
+    live one."""
+    import dataclasses
+    import uuid as _uuid
+
+    from gateway.replay.mapireplay import MapiIds, learn_and_compare, rewrite_execute
+    from protocols.rops import decode_request_buffer, decode_response_buffer, encode_buffer, encode_ext_buffer
+    from protocols.rops.logon import IdFromLongTermIdRequest
+
+    out = carry(load(ROOT / "captures/zeek-outlook2003-exchange-mapi.pcap"))
+    ex = next(ex for ex in out.exchanges if carried_call(ex) == "EcDoRpc" and
+              b"\x43" == decode_ext_buffer(M.ExecuteRequest.decode(ex.request_body).rop_buffer)[0].payload[2:3])
+    m = MapiIds()
+    _body, asked = rewrite_execute(ex.request_body, m)
+    recorded = M.ExecuteResponse.decode(ex.response_body)
+    answer = decode_response_buffer(decode_ext_buffer(recorded.rop_buffer)[0].payload, asked[0].rops)
+    rec_ltid = answer.rops[0].long_term_id
+    live_ltid = dataclasses.replace(rec_ltid, database_guid=_uuid.UUID(int=7))
+    live = dataclasses.replace(answer.rops[0], long_term_id=live_ltid)
+    live_body = M.ExecuteResponse(encode_ext_buffer([encode_buffer([live], answer.handles)])).encode()
+    result = learn_and_compare(ex.response_body, live_body, asked, m)
+    assert not result.differences and result.ignored["server-chosen key"] == 1
+    later = M.ExecuteRequest(3, encode_ext_buffer([encode_buffer([IdFromLongTermIdRequest(0, 0, rec_ltid)],
+                                                                 [0x11])]), 0x8000).encode()
+    sent, _ = rewrite_execute(later, m)
+    (rop,) = decode_request_buffer(decode_ext_buffer(M.ExecuteRequest.decode(sent).rop_buffer)[0].payload).rops
+    assert rop.long_term_id == live_ltid
