@@ -13,7 +13,8 @@ MS-OXCMAPIHTTP 2.2.4 gives each EMSMDB request type the fields of the RPC call i
   one uncompressed, unobfuscated piece (MS-OXCRPC 2.2.2.1), and so is its answer; its buffer size is
   MaxRopOut (plus the 8-byte header);
 - EcDoDisconnect (opnum 1) -> Disconnect;
-- NspiBind (NSPI opnum 0) -> /mapi/nspi Bind: dwFlags and the STAT (MS-OXCMAPIHTTP 2.2.5.1).
+- NspiBind (NSPI opnum 0) -> /mapi/nspi Bind: dwFlags and the STAT (MS-OXCMAPIHTTP 2.2.5.1); the other
+  NSPI calls -> the /mapi/nspi request of the same name (gateway/replay/rpcnspi.py).
 
 The server's context handles become the live server's session cookies; the handles, FIDs/MIDs and
 MIds inside are paired and the answers compared ROP by ROP by the MAPI/HTTP replay
@@ -21,10 +22,14 @@ MIds inside are paired and the answers compared ROP by ROP by the MAPI/HTTP repl
 
 A call sealed with NTLM (auth level privacy) is carried once the capture's credentials
 (``--capture-password``, not the target's) unseal it. A call that cannot be carried is listed as "not
-replayed: <reason>": its stub is sealed and no credentials open it, its connection's bind or its session's EcDoConnect is not
-in the capture (its handles were opened before the capture began), its answer is not in the capture
-or is a fault, the recorded server refused the sign-in (a sign-in leg: the replay signs in itself),
-or the call has no MAPI/HTTP counterpart (the endpoint mapper, EcRRegisterPushNotification, ...).
+replayed: <reason>": its stub is sealed and no credentials open it, its connection's bind or its
+session's EcDoConnect/NspiBind is not in the capture (its handles were opened before the capture
+began), its answer is not in the capture or is a fault, the recorded server refused the sign-in (a
+sign-in leg: the replay signs in itself), or the call has no MAPI/HTTP counterpart (the endpoint
+mapper, EcRRegisterPushNotification, ...).
+
+The calls go out in the order of their times, with one MAPI/HTTP session per endpoint at a time (the
+replay's cookie jar): sessions that overlap in the capture are not told apart yet.
 """
 from __future__ import annotations
 
@@ -36,7 +41,6 @@ from protocols.capture.model import Capture, Exchange
 from protocols.mapihttp import emsmdb as mh
 from protocols.nspi import codec as nspi
 from protocols.rops import RopFormatError, encode_ext_buffer
-from protocols.nspi import codec as nspi_codec
 from protocols.rpch import emsmdb as rpc_emsmdb, nspi as rpc_nspi, nspicalls, unseal
 from protocols.rpch.ndr import NdrError
 
@@ -177,7 +181,7 @@ CALLS = {("EMSMDB", 0): (_connect, "emsmdb start"), ("EMSMDB", 10): (_connect, "
          ("EMSMDB", 1): (_disconnect, "emsmdb end"), ("NSPI", 0): (_nspi_bind, "nspi start"),
          **{("NSPI", op): (_nspi_call, "nspi end" if op == 1 else "nspi") for op in nspicalls.REQUESTS}}
 STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeError, RopFormatError, struct.error,
-               NdrError, nspi_codec.NspiDecodeError, ValueError, KeyError, TypeError)
+               NdrError, nspi.NspiDecodeError, ValueError, KeyError, TypeError)
 
 
 def _why_not(call, conn: RpcConnection, connected: dict, kind) -> str | None:
@@ -206,7 +210,7 @@ def _why_not(call, conn: RpcConnection, connected: dict, kind) -> str | None:
 def _started(ex: Exchange) -> bool:
     """The recorded Connect or Bind succeeded (ErrorCode 0): the calls after it have a session."""
     rtype = ex.request_header("X-RequestType") or ""
-    codec = nspi_codec.decode_response if rtype == "Bind" else mh.decode_response
+    codec = nspi.decode_response if rtype == "Bind" else mh.decode_response
     return getattr(codec(rtype, ex.response_body), "error_code", 1) == 0
 
 
