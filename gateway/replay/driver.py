@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import sys
 import time
 from collections import Counter
@@ -33,7 +34,7 @@ from .mapireplay import (
 )
 from .nspireplay import NspiIds, NspiReplayError
 from .nspireplay import learn_and_compare as nspi_compare, rewrite as nspi_rewrite
-from .rpcreplay import carried_call
+from .rpcreplay import carried_call, carried_lane
 from .summary import endpoint
 from .tlsopt import client_ssl
 
@@ -100,6 +101,27 @@ def is_held(ex: Exchange) -> bool:
     return endpoint(ex) == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() == "notificationwait"
 
 
+@dataclass
+class Lane:
+    """One replayed session: its cookie jar (the live session cookies), handle table and MIds."""
+
+    session: aiohttp.ClientSession
+    mapi: MapiIds
+    nspi: NspiIds
+
+
+_CONTEXT = re.compile(r"(?:^|[;,\s])MapiContext=([^;,\s]+)", re.I)
+
+
+def recorded_context(headers: list[tuple[str, str]], name: str) -> str | None:
+    """The MapiContext cookie a recorded request sent (Cookie) or its answer set (Set-Cookie; an empty value
+    expires it)."""
+    for k, v in headers:
+        if k.lower() == name and (m := _CONTEXT.search(v)) and m.group(1):
+            return m.group(1)
+    return None
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -117,19 +139,47 @@ class Replayer:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.wait_timeout = wait_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._lanes: dict[str, Lane] = {}          # a recorded MAPI/HTTP session (or DCE/RPC connection) -> its lane
+        self._latest: dict[str, str] = {}          # endpoint -> the lane of its latest Connect/Bind
+
+    def _jar(self) -> aiohttp.ClientSession:
+        # the live server's MAPI/HTTP session cookies (127.0.0.1 targets too: unsafe)
+        return aiohttp.ClientSession(timeout=self._timeout, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
     async def __aenter__(self) -> "Replayer":
-        # the live server's MAPI/HTTP session cookies (127.0.0.1 targets too: unsafe)
-        self._session = aiohttp.ClientSession(timeout=self._timeout, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self._session = self._jar()
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for s in [self._session] + [lane.session for lane in self._lanes.values()]:
+            if s is not None:
+                await s.close()
 
-    async def send(self, ex: Exchange) -> Step:
-        """Send one recorded request (rewritten through the id map), learn from and compare the answers."""
+    def lane(self, ex: Exchange) -> "Lane":
+        """The session a MAPI/HTTP request belongs to: sessions that overlap in the capture each get their own
+        cookie jar and handle table (the FID/MID and long-term id maps are the mailbox's: shared)."""
+        kind = endpoint(ex)
+        key = carried_lane(ex)
+        if key is None and kind.startswith("mapihttp"):
+            if (ex.request_header("X-RequestType") or "").lower() in ("connect", "bind"):
+                key = recorded_context(ex.response_headers, "set-cookie") or f"{kind} #{ex.seq}"
+                self._latest[kind] = key
+            else:
+                key = recorded_context(ex.request_headers, "cookie")
+                if key not in self._lanes:
+                    key = self._latest.get(kind)        # a context whose start is not in the capture
+        if key is None:
+            return Lane(self._session, self.mapi, self.nspi)
+        if key not in self._lanes:
+            self._lanes[key] = Lane(self._jar(), MapiIds(ids=self.mapi.ids, long_term_ids=self.mapi.long_term_ids),
+                                    NspiIds())
+        return self._lanes[key]
+
+    async def send(self, ex: Exchange, started: asyncio.Event | None = None) -> Step:
+        """Send one recorded request (rewritten through the id map), learn from and compare the answers;
+        ``started`` is set once the server answered the request's headers (a held one is then accepted)."""
         assert self._session is not None, "use `async with Replayer(...)`"
+        lane = self.lane(ex)
         step = Step(ex.seq, ex.source, endpoint(ex), operation_of(ex), ex.status)
         mapi_execute = step.operation.lower().endswith("mapihttp-emsmdb:execute")
         held = is_held(ex)
@@ -140,7 +190,7 @@ class Replayer:
             body = ex.request_content           # binary: the EWS id map's text rewrite must not touch it
             if nspi_call and request_type.lower() != "ping":
                 try:
-                    body = nspi_rewrite(request_type, body, self.nspi)
+                    body = nspi_rewrite(request_type, body, lane.nspi)
                 except NspiReplayError as exc:
                     step.error = str(exc)
                     return step
@@ -148,7 +198,7 @@ class Replayer:
                 body = rewrite_connect(body, self.ids.replace_text)
             if mapi_execute:
                 try:
-                    body, recorded_rops = rewrite_execute(body, self.mapi, self.ids.replace_text)
+                    body, recorded_rops = rewrite_execute(body, lane.mapi, self.ids.replace_text)
                 except MapiReplayError as exc:
                     step.error = str(exc)
                     return step
@@ -158,11 +208,13 @@ class Replayer:
         headers = {k: self.ids.replace_text(v) for k, v in ex.request_headers if k.lower() not in DROPPED_HEADERS}
         headers["Authorization"] = self.auth
         try:
-            async with self._session.request(ex.method, self.target + self.ids.replace_text(ex.path), data=body,
+            async with lane.session.request(ex.method, self.target + self.ids.replace_text(ex.path), data=body,
                                              headers=headers,
                                              ssl=self._ssl) as r:
                 step.live_status = r.status
                 live_code = r.headers.get("X-ResponseCode")
+                if started is not None:
+                    started.set()
                 step.live_body = await (self._read_held(r) if held else r.read())
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             step.error = f"{type(exc).__name__}: {exc}"
@@ -182,10 +234,10 @@ class Replayer:
                 result = compare_wait(ex.response_content, step.live_body, self.wait_timeout)
                 step.differences, step.ignored = result.differences, result.ignored
             elif mapi_execute and recorded_code == "0":
-                result = learn_and_compare(ex.response_content, step.live_body, recorded_rops, self.mapi)
+                result = learn_and_compare(ex.response_content, step.live_body, recorded_rops, lane.mapi)
                 step.differences, step.ignored = result.differences, result.ignored
             elif nspi_call and recorded_code == "0" and request_type.lower() != "ping":
-                result = nspi_compare(request_type, ex.response_content, step.live_body, self.nspi)
+                result = nspi_compare(request_type, ex.response_content, step.live_body, lane.nspi)
                 step.differences, step.ignored = result.differences, result.ignored
             elif recorded_code == "0":                  # Connect, Disconnect, PING (either endpoint)
                 result = compare_plain(request_type, ex.response_content, step.live_body)
@@ -224,8 +276,13 @@ class Replayer:
         started = time.monotonic()
         for n, ex in enumerate(todo, 1):
             if is_held(ex):
-                # sent after the requests before it; the ones after it go on while the server holds it
-                task = asyncio.ensure_future(self.send(ex))
+                # sent after the requests before it; the ones after it go on once the server has accepted it
+                # (its first headers came) and while it holds it
+                started = asyncio.Event()
+                task = asyncio.ensure_future(self.send(ex, started))
+                accepted = asyncio.ensure_future(started.wait())
+                await asyncio.wait({task, accepted}, return_when=asyncio.FIRST_COMPLETED)
+                accepted.cancel()
                 held.append(task)
                 steps.append(task)
                 continue

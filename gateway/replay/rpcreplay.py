@@ -28,8 +28,8 @@ began), its answer is not in the capture or is a fault, the recorded server refu
 sign-in leg: the replay signs in itself), or the call has no MAPI/HTTP counterpart (the endpoint
 mapper, EcRRegisterPushNotification, ...).
 
-The calls go out in the order of their times, with one MAPI/HTTP session per endpoint at a time (the
-replay's cookie jar): sessions that overlap in the capture are not told apart yet.
+The calls go out in the order of their times; each DCE/RPC connection's calls get a MAPI/HTTP session
+of their own (driver.Replayer.lane), so sessions that overlap in the capture stay apart.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ from .mapi import RpcConnection, rpch_connections, tcp_connections
 
 CARRIED = "replayed over MAPI/HTTP: the target does not speak RPC/HTTP"
 CARRIED_NOTE = "carried: "             # Exchange.notes prefix naming the DCE/RPC call (driver.operation_of)
+LANE_NOTE = "lane: "                    # ... and the connection it came on (its session: driver.Replayer.lane)
 CLIENT_INFO = "{E0E0E0E0-0000-4000-8000-000000000014}"
 EXT_HEADER = 8                          # an RPC_HEADER_EXT (MS-OXCRPC 2.2.2.1)
 MAPI_E_LOGON_FAILED = 0x80040111
@@ -76,6 +77,10 @@ class Carried:
 
 def is_carried(ex: Exchange) -> bool:
     return any(n.startswith(CARRIED_NOTE) for n in ex.notes)
+
+
+def carried_lane(ex: Exchange) -> str | None:
+    return next((n[len(LANE_NOTE):] for n in ex.notes if n.startswith(LANE_NOTE)), None)
 
 
 def carried_call(ex: Exchange) -> str | None:
@@ -117,7 +122,8 @@ class _Builder:
         self.out.exchanges.append(Exchange(
             seq, "POST", f"/mapi/{endpoint}/", headers, body, status=200,
             response_headers=[("X-ResponseCode", "0")], response_body=answer, time=time, conn=conn.conn,
-            source=f"{conn.name}, call {call.call_id}", notes=[CARRIED_NOTE + call.operation, CARRIED]))
+            source=f"{conn.name}, call {call.call_id}",
+            notes=[CARRIED_NOTE + call.operation, LANE_NOTE + f"{conn.name} ({endpoint})", CARRIED]))
 
 
 def _delta(v: int) -> int:
@@ -258,7 +264,18 @@ def carry(cap: Capture, *, password_for=None) -> Carried:
             b.out.not_replayed.append((ex, "an RPC/HTTP channel: its calls are " + CARRIED))
         else:
             others.append(ex)
-    order = {id(ex): n for n, ex in enumerate(others + extra)}
-    # one timeline: by the time each request started (one without a time keeps its place at the end)
-    b.out.exchanges = sorted(others + extra, key=lambda ex: (ex.time is None, ex.time or "", order[id(ex)]))
+    b.out.exchanges = _merge(others, extra)
     return b.out
+
+
+def _merge(others: list[Exchange], extra: list[Exchange]) -> list[Exchange]:
+    """The capture's exchanges in their order, each carried call put before the first exchange that started
+    after it (the calls of a connection keep theirs; a call without a time goes at the end)."""
+    extra = sorted(extra, key=lambda ex: (ex.time is None, ex.time or ""))
+    out, k = [], 0
+    for ex in others:
+        while k < len(extra) and extra[k].time is not None and ex.time is not None and extra[k].time < ex.time:
+            out.append(extra[k])
+            k += 1
+        out.append(ex)
+    return out + extra[k:]

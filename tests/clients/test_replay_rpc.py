@@ -212,6 +212,17 @@ def test_recorded_mapi_nspi_session_replays_onto_a_fresh_demo(tmp_path):
         assert wait["ok"] and wait["ignored"] == {"held: no event, as recorded": 1}, wait
         assert all(s["ok"] for s in steps.values()), out
 
+        # the two mailbox sessions interleaved, as a client with two connections sends them: each keeps its
+        # own live session (cookies, handles), so the second's Connect does not take over the first's requests
+        lines = path.read_text().splitlines(keepends=True)
+        by_seq = {json.loads(line).get("seq"): line for line in lines}
+        order = [1, 2, 7, 8, 3, 9, 10, 4, 5, 11, 6, 12] + list(range(13, 21))
+        interleaved = tmp_path / "interleaved.jsonl"
+        interleaved.write_text(lines[0] + "".join(by_seq[n] for n in order))
+        rc, out, report = replay(interleaved, base_url, tmp_path / "report-interleaved.json", "--wait-timeout", "3")
+        _no_traceback(out)
+        assert rc == 0 and [s["seq"] for s in report["steps"]] == order, out
+
         changed = tmp_path / "changed.jsonl"
         seq = _event_on_purpose(path, changed)
         rc, out, report = replay(changed, base_url, tmp_path / "report-changed.json", "--wait-timeout", "3")
