@@ -6,7 +6,9 @@ requests (/mapi/emsmdb Connect, Execute, Disconnect, NotificationWait, PING) and
 (/mapi/nspi: Bind, QueryRows, ResolveNames, ..., PING); the server's session cookies are the live ones.
 A NotificationWait is held by the server: it runs beside the requests after it, read for a short time
 (gateway/replay/rules.py says what is compared). EMSMDB and NSPI calls over DCE/RPC (RPC/HTTP, TCP)
-come here carried as MAPI/HTTP requests (gateway/replay/rpcreplay.py). Before each
+come here carried as MAPI/HTTP requests (gateway/replay/rpcreplay.py). Each recorded MAPI/HTTP session
+(and each DCE/RPC connection) is replayed in a lane of its own (``Replayer.lane``: cookies, handles,
+MIds), so sessions that overlap in the capture stay apart. Before each
 request the id map (gateway/replay/ids.py, for MAPI gateway/replay/mapireplay.py) puts the live
 server's ids into it; after it, the recorded and live answers are paired into the map and compared
 (gateway/replay/diff.py and mapireplay.py, rules in gateway/replay/rules.py).

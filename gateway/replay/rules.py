@@ -145,8 +145,9 @@ def ignored_connect_field(name: str) -> str | None:
 # NotificationWait (MS-OXCMAPIHTTP 2.2.4.4, 3.1.5.5) is held by the server until an event is waiting for
 # the session, or until the server's own limit (exgate: 300 s); it is not sequenced, so a client keeps
 # one outstanding while its Executes run. The replay sends it when the requests recorded before it
-# have been answered and goes on with the next ones while it is held (an event they cause answers it),
-# reading its answer for at most NOTIFICATION_WAIT_SECONDS (--wait-timeout). Then:
+# have been answered, and goes on with the next ones once the server has accepted it (its first
+# headers came) while it is held (an event they cause answers it), reading its answer for at most
+# NOTIFICATION_WAIT_SECONDS (--wait-timeout). Then:
 # - both answered: the HTTP status, X-ResponseCode, ErrorCode and EventPending are compared;
 # - the live one still held and the recorded one with no event (EventPending 0, or held until the
 #   client gave up: no DONE block): only the shape is compared (status, X-ResponseCode, the PROCESSING
