@@ -138,6 +138,30 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
                                                        names=tuple(n or "" for n in q.names)).encode(),
                 ab.ResolveNamesResponse(error_code=rv, code_page=cp, minimal_ids=_mids(r.mids),
                                         rows=_rowset(r.rows, asked)).encode())
+    if name == "ResortRestriction":
+        return (name, ab.ResortRestrictionRequest(reserved=q.reserved, state=_stat(q.stat),
+                                                  minimal_ids=_mids(q.in_mids)).encode(),
+                ab.ResortRestrictionResponse(error_code=rv, state=_stat(r.stat), minimal_ids=_mids(r.out_mids)).encode())
+    if name == "SeekEntries":
+        asked = _tags(q.prop_tags)
+        t = q.target
+        target = ab.TaggedValue(t.tag, ab.PropValue(t.tag & 0xFFFF, _value(t.tag & 0xFFFF, t.value)))
+        return (name, ab.SeekEntriesRequest(reserved=q.reserved, state=_stat(q.stat), target=target,
+                                            explicit_table=_mids(q.etable), columns=asked).encode(),
+                ab.SeekEntriesResponse(error_code=rv, state=_stat(r.stat), rows=_rowset(r.rows, asked)).encode())
+    if name == "GetTemplateInfo":
+        return (name, ab.GetTemplateInfoRequest(flags=q.flags, display_type=q.type, template_dn=q.dn,
+                                                code_page=q.code_page, locale_id=q.locale_id).encode(),
+                ab.GetTemplateInfoResponse(error_code=rv, code_page=q.code_page, row=_pvlist(r.data)).encode())
+    if name == "ModProps":
+        return (name, ab.ModPropsRequest(reserved=q.reserved, state=_stat(q.stat), property_tags=_tags(q.prop_tags),
+                                         property_values=_pvlist(q.row)).encode(),
+                ab.ModPropsResponse(error_code=rv).encode())
+    if name == "ModLinkAtt":
+        entry_ids = None if q.entry_ids is None else tuple(e or b"" for e in q.entry_ids)
+        return (name, ab.ModLinkAttRequest(flags=q.flags, property_tag=q.prop_tag, minimal_id=q.mid,
+                                           entry_ids=entry_ids).encode(),
+                ab.ModLinkAttResponse(error_code=rv).encode())
     if name in NO_COUNTERPART:
         raise NotCarried(f"Nspi{name} has no MAPI/HTTP counterpart (MS-OXCMAPIHTTP 2.2.5 has no such request type)")
     raise NotCarried(f"carrying Nspi{name} as its /mapi/nspi request is not written yet")
