@@ -249,6 +249,8 @@ def carry(cap: Capture, *, password_for=None) -> Carried:
                     why = str(exc)
                 except STUB_ERRORS as exc:
                     why = f"its stub does not decode: {exc}"
+                except Exception as exc:        # noqa: BLE001 - a capture never stops the replay
+                    why = f"it could not be carried: {type(exc).__name__}: {exc} (a bug worth reporting)"
                 what, _, role = kind[1].partition(" ")
                 if why is None and role == "start":
                     connected[what] = _started(b.out.exchanges[-1])
