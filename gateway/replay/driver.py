@@ -100,7 +100,8 @@ def replayable(ex: Exchange) -> str | None:
 
 
 def is_held(ex: Exchange) -> bool:
-    return endpoint(ex) == "mapihttp-emsmdb" and (ex.request_header("X-RequestType") or "").lower() == "notificationwait"
+    rtype = (ex.request_header("X-RequestType") or "").lower()
+    return endpoint(ex) == "mapihttp-emsmdb" and rtype == "notificationwait"
 
 
 @dataclass

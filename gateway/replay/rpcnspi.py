@@ -141,7 +141,8 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
     if name == "ResortRestriction":
         return (name, ab.ResortRestrictionRequest(reserved=q.reserved, state=_stat(q.stat),
                                                   minimal_ids=_mids(q.in_mids)).encode(),
-                ab.ResortRestrictionResponse(error_code=rv, state=_stat(r.stat), minimal_ids=_mids(r.out_mids)).encode())
+                ab.ResortRestrictionResponse(error_code=rv, state=_stat(r.stat),
+                                             minimal_ids=_mids(r.out_mids)).encode())
     if name == "SeekEntries":
         asked = _tags(q.prop_tags)
         t = q.target

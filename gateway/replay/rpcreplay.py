@@ -111,8 +111,9 @@ class _Builder:
             if who == "client" and pdu.ptype in (11, 14) and pdu.auth and pdu.auth.level_name == "privacy":
                 ex = Exchange(self._next(), pdu.name, f"/{conn.name} call {pdu.call_id}",
                               time=conn.time_of(who, off), source=f"{conn.name}, {pdu.name} {pdu.call_id}")
-                self.out.not_replayed.append((ex, f"not replayed: a {pdu.name} asking for sealing ({pdu.auth.type_name} "
-                                                  "at auth level privacy); no call follows it in the capture"))
+                why = (f"not replayed: a {pdu.name} asking for sealing ({pdu.auth.type_name} at auth level "
+                       "privacy); no call follows it in the capture")
+                self.out.not_replayed.append((ex, why))
 
     def mapi(self, conn: RpcConnection, call, time, endpoint: str, rtype: str, body: bytes, answer: bytes) -> None:
         seq = self._next()
@@ -166,7 +167,8 @@ def _nspi_bind(b: _Builder, conn, call, time) -> str | None:
     q = rpc_nspi.decode_bind_request(call.request_stub)
     r = rpc_nspi.decode_bind_response(call.response_stub)
     if r.return_value == MAPI_E_LOGON_FAILED:
-        return "the recorded server refused the sign-in (MAPI_E_LOGON_FAILED): a sign-in leg, the replay signs in itself"
+        return ("the recorded server refused the sign-in (MAPI_E_LOGON_FAILED): a sign-in leg, the replay signs "
+                "in itself")
     stat = nspi.Stat(**{**q.stat, "delta": _delta(q.stat["delta"])})
     body = nspi.REQUESTS["Bind"](flags=q.flags, state=stat, auxiliary_buffer=b"").encode()
     guid = uuid.UUID(r.server_guid) if r.server_guid else uuid.UUID(int=0)
@@ -182,10 +184,10 @@ def _nspi_call(b: _Builder, conn, call, time) -> None:
 
 # (interface, opnum) -> (how it is carried, its session: the call that starts it, or a call that needs
 # one carried before it on its connection)
-CALLS = {("EMSMDB", 0): (_connect, "emsmdb start"), ("EMSMDB", 10): (_connect, "emsmdb start"),
+CALLS = {**{("NSPI", op): (_nspi_call, "nspi end" if op == 1 else "nspi") for op in nspicalls.REQUESTS},
+         ("EMSMDB", 0): (_connect, "emsmdb start"), ("EMSMDB", 10): (_connect, "emsmdb start"),
          ("EMSMDB", 11): (_execute_ext2, "emsmdb"), ("EMSMDB", 2): (_execute_legacy, "emsmdb"),
-         ("EMSMDB", 1): (_disconnect, "emsmdb end"), ("NSPI", 0): (_nspi_bind, "nspi start"),
-         **{("NSPI", op): (_nspi_call, "nspi end" if op == 1 else "nspi") for op in nspicalls.REQUESTS}}
+         ("EMSMDB", 1): (_disconnect, "emsmdb end"), ("NSPI", 0): (_nspi_bind, "nspi start")}
 STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeError, RopFormatError, struct.error,
                NdrError, nspi.NspiDecodeError, ValueError, KeyError, TypeError)
 

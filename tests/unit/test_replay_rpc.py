@@ -161,7 +161,8 @@ def test_ruler_rpc_log_reader():
     assert cap.exchanges[5].request_body == pdus("rpc-out-request-body")
     assert cap.exchanges[5].response_body == pdus("rpc-out-pdu")
     assert cap.exchanges[2].response_header("WWW-Authenticate") == "NTLM <challenge>"
-    damaged = read_ruler_log(data.decode().splitlines()[0] + "\n{not json\n" + '{"kind": "rpc-in-pdu", "pdu_hex": "05"}\n')
+    damaged = read_ruler_log(data.decode().splitlines()[0] + "\n{not json\n"
+                             + '{"kind": "rpc-in-pdu", "pdu_hex": "05"}\n')
     assert [p.what.split(" (")[0] for p in damaged.problems] == [
         "not JSON", "a PDU of the IN channel before that channel was opened; skipped"]
 
