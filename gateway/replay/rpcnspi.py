@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 
+from protocols.mapi import restrictions as R
 from protocols.mapi.values import filetime_to_datetime
 from protocols.nspi import codec as ab
 from protocols.rpch import nspicalls as rpc
@@ -62,6 +63,8 @@ def _rowset(rs: rpc.RowSet | None, asked: tuple | None) -> ab.RowSet | None:
         return None
     first = next((r.values for r in rs.rows if r.values), [])
     columns = tuple(asked) if asked else tuple(v.tag for v in first)
+    if asked and any(len(r.values or []) != len(asked) for r in rs.rows):
+        columns = tuple(v.tag for v in first)       # the server answered other columns than were asked
     rows = []
     for row in rs.rows:
         values = row.values or []
@@ -86,6 +89,40 @@ def _pvlist(row: rpc.PropRow | None) -> tuple | None:
         return None
     return tuple(ab.TaggedValue(v.tag, ab.PropValue(v.tag & 0xFFFF, _value(v.tag & 0xFFFF, v.value)))
                  for v in row.values)
+
+
+def _restriction(x: rpc.Restriction | None):
+    """A Restriction_r (MS-OXNSPI 2.2.2.5) as the MS-OXCDATA 2.12 restriction GetMatches' Filter carries."""
+    if x is None:
+        return None
+    kids = tuple(_restriction(c) for c in x.children or ())
+
+    def comparand():
+        ptype = x.prop.tag & 0xFFFF
+        return _value(ptype, x.prop.value), x.prop.tag
+    if x.rt == 0:
+        return R.AndRestriction(kids)
+    if x.rt == 1:
+        return R.OrRestriction(kids)
+    if x.rt == 2:
+        return R.NotRestriction(_restriction(x.child))
+    if x.rt == 3:
+        value, tag = comparand()
+        return R.ContentRestriction(x.fuzzy_level, x.prop_tag, value, tag)
+    if x.rt == 4:
+        value, tag = comparand()
+        return R.PropertyRestriction(x.relop, x.prop_tag, value, tag)
+    if x.rt == 5:
+        return R.ComparePropertiesRestriction(x.relop, x.prop_tag, x.prop_tag2)
+    if x.rt == 6:
+        return R.BitMaskRestriction(x.relop, x.prop_tag, x.mask)
+    if x.rt == 7:
+        return R.SizeRestriction(x.relop, x.prop_tag, x.size)
+    if x.rt == 8:
+        return R.ExistRestriction(x.prop_tag)
+    if x.rt == 9:
+        return R.SubObjectRestriction(x.sub_object, _restriction(x.child))
+    raise NotCarried(f"a {x.kind} restriction has no MS-OXCDATA form here")
 
 
 def _mids(a: rpc.PropTagArray | None) -> tuple | None:
@@ -138,6 +175,17 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
                                                        names=tuple(n or "" for n in q.names)).encode(),
                 ab.ResolveNamesResponse(error_code=rv, code_page=cp, minimal_ids=_mids(r.mids),
                                         rows=_rowset(r.rows, asked)).encode())
+    if name == "GetMatches":
+        asked = _tags(q.prop_tags)
+        pname = None
+        if q.prop_name is not None:     # PropertyName_r's GUID may be NULL; GetMatches' is always there
+            guid = uuid.UUID(q.prop_name.guid) if q.prop_name.guid else uuid.UUID(int=0)
+            pname = ab.PropertyName(guid, q.prop_name.lid)
+        return (name, ab.GetMatchesRequest(reserved=q.reserved1, state=_stat(q.stat), minimal_ids=_mids(q.reserved),
+                                           interface_option_flags=q.reserved2, filter=_restriction(q.filter),
+                                           property_name=pname, row_count=q.requested, columns=asked).encode(),
+                ab.GetMatchesResponse(error_code=rv, state=_stat(r.stat), minimal_ids=_mids(r.out_mids),
+                                      rows=_rowset(r.rows, asked)).encode())
     if name == "ResortRestriction":
         return (name, ab.ResortRestrictionRequest(reserved=q.reserved, state=_stat(q.stat),
                                                   minimal_ids=_mids(q.in_mids)).encode(),
