@@ -105,6 +105,25 @@ def test_sealed_calls_are_carried_with_the_capture_password_and_nspi_bodies_roun
             assert len(answer.rows.rows) == len(r.rows.rows)
             values = [v.value for row in r.rows.rows for v in row.values]
             assert [v.value for row in answer.rows.rows for v in row.values] == values
+    # GetMatches' Restriction_r became the MS-OXCDATA restriction of its Filter, the same tree
+    matches = [C.decode_request("GetMatches", ex.request_body) for ex in nspi
+               if ex.request_header("X-RequestType") == "GetMatches"]
+    assert any(m.filter is not None for m in matches)
+    for ex in nspi:
+        if ex.request_header("X-RequestType") == "GetMatches":
+            q = nspicalls.decode_request(5, calls[ex.source].request_stub)
+            assert _shape(C.decode_request("GetMatches", ex.request_body).filter) == _shape(q.filter)
+
+
+def _shape(r):
+    """A restriction tree as (kind, children...), whichever codec's objects hold it."""
+    if r is None:
+        return None
+    kind = getattr(r, "kind", None) or type(r).__name__.replace("Restriction", "").lower()
+    kids = getattr(r, "children", None) or ()
+    child = getattr(r, "child", None) or getattr(r, "restriction", None)
+    kind = {"compareprops": "compareproperties", "sub": "subobject"}.get(kind.lower(), kind.lower())
+    return kind, tuple(_shape(k) for k in kids) + ((_shape(child),) if child is not None else ())
 
 
 def test_an_error_value_makes_a_flagged_row():
