@@ -21,6 +21,8 @@ from . import rules
 from .diff import Difference, DiffResult
 
 MID_FIELDS = ("minimal_ids", "explicit_table", "minimal_id", "minimal_id1", "minimal_id2")
+# PidTagAddressBookContainerId (MS-OXOABK 2.2.2.1): a container's MId, which a STAT's ContainerID names
+CONTAINER_ID_PROP = 0xFFFD
 RESERVED_MIDS = 0x10
 
 
@@ -63,7 +65,8 @@ def rewrite(request_type: str, body: bytes, m: NspiIds) -> bytes:
     changes = {f.name: m.mid(getattr(req, f.name)) for f in dataclasses.fields(req) if f.name in MID_FIELDS}
     state = getattr(req, "state", None)
     if state is not None:
-        changes["state"] = dataclasses.replace(state, current_rec=m.mid(state.current_rec))
+        changes["state"] = dataclasses.replace(state, current_rec=m.mid(state.current_rec),
+                                               container_id=m.mid(state.container_id))
     return dataclasses.replace(req, **changes).encode() if changes else body
 
 
@@ -87,18 +90,20 @@ def learn_and_compare(request_type: str, recorded: bytes, live: bytes, m: NspiId
         elif name == "state" and va is not None and vb is not None:
             m.pair(va.current_rec, vb.current_rec)
             for sf in dataclasses.fields(va):
+                if sf.name == "container_id" and m.mid(va.container_id) == vb.container_id:
+                    continue                    # the container the live server calls so
                 if sf.name != "current_rec" and getattr(va, sf.name) != getattr(vb, sf.name):
                     result.differences.append(Difference(f"{path}/{sf.name}", "field", str(getattr(va, sf.name)),
                                                          str(getattr(vb, sf.name))))
         elif isinstance(va, C.RowSet) and isinstance(vb, C.RowSet):
             _rows(path, va, vb, result)
         elif _is_pvlist(va) and _is_pvlist(vb):
-            _tagged(path, va, vb, result)
+            _tagged(path, va, vb, result, m)
         elif isinstance(va, tuple) and isinstance(vb, tuple) and va and all(_is_pvlist(x) for x in va + vb):
             if len(va) != len(vb):
                 result.differences.append(Difference(path + "/count", "field", str(len(va)), str(len(vb))))
             for i, (x, y) in enumerate(zip(va, vb)):
-                _tagged(f"{path}[{i}]", x, y, result)
+                _tagged(f"{path}[{i}]", x, y, result, m)
         elif (why := rules.ignored_nspi_field(name)) is not None:
             result.ignored[why] += 1
         elif va != vb:
@@ -123,7 +128,7 @@ def _is_pvlist(v) -> bool:
     return isinstance(v, tuple) and bool(v) and all(isinstance(t, C.TaggedValue) for t in v)
 
 
-def _tagged(path, a, b, result: DiffResult) -> None:
+def _tagged(path, a, b, result: DiffResult, m: NspiIds) -> None:
     """Two lists of tagged values (GetProps, GetSpecialTable's rows), property by property."""
     left, right = {t.tag: t.value for t in a}, {t.tag: t.value for t in b}
     for tag in sorted(set(left) | set(right)):
@@ -132,6 +137,10 @@ def _tagged(path, a, b, result: DiffResult) -> None:
             result.ignored[why] += 1
             continue
         x, y = left.get(tag), right.get(tag)
+        if tag >> 16 == CONTAINER_ID_PROP and x is not None and y is not None and isinstance(x.value, int):
+            m.pair(x.value, y.value)            # the container's MId: the live one stands in a later STAT
+            result.ignored["server-chosen id"] += 1
+            continue
         if (x is None) != (y is None) or (x is not None and (x.flag, x.value) != (y.flag, y.value)):
             result.differences.append(Difference(f"{path}/0x{tag:08X}", "value", repr(getattr(x, "value", None))[:120],
                                                  repr(getattr(y, "value", None))[:120]))

@@ -227,3 +227,30 @@ def test_long_term_ids_are_paired_and_put_into_later_requests():
     sent, _ = rewrite_execute(later, m)
     (rop,) = decode_request_buffer(decode_ext_buffer(M.ExecuteRequest.decode(sent).rop_buffer)[0].payload).rops
     assert rop.long_term_id == live_ltid
+
+
+def test_an_address_book_container_id_is_paired_and_put_into_later_stats():
+    """GetSpecialTable names each container's MId (PidTagAddressBookContainerId); a later STAT's ContainerID
+    is the live server's for it (the demo session's answer, with another id on the recorded side)."""
+    import dataclasses
+
+    from gateway.replay.nspireplay import NspiIds, learn_and_compare, rewrite
+
+    ex = next(ex for ex in load(ROOT / SESSION).exchanges if ex.request_header("X-RequestType") == "GetSpecialTable")
+    body = M.decode_stream(ex.response_content).body
+    live = C.decode_response("GetSpecialTable", body)
+    ids = [t.value.value for row in live.rows for t in row if t.tag >> 16 == 0xFFFD]
+    assert ids and any(i >= 0x10 for i in ids), ids            # the GAL is 0; the other containers are MIds
+    recorded = dataclasses.replace(live, rows=tuple(
+        tuple(dataclasses.replace(t, value=dataclasses.replace(t.value, value=t.value.value + 1000))
+              if t.tag >> 16 == 0xFFFD and t.value.value >= 0x10 else t for t in row) for row in live.rows))
+    m = NspiIds()
+    result = learn_and_compare("GetSpecialTable", recorded.encode(), body, m)
+    assert not result.differences, result.differences
+    container = next(i for i in ids if i >= 0x10)
+    asked = C.QueryRowsRequest(flags=0, state=C.Stat(container_id=container + 1000), explicit_table=(), row_count=5,
+                               columns=(0x3001001F,)).encode()
+    assert C.decode_request("QueryRows", rewrite("QueryRows", asked, m)).state.container_id == container
+
+
+SESSION = "captures/sessions/mapi-nspi-demo.jsonl"
