@@ -15,11 +15,16 @@ as ratios. Nothing is asserted on time.
    the To line does) on one bound session, medians over L names spread over the GAL.
 
 The directory is a slapd started by the bench (tests/servers' start_slapd: static slapd.conf, back_mdb,
-memberof), loaded online with ldapadd from an LDIF of the demo directory plus N generated inetOrgPerson
+memberof, syncprov unless --no-syncprov), loaded online with ldapadd from an LDIF of the demo directory plus N generated inetOrgPerson
 entries. The gateway runs in its own process (bench/emsmdb.py's GatewayChild), on HTTPS, LDAP for the
-directory; the client keeps its connections alive (one aiohttp session), as Outlook does.
+directory; the client keeps its connections alive (one aiohttp session), as Outlook does. With syncprov the
+gateway's check for GAL changes, made on every NSPI call that is not a later page of one read, is the suffix's
+contextCSN (one base-scope search); --no-syncprov leaves the overlay out, as on an LDAP server without
+contextCSN, and the check is the modifyTimestamp window with a full DN-and-stamp listing every few seconds
+(gateway/backends/ldap.py change_marker).
 
     python bench/nspi.py [--entries 10000] [--page 100] [--rounds 3] [--lookups 20] [--port 0] [--ldap-port 0]
+                         [--no-syncprov]
 """
 from __future__ import annotations
 
@@ -79,14 +84,14 @@ def write_ldif(n: int, path: Path, people_dn: str = "ou=people,dc=example,dc=tes
     return path
 
 
-def start_directory(n: int, tmp: Path, ldap_port: int = 0):
+def start_directory(n: int, tmp: Path, ldap_port: int = 0, syncprov: bool = True):
     """slapd (tests/servers' helper) loaded online with the demo directory and n people. Returns its Running."""
     from tests.servers import slapd as S
     from tests.servers import start_with_retry
     ldif = write_ldif(n, tmp / "directory.ldif")
     if ldap_port:
         S.free_port = lambda: ldap_port        # the helper picks a kernel port; a fixed one when asked for
-    return start_with_retry(lambda: S.start_slapd(ldif))
+    return start_with_retry(lambda: S.start_slapd(ldif, syncprov=syncprov))
 
 
 def gal_filter(info) -> str:
@@ -274,32 +279,35 @@ def print_figures(r: dict) -> None:
 
 
 async def run(n: int = 10000, page: int = 100, rounds: int = 3, lookup_count: int = 20, tmp: Path | None = None,
-              port: int = 0, ldap_port: int = 0, quiet: bool = False) -> dict:
+              port: int = 0, ldap_port: int = 0, quiet: bool = False, syncprov: bool = True) -> dict:
     """Start slapd with n people, the gateway in its own process, measure; returns the figures (printed unless
     ``quiet``)."""
     from gateway.config import Config, LdapConfig, StateConfig
     tmp = Path(tmp or tempfile.mkdtemp(prefix="bench-nspi-"))
     tmp.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    slapd = await asyncio.to_thread(start_directory, n, tmp, ldap_port)
+    slapd = await asyncio.to_thread(start_directory, n, tmp, ldap_port, syncprov)
     child = None
     try:
         loaded = time.perf_counter() - t
         info = slapd.info
         if not quiet:
-            print(f"slapd at {info.url}: loaded the demo directory and {n} people with ldapadd in {loaded:.1f} s")
+            print(f"slapd at {info.url} ({'with' if syncprov else 'without'} syncprov): loaded the demo directory "
+                  f"and {n} people with ldapadd in {loaded:.1f} s")
         cfg = Config(state=StateConfig(dsn=str(tmp / "state.sqlite3")),
                      ldap=LdapConfig(url=info.url, base_dn=info.base_dn, bind_dn=info.admin_dn,
                                      bind_password=info.admin_password))
         child = await asyncio.to_thread(GatewayChild, cfg, tmp / "gateway", port)
         figures = await measure(child.base_url, child, info, n, page, rounds, lookup_count)
         figures["load_seconds"] = loaded
+        figures["syncprov"] = syncprov
     finally:
         if child is not None:
             await asyncio.to_thread(child.stop)
         slapd.stop()
     if not quiet:
-        print(f"\nexgate NSPI bench: slapd on loopback, gateway over HTTPS in its own process (pid {child.pid})")
+        print(f"\nexgate NSPI bench: slapd on loopback ({'with syncprov: contextCSN' if syncprov else 'no syncprov: stamp'}"
+              f" change check), gateway over HTTPS in its own process (pid {child.pid})")
         print_figures(figures)
     return figures
 
@@ -313,8 +321,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0, help="the gateway's port (0: a free one)")
     ap.add_argument("--ldap-port", type=int, default=0, help="slapd's port (0: a free one)")
     ap.add_argument("--tmp", type=Path, default=None, help="working directory (default: a new temp dir)")
+    ap.add_argument("--no-syncprov", action="store_true",
+                    help="slapd without the syncprov overlay (no contextCSN: the gateway's fallback change check)")
     a = ap.parse_args()
-    asyncio.run(run(a.entries, a.page, a.rounds, a.lookups, a.tmp, a.port, a.ldap_port))
+    asyncio.run(run(a.entries, a.page, a.rounds, a.lookups, a.tmp, a.port, a.ldap_port, syncprov=not a.no_syncprov))
 
 
 if __name__ == "__main__":

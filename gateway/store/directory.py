@@ -12,6 +12,7 @@ answer ``BackendUnavailable``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 import weakref
@@ -95,6 +96,20 @@ def gal_cache(client) -> _GalCache:
     if cache is None:
         cache = _GAL_CACHES[client] = _GalCache()
     return cache
+
+
+def _by_lower_name(entry: Person) -> dict[str, list[str]]:
+    """The entry's attributes by lower-cased name (the first non-empty one of each), made once per entry: NSPI
+    asks ``attribute`` some twenty times per row, and a scan of the attributes each time was most of a GAL
+    read. Kept on the (frozen) entry itself, so it lives as long as the snapshot that holds the entry."""
+    got = entry.__dict__.get("_by_lower_name")
+    if got is None:
+        got = {}
+        for k, v in entry.attributes.items():
+            if v:
+                got.setdefault(sys.intern(k.lower()), v)     # one copy of each name across the GAL
+        object.__setattr__(entry, "_by_lower_name", got)
+    return got
 
 
 def _store_error(exc: BackendError) -> StoreError:
@@ -270,10 +285,11 @@ class Directory:
     @staticmethod
     def attribute(entry: Person, *names: str) -> str | None:
         """The first value of the first of ``names`` the entry has (names compared without case)."""
+        found = _by_lower_name(entry)
         for name in names:
-            for k, v in entry.attributes.items():
-                if k.lower() == name.lower() and v:
-                    return v[0]
+            v = found.get(name.lower())
+            if v:
+                return v[0]
         return None
 
     async def photo(self, address: str) -> str | None:

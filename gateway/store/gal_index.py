@@ -7,11 +7,30 @@ The answers are the ones a scan of the snapshot with ``Directory.addresses`` / `
 """
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
     from .directory import Person
+
+
+def _fold(text: str) -> str:
+    """``text.casefold()``, the same object when folding changes nothing (most addresses and logins), else one
+    shared copy (given names, surnames and departments repeat across a GAL): the index holds few new strings."""
+    folded = text.casefold()
+    return text if folded == text else sys.intern(folded)
+
+
+def _add(index: dict, key: str, row: int) -> None:
+    """A row under a key: the int alone while it is the only one (most keys), a list after."""
+    got = index.get(key)
+    if got is None:
+        index[key] = row
+    elif isinstance(got, int):
+        index[key] = [got, row]
+    else:
+        got.append(row)
 
 
 class GalIndex:
@@ -23,22 +42,22 @@ class GalIndex:
         self.position: dict[int, int] = {}            # id(entry) -> its row in the GAL
         # the GAL is sorted by casefolded display name first (Directory.gal), so these keys are sorted too
         self.name_keys: list[str] = []
-        self.by_address: dict[str, list[int]] = {}    # casefolded SMTP address -> rows
-        self.by_name: dict[str, list[int]] = {}       # casefolded display name or alias -> rows
+        self.by_address: dict[str, int | list[int]] = {}    # casefolded SMTP address -> row(s)
+        self.by_name: dict[str, int | list[int]] = {}       # casefolded display name or alias -> row(s)
         words: list[tuple[str, int]] = []             # (casefolded word, row): Directory.matches_name's words
         for i, e in enumerate(entries):
             self.position[id(e)] = i
             name = e.display_name or ""
-            self.name_keys.append(name.casefold())
+            self.name_keys.append(_fold(name))
             mail = addresses(e)
             nick = alias(e)
-            for a in {a.casefold() for a in mail}:
-                self.by_address.setdefault(a, []).append(i)
-            for n in {name.casefold(), nick.casefold()}:
-                self.by_name.setdefault(n, []).append(i)
+            for a in {_fold(a) for a in mail}:
+                _add(self.by_address, a, i)
+            for n in {_fold(name), _fold(nick)}:
+                _add(self.by_name, n, i)
             mine = [name] + name.split() + [nick, e.uid or ""] + mail
             mine += [v for k, vs in e.attributes.items() if k.lower() in ("givenname", "sn", "cn") for v in vs]
-            words += ((w, i) for w in {w.casefold() for w in mine if w})
+            words += ((w, i) for w in {_fold(w) for w in mine if w})
         words.sort()
         self.words = [w for w, _ in words]
         self.word_rows = [i for _, i in words]
@@ -48,6 +67,8 @@ class GalIndex:
         return bisect_left(self.name_keys, name.casefold())
 
     def _rows(self, rows) -> list["Person"]:
+        if isinstance(rows, int):
+            return [self.entries[rows]]
         return [self.entries[i] for i in sorted(set(rows))]
 
     def with_address(self, address: str) -> list["Person"]:
