@@ -34,13 +34,6 @@ class NotCarried(ValueError):
     """A call or value that has no MAPI/HTTP form here (said as the reason it is not replayed)."""
 
 
-def _stat(s: rpc.Stat | None) -> ab.Stat | None:
-    if s is None:
-        return None
-    return ab.Stat(s.sort_type, s.container_id, s.current_rec, s.delta, s.num_pos, s.total_recs, s.code_page,
-                   s.template_locale, s.sort_locale)
-
-
 def _tags(a: rpc.PropTagArray | None) -> tuple | None:
     return None if a is None else tuple(a.tags)
 
@@ -138,14 +131,14 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
     if name == "Unbind":
         return name, ab.UnbindRequest(reserved=q.reserved).encode(), ab.UnbindResponse(error_code=rv).encode()
     if name == "UpdateStat":
-        return (name, ab.UpdateStatRequest(reserved=q.reserved, state=_stat(q.stat),
+        return (name, ab.UpdateStatRequest(reserved=q.reserved, state=q.stat,
                                            delta_requested=int(q.delta is not None)).encode(),
-                ab.UpdateStatResponse(error_code=rv, state=_stat(r.stat), delta=r.delta).encode())
+                ab.UpdateStatResponse(error_code=rv, state=r.stat, delta=r.delta).encode())
     if name == "QueryRows":
         asked = _tags(q.prop_tags)
-        return (name, ab.QueryRowsRequest(flags=q.flags, state=_stat(q.stat), explicit_table=tuple(q.etable or ()),
+        return (name, ab.QueryRowsRequest(flags=q.flags, state=q.stat, explicit_table=tuple(q.etable or ()),
                                           row_count=q.count, columns=asked).encode(),
-                ab.QueryRowsResponse(error_code=rv, state=_stat(r.stat), rows=_rowset(r.rows, asked)).encode())
+                ab.QueryRowsResponse(error_code=rv, state=r.stat, rows=_rowset(r.rows, asked)).encode())
     if name == "DNToMId":
         return (name, ab.DNToMIdRequest(reserved=q.reserved, names=tuple(q.names)).encode(),
                 ab.DNToMIdResponse(error_code=rv, minimal_ids=_mids(r.out_mids)).encode())
@@ -154,16 +147,16 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
                 ab.GetPropListResponse(error_code=rv, property_tags=_tags(r.prop_tags)).encode())
     if name == "GetProps":
         cp = q.stat.code_page if q.stat else 0
-        return (name, ab.GetPropsRequest(flags=q.flags, state=_stat(q.stat), property_tags=_tags(q.prop_tags)).encode(),
+        return (name, ab.GetPropsRequest(flags=q.flags, state=q.stat, property_tags=_tags(q.prop_tags)).encode(),
                 ab.GetPropsResponse(error_code=rv, code_page=cp, property_values=_pvlist(r.row)).encode())
     if name == "CompareMIds":
-        return (name, ab.CompareMIdsRequest(reserved=q.reserved, state=_stat(q.stat), minimal_id1=q.mid1,
+        return (name, ab.CompareMIdsRequest(reserved=q.reserved, state=q.stat, minimal_id1=q.mid1,
                                             minimal_id2=q.mid2).encode(),
                 ab.CompareMIdsResponse(error_code=rv, result=r.result).encode())
     if name == "GetSpecialTable":
         cp = q.stat.code_page if q.stat else 0
         rows = None if r.rows is None else tuple(_pvlist(row) or () for row in r.rows.rows)
-        return (name, ab.GetSpecialTableRequest(flags=q.flags, state=_stat(q.stat), version=q.version).encode(),
+        return (name, ab.GetSpecialTableRequest(flags=q.flags, state=q.stat, version=q.version).encode(),
                 ab.GetSpecialTableResponse(error_code=rv, code_page=cp, version=r.version, rows=rows).encode())
     if name == "QueryColumns":
         return (name, ab.QueryColumnsRequest(reserved=q.reserved, map_flags=q.flags).encode(),
@@ -171,7 +164,7 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
     if name in ("ResolveNames", "ResolveNamesW"):
         asked = _tags(q.prop_tags)
         cp = q.stat.code_page
-        return ("ResolveNames", ab.ResolveNamesRequest(reserved=q.reserved, state=_stat(q.stat), property_tags=asked,
+        return ("ResolveNames", ab.ResolveNamesRequest(reserved=q.reserved, state=q.stat, property_tags=asked,
                                                        names=tuple(n or "" for n in q.names)).encode(),
                 ab.ResolveNamesResponse(error_code=rv, code_page=cp, minimal_ids=_mids(r.mids),
                                         rows=_rowset(r.rows, asked)).encode())
@@ -181,29 +174,29 @@ def carry(opnum: int, request_stub: bytes, response_stub: bytes) -> tuple[str, b
         if q.prop_name is not None:     # PropertyName_r's GUID may be NULL; GetMatches' is always there
             guid = uuid.UUID(q.prop_name.guid) if q.prop_name.guid else uuid.UUID(int=0)
             pname = ab.PropertyName(guid, q.prop_name.lid)
-        return (name, ab.GetMatchesRequest(reserved=q.reserved1, state=_stat(q.stat), minimal_ids=_mids(q.reserved),
+        return (name, ab.GetMatchesRequest(reserved=q.reserved1, state=q.stat, minimal_ids=_mids(q.reserved),
                                            interface_option_flags=q.reserved2, filter=_restriction(q.filter),
                                            property_name=pname, row_count=q.requested, columns=asked).encode(),
-                ab.GetMatchesResponse(error_code=rv, state=_stat(r.stat), minimal_ids=_mids(r.out_mids),
+                ab.GetMatchesResponse(error_code=rv, state=r.stat, minimal_ids=_mids(r.out_mids),
                                       rows=_rowset(r.rows, asked)).encode())
     if name == "ResortRestriction":
-        return (name, ab.ResortRestrictionRequest(reserved=q.reserved, state=_stat(q.stat),
+        return (name, ab.ResortRestrictionRequest(reserved=q.reserved, state=q.stat,
                                                   minimal_ids=_mids(q.in_mids)).encode(),
-                ab.ResortRestrictionResponse(error_code=rv, state=_stat(r.stat),
+                ab.ResortRestrictionResponse(error_code=rv, state=r.stat,
                                              minimal_ids=_mids(r.out_mids)).encode())
     if name == "SeekEntries":
         asked = _tags(q.prop_tags)
         t = q.target
         target = ab.TaggedValue(t.tag, ab.PropValue(t.tag & 0xFFFF, _value(t.tag & 0xFFFF, t.value)))
-        return (name, ab.SeekEntriesRequest(reserved=q.reserved, state=_stat(q.stat), target=target,
+        return (name, ab.SeekEntriesRequest(reserved=q.reserved, state=q.stat, target=target,
                                             explicit_table=_mids(q.etable), columns=asked).encode(),
-                ab.SeekEntriesResponse(error_code=rv, state=_stat(r.stat), rows=_rowset(r.rows, asked)).encode())
+                ab.SeekEntriesResponse(error_code=rv, state=r.stat, rows=_rowset(r.rows, asked)).encode())
     if name == "GetTemplateInfo":
         return (name, ab.GetTemplateInfoRequest(flags=q.flags, display_type=q.type, template_dn=q.dn,
                                                 code_page=q.code_page, locale_id=q.locale_id).encode(),
                 ab.GetTemplateInfoResponse(error_code=rv, code_page=q.code_page, row=_pvlist(r.data)).encode())
     if name == "ModProps":
-        return (name, ab.ModPropsRequest(reserved=q.reserved, state=_stat(q.stat), property_tags=_tags(q.prop_tags),
+        return (name, ab.ModPropsRequest(reserved=q.reserved, state=q.stat, property_tags=_tags(q.prop_tags),
                                          property_values=_pvlist(q.row)).encode(),
                 ab.ModPropsResponse(error_code=rv).encode())
     if name == "ModLinkAtt":

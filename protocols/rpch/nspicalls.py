@@ -22,40 +22,25 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
+from protocols.nspi.codec import Stat
+
 from .ndr import NdrError, Reader, Wire, Writer
 
-STAT_FIELDS = ("sort_type", "container_id", "current_rec", "delta", "num_pos", "total_recs", "code_page",
-               "template_locale", "sort_locale")
 
 
 class NspiCallError(NdrError):
     """An NSPI stub that does not read as its call's parameters."""
 
 
-@dataclass
-class Stat:
-    """STAT (MS-OXNSPI 2.2.8): a position in an address book container."""
-
-    sort_type: int = 0
-    container_id: int = 0
-    current_rec: int = 0
-    delta: int = 0
-    num_pos: int = 0
-    total_recs: int = 0
-    code_page: int = 0
-    template_locale: int = 0
-    sort_locale: int = 0
-
-
 def _read_stat(r: Reader) -> Stat:
-    vals = [r.u32() for _ in STAT_FIELDS]
-    vals[3] = vals[3] - (1 << 32) if vals[3] & 0x80000000 else vals[3]       # Delta is a long
-    return Stat(*vals)
+    # the same nine 32-bit fields as in a MAPI/HTTP body: NDR adds nothing to a STAT
+    r.align(4)
+    return Stat.decode(r.raw(Stat.SIZE))
 
 
 def _write_stat(w: Writer, s: Stat) -> None:
-    for f in STAT_FIELDS:
-        w.u32(getattr(s, f))
+    w.align(4)
+    w.raw(s.encode())
 
 
 @dataclass
