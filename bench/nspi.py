@@ -230,6 +230,29 @@ async def lookups(base_url: str, http, n: int, count: int, page: int) -> dict:
             "resolve_median": statistics.median(resolve), "resolve_max": max(resolve)}
 
 
+async def after_a_change(base_url: str, http, info, n: int) -> dict:
+    """A display name changed with ldapmodify, then ResolveNames of that person on a bound session: how long
+    the first call after the change takes (the gateway's check sees it and reads the GAL again) and the next
+    one; each answer must show the new name."""
+    i = n // 2
+    uid, name = f"user{i:05d}", f"Changed Name {i:05d}"
+    ldif = f"dn: uid={uid},{info.people_dn}\nchangetype: modify\nreplace: displayName\ndisplayName: {name}\n"
+    c = BenchNspiClient(base_url, http)
+    await c.bind(code_page=UNICODE)
+    await asyncio.to_thread(subprocess.run, ["ldapmodify", "-x", "-H", info.url, "-D", info.admin_dn, "-w",
+                                             info.admin_password], input=ldif.encode(), check=True,
+                            capture_output=True)
+    times = []
+    for _ in range(2):
+        req = C.ResolveNamesRequest(state=C.Stat(code_page=UNICODE), names=(uid,), property_tags=GAL_COLUMNS[:1])
+        t, got = await _timed(lambda: c.call(req))
+        if row_values(got.rows)[0].get(P.PidTagDisplayName) != name:
+            raise RuntimeError(f"ResolveNames {uid} after the change: {row_values(got.rows)}")
+        times.append(t)
+    await c.call(C.UnbindRequest())
+    return {"changed_first": times[0], "changed_next": times[1]}
+
+
 # ------------------------------------------------------------------------------------------- the run
 
 async def measure(base_url: str, child, info, n: int, page: int, rounds: int, lookup_count: int) -> dict:
@@ -249,6 +272,7 @@ async def measure(base_url: str, child, info, n: int, page: int, rounds: int, lo
         out["rss_warm_kib"] = (await asyncio.to_thread(child.ask, "mem"))["rss_kib"]
         out.update(await lookups(base_url, http, n, lookup_count, page))
         out["rss_end_kib"] = (await asyncio.to_thread(child.ask, "mem"))["rss_kib"]
+        out.update(await after_a_change(base_url, http, info, n))
     return out
 
 
@@ -276,6 +300,9 @@ def print_figures(r: dict) -> None:
           f"({r['seek_median'] / d:.2f}x the direct GAL search)")
     print(f"   ResolveNames by alias:                                     median {r['resolve_median'] * 1000:8.1f} ms, "
           f"max {r['resolve_max'] * 1000:8.1f} ms ({r['resolve_median'] / d:.2f}x the direct GAL search)")
+    print(f"   after a display name changed with ldapmodify, ResolveNames of that person: the first call "
+          f"{r['changed_first'] * 1000:.1f} ms (the GAL read again), the next {r['changed_next'] * 1000:.1f} ms; "
+          f"both show the new name")
 
 
 async def run(n: int = 10000, page: int = 100, rounds: int = 3, lookup_count: int = 20, tmp: Path | None = None,
