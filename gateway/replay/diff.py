@@ -130,3 +130,17 @@ def diff_answers(recorded_status: int | None, recorded: bytes, live_status: int,
         out.differences.insert(0, Difference("HTTP status", "status", str(recorded_status), str(live_status)))
     return out
 
+
+def decode_both(request_type: str, decode, recorded: bytes, live: bytes, errors: tuple,
+                result: DiffResult) -> tuple | None:
+    """A MAPI/HTTP or NSPI answer as recorded and as live, decoded; None (with the difference said in
+    ``result``) when one does not decode or the two are not the same kind of answer."""
+    try:
+        a, b = decode(request_type, recorded), decode(request_type, live)
+    except errors as exc:
+        result.differences.append(Difference(f"/{request_type}", "unparsable", None, str(exc)))
+        return None
+    if type(a) is not type(b):
+        result.differences.append(Difference(f"/{request_type}", "status", type(a).__name__, type(b).__name__))
+        return None
+    return a, b

@@ -28,7 +28,7 @@ from protocols.rops import (
 )
 
 from . import rules
-from .diff import Difference, DiffResult
+from .diff import Difference, DiffResult, decode_both
 
 NO_HANDLE = 0xFFFFFFFF
 ID_FIELDS = ("folder_id", "folder_ids", "message_id", "message_ids", "object_id", "category_id")
@@ -182,15 +182,11 @@ def compare_plain(request_type: str, recorded_body: bytes, live_body: bytes) -> 
     """Connect, Disconnect, NotificationWait and PING answers (no ROPs): field by field, what names the
     server or the signed-in user left to gateway/replay/rules.py."""
     result = DiffResult()
-    try:
-        a = mh.decode_response(request_type, _body(recorded_body))
-        b = mh.decode_response(request_type, _body(live_body))
-    except (MapiHttpDecodeError, KeyError) as exc:
-        result.differences.append(Difference(f"/{request_type}", "unparsable", None, str(exc)))
+    pair = decode_both(request_type, mh.decode_response, _body(recorded_body), _body(live_body),
+                       (MapiHttpDecodeError, KeyError), result)
+    if pair is None:
         return result
-    if type(a) is not type(b):
-        result.differences.append(Difference(f"/{request_type}", "status", type(a).__name__, type(b).__name__))
-        return result
+    a, b = pair
     for f in dataclasses.fields(a):
         va, vb = getattr(a, f.name), getattr(b, f.name)
         why = rules.ignored_connect_field(f.name) if request_type.lower() == "connect" else None

@@ -18,7 +18,7 @@ from protocols.mapihttp.framing import decode_stream
 from protocols.nspi import codec as C
 
 from . import rules
-from .diff import Difference, DiffResult
+from .diff import Difference, DiffResult, decode_both
 
 MID_FIELDS = ("minimal_ids", "explicit_table", "minimal_id", "minimal_id1", "minimal_id2")
 # PidTagAddressBookContainerId (MS-OXOABK 2.2.2.1): a container's MId, which a STAT's ContainerID names
@@ -72,15 +72,11 @@ def rewrite(request_type: str, body: bytes, m: NspiIds) -> bytes:
 
 def learn_and_compare(request_type: str, recorded: bytes, live: bytes, m: NspiIds) -> DiffResult:
     result = DiffResult()
-    try:
-        a = C.decode_response(request_type, _body(recorded))
-        b = C.decode_response(request_type, _body(live))
-    except (C.NspiDecodeError, ValueError) as exc:
-        result.differences.append(Difference(f"/{request_type}", "unparsable", None, str(exc)))
+    pair = decode_both(request_type, C.decode_response, _body(recorded), _body(live), (C.NspiDecodeError, ValueError),
+                       result)
+    if pair is None:
         return result
-    if type(a) is not type(b):
-        result.differences.append(Difference(f"/{request_type}", "status", type(a).__name__, type(b).__name__))
-        return result
+    a, b = pair
     for f in dataclasses.fields(a):
         name, va, vb = f.name, getattr(a, f.name), getattr(b, f.name)
         path = f"/{request_type}/{name}"
