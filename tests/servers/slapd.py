@@ -94,6 +94,9 @@ maxsize 67108864
 index objectClass eq
 index uid,mail,cn,sn,givenName,displayName eq,sub
 index member,memberOf eq
+# the gateway's GAL check without contextCSN searches (modifyTimestamp>=T): back-mdb answers an inequality
+# from an eq index of an ordered syntax, instead of testing every person
+index modifyTimestamp,entryCSN eq
 
 # memberof must be configured before the data is loaded (online, below).
 overlay memberof
