@@ -55,7 +55,11 @@ PidTagThumbnailPhoto = 0x8C9E0102
 # asked on every call, so it has to be cheap (gateway/backends/ldap.py: slapd's contextCSN in one base-scope
 # search; without it a search for the entries stamped since the last full listing, with a full DN-and-stamp
 # listing at most every FULL_CHECK_INTERVAL seconds; filedir.py: the file's size and mtime). Callers that wait
-# while another checks share that check when it began after they came in. Asking with ``max_age`` gives the
+# while another checks share that check when it began after they came in. When the marker moved, a client with
+# ``changes_since`` (LDAP with contextCSN) gives the entries written since and every DN, and the snapshot is
+# made from the last one (an add or modify of a person: two searches instead of reading every entry); else,
+# and for renames, deletes and group changes (slapd's overlays rewrite other entries then without a new
+# entryCSN), the GAL is read in full. Asking with ``max_age`` gives the
 # snapshot without asking the directory while it was checked less than that long ago (NSPI's QueryRows pages
 # after the first of one read: GAL_TTL). A snapshot older than GAL_MAX_AGE is read again in full whatever the
 # marker says.
@@ -76,6 +80,7 @@ class _GalCache:
     def __init__(self) -> None:
         self.snapshot: _GalSnapshot | None = None
         self.reads = 0             # full reads, for tests and the bench
+        self.refreshes = 0         # snapshots made from the last one and the changes since (changes_since)
         self._lock: tuple[object, asyncio.Lock] | None = None
 
     @property
@@ -110,6 +115,10 @@ def _by_lower_name(entry: Person) -> dict[str, list[str]]:
                 got.setdefault(sys.intern(k.lower()), v)     # one copy of each name across the GAL
         object.__setattr__(entry, "_by_lower_name", got)
     return got
+
+
+def _member_of(entry: Person) -> list[str]:
+    return sorted(v.lower() for k, vs in entry.attributes.items() if k.lower() == "memberof" for v in vs)
 
 
 def _store_error(exc: BackendError) -> StoreError:
@@ -214,11 +223,50 @@ class Directory:
                     and started - snap.read_at < GAL_MAX_AGE:
                 snap.checked_at = started
                 return snap.entries
-            entries = sorted(await self.entries(GAL_KINDS),
-                             key=lambda e: ((e.display_name or "").casefold(), self.legacy_dn(e).lower()))
+            entries = None
+            if snap is not None and marker is not None and started - snap.read_at < GAL_MAX_AGE:
+                entries = await self._changed(snap)
+            if entries is not None:          # the snapshot with what changed put in: its full read stays the age
+                cache.refreshes += 1
+                cache.snapshot = _GalSnapshot(entries, marker, snap.read_at, started)
+                return entries
+            entries = sorted(await self.entries(GAL_KINDS), key=self._gal_order)
             cache.reads += 1
             cache.snapshot = _GalSnapshot(entries, marker, started, started)
             return entries
+
+    @classmethod
+    def _gal_order(cls, e: Person) -> tuple[str, str]:
+        return ((e.display_name or "").casefold(), cls.legacy_dn(e).lower())
+
+    async def _changed(self, snap: _GalSnapshot) -> list[Person] | None:
+        """The snapshot with the client's changes since its marker put in (``changes_since``: the entries
+        written since, and every DN now); None when the client cannot say or the change is one that moves
+        other entries too (then everything is read)."""
+        probe = getattr(self._client, "changes_since", None)
+        if probe is None:
+            return None
+        try:
+            got = await probe(GAL_KINDS, snap.marker)
+        except BackendError as exc:
+            raise _store_error(exc) from exc
+        if got is None:
+            return None
+        changed, alive = got
+        # slapd's memberof and refint overlays rewrite other entries without giving them a new entryCSN: a
+        # member's memberOf when a group changes, the groups' member values when an entry is deleted or
+        # renamed or a person's memberOf is written. Those changes are read in full; any other add or modify
+        # of a person touches that person only.
+        before = {e.dn.lower(): e for e in snap.entries}
+        if len(before) != len(snap.entries) or any(dn not in alive for dn in before):
+            return None
+        for e in changed:
+            was = before.get(e.dn.lower())
+            if e.kind == "group" or _member_of(e) != (_member_of(was) if was is not None else []):
+                return None
+        fresh = {e.dn.lower(): e for e in changed if e.dn.lower() in alive}
+        kept = [e for e in snap.entries if e.dn.lower() in alive and e.dn.lower() not in fresh]
+        return sorted(kept + list(fresh.values()), key=self._gal_order)
 
     def gal_index(self, entries: list[Person]) -> GalIndex:
         """The lookup index (SeekEntries, name resolution) of a list ``gal`` gave: built once per snapshot and

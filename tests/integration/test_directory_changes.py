@@ -26,16 +26,26 @@ EXTRA = 200
 
 
 class CountingLdap(LdapDirectory):
-    """LdapDirectory that records each search it sends: (base, filter, entries returned)."""
+    """LdapDirectory that records each search it sends: (base, filter, entries returned), in ``checks`` when
+    change_marker sent it, in ``sent`` else."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.sent: list[tuple[str, str, int]] = []
+        self.checks: list[tuple[str, str, int]] = []
+        self._checking = False
 
     def _search_sync(self, base, flt, **kw):
         found = super()._search_sync(base, flt, **kw)
-        self.sent.append((base, flt, len(found)))
+        (self.checks if self._checking else self.sent).append((base, flt, len(found)))
         return found
+
+    async def change_marker(self, kinds):
+        self._checking = True
+        try:
+            return await super().change_marker(kinds)
+        finally:
+            self._checking = False
 
 
 def _ldif(tmp: Path) -> Path:
@@ -79,14 +89,24 @@ async def test_changes_show_at_once_with_a_small_check(server):
         assert total >= EXTRA + 4
 
         async def next_gal():
-            """The GAL of the next call, and the searches its check sent (the full read, if any, apart)."""
+            """The GAL of the next call, the searches its check sent, and whether the GAL was made again."""
             client.sent.clear()
-            reads = gal_cache(client).reads
+            client.checks.clear()
+            cache = gal_cache(client)
+            reads, refreshes = cache.reads, cache.refreshes
             got = await Directory(client).gal()
-            read_again = gal_cache(client).reads > reads
-            # the last search of a re-read is the full GAL listing: not part of the check
-            check = client.sent[:-1] if read_again else client.sent
-            return got, check, read_again
+            assert len({e.dn.lower() for e in got}) == len(got)          # each entry once
+            if cache.refreshes > refreshes:
+                # what changed put into the snapshot: the entries written since and every DN (no attributes)
+                assert len(client.sent) == 2 and client.sent[0][2] <= 3 and client.sent[1][2] >= total - 1
+            return got, client.checks, cache.reads + cache.refreshes > reads + refreshes
+
+        def refreshed(expect: bool) -> bool:
+            """With contextCSN an add or a modify of a person is put into the snapshot without reading every
+            entry; a rename, a delete and a group change are read in full (overlays rewrite other entries)."""
+            return gal_cache(client).refreshes == refreshes + (1 if expect and syncprov else 0)
+
+        refreshes = gal_cache(client).refreshes
 
         def small(check, changed=True):
             """The check was small: contextCSN is one base-scope search giving one entry. Without it, searches
@@ -107,20 +127,23 @@ async def test_changes_show_at_once_with_a_small_check(server):
         _tool(info, "ldapadd", f"dn: uid={uid},{info.people_dn}\nobjectClass: inetOrgPerson\nuid: {uid}\n"
                                f"cn: Zed New\nsn: New\ndisplayName: Zed New\nmail: {uid}@example.test\n")
         got, check, again = await next_gal()
-        assert again and _names(got)[dn] == "Zed New" and small(check), check
+        assert again and _names(got)[dn] == "Zed New" and small(check) and refreshed(True), check
+        refreshes = gal_cache(client).refreshes
 
         time.sleep(1.1)          # a change in a later second than the newest stamp (the add above: the same one)
         _tool(info, "ldapmodify", f"dn: uid=p100,{info.people_dn}\nchangetype: modify\n"
                                   f"replace: displayName\ndisplayName: Renamed Hundred\n")
         got, check, again = await next_gal()
         assert again and _names(got)[f"uid=p100,{info.people_dn}".lower()] == "Renamed Hundred" and small(check)
+        assert refreshed(True)
+        refreshes = gal_cache(client).refreshes
 
         _tool(info, "ldapmodify", f"dn: uid=p101,{info.people_dn}\nchangetype: modrdn\nnewrdn: uid=p101b\n"
                                   f"deleteoldrdn: 0\n")
         got, check, again = await next_gal()
         names = _names(got)
         assert again and f"uid=p101b,{info.people_dn}".lower() in names and small(check)
-        assert f"uid=p101,{info.people_dn}".lower() not in names
+        assert f"uid=p101,{info.people_dn}".lower() not in names and refreshed(False)
 
         same, check, again = await next_gal()     # nothing changed: the snapshot, after a small check
         assert same is got and not again and small(check, False), check
@@ -134,7 +157,17 @@ async def test_changes_show_at_once_with_a_small_check(server):
             client.full_check_interval = 0
             got, check, again = await next_gal()
         assert again and f"uid=p050,{info.people_dn}".lower() not in _names(got)
-        assert len(got) == total                  # one added, one deleted
+        assert len(got) == total and refreshed(False)      # one added, one deleted
+
+        # a member added to a group: the memberof overlay writes the member's memberOf, which shows too
+        _tool(info, "ldapmodify", f"dn: cn=team,{info.groups_dn}\nchangetype: modify\nadd: member\n"
+                                  f"member: uid=p010,{info.people_dn}\n")
+        got, check, again = await next_gal()
+        p010 = next(e for e in got if e.dn.lower() == f"uid=p010,{info.people_dn}".lower())
+        team = next(e for e in got if e.dn.lower() == f"cn=team,{info.groups_dn}".lower())
+        assert again and small(check) and p010.dn in team.members and refreshed(False)
+        assert [g.lower() for g in p010.attributes.get("memberOf", [])] == [f"cn=team,{info.groups_dn}".lower()]
+        assert [e.display_name for e in got] == sorted((e.display_name for e in got), key=str.casefold)
     finally:
         await client.close()
 
@@ -145,10 +178,10 @@ async def test_context_csn_is_found_under_a_base_below_the_suffix(server):
     client = CountingLdap(info.url, info.people_dn, bind_dn=info.admin_dn, bind_password=info.admin_password)
     try:
         first = await client.change_marker(("user",))
-        client.sent.clear()
+        client.checks.clear()
         assert await client.change_marker(("user",)) == first
         if syncprov:
-            assert first.startswith("contextCSN:") and client.sent == [(info.base_dn, "(objectClass=*)", 1)]
+            assert first.startswith("contextCSN:") and client.checks == [(info.base_dn, "(objectClass=*)", 1)]
         else:
             assert first.startswith("entries:") and client.full_listings == 1
     finally:
