@@ -38,6 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from protocols.capture.model import Capture, Exchange
+from protocols.mapi.values import PropValueError
 from protocols.mapihttp import emsmdb as mh
 from protocols.nspi import codec as nspi
 from protocols.rops import RopFormatError, encode_ext_buffer
@@ -188,8 +189,24 @@ CALLS = {**{("NSPI", op): (_nspi_call, "nspi end" if op == 1 else "nspi") for op
          ("EMSMDB", 0): (_connect, "emsmdb start"), ("EMSMDB", 10): (_connect, "emsmdb start"),
          ("EMSMDB", 11): (_execute_ext2, "emsmdb"), ("EMSMDB", 2): (_execute_legacy, "emsmdb"),
          ("EMSMDB", 1): (_disconnect, "emsmdb end"), ("NSPI", 0): (_nspi_bind, "nspi start")}
-STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeError, RopFormatError, struct.error,
-               NdrError, nspi.NspiDecodeError, ValueError, KeyError, TypeError)
+# what the codecs raise on a stub that does not decode
+STUB_ERRORS = (rpc_emsmdb.StubError, rpc_nspi.NspiStubError, mh.MapiHttpDecodeError, RopFormatError, PropValueError,
+               struct.error, NdrError, nspi.NspiDecodeError, UnicodeDecodeError)
+NULL_IN_STRING = "null-terminated string cannot hold a null"     # the MAPI/HTTP and NSPI encoders' ValueError
+
+
+def _why_failed(exc: Exception) -> str:
+    """Why a call could not be carried: its stub does not decode, or holds a string its MAPI/HTTP request cannot;
+    any other exception (KeyError, TypeError, another ValueError) is a bug in the carrying and is said as one
+    rather than passing for a damaged stub."""
+    if isinstance(exc, STUB_ERRORS):
+        return f"its stub does not decode: {exc}"
+    if isinstance(exc, UnicodeEncodeError):     # an 8-bit string of the stub (a DN) into MAPI/HTTP's ASCII
+        return (f"its string {exc.object!r} is not ASCII, which the MAPI/HTTP request's is (MS-OXCMAPIHTTP: "
+                "Connect's UserDN, NSPI's 8-bit strings)")
+    if isinstance(exc, ValueError) and NULL_IN_STRING in str(exc):
+        return "a string of it holds a null, which the MAPI/HTTP request's null-terminated strings cannot"
+    return f"it could not be carried: {type(exc).__name__}: {exc} (a bug worth reporting)"
 
 
 def _why_not(call, conn: RpcConnection, connected: dict, kind) -> str | None:
@@ -249,10 +266,8 @@ def carry(cap: Capture, *, password_for=None) -> Carried:
                     why = kind[0](b, conn, call, time)
                 except rpcnspi.NotCarried as exc:
                     why = str(exc)
-                except STUB_ERRORS as exc:
-                    why = f"its stub does not decode: {exc}"
                 except Exception as exc:        # noqa: BLE001 - a capture never stops the replay
-                    why = f"it could not be carried: {type(exc).__name__}: {exc} (a bug worth reporting)"
+                    why = _why_failed(exc)
                 what, _, role = kind[1].partition(" ")
                 if why is None and role == "start":
                     connected[what] = _started(b.out.exchanges[-1])
