@@ -66,7 +66,8 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                                 "MAPI/HTTP (the target does not speak RPC/HTTP); what cannot be is listed as 'not "
                                 "replayed: <reason>'. Exit status: 0 every replayed request answered as recorded "
                                 "(up to what gateway/replay/rules.py expects to differ), 1 an unexpected difference "
-                                "or a problem reading the capture, 2 a usage error (no such file, a bad option).")
+                                "or a problem reading the capture, 2 a usage error (no such file, a bad option) or a file with "
+                                "nothing to replay (not a capture, a raw stub without its session, no request).")
     rep.add_argument("file", help="capture file or recorder directory")
     rep.add_argument("--target", required=True, help="base URL of the gateway, e.g. https://127.0.0.1:8443")
     rep.add_argument("--user", required=True, help="sign in as this user (Basic)")
@@ -77,6 +78,9 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
     rep.add_argument("--html", help="write the report as one self-contained HTML page to this file")
     rep.add_argument("--verify-tls", action="store_true", help="check the target's TLS certificate")
     rep.add_argument("--quiet", action="store_true", help="only the summary table")
+    rep.add_argument("--keylog", metavar="FILE",
+                     help="TLS key log (SSLKEYLOGFILE format) of a pcap/pcapng capture of HTTPS: its TLS "
+                          "connections are decrypted through tshark (which must be installed), as for decode")
     rep.add_argument("--capture-password", metavar="PASSWORD",
                      help="the password of the user an NTLM-sealed DCE/RPC connection of the capture signed in as "
                           "(not the target's: --password is): its calls are unsealed and replayed")
@@ -184,7 +188,7 @@ async def _replay(args: argparse.Namespace) -> int:
     from .ids import IdMap
     from protocols.rpch.unseal import password_lookup
 
-    from .files import load
+    from .files import apply_keylog, load
     from .rpcreplay import CARRIED, carry
     path = Path(args.file)
     if not path.exists():
@@ -196,9 +200,25 @@ async def _replay(args: argparse.Namespace) -> int:
         print(f"exgate: {exc}", file=sys.stderr)
         return 2
     cap = load(path)
+    if cap.format == "unknown":
+        _problems(cap)
+        return 2
+    if stubs := cap.meta.get("stubs"):
+        # one call's parameters: no Connect before it, so no session or handles to send it in, no answer
+        ops = ", ".join(sorted({s.operation for s in stubs}))
+        print(f"exgate: {path}: a raw DCE/RPC stub ({ops} parameters) holds one request without its session "
+              f"(no EcDoConnect, no context handle, no answer): nothing to replay; `exgate decode {path}` "
+              "shows it", file=sys.stderr)
+        return 2
+    if args.keylog:
+        apply_keylog(path, args.keylog, cap)
     # DCE/RPC calls (RPC/HTTP, TCP) as MAPI/HTTP requests, the rest as recorded
     carried = carry(cap, password_for=password_for)
     _problems(cap)
+    if not cap.exchanges and not carried.calls and not carried.not_replayed:
+        print(f"exgate: {path}: nothing to replay: no HTTP request and no DCE/RPC call in it"
+              + (" (see above)" if cap.problems else ""), file=sys.stderr)
+        return 2
     replacements = []
     for m in args.map:
         old, sep, new = m.partition("=")

@@ -17,7 +17,7 @@ from protocols.capture.stubfile import Stub, read_stub
 from protocols.rops import RpcHeaderExt
 from protocols.rpch import emsmdb as rpc_emsmdb
 
-from .files import load
+from .files import apply_keylog, load
 from .mapi import EMSMDB_UUID, _why, dcerpc_items, execute_rops, rop_buffers, rpch_items
 from .summary import describe
 
@@ -56,11 +56,7 @@ def decode_file(path: str | Path, *, keylog: str | Path | None = None, stub: str
     if cap.format == "unknown":
         raise Unreadable("; ".join(str(p) for p in cap.problems) or f"{path}: not a capture")
     if keylog:
-        if cap.format in ("pcap", "pcapng"):
-            from .tls import decrypt
-            decrypt(path, Path(keylog), cap)
-        else:
-            cap.problems.append(Problem("--keylog", f"applies to pcap/pcapng captures; {path} is {cap.format}", "note"))
+        apply_keylog(path, keylog, cap)
     items = [describe(ex) for ex in cap.exchanges]
     signed_in: dict = {}                    # a sign-in holds for its connection (NTLM, Negotiate, Basic)
     for d in items:

@@ -1,6 +1,7 @@
 """Opening a capture from disk (the readers in protocols/capture only see bytes).
 
-A file is read by its content (``protocols.capture.read``). A directory is either the test recorder's
+A file is read by its content (``protocols.capture.read``). ``apply_keylog`` is the ``--keylog`` both
+`exgate decode` and `exgate replay` take: a pcap/pcapng's HTTPS decrypted through tshark. A directory is either the test recorder's
 (``NNNN-*.txt`` files) or a tree of libsoup logs (Evolution's ``tests/traces/``: every file under it,
 in path order, one capture; an empty log is said as a note).
 """
@@ -28,3 +29,13 @@ def load(path: str | Path) -> Capture:
         return Capture("unknown", problems=[Problem(str(p), "a directory without recorder files (NNNN-*.txt) "
                                                             "or libsoup logs")])
     return read(p.name, p.read_bytes())
+
+
+def apply_keylog(path: str | Path, keylog: str | Path, cap: Capture) -> None:
+    """Add the exchanges of the capture's TLS connections decrypted with ``keylog`` (SSLKEYLOGFILE format)
+    to ``cap``; what stops it (no tshark, no such key log, not a pcap) is one of ``cap.problems``."""
+    if cap.format in ("pcap", "pcapng"):
+        from .tls import decrypt
+        decrypt(Path(path), Path(keylog), cap)
+    else:
+        cap.problems.append(Problem("--keylog", f"applies to pcap/pcapng captures; {path} is {cap.format}", "note"))

@@ -13,8 +13,8 @@ from .pcap import read_packets
 from .tcp import Stream, segments, streams
 
 TLS_HINT = ("TLS: the traffic is encrypted and cannot be decoded without its session keys; "
-            "give the key log (SSLKEYLOGFILE) with `exgate decode FILE --keylog KEYS` and install tshark, "
-            "which decrypts it")
+            "give the key log (SSLKEYLOGFILE) with `--keylog KEYS` (exgate decode, exgate replay) and "
+            "install tshark, which decrypts it")
 
 
 def is_tls(st: Stream) -> bool:
