@@ -232,7 +232,7 @@ async def lookups(base_url: str, http, n: int, count: int, page: int) -> dict:
 
 async def after_a_change(base_url: str, http, info, n: int) -> dict:
     """A display name changed with ldapmodify, then ResolveNames of that person on a bound session: how long
-    the first call after the change takes (the gateway's check sees it and reads the GAL again) and the next
+    the first call after the change takes (the gateway's check sees it and takes it into its GAL) and the next
     one; each answer must show the new name."""
     i = n // 2
     uid, name = f"user{i:05d}", f"Changed Name {i:05d}"
@@ -301,7 +301,7 @@ def print_figures(r: dict) -> None:
     print(f"   ResolveNames by alias:                                     median {r['resolve_median'] * 1000:8.1f} ms, "
           f"max {r['resolve_max'] * 1000:8.1f} ms ({r['resolve_median'] / d:.2f}x the direct GAL search)")
     print(f"   after a display name changed with ldapmodify, ResolveNames of that person: the first call "
-          f"{r['changed_first'] * 1000:.1f} ms (the GAL read again), the next {r['changed_next'] * 1000:.1f} ms; "
+          f"{r['changed_first'] * 1000:.1f} ms (the gateway takes the change in), the next {r['changed_next'] * 1000:.1f} ms; "
           f"both show the new name")
 
 

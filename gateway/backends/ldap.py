@@ -385,12 +385,11 @@ class LdapDirectory:
     #    digest) notes the newest modifyTimestamp T. Until ``full_check_interval`` has passed, a check is one
     #    search for the GAL entries with modifyTimestamp >= T, compared with what the listing saw at or after T:
     #    - an add brings an entry stamped now (>= T): a new DN in that window;
-    #    - a modify and a modrdn (slapd and RFC 4512 servers stamp both) restamp the entry: it enters the
+    #    - a modify and a modrdn (slapd stamps both: modifyTimestamp, entryCSN) restamp the entry: it enters the
     #      window, or, already in it, changes its entryCSN;
     #    - a delete of an entry stamped >= T takes a DN out of the window.
     #    Any difference runs the full listing at once. What the window misses, until the next full listing
-    #    (at most ``full_check_interval`` seconds later): the delete of an older entry (unless it moves
-    #    something that is left: slapd's memberof refint restamps the groups the entry was in), a change
+    #    (at most ``full_check_interval`` seconds later): the delete of an entry stamped before T, a change
     #    stamped before T (a server clock set back, a replica applying an older change late), and, on a
     #    server without entryCSN, a second change to an entry within the second of T (modifyTimestamp has
     #    seconds only). A directory whose entries carry no modifyTimestamp gets the full listing every time.
@@ -439,7 +438,7 @@ class LdapDirectory:
         if last is not None and last.since is not None and now - last.at < self.full_check_interval:
             self.marker_searches += 1
             recent = await self._search(self.base_dn, f"(&{flt}(modifyTimestamp>={self.escape(last.since)}))",
-                                        attributes=["entryCSN", "modifyTimestamp"])
+                                        paged=True, attributes=["entryCSN", "modifyTimestamp"])
             if _stamp_digest(recent) == last.window:
                 return last.marker
         self.marker_searches += 1
