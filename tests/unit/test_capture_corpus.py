@@ -1,7 +1,7 @@
 """Issue 14: `exgate decode` works on every capture and recorded session the project holds.
 
-Every file under captures/ is a unit below (a file, or a directory read as one capture), inside one,
-or listed in NOT_CAPTURES with the reason; so is every recording among the fixtures. Each unit goes
+Every file under captures/ is a unit of tests/corpus.py (a file, or a directory read as one capture),
+inside one, or listed in NOT_CAPTURES with the reason; so is every recording among the fixtures. Each unit goes
 through ``gateway.replay.decoding.decode_file``, the function `exgate decode` runs, and:
 
 - nothing could not be decoded: no reader error, no region of a layer exgate implements left
@@ -41,51 +41,15 @@ from protocols.rpch import dcerpc, emsmdb, rts
 from protocols.rpch import nspi as rpc_nspi
 from protocols.rpch import nspicalls
 from protocols.rpch.unseal import password_lookup
+from tests.corpus import (CAPTURE_PASSWORDS, FIXTURES_NOT_RECORDINGS, KEYLOGS, NOT_CAPTURES, RECORDING_FOLDERS,
+                          UNITS, VECTOR_LISTS)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# unit -> what must have been round-tripped in it (at least one of each)
-UNITS = {
-    "captures/clients/davmail": {"ews"},
-    "captures/clients/evolution-ews": {"ews"},
-    "captures/clients/exchangelib": {"ews"},
-    "captures/evolution-ews-traces/Exchange2007_SP1": {"ews"},
-    "captures/evolution-ews-traces/Exchange2010_SP2": {"ews"},
-    "captures/openchange-lzxpress/001_Outlook_2007_in_ModifyRecipients_comp.dat": {"stub", "rop-buffer"},
-    "captures/openchange-lzxpress/002_Outlook_2007_in_Tables_operations_comp.dat": {"stub", "rop-buffer"},
-    "captures/ruler-mapihttp.pcap": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
-    "captures/ruler-mapihttp.pcapng": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
-    "captures/ruler-rpchttp.pcap": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
-    "captures/sessions/exchangelib-demo.jsonl": {"ews"},
-    "captures/sessions/exchangelib-recorder.har": {"ews"},
-    "captures/sessions/mapi-nspi-demo.jsonl": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
-    "captures/tls-exchangelib.pcapng": {"ews"},            # with its key log (below)
-    "captures/zeek-dcerpc-ntlm.pcapng": {"dcerpc-pdu"},
-    "captures/impacket-dcerpc-sealed.pcap": {"dcerpc-pdu", "stub", "rop-buffer", "nspi-stub"},   # unsealed (below)
-    "captures/zeek-outlook2003-exchange-mapi.pcap": {"dcerpc-pdu", "stub", "rop-buffer"},
-    "fixtures/mapihttp/ruler_exchanges.json": {"mapihttp", "nspi", "rop-buffer", "ext-chain"},
-    "fixtures/nspi/ruler_nspi.json": {"nspi"},
-    "fixtures/rpch/rpc_basic_encrypt_check.jsonl": {"dcerpc-pdu", "rts"},
-    "fixtures/rpch/rpc_basic_noencrypt_display.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
-    "fixtures/rpch/rpc_ntlm_noencrypt_check.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
-    "fixtures/rpch/impacket_exchanger_nspi.jsonl": {"dcerpc-pdu", "rts"},
-    "fixtures/rpch/sealed_rpch_synth.jsonl": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},     # unsealed (below)
-}
-OPTIONS = {"captures/tls-exchangelib.pcapng": {"keylog": ROOT / "captures" / "tls-exchangelib.keys"},
-           "captures/impacket-dcerpc-sealed.pcap": {"password_for": password_lookup("p")},    # its README row
-           "fixtures/rpch/sealed_rpch_synth.jsonl": {"password_for": password_lookup("p")}}
-NOT_CAPTURES = {
-    "captures/README.md": "this directory's list of files",
-    "captures/tls-exchangelib.keys": "the TLS key log of tls-exchangelib.pcapng (given to decode with --keylog)",
-}
-# the fixture folders that hold recordings: every file there is a unit, a vector list or listed here
-RECORDING_FOLDERS = ("fixtures/mapihttp", "fixtures/nspi", "fixtures/rops", "fixtures/rpch", "fixtures/specvectors")
-FIXTURES_NOT_RECORDINGS = {"fixtures/nspi/extra_people.ldif": "directory entries for the address-book tests"}
-VECTOR_LISTS = {
-    "fixtures/rops/ruler_execute.json": "ROP buffers cut from ruler's MAPI/HTTP recordings (ruler_exchanges.json holds them whole)",
-    "fixtures/specvectors/rop_examples_from_specs.json": "single ROPs printed in the MS-OX* specs",
-    "fixtures/rpch/rts_vectors.json": "RTS PDUs from impacket's tests",
-}
+# the lists of what to decode are in tests/corpus.py (test_replay_corpus replays the same units)
+OPTIONS = {**{u: {"keylog": k} for u, k in KEYLOGS.items()},
+           **{u: {"password_for": password_lookup(pw)} for u, pw in CAPTURE_PASSWORDS.items()}}
+
 # ruler 2.4.0's `search` sends a ContentRestriction (03 01 00 01 1f 00 00 10 ...) straight after a
 # RopOpenFolder, with no ROP around it: read as ROPs, those bytes end in RopId 0x74 with no codec.
 # The recorder that answered it said so too ("answered unknown with ecNotSupported").
