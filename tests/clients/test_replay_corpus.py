@@ -167,3 +167,18 @@ def test_file_that_is_no_recording_is_refused(gw, tmp_path, unit):
     rc, out, err = replay(ROOT / unit, gw, tmp_path / "report.json")
     assert rc == 2 and "Traceback" not in out + err, f"{unit}: exit {rc}\n{out}\n{err}"
     assert err.startswith("exgate: ") and ("not a capture" in err or "not a recording" in err), err
+
+
+def test_a_damaged_request_is_a_step_error_not_a_traceback(gw, tmp_path):
+    """A recorded request aiohttp will not send as it is (a header holding a control character: a damaged
+    capture) fails that step with the reason; the replay goes on to the end (exit 1)."""
+    lines = (ROOT / "captures" / "sessions" / "exchangelib-demo.jsonl").read_text().splitlines()
+    rows = [json.loads(ln) for ln in lines]
+    rows[1]["request_headers"].append(["User-Agent", "exchangelib\x01damaged"])
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rc, out, err = replay(damaged, gw, tmp_path / "report.json")
+    assert rc == 1 and "Traceback" not in out + err, f"exit {rc}\n{out}\n{err}"
+    steps = {s["seq"]: s for s in json.loads((tmp_path / "report.json").read_text())["steps"]}
+    assert steps[rows[1]["seq"]]["error"] == "not sent: the recorded header 'User-Agent' holds a control character"
+    assert len(steps) == len(rows) - 1, steps.keys()
