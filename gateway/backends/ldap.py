@@ -187,6 +187,9 @@ class LdapDirectory:
         # where the contextCSN is (a DN), False: nowhere, None: not asked yet (change_marker)
         self._csn_base: str | bool | None = None
         self._stamps: dict[str, _StampListing] = {}   # the last full stamp listing per filter
+        self._listings: dict[str, dict[str, str]] = {}  # the last few listings by marker: DN -> stamp
+        self._latest: dict[str, str] = {}             # filter -> the marker of its latest listing
+        self._last_marker: str | None = None          # what change_marker last gave
         self.full_check_interval = self.FULL_CHECK_INTERVAL if full_check_interval is None else full_check_interval
         self.marker_searches = 0    # searches change_marker sent, and how many were full listings (tests, bench)
         self.full_listings = 0
@@ -365,12 +368,35 @@ class LdapDirectory:
         searches: the entries with entryCSN >= the marker's oldest CSN, and every DN without attributes;
         a fraction of reading every entry. None when the marker cannot say (stamps): read them all."""
         flt = self._kinds_filter(kinds)
-        if not flt or not isinstance(marker, str) or not marker.startswith("contextCSN:"):
+        if not flt or not isinstance(marker, str):
+            return None
+        if marker.startswith("entries:"):
+            return await self._changes_between_listings(flt, kinds, marker)
+        if not marker.startswith("contextCSN:"):
             return None
         since = min(marker[len("contextCSN:"):].split(","))
         changed = await self._search(self.base_dn, f"(&{flt}(entryCSN>={self.escape(since)}))", paged=True)
         alive = await self._search(self.base_dn, flt, paged=True, attributes=["1.1"])
         return [e for e in self._entries(changed) if e.kind in kinds], {dn.lower() for dn, _ in alive}
+
+    async def _changes_between_listings(self, flt: str, kinds: Sequence[str], marker: str
+                                        ) -> tuple[list[DirectoryEntry], set[str]] | None:
+        """Without contextCSN: the DNs whose stamp differs between the full stamp listing ``marker`` named and
+        the latest one (which the check that found the change has just made), each read with a base-scope
+        search; None when either listing is gone or more than MAX_SINGLE_READS entries changed."""
+        latest = self._latest.get(flt, "")
+        if self._last_marker != latest:       # the last check did not end on a listing (contextCSN came back)
+            return None
+        old, new = self._listings.get(marker), self._listings.get(latest)
+        if old is None or new is None:
+            return None
+        changed = [dn for dn, stamp in new.items() if old.get(dn) != stamp]
+        if len(changed) > self.MAX_SINGLE_READS:
+            return None
+        found = []
+        for dn in changed:
+            found += await self._search(dn, flt, scope="BASE")
+        return [e for e in self._entries(found) if e.kind in kinds], set(new)
 
     # ------------------------------------------------------------ change marker
     #
@@ -394,6 +420,8 @@ class LdapDirectory:
     #    server without entryCSN, a second change to an entry within the second of T (modifyTimestamp has
     #    seconds only). A directory whose entries carry no modifyTimestamp gets the full listing every time.
     FULL_CHECK_INTERVAL = 10.0
+    MAX_SINGLE_READS = 50          # changed entries read one by one after a stamp listing; more: read them all
+    KEPT_LISTINGS = 3              # stamp listings kept (DN -> stamp) for changes_since
 
     async def change_marker(self, kinds: Sequence[str] = ("user", "group")) -> str | None:
         """A value that changes whenever an entry of those kinds is added, changed, renamed or removed (the
@@ -407,9 +435,11 @@ class LdapDirectory:
         if self._csn_base:
             csn = await self._context_csn_of(self._csn_base)
             if csn:
-                return "contextCSN:" + ",".join(csn)
+                self._last_marker = "contextCSN:" + ",".join(csn)
+                return self._last_marker
             self._csn_base = False            # the overlay went away; the stamps below will ask again
-        return await self._stamp_marker(flt)
+        self._last_marker = await self._stamp_marker(flt)
+        return self._last_marker
 
     async def _context_csn_of(self, dn: str) -> list[str]:
         self.marker_searches += 1
@@ -453,6 +483,12 @@ class LdapDirectory:
                                 if since is not None and first(attrs, "modifyTimestamp") >= since])
         marker = f"entries:{len(found)}:{digest}"
         self._stamps[flt] = _StampListing(now, marker, since, window)
+        # DN -> stamp, for changes_since between the snapshot's listing and this one
+        self._listings.pop(marker, None)
+        self._listings[marker] = {dn.lower(): _stamp(attrs) for dn, attrs in found}
+        while len(self._listings) > self.KEPT_LISTINGS:
+            self._listings.pop(next(iter(self._listings)))
+        self._latest[flt] = marker
         if self._csn_base is False:
             self._csn_base = None             # ask for contextCSN again next time (the overlay may be new)
         return marker

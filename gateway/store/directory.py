@@ -56,8 +56,9 @@ PidTagThumbnailPhoto = 0x8C9E0102
 # search; without it a search for the entries stamped since the last full listing, with a full DN-and-stamp
 # listing at most every FULL_CHECK_INTERVAL seconds; filedir.py: the file's size and mtime). Callers that wait
 # while another checks share that check when it began after they came in. When the marker moved, a client with
-# ``changes_since`` (LDAP with contextCSN) gives the entries written since and every DN, and the snapshot is
-# made from the last one (an add or modify of a person: two searches instead of reading every entry); else,
+# ``changes_since`` (LDAP: the entries with a newer entryCSN than the contextCSN, or the DNs whose stamps moved
+# between two full stamp listings) gives what was written since and every DN, and the snapshot is made from
+# the last one (an add or modify of a person: a few searches instead of reading every entry); else,
 # and for renames, deletes and group changes (slapd's overlays rewrite other entries then without a new
 # entryCSN), the GAL is read in full. Asking with ``max_age`` gives the
 # snapshot without asking the directory while it was checked less than that long ago (NSPI's QueryRows pages
