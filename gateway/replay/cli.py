@@ -66,8 +66,9 @@ def add_parsers(sub, fmt=argparse.HelpFormatter) -> None:
                                 "MAPI/HTTP (the target does not speak RPC/HTTP); what cannot be is listed as 'not "
                                 "replayed: <reason>'. Exit status: 0 every replayed request answered as recorded "
                                 "(up to what gateway/replay/rules.py expects to differ), 1 an unexpected difference "
-                                "or a problem reading the capture, 2 a usage error (no such file, a bad option) or a file with "
-                                "nothing to replay (not a capture, a raw stub without its session, no request).")
+                                "or a problem reading the capture, 2 a usage error (no such file, a bad option) or a "
+                                "file with nothing to replay (not a capture, a raw stub without its session, no "
+                                "request).")
     rep.add_argument("file", help="capture file or recorder directory")
     rep.add_argument("--target", required=True, help="base URL of the gateway, e.g. https://127.0.0.1:8443")
     rep.add_argument("--user", required=True, help="sign in as this user (Basic)")

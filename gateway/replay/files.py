@@ -1,9 +1,9 @@
 """Opening a capture from disk (the readers in protocols/capture only see bytes).
 
-A file is read by its content (``protocols.capture.read``). ``apply_keylog`` is the ``--keylog`` both
-`exgate decode` and `exgate replay` take: a pcap/pcapng's HTTPS decrypted through tshark. A directory is either the test recorder's
+A file is read by its content (``protocols.capture.read``). A directory is either the test recorder's
 (``NNNN-*.txt`` files) or a tree of libsoup logs (Evolution's ``tests/traces/``: every file under it,
-in path order, one capture; an empty log is said as a note).
+in path order, one capture; an empty log is said as a note). ``apply_keylog`` is the ``--keylog`` both
+`exgate decode` and `exgate replay` take: a pcap/pcapng's HTTPS decrypted through tshark.
 """
 from __future__ import annotations
 

@@ -150,7 +150,8 @@ def test_unit_replays_to_the_end_and_reports_every_request(gw, tmp_path, unit):
     assert others == 0, f"{unit}: {others} report entries that are no request of the capture\n{said}"
 
     bugs = [f"#{s['seq']} {s['why']}" for s in skipped if names_an_exception(s["why"])]
-    bugs += [f"#{s['seq']} {s['operation']}: {s['error']}" for s in steps if s["error"] and names_an_exception(s["error"])]
+    bugs += [f"#{s['seq']} {s['operation']}: {s['error']}" for s in steps
+             if s["error"] and names_an_exception(s["error"])]
     assert not bugs, f"{unit}: the replay broke on these (a Python exception named):\n" + "\n".join(bugs)
 
 
