@@ -88,6 +88,8 @@ def operation_of(ex: Exchange) -> str:
 def replayable(ex: Exchange) -> str | None:
     """None when the exchange is replayed, else why not."""
     kind = endpoint(ex)
+    if kind == "other":
+        return "not Exchange traffic"              # a capture's unrelated web traffic
     if kind not in REPLAYED_ENDPOINTS:
         return f"{kind} is not replayed yet"
     if ex.method != "POST":

@@ -81,6 +81,7 @@ def test_endpoints_and_what_is_replayed():
     assert replayable(ex("/mapi/nspi/", request_type="PING")) is None
     assert replayable(ex("/mapi/emsmdb/", request_type="Bind")) == "Bind is not a request type of /mapi/emsmdb"
     assert replayable(ex("/rpc/rpcproxy.dll")) == "rpc-over-http is not replayed yet"
+    assert replayable(ex("/dig/brandInfo.js")) == "not Exchange traffic"
     assert describe(ex("/owa/"))["note"].startswith("not Exchange traffic exgate decodes")
     d = describe(ex("/autodiscover/autodiscover.xml", body=encode_request("alice@example.test")))
     assert d["request"]["email"] == "alice@example.test"
