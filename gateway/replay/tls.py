@@ -5,7 +5,7 @@ browsers, curl, Python's ``ssl`` ``keylog_filename`` and Outlook through Wiresha
 write), tshark decrypts each TLS connection that exgate's reader found, and its "follow" statistics
 (``-z follow,tls,raw,N``: the decrypted bytes of each side, in order, as hex lines; the second node's
 lines indented with a tab) give the two byte streams, which then go through the same HTTP/1.1 splitter
-as plain traffic. tshark numbers TCP connections itself (``tcp.stream``); they are matched to
+as plain traffic, or the HTTP/2 reader when the client begins with its preface (ALPN h2). tshark numbers TCP connections itself (``tcp.stream``); they are matched to
 exgate's by their addresses and ports. Times: a decrypted exchange gets the time its connection's
 first bytes were seen (tshark's follow output carries no times).
 """
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from protocols.capture import http2
 from protocols.capture.http1 import exchanges as http_exchanges, looks_like_http
 from protocols.capture.model import Capture, Problem
 from protocols.capture.network import is_tls
@@ -106,14 +107,16 @@ def decrypt(path: Path, keylog: Path, cap: Capture) -> int:
             cap.problems.append(Problem(where, "TLS: the key log has no keys for this connection (or tshark could "
                                                "not decrypt it); left encrypted"))
             continue
-        if not looks_like_http(client):
-            cap.problems.append(Problem(where, f"TLS decrypted, but the client's bytes are not HTTP/1.x "
-                                               f"({client[:16]!r}): HTTP/2 is not read"))
+        h2 = http2.looks_like_h2(client)                # ALPN h2: the connection preface
+        if not h2 and not looks_like_http(client):
+            cap.problems.append(Problem(where, f"TLS decrypted, but the client's bytes are neither HTTP/1.x "
+                                               f"nor HTTP/2 ({client[:16]!r})"))
             continue
         plain = Stream(st.index, Direction(st.client.src, st.client.dst, client, [(0, st.client.time_at(0))]),
                        Direction(st.server.src, st.server.dst, server, [(0, st.server.time_at(0))]),
                        st.syn_seen, st.closed, st.first_time)
-        found = http_exchanges(plain, len(cap.exchanges) + 1, cap.problems)
+        found = (http2.exchanges(plain, len(cap.exchanges) + 1, cap.problems, scheme="https") if h2
+                 else http_exchanges(plain, len(cap.exchanges) + 1, cap.problems))
         for ex in found:
             ex.notes.append("decrypted by tshark with the key log")
             ex.url = ex.url.replace("http://", "https://", 1)

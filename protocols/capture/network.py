@@ -1,12 +1,14 @@
 """pcap/pcapng captures to a ``Capture``: packets -> TCP connections -> HTTP/1.1 exchanges.
 
-Plain HTTP is split into exchanges (protocols.capture.http1). A connection that starts with a TLS
+Plain HTTP is split into exchanges (protocols.capture.http1; cleartext HTTP/2 with prior knowledge,
+h2c, by protocols.capture.http2). A connection that starts with a TLS
 handshake cannot be read without the session keys: it is reported, with how to decrypt it
 (a key log and tshark, `exgate decode --keylog`). Every other connection (DCE/RPC over TCP,
 anything unknown) is kept in ``Capture.streams`` for the readers of those protocols.
 """
 from __future__ import annotations
 
+from . import http2
 from .http1 import exchanges, looks_like_http
 from .model import Capture, Problem
 from .pcap import read_packets
@@ -35,6 +37,8 @@ def read_network(data: bytes) -> Capture:
     for st in all_streams:
         if looks_like_http(st.client.data):
             cap.exchanges.extend(exchanges(st, len(cap.exchanges) + 1, cap.problems))
+        elif http2.looks_like_h2(st.client.data):          # h2c with prior knowledge
+            cap.exchanges.extend(http2.exchanges(st, len(cap.exchanges) + 1, cap.problems))
         else:
             if is_tls(st):
                 tls += 1
