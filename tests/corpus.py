@@ -27,6 +27,9 @@ UNITS = {
     "captures/sessions/exchangelib-recorder.har": {"ews"},
     "captures/sessions/mapi-nspi-demo.jsonl": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
     "captures/tls-exchangelib.pcapng": {"ews"},            # with its key log (below)
+    "captures/h2c-exchange.pcapng": {"ews", "mapihttp", "rop-buffer", "ext-chain", "framing"},   # HTTP/2
+    "captures/h2c-curl.pcapng": {"ews"},
+    "captures/h2-tls-exchange.pcapng": {"ews", "mapihttp", "rop-buffer", "ext-chain", "framing"},   # key log below
     "captures/zeek-dcerpc-ntlm.pcapng": {"dcerpc-pdu"},
     "captures/impacket-dcerpc-sealed.pcap": {"dcerpc-pdu", "stub", "rop-buffer", "nspi-stub"},   # unsealed (below)
     "captures/zeek-outlook2003-exchange-mapi.pcap": {"dcerpc-pdu", "stub", "rop-buffer"},
@@ -40,11 +43,13 @@ UNITS = {
 }
 # what a unit is read with: its TLS key log (--keylog), the password its sealed DCE/RPC calls were
 # sealed with (decode --password, replay --capture-password; their README rows say so)
-KEYLOGS = {"captures/tls-exchangelib.pcapng": ROOT / "captures" / "tls-exchangelib.keys"}
+KEYLOGS = {"captures/tls-exchangelib.pcapng": ROOT / "captures" / "tls-exchangelib.keys",
+           "captures/h2-tls-exchange.pcapng": ROOT / "captures" / "h2-tls-exchange.keys"}
 CAPTURE_PASSWORDS = {"captures/impacket-dcerpc-sealed.pcap": "p", "fixtures/rpch/sealed_rpch_synth.jsonl": "p"}
 NOT_CAPTURES = {
     "captures/README.md": "this directory's list of files",
     "captures/tls-exchangelib.keys": "the TLS key log of tls-exchangelib.pcapng (given to decode with --keylog)",
+    "captures/h2-tls-exchange.keys": "the TLS key log of h2-tls-exchange.pcapng (given to decode with --keylog)",
 }
 # the fixture folders that hold recordings: every file there is a unit, a vector list or listed here
 RECORDING_FOLDERS = ("fixtures/mapihttp", "fixtures/nspi", "fixtures/rops", "fixtures/rpch", "fixtures/specvectors")
