@@ -40,8 +40,7 @@ ERROR_CODES = {0x0: "NO_ERROR", 0x1: "PROTOCOL_ERROR", 0x2: "INTERNAL_ERROR", 0x
                0x8: "CANCEL", 0x9: "COMPRESSION_ERROR", 0xA: "CONNECT_ERROR", 0xB: "ENHANCE_YOUR_CALM",
                0xC: "INADEQUATE_SECURITY", 0xD: "HTTP_1_1_REQUIRED"}
 SETTINGS_HEADER_TABLE_SIZE = 0x1
-# the frame sizes this reader accepts: 2^24-1 is the most a frame header can say (4.1)
-MAX_FRAME = (1 << 24) - 1
+REPLAY_NOTE = "exchanges read from HTTP/2 streams; exgate replay sends them to the target over HTTP/1.1"
 
 
 class H2Error(ValueError):
@@ -309,7 +308,6 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme
                             response_body=bytes(resp.body) if resp else b"", time=iso_time(t0),
                             elapsed=round(t1 - t0, 6) if t0 is not None and t1 is not None else None,
                             conn=stream.index, source=f"{where}, HTTP/2 stream {sid}", notes=notes))
-    if out:
-        problems.append(note(where, f"HTTP/2: {len(out)} stream(s) read as exchanges (exgate replay sends "
-                                    "them over HTTP/1.1)"))
+    if out and not any(p.what == REPLAY_NOTE for p in problems):      # said once per capture
+        problems.append(note("HTTP/2", REPLAY_NOTE))
     return out

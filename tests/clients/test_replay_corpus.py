@@ -46,6 +46,9 @@ MAPS = {
     "captures/clients/exchangelib": EWS_MAP,
     "captures/sessions/exchangelib-recorder.har": EWS_MAP,
     "captures/tls-exchangelib.pcapng": EWS_MAP,
+    "captures/h2c-curl.pcapng": EWS_MAP,
+    "captures/h2c-exchange.pcapng": EWS_MAP + RULER_MAP,         # exchangelib's EWS and ruler's MAPI/HTTP
+    "captures/h2-tls-exchange.pcapng": EWS_MAP + RULER_MAP,
     "captures/ruler-mapihttp.pcap": RULER_MAP,
     "captures/ruler-mapihttp.pcapng": RULER_MAP,
     "captures/ruler-rpchttp.pcap": RULER_MAP,
@@ -132,6 +135,8 @@ def test_unit_replays_to_the_end_and_reports_every_request(gw, tmp_path, unit):
     if report["summary"]["unexpected"]:
         assert rc == 1, said
     assert f"{len(steps)} request(s) replayed" in out, said
+    if "/h2" in unit:           # HTTP/2 streams go to the target over HTTP/1.1: said once
+        assert err.count("exgate replay sends them to the target over HTTP/1.1") == 1, said
 
     exchanges, calls = held(unit)
     assert exchanges or calls, f"{unit}: no request read from it: it belongs in NOT_REPLAYABLE"
