@@ -16,6 +16,7 @@ exchange needs: they are checked for framing only.
 """
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -275,7 +276,7 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme
             headers.insert(0, ("Host", authority))
         notes = [f"HTTP/2 stream {sid}"]
         status = None
-        if resp is not None and (header(resp.headers, ":status") or "").isdigit():
+        if resp is not None and re.fullmatch(r"[0-9]{3}", header(resp.headers, ":status") or ""):
             status = int(header(resp.headers, ":status") or 0)
         notes += [f"interim answer {s}" for s in (resp.informational if resp else [])]
         if req.trailers or (resp and resp.trailers):
@@ -309,5 +310,5 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme
                             elapsed=round(t1 - t0, 6) if t0 is not None and t1 is not None else None,
                             conn=stream.index, source=f"{where}, HTTP/2 stream {sid}", notes=notes))
     if out and not any(p.what == REPLAY_NOTE for p in problems):      # said once per capture
-        problems.append(note("HTTP/2", REPLAY_NOTE))
+        problems.append(note("file", REPLAY_NOTE))
     return out

@@ -270,3 +270,28 @@ def test_cut_off_capture_says_so(capsys, tmp_path):
         problems: list = []
         http2.exchanges(short, 1, problems)
         assert any("the capture ends inside a" in p.what for p in problems), [str(p) for p in problems]
+
+
+def test_server_push_is_ignored_with_a_note_and_hpack_stays_in_step():
+    c, s, wire, pump = _pair()
+    c.send_headers(1, _GET + [("x-trace", "first")], end_stream=True)
+    pump()
+    s.push_stream(1, 2, [(":method", "GET"), (":scheme", "https"), (":authority", "mail.example.test"),
+                         (":path", "/pushed.css"), ("x-pushed-header", "indexed-in-the-table")])
+    s.send_headers(1, [(":status", "200")], end_stream=True)
+    s.send_headers(2, [(":status", "200"), ("x-pushed-header", "indexed-in-the-table")], end_stream=True)
+    pump()
+    c.send_headers(3, _GET + [("x-trace", "second")], end_stream=True)
+    pump()
+    s.send_headers(3, [(":status", "204"), ("x-pushed-header", "indexed-in-the-table")], end_stream=True)
+    pump()
+    c.close_connection(error_code=h2.errors.ErrorCodes.PROTOCOL_ERROR, additional_data=b"bye")
+    pump()
+    problems: list = []
+    exs = http2.exchanges(_stream(wire), 1, problems)
+    assert [(e.path, e.status, e.request_header("x-trace")) for e in exs] == [
+        ("/EWS/Exchange.asmx", 200, "first"), ("/EWS/Exchange.asmx", 204, "second")]
+    assert exs[1].response_header("x-pushed-header") == "indexed-in-the-table"
+    said = [(p.level, p.what) for p in problems]
+    assert ("note", "HTTP/2: 1 server push(es) (PUSH_PROMISE) ignored") in said
+    assert ("error", "HTTP/2: the client ended the connection with GOAWAY PROTOCOL_ERROR b'bye'") in said
