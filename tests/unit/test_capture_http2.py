@@ -295,3 +295,24 @@ def test_server_push_is_ignored_with_a_note_and_hpack_stays_in_step():
     said = [(p.level, p.what) for p in problems]
     assert ("note", "HTTP/2: 1 server push(es) (PUSH_PROMISE) ignored") in said
     assert ("error", "HTTP/2: the client ended the connection with GOAWAY PROTOCOL_ERROR b'bye'") in said
+
+
+def test_damaged_copies_never_raise():
+    """Bytes overwritten, bits flipped, cut short, on either side of both h2 captures: problems, no exception."""
+    import random
+    rng = random.Random(7)
+    for path in (H2C, CURL):
+        for st in _streams(path):
+            for n in range(300):
+                c, s = bytearray(st.client.data), bytearray(st.server.data)
+                target = c if n % 2 else s
+                i = rng.randrange(len(target))
+                if n % 3 == 0:
+                    target[i:i + 32] = bytes(rng.randrange(256) for _ in range(32))
+                elif n % 3 == 1:
+                    del target[max(i, 24 if target is c else 0):]
+                else:
+                    target[i] ^= 1 << rng.randrange(8)
+                bad = Stream(1, Direction(st.client.src, st.client.dst, bytes(c), [(0, 1.0)]),
+                             Direction(st.server.src, st.server.dst, bytes(s), [(0, 2.0)]), True, True, 1.0)
+                http2.exchanges(bad, 1, [])
