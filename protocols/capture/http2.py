@@ -1,7 +1,9 @@
 """HTTP/2 exchanges out of a reassembled TCP connection (RFC 9113, HPACK RFC 7541).
 
 A connection is HTTP/2 when the client's bytes begin with the connection preface (RFC 9113 3.4):
-cleartext h2c with prior knowledge, or TLS with ALPN ``h2`` once tshark has decrypted it. Each side's
+cleartext h2c with prior knowledge, or TLS with ALPN ``h2`` once tshark has decrypted it; or it
+begins as HTTP/1.1 and switches to h2c by ``Upgrade`` (RFC 7540 3.2, which RFC 9113 deprecates and
+curl still does), the upgrading request answered on stream 1. Each side's
 bytes are cut into frames (4.1); HEADERS and CONTINUATION fragments are joined into header blocks and
 decoded with one HPACK decoder per direction (its dynamic table lives as long as the connection, so
 every block is decoded in order, a pushed request's too); DATA is unpadded and gathered per stream.
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 from hpack import Decoder
 from hpack.exceptions import HPACKError
 
-from .http1 import iso_time
+from .http1 import exchanges as http1_exchanges, iso_time
 from .model import Exchange, Problem, header, note
-from .tcp import Stream
+from .tcp import Direction, Stream
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER = 9
@@ -234,8 +236,49 @@ def _regular(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in fields if not k.startswith(":")]
 
 
-def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme: str = "http") -> list[Exchange]:
-    """The connection's HTTP/2 exchanges (one per client stream), numbered from ``seq_start``."""
+_SWITCH = re.compile(rb"HTTP/1\.1 101[^\r\n]*\r\n")
+
+
+def upgrade_offsets(stream: Stream) -> tuple[int, int] | None:
+    """For an HTTP/1.1 connection that switched to h2c (RFC 7540 3.2: a request with ``Upgrade: h2c``
+    answered ``101 Switching Protocols``; curl --http2 on http:// does it): where HTTP/2 begins in the
+    client's bytes (its preface) and in the server's (after the 101's header block). None otherwise."""
+    c, s = stream.client.data, stream.server.data
+    ci = c.find(PREFACE)
+    m = _SWITCH.search(s) if ci > 0 else None
+    if m is None or b"upgrade: h2c" not in c[:ci].lower().replace(b":  ", b": "):
+        return None
+    end = s.find(b"\r\n\r\n", m.start())
+    if end < 0 or b"h2c" not in s[m.start():end].lower():
+        return None
+    return ci, end + 4
+
+
+def _part(d: Direction, start: int, end: int) -> Direction:
+    """The bytes ``start:end`` of a direction, with their times and lost bytes."""
+    times = [(max(0, o - start), t) for k, (o, t) in enumerate(d.times)
+             if o < end and (k + 1 == len(d.times) or d.times[k + 1][0] > start)]
+    gaps = [(o - start, n) for o, n in d.gaps if start <= o < end]
+    return Direction(d.src, d.dst, d.data[start:end], times, gaps)
+
+
+def upgraded_exchanges(stream: Stream, seq_start: int, problems: list[Problem]) -> list[Exchange]:
+    """An h2c upgrade: the HTTP/1.1 exchanges before it, the upgrading request answered on HTTP/2
+    stream 1 (its 101 kept as a note), then the HTTP/2 streams."""
+    ci, si = upgrade_offsets(stream)
+    first = Stream(stream.index, _part(stream.client, 0, ci), _part(stream.server, 0, si), stream.syn_seen,
+                   True, stream.first_time)
+    out = http1_exchanges(first, seq_start, problems)
+    rest = Stream(stream.index, _part(stream.client, ci, len(stream.client.data)),
+                  _part(stream.server, si, len(stream.server.data)), True, stream.closed, stream.first_time)
+    upgrading = out[-1] if out and out[-1].status == 101 else None
+    return out + exchanges(rest, seq_start + len(out), problems, upgraded=upgrading)
+
+
+def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme: str = "http",
+              upgraded: Exchange | None = None) -> list[Exchange]:
+    """The connection's HTTP/2 exchanges (one per client stream), numbered from ``seq_start``.
+    ``upgraded``: the HTTP/1.1 request that asked for h2c, answered on stream 1 (RFC 7540 3.2)."""
     where = f"TCP stream {stream.index} ({stream.name})"
     cdata, sdata = stream.client.data, stream.server.data
     if not cdata.startswith(PREFACE):
@@ -263,6 +306,19 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme
     if ssd.pushed:
         problems.append(note(where, f"HTTP/2: {ssd.pushed} server push(es) (PUSH_PROMISE) ignored"))
     out: list[Exchange] = []
+    if upgraded is not None:
+        resp = ssd.streams.get(1)
+        upgraded.notes.append("upgraded to h2c (101 Switching Protocols); " +
+                              ("answered on HTTP/2 stream 1" if resp else "no answer on HTTP/2 stream 1"))
+        upgraded.status = None
+        upgraded.response_headers, upgraded.response_body = [], b""
+        if resp is not None:
+            st = header(resp.headers, ":status") or ""
+            upgraded.status = int(st) if re.fullmatch(r"[0-9]{3}", st) else None
+            upgraded.response_headers, upgraded.response_body = _regular(resp.headers), bytes(resp.body)
+            if not resp.ended:
+                problems.append(Problem(where, "HTTP/2 stream 1 (the upgraded request): the answer is cut off "
+                                               "before its END_STREAM"))
     for sid in sorted(s for s in csd.streams if s % 2 == 1):
         req = csd.streams[sid]
         resp = ssd.streams.get(sid)
@@ -309,6 +365,6 @@ def exchanges(stream: Stream, seq_start: int, problems: list[Problem], *, scheme
                             response_body=bytes(resp.body) if resp else b"", time=iso_time(t0),
                             elapsed=round(t1 - t0, 6) if t0 is not None and t1 is not None else None,
                             conn=stream.index, source=f"{where}, HTTP/2 stream {sid}", notes=notes))
-    if out and not any(p.what == REPLAY_NOTE for p in problems):      # said once per capture
+    if (out or upgraded) and not any(p.what == REPLAY_NOTE for p in problems):      # said once per capture
         problems.append(note("file", REPLAY_NOTE))
     return out

@@ -35,7 +35,9 @@ def read_network(data: bytes) -> Capture:
     cap.meta["tcp_streams"] = len(all_streams)
     tls = 0
     for st in all_streams:
-        if looks_like_http(st.client.data):
+        if looks_like_http(st.client.data) and http2.upgrade_offsets(st):     # Upgrade: h2c, 101
+            cap.exchanges.extend(http2.upgraded_exchanges(st, len(cap.exchanges) + 1, cap.problems))
+        elif looks_like_http(st.client.data):
             cap.exchanges.extend(exchanges(st, len(cap.exchanges) + 1, cap.problems))
         elif http2.looks_like_h2(st.client.data):          # h2c with prior knowledge
             cap.exchanges.extend(http2.exchanges(st, len(cap.exchanges) + 1, cap.problems))

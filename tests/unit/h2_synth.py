@@ -212,17 +212,19 @@ def make_tls_capture(workdir: Path) -> tuple[bytes, str]:
 
 
 def curl_capture(port: int = 24510) -> bytes:
-    """curl --http2-prior-knowledge POSTing two of exchangelib's EWS requests, one connection each, to an
-    h2 server here that answers with the recorded answers and keeps the bytes of its socket."""
+    """curl POSTing three of exchangelib's EWS requests, one connection each, to an h2 server here that
+    answers with the recorded answers and keeps the bytes of its socket: two with
+    ``--http2-prior-knowledge``, the third with ``--http2`` on http://, which asks for the upgrade to
+    h2c (an HTTP/1.1 request with ``Upgrade: h2c``, a 101 answer, then HTTP/2 with the answer on stream 1)."""
     pkts: list[Packet] = []
-    for i, msg in enumerate(messages()[:2]):
-        wire = _curl_once(msg, port, i)
+    for i, msg in enumerate(messages()[:3]):
+        wire = _curl_once(msg, port, i, upgrade=i == 2)
         got = frames_of(wire, client=("10.0.0.30", 40180 + i), server=("10.0.0.1", 80), t0=T0 + 10 * i)
         pkts += [Packet(len(pkts) + k, p.time, p.linktype, p.data, p.length) for k, p in enumerate(got, 1)]
     return write_pcapng(pkts, application="curl --http2-prior-knowledge against an h2 server (exgate h2_synth)")
 
 
-def _curl_once(msg, port: int, i: int) -> list[tuple[str, bytes]]:
+def _curl_once(msg, port: int, i: int, upgrade: bool = False) -> list[tuple[str, bytes]]:
     method, path, qh, qbody, status, rh, rbody = msg
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -234,13 +236,31 @@ def _curl_once(msg, port: int, i: int) -> list[tuple[str, bytes]]:
         conn, _ = lsock.accept()
         conn.settimeout(20)
         h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
-        h.initiate_connection()
 
         def flush():
             d = h.data_to_send()
             if d:
                 wire.append(("s", d))
                 conn.sendall(d)
+
+        def answer(sid):
+            h.send_headers(sid, [(":status", str(status))] + _lower(rh) + [("content-length", str(len(rbody)))])
+            for k in range(0, len(rbody), 16000):
+                h.send_data(sid, rbody[k:k + 16000], end_stream=k + 16000 >= len(rbody))
+        if upgrade:                              # RFC 7540 3.2: the HTTP/1.1 request, whole, then 101
+            got = b""
+            while b"\r\n\r\n" not in got or len(got) < got.index(b"\r\n\r\n") + 4 + len(qbody):
+                got += conn.recv(65536)
+            wire.append(("c", got))
+            settings = [ln.split(b":", 1)[1].strip() for ln in got.split(b"\r\n")
+                        if ln.lower().startswith(b"http2-settings:")][0]
+            switch = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            wire.append(("s", switch))
+            conn.sendall(switch)
+            h.initiate_upgrade_connection(settings)
+            answer(1)
+        else:
+            h.initiate_connection()
         flush()
         try:
             while d := conn.recv(65536):
@@ -249,10 +269,7 @@ def _curl_once(msg, port: int, i: int) -> list[tuple[str, bytes]]:
                     if isinstance(ev, h2.events.DataReceived):
                         h.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
-                        h.send_headers(ev.stream_id, [(":status", str(status))] + _lower(rh)
-                                       + [("content-length", str(len(rbody)))])
-                        for k in range(0, len(rbody), 16000):
-                            h.send_data(ev.stream_id, rbody[k:k + 16000], end_stream=k + 16000 >= len(rbody))
+                        answer(ev.stream_id)
                 flush()
         except OSError:
             pass
@@ -263,7 +280,8 @@ def _curl_once(msg, port: int, i: int) -> list[tuple[str, bytes]]:
     body_file = Path(f"/tmp/h7/curl-body-{i}.xml")
     body_file.parent.mkdir(parents=True, exist_ok=True)
     body_file.write_bytes(qbody)
-    args = ["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "--data-binary", f"@{body_file}",
+    args = ["curl", "-sS", "--http2" if upgrade else "--http2-prior-knowledge", "-o", "/dev/null",
+            "--data-binary", f"@{body_file}",
             "--connect-to", f"{AUTHORITY}:{port}:127.0.0.1:{port}"]
     for k, v in qh:
         if k.lower() not in ("authorization", "accept-encoding", "user-agent"):

@@ -2,7 +2,8 @@
 
 HPACK on RFC 7541 Appendix C's examples; frames and exchanges on captures made by real HTTP/2
 implementations (tests/unit/h2_synth.py): captures/h2c-exchange.pcapng (python-hyper's h2 on both
-ends, cleartext with prior knowledge), captures/h2c-curl.pcapng (curl/nghttp2 as the client),
+ends, cleartext with prior knowledge), captures/h2c-curl.pcapng (curl/nghttp2 as the client, with prior
+knowledge and by Upgrade: h2c),
 captures/h2-tls-exchange.pcapng (the same as h2c-exchange inside TLS 1.3 with ALPN h2, and its key log).
 Resets and CONTINUATION/padding faults use bytes h2 writes in memory.
 """
@@ -122,10 +123,15 @@ def test_h2c_capture_gives_the_exchanges_carried():
 def test_curl_capture():
     cap = read(CURL.name, CURL.read_bytes())
     assert not [p for p in cap.problems if p.is_error]
-    assert [(e.method, e.path, e.request_body, e.status, e.response_body) for e in cap.exchanges] == _expected()[:2]
+    assert [(e.method, e.path, e.request_body, e.status, e.response_body) for e in cap.exchanges] == _expected()[:3]
     assert "curl" in cap.exchanges[0].request_header("user-agent")
     assert cap.exchanges[0].request_header("Host") == "mail.example.test:24510"
-    assert sum(http2.REPLAY_NOTE in p.what for p in cap.problems) == 1        # two connections, said once
+    assert sum(http2.REPLAY_NOTE in p.what for p in cap.problems) == 1        # three connections, said once
+    # the third asked for the upgrade to h2c over HTTP/1.1 (curl --http2 on http://): answered on stream 1
+    up = cap.exchanges[2]
+    assert up.request_header("Upgrade") == "h2c" and up.request_header("HTTP2-Settings")
+    assert "upgraded to h2c (101 Switching Protocols); answered on HTTP/2 stream 1" in up.notes
+    assert up.response_header("content-type") == cap.exchanges[1].response_header("content-type")
 
 
 def _blocks(text: str) -> list[list[str]]:
