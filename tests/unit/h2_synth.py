@@ -12,8 +12,9 @@ framing):
 - ``h2c_bytes()``: cleartext h2c with prior knowledge (deterministic);
 - ``make_tls_capture(workdir)``: the same over TLS 1.3 with ALPN h2 between two in-memory SSL objects,
   the client writing the key log (fresh keys each time: run by hand);
-- ``curl_capture(workdir)``: curl (libcurl with nghttp2) as the client, ``--http2-prior-knowledge``,
-  POSTing two EWS requests to a small h2 server on 127.0.0.1 that records the bytes of its socket.
+- ``curl_capture()``: curl (libcurl with nghttp2) as the client, POSTing three EWS requests, one
+  connection each, to a small h2 server on 127.0.0.1 that records the bytes of its socket: two with
+  ``--http2-prior-knowledge``, one with ``--http2`` (HTTP/1.1 ``Upgrade: h2c``, then HTTP/2).
 
 ``python -m tests.unit.h2_synth`` writes all three into captures/.
 """
