@@ -22,6 +22,7 @@ UNITS = {
     "captures/openchange-lzxpress/002_Outlook_2007_in_Tables_operations_comp.dat": {"stub", "rop-buffer"},
     "captures/ruler-mapihttp.pcap": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
     "captures/ruler-mapihttp.pcapng": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},
+    "captures/ipfrag-mapihttp.pcapng": {"mapihttp", "nspi", "rop-buffer", "ext-chain", "framing"},   # IP fragments
     "captures/ruler-rpchttp.pcap": {"dcerpc-pdu", "rts", "stub", "rop-buffer"},
     "captures/sessions/exchangelib-demo.jsonl": {"ews"},
     "captures/sessions/exchangelib-recorder.har": {"ews"},

@@ -2,9 +2,10 @@
 
 Link layers (tcpdump.org LINKTYPE_* values): 1 Ethernet (with 802.1Q/802.1ad tags), 113 Linux
 cooked v1 (SLL, 16-byte header), 276 Linux cooked v2 (SLL2, 20 bytes), 0 BSD loopback (4-byte
-family), 101/12/14 raw IP, 228 raw IPv4, 229 raw IPv6. IPv4 is RFC 791 (IHL, fragments are
-reported and skipped), IPv6 RFC 8200 (hop-by-hop, routing, destination options and fragment
-headers are walked), TCP RFC 9293 (data offset, SYN/FIN/RST).
+family), 101/12/14 raw IP, 228 raw IPv4, 229 raw IPv6. IPv4 is RFC 791 (IHL; fragments put
+together by protocols.capture.ipfrag), IPv6 RFC 8200 (hop-by-hop, routing, destination options and AH
+headers walked, the Fragment header's datagrams put together the same way), TCP RFC 9293 (data offset,
+SYN/FIN/RST).
 
 Reassembly works offline on the whole file: a direction's bytes are placed by sequence number
 relative to its first sequence number (the SYN's + 1 when the SYN was captured), 32-bit wrap
@@ -19,6 +20,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from .ipfrag import Datagram, Fragment, Reassembler
 from .model import Problem, note
 from .pcap import Packet
 
@@ -52,13 +54,46 @@ class Segment:
         return bool(self.flags & 0x04)
 
 
-def _ip_payload(pkt: Packet, problems: list[Problem]) -> tuple[str, str, int, bytes] | None:
-    """(source, destination, protocol, payload) of the packet's IP datagram, or None."""
+_V4_NAMES: dict[bytes, str] = {}
+_V6_NAMES: dict[bytes, str] = {}
+
+
+def _v4(b: bytes) -> str:
+    # a capture holds few addresses and many packets: each address is formatted once
+    s = _V4_NAMES.get(b)
+    if s is None:
+        if len(_V4_NAMES) > 65536:
+            _V4_NAMES.clear()
+        s = _V4_NAMES[b] = str(ipaddress.IPv4Address(b))
+    return s
+
+
+def _v6(b: bytes) -> str:
+    s = _V6_NAMES.get(b)
+    if s is None:
+        if len(_V6_NAMES) > 65536:
+            _V6_NAMES.clear()
+        s = _V6_NAMES[b] = str(ipaddress.IPv6Address(b))
+    return s
+
+
+def _walk_v6(nxt: int, buf: bytes, off: int) -> tuple[int, int] | None:
+    """Past IPv6 extension headers (not the Fragment header): (upper-layer protocol, its offset)."""
+    while nxt in IPV6_EXT:
+        if len(buf) < off + 8:
+            return None
+        hlen = (buf[off + 1] + 2) * 4 if nxt == 51 else (buf[off + 1] + 1) * 8
+        nxt, off = buf[off], off + hlen
+    return nxt, off
+
+
+def _ip_payload(pkt: Packet) -> tuple[str, str, int, bytes] | Fragment | None:
+    """(source, destination, protocol, payload) of the packet's IP datagram, a ``Fragment`` of one, or None."""
     data, lt = pkt.data, pkt.linktype
     if lt == 1:                                   # Ethernet II
         if len(data) < 14:
             return None
-        etype, off = struct.unpack(">H", data[12:14])[0], 14
+        etype, off = (data[12] << 8) | data[13], 14
         while etype in ETH_VLAN and len(data) >= off + 4:
             etype, off = struct.unpack(">H", data[off + 2:off + 4])[0], off + 4
         ip = data[off:]
@@ -83,39 +118,68 @@ def _ip_payload(pkt: Packet, problems: list[Problem]) -> tuple[str, str, int, by
         return None
     if etype == 0x0800 and len(ip) >= 20 and ip[0] >> 4 == 4:
         ihl = (ip[0] & 0x0F) * 4
-        total = struct.unpack(">H", ip[2:4])[0]
-        frag = struct.unpack(">H", ip[6:8])[0]
-        if frag & 0x3FFF:                         # more fragments, or an offset
-            problems.append(Problem(f"packet {pkt.index}", "an IPv4 fragment: IP reassembly is not done; skipped"))
-            return None
+        total, _ident, frag = struct.unpack(">HHH", ip[2:8])
         body = ip[ihl:total] if total >= ihl else ip[ihl:]
-        return str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20])), ip[9], body
+        if frag & 0x3FFF:                         # more fragments, or an offset: a piece of a datagram
+            return Fragment(4, _v4(ip[12:16]), _v4(ip[16:20]), _ident, ip[9], (frag & 0x1FFF) * 8,
+                            bool(frag & 0x2000), body, pkt.index, pkt.time)
+        return _v4(ip[12:16]), _v4(ip[16:20]), ip[9], body
     if etype == 0x86DD and len(ip) >= 40 and ip[0] >> 4 == 6:
         plen = struct.unpack(">H", ip[4:6])[0]
-        nxt, off = ip[6], 40
         end = 40 + plen if plen else len(ip)
-        while nxt in IPV6_EXT or nxt == 44:
+        walked = _walk_v6(ip[6], ip, 40)
+        if walked is None:
+            return None
+        nxt, off = walked
+        if nxt == 44:                             # Fragment header (RFC 8200 4.5): next, reserved, offset|M, id
             if len(ip) < off + 8:
                 return None
-            if nxt == 44:
-                problems.append(Problem(f"packet {pkt.index}", "an IPv6 fragment: IP reassembly is not done; skipped"))
-                return None
-            hlen = (ip[off + 1] + 2) * 4 if nxt == 51 else (ip[off + 1] + 1) * 8
-            nxt, off = ip[off], off + hlen
-        return (str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40])), nxt, ip[off:end])
+            offm, ident = struct.unpack(">HI", ip[off + 2:off + 8])
+            src, dst = _v6(ip[8:24]), _v6(ip[24:40])
+            if offm & 0xFFF9 == 0:                # an atomic fragment (offset 0, no M): the datagram whole
+                walked = _walk_v6(ip[off], ip, off + 8)
+                return None if walked is None else (src, dst, walked[0], ip[walked[1]:end])
+            return Fragment(6, src, dst, ident, ip[off], offm & 0xFFF8, bool(offm & 1), ip[off + 8:end],
+                            pkt.index, pkt.time)
+        return _v6(ip[8:24]), _v6(ip[24:40]), nxt, ip[off:end]
     return None
 
 
-def segments(packets: list[Packet], problems: list[Problem]) -> list[Segment]:
-    out: list[Segment] = []
+def _whole(d: Datagram) -> tuple[str, str, int, bytes] | None:
+    """A reassembled datagram's upper layer (IPv6: past the extension headers after the Fragment header)."""
+    if d.version == 4:
+        return d.src, d.dst, d.proto, d.payload
+    walked = _walk_v6(d.proto, d.payload, 0)
+    return None if walked is None else (d.src, d.dst, walked[0], d.payload[walked[1]:])
+
+
+def datagrams(packets: list[Packet], problems: list[Problem]):
+    """(packet, (source, destination, protocol, payload)) for every IP datagram of the capture, fragmented
+    ones put together (ipfrag.Reassembler) and given with the packet that completed them."""
+    frags = Reassembler(problems)
     link_types = set()
     for pkt in packets:
-        ipd = _ip_payload(pkt, problems)
+        ipd = _ip_payload(pkt)
         if ipd is None:
             if pkt.linktype not in (1, 113, 276, 0, 101, 12, 14, 228, 229):
                 link_types.add(pkt.linktype)
             continue
-        src, dst, proto, tcp = ipd
+        if type(ipd) is Fragment:
+            whole = frags.add(ipd)
+            ipd = _whole(whole) if whole is not None else None
+            if ipd is None:
+                continue
+        yield pkt, ipd
+    frags.finish()
+    if frags.reassembled:
+        problems.append(note("file", f"{frags.reassembled} fragmented IP datagram(s) put back together"))
+    for lt in sorted(link_types):
+        problems.append(Problem("file", f"link type {lt} is not read (Ethernet, Linux cooked, loopback and raw IP are)"))
+
+
+def segments(packets: list[Packet], problems: list[Problem]) -> list[Segment]:
+    out: list[Segment] = []
+    for pkt, (src, dst, proto, tcp) in datagrams(packets, problems):
         if proto != TCP_PROTO:
             continue
         if len(tcp) < 20:
@@ -128,8 +192,6 @@ def segments(packets: list[Packet], problems: list[Problem]) -> list[Segment]:
                                                            "(snap length): the rest of its data is missing"))
         out.append(Segment(pkt.index, pkt.time, (src, sport), (dst, dport), seq, ack, off_flags & 0xFF,
                            bytes(tcp[hlen:])))
-    for lt in sorted(link_types):
-        problems.append(Problem("file", f"link type {lt} is not read (Ethernet, Linux cooked, loopback and raw IP are)"))
     return out
 
 

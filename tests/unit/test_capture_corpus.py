@@ -57,6 +57,7 @@ _RULER_SEARCH = "exchange #41 ", "Rop0x74 (RopId 0x74) has no codec"
 KNOWN_UNDECODED = {
     "captures/ruler-mapihttp.pcap": [_RULER_SEARCH],
     "captures/ruler-mapihttp.pcapng": [_RULER_SEARCH],
+    "captures/ipfrag-mapihttp.pcapng": [_RULER_SEARCH],
     "fixtures/mapihttp/ruler_exchanges.json": [_RULER_SEARCH],
 }
 BINARY = [u for u in UNITS if u.endswith((".pcap", ".pcapng", ".dat"))]
