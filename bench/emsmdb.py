@@ -1,4 +1,4 @@
-"""MAPI over HTTP (/mapi/emsmdb/, issue 12): three figures printed side by side. Nothing is asserted on time.
+"""MAPI over HTTP (/mapi/emsmdb/, issue 12): figures printed side by side. Nothing is asserted on time.
 
 1. QueryRows of an N-message Inbox (default 1,000) through MAPI/HTTP next to a direct IMAP fetch of the
    same fields. One read is what Outlook's message list does: Connect, then Execute with RopLogon, then
@@ -11,6 +11,10 @@
    and indexes the Inbox from nothing). Warm: medians of the repeated reads. "Held" is the same without
    the sign-in: the table re-opened on a session kept open, against UID FETCH on a connection kept
    selected.
+1b. One 50-row page (newest first) on an open session with those columns, and with three columns no row
+   summary holds (PidTagBody, PidTagInternetReferences, PidTagSenderEntryId: read from the page's
+   messages): its first read and warm, against direct IMAP UID FETCH of the same 50 messages with and
+   without BODY.PEEK[] on a selected connection.
 2. The ROP codec on an N-row table, in MB of ROP buffer per second: the RopQueryRows response buffers
    of those columns (split as the server splits them, at most 64 KB each) encoded (protocols/rops/rows.py
    encode_rows + encode_buffer) and decoded (decode_response_buffer + QueryRowsResponse.rows, what a
@@ -245,6 +249,82 @@ def print_queryrows(r: dict) -> None:
     h = r["direct_held"]
     print(f"   held: IMAP UID FETCH on a selected connection {h * 1000:9.1f} ms; the table re-read on an open MAPI "
           f"session {r['mapi_held'] * 1000:9.1f} ms  {r['mapi_held'] / h:6.2f}x")
+
+
+# ---------------------------------------------------------------- 1b. a page with columns the index lacks
+
+# Columns Outlook may ask that no row summary holds (the body preview, the references, the sender's entry
+# id): QueryRows reads them from the page's messages (gateway/store/tables/fill.py).
+EXTRA = (P.PidTagBody, P.PidTagInternetReferences, P.PidTagSenderEntryId)
+
+
+async def page_read(c: BenchClient, logon_h: int, inbox: int, cols: tuple) -> int:
+    """One page of the Inbox, newest first: OpenFolder .. SetColumns, SortTable, QueryRows(PAGE), Release."""
+    got = await c.execute([
+        F.OpenFolderRequest(LOGON_ID, 0, 1, inbox, 0),
+        F.GetContentsTableRequest(LOGON_ID, 1, 2, UNICODE),
+        T.SetColumnsRequest(LOGON_ID, 2, 0, cols),
+        T.SortTableRequest(LOGON_ID, 2, 0, NEWEST_FIRST),
+        T.QueryRowsRequest(LOGON_ID, 2, 0, 1, PAGE),
+    ], [logon_h, NO, NO], MAX_OUT)
+    if any(r.return_value for r in got.rops):
+        raise RuntimeError(f"the page read failed: {got.rops}")
+    await c.execute([ReleaseRequest(LOGON_ID, 0), ReleaseRequest(LOGON_ID, 1)], [got.handles[2], got.handles[1]],
+                    MAX_OUT)
+    return got.rops[-1].row_count
+
+
+def held_page_fetch(conn, whole: bool) -> int:
+    """The newest PAGE messages (highest UIDs: seeded in date order) by UID FETCH on a selected connection:
+    the summary fields, and with ``whole`` the messages too (what the gateway reads for the extra columns)."""
+    typ, data = conn.uid("SEARCH", None, "ALL")
+    uids = data[0].split()[-PAGE:]
+    items = FIELDS[:-1] + " BODY.PEEK[])" if whole else FIELDS
+    typ, data = conn.uid("FETCH", b",".join(uids).decode(), items)
+    return sum(1 for d in data if isinstance(d, tuple) and re.match(rb"\d+ \(", d[0]))
+
+
+async def extra_columns(base_url: str, imap_host: str, imap_port: int, rounds: int) -> dict:
+    """A 50-row page with the summary columns only, and with EXTRA as well: the first read of the page
+    with EXTRA (its messages read from IMAP), then warm (medians; the store keeps what it read by row and
+    change number); against direct IMAP of the same page on a selected connection."""
+    out: dict = {"page": PAGE, "rounds": rounds, "extra": len(EXTRA)}
+    async with http_session() as http:
+        c = BenchClient(base_url, http)
+        held = await asyncio.to_thread(imap, imap_host, imap_port)
+        try:
+            await asyncio.to_thread(held.select, "INBOX", True)
+            await c.connect()
+            lr, logon_h = await logon(c)
+            inbox = lr.folder("inbox")
+            await page_read(c, logon_h, inbox, COLUMNS)                  # the Inbox indexed, warm
+            summary = [(await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS)))[0] for _ in range(rounds)]
+            out["extra_cold"], out["rows"] = await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS + EXTRA))
+            extra = [(await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS + EXTRA)))[0] for _ in range(rounds)]
+            direct = [(await _timed(lambda: asyncio.to_thread(held_page_fetch, held, False)))[0]
+                      for _ in range(rounds)]
+            whole = [(await _timed(lambda: asyncio.to_thread(held_page_fetch, held, True)))[0] for _ in range(rounds)]
+            out["fetched"] = await asyncio.to_thread(held_page_fetch, held, True)
+            out["summary_warm"], out["extra_warm"] = statistics.median(summary), statistics.median(extra)
+            out["direct_summary"], out["direct_whole"] = statistics.median(direct), statistics.median(whole)
+        finally:
+            await asyncio.to_thread(held.logout)
+            await c.post("Disconnect", M.DisconnectRequest().encode())
+    return out
+
+
+def print_extra(r: dict) -> None:
+    d = r["direct_whole"]
+    print(f"\n1b. One {r['page']}-row page of the Inbox (newest first) on an open MAPI session, summary columns only "
+          f"and with {r['extra']} columns the index does not hold\n   (body, references, sender entry id: read from "
+          f"the page's messages; {r['rows']} rows; warm = median of {r['rounds']} rounds; ratio against direct IMAP "
+          f"of the same {r['fetched']} messages with their bodies on a selected connection)")
+    for label, t in (("direct IMAP UID FETCH of the page, summary fields", r["direct_summary"]),
+                     ("direct IMAP UID FETCH of the page, summary fields + BODY.PEEK[]", d),
+                     ("MAPI page, summary columns, warm", r["summary_warm"]),
+                     ("MAPI page, + extra columns, first read (messages read from IMAP)", r["extra_cold"]),
+                     ("MAPI page, + extra columns, warm (read before, same change numbers)", r["extra_warm"])):
+        print(f"   {label:<70} {t * 1000:9.1f} ms  {t / d:6.2f}x")
 
 
 # ------------------------------------------------------------------------------------------- 2. the codec
@@ -628,6 +708,7 @@ async def run(messages: int, rounds: int, session_count: int, backend: str = "au
         figures = {"backend": be.kind}
         figures["queryrows"] = await queryrows(child.base_url, be.host, be.port, messages, rounds,
                                                child if profile_gateway else None)
+        figures["extra"] = await extra_columns(child.base_url, be.host, be.port, rounds)
         figures["codec"] = codec(messages, seconds)
         figures["sessions"] = await sessions(child, session_count)
     finally:
@@ -637,6 +718,7 @@ async def run(messages: int, rounds: int, session_count: int, backend: str = "au
     if not quiet:
         print(f"\nexgate MAPI/HTTP bench, {be.kind} backend on loopback, gateway over HTTPS in its own process")
         print_queryrows(figures["queryrows"])
+        print_extra(figures["extra"])
         print_codec(figures["codec"])
         print_sessions(figures["sessions"])
     return figures

@@ -30,9 +30,13 @@ async def test_whole_bench_tiny(tmp_path, capsys):
     assert q["rows"] == 20 and q["fetched"] == 20 and q["executes"] >= 4
     for key in ("direct_cold", "direct_warm", "mapi_cold", "mapi_warm", "direct_held", "mapi_held"):
         assert q[key] > 0, key
+    x = figures["extra"]
+    assert x["rows"] == 20 and x["fetched"] == 20
+    for key in ("summary_warm", "extra_cold", "extra_warm", "direct_summary", "direct_whole"):
+        assert x[key] > 0, key
     assert "ncalls" in q["gateway_profile"] and "gateway/" in q["gateway_profile"]
     assert s["sessions"] == 3 and s["waiting"] == 3 and s["traced_waiting"] == 3
     assert s["rss_after_kib"] > 0 and s["traced_per_session_kib"] > 0
     out = capsys.readouterr().out
-    for part in ("1. QueryRows", "2. The ROP codec", "3. Memory per idle session"):
+    for part in ("1. QueryRows", "1b. One", "2. The ROP codec", "3. Memory per idle session"):
         assert part in out

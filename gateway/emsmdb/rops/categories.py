@@ -11,7 +11,7 @@ from protocols.rops import table as T
 
 from ..call import EC_INVALID_PARAM, EC_NOT_FOUND, RopError
 from ..props import property_row
-from .table import DEFAULT_CONTENTS_COLUMNS, _position, _set_position, ensure_view, row_props
+from .table import DEFAULT_CONTENTS_COLUMNS, _position, _set_position, ensure_view, fill_columns, row_props
 
 
 async def _categorized(call, req):
@@ -39,7 +39,9 @@ async def expand_row(call, req: T.ExpandRowRequest):
         columns = table.columns or DEFAULT_CONTENTS_COLUMNS
         room = call.space - 16
         out = []
-        for obj in view.rows(at + 1, min(added, req.max_row_count)):
+        objs = view.rows(at + 1, min(added, req.max_row_count))
+        await fill_columns(call, table, objs, columns)
+        for obj in objs:
             data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
             if sum(map(len, out)) + len(data) > room:
                 break

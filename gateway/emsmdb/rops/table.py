@@ -12,7 +12,7 @@ from protocols.mapi.restrictions import map_keys
 from protocols.rops import table as T
 
 from .. import editing
-from ..call import EC_INVALID_PARAM, RopError
+from ..call import EC_INVALID_PARAM, EC_TOO_COMPLEX, RopError
 from ..listview import ListRow, ListView
 from ..props import property_row
 
@@ -113,6 +113,19 @@ def _table(call, req):
     return call.obj(req.input_handle_index, "table")
 
 
+MVI = 0x2000             # MultivalueInstance bit (MS-OXCDATA 2.11.1.1): a categorized view's own rows
+
+
+async def fill_columns(call, table, objs, tags) -> None:
+    """A contents table's columns that the rows' summaries lack (body, entry ids, headers ...), read by the
+    store from these rows' messages only (the page's cost, never the folder's)."""
+    complete = getattr(table.view, "complete", None)
+    if complete is None or not objs or table.hierarchy or table.message is not None or table.fixed_rows is not None:
+        return
+    keys = [editing.key_of(call.mbx, t) for t in tags if not t & MVI]
+    await complete(objs, [k for k in keys if not isinstance(k, int) or k >> 16 < 0x8000])
+
+
 async def set_columns(call, req: T.SetColumnsRequest):
     table = _table(call, req)
     if not req.property_tags:
@@ -121,23 +134,46 @@ async def set_columns(call, req: T.SetColumnsRequest):
     return T.SetColumnsResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
 
 
+def _refuse_item_only(call, table, before: tuple) -> None:
+    """A sort or restriction on a property the rows hold only in their messages (the body, the transport
+    headers ...) would need every message of the folder read; checked on the summaries it would be silently
+    wrong. The table stays as it was and the ROP answers ecTooComplex (MAPI_E_TOO_COMPLEX)."""
+    view = getattr(table.view, "view", table.view)           # a categorized view's contents view
+    check = getattr(view, "keys_only_in_items", None)
+    if check is None or table.hierarchy:
+        return
+    keys = check()
+    if keys:
+        table.restriction, table.sorts, table.categories, table.expanded, table.view = before
+        raise RopError(EC_TOO_COMPLEX, "sorting or restricting on " + ", ".join(
+            f"0x{k:08X}" if isinstance(k, int) else str(k) for k in keys) + " needs every message read")
+
+
+def _state(table) -> tuple:
+    return table.restriction, table.sorts, table.categories, table.expanded, table.view
+
+
 async def sort_table(call, req: T.SortTableRequest):
     table = _table(call, req)
+    before = _state(table)
     table.sorts = tuple(req.sort_order_set.sorts)
     table.categories = req.sort_order_set.categorized if not table.hierarchy else 0
     table.expanded = req.sort_order_set.expanded
     table.view = None
     table.bookmarks.clear()                 # bookmarks do not survive a new order (MS-OXCTABL 3.2.5.3)
     await ensure_view(call, table)
+    _refuse_item_only(call, table, before)
     return T.SortTableResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
 
 
 async def restrict(call, req: T.RestrictRequest):
     table = _table(call, req)
+    before = _state(table)
     table.restriction = req.restriction
     table.view = None
     table.bookmarks.clear()
     await ensure_view(call, table)
+    _refuse_item_only(call, table, before)
     return T.RestrictResponse(handle_index=req.input_handle_index, return_value=0, table_status=TBLSTAT_COMPLETE)
 
 
@@ -174,6 +210,7 @@ async def query_rows(call, req: T.QueryRowsRequest):
     window = min(want, FIRST_WINDOW)
     while len(rows) < want and not full and window > 0:
         objs = _window(table, at, window, req.forward_read)
+        await fill_columns(call, table, objs, columns)
         for obj in objs:
             data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
             if used + len(data) > room:

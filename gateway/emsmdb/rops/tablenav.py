@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import struct
 
-from protocols.mapi.restrictions import RowFilter
+from protocols.mapi.restrictions import RowFilter, map_keys
 from protocols.rops import table as T
 
 from ..call import EC_NOT_FOUND, RopError
 from ..props import MISSING, lookup, property_row
 from .table import (DEFAULT_CONTENTS_COLUMNS, DEFAULT_HIERARCHY_COLUMNS, _position, _set_position, ensure_view,
-                    row_props)
+                    fill_columns, row_props)
 
 EC_INVALID_BOOKMARK = 0x80040405
 EC_UNABLE_TO_ABORT = 0x80040114
@@ -110,6 +110,9 @@ async def find_row(call, req: T.FindRowRequest):
         gone = not _goto(table, bytes(req.bookmark))
         start = _position(table)
     keep = RowFilter(req.restriction)          # evaluated on rows under the client's tags
+    tags: list[int] = []
+    map_keys(req.restriction, lambda k: tags.append(k) or k)   # the restriction's properties
+    tags = [t for t in dict.fromkeys(tags) if isinstance(t, int)]
     backward = bool(req.find_row_flags & FIND_BACKWARD)
     found = None
     if backward:
@@ -118,6 +121,7 @@ async def find_row(call, req: T.FindRowRequest):
             first = max(0, end - _CHUNK + 1)
             objs = view.rows(first, end - first + 1)
             for n in range(len(objs) - 1, -1, -1):
+                await fill_columns(call, table, objs[n:n + 1], tags)  # a property the summary lacks: read
                 if keep(_getter(row_props(table, objs[n], call.mbx))):
                     found = (first + n, objs[n])
                     break
@@ -129,6 +133,7 @@ async def find_row(call, req: T.FindRowRequest):
             if not objs:
                 break
             for n, obj in enumerate(objs):
+                await fill_columns(call, table, [obj], tags)    # only the rows looked at until one matches
                 if keep(_getter(row_props(table, obj, call.mbx))):
                     found = (at + n, obj)
                     break
@@ -138,6 +143,7 @@ async def find_row(call, req: T.FindRowRequest):
     pos, obj = found
     _set_position(table, pos)
     columns = table.columns or (DEFAULT_HIERARCHY_COLUMNS if table.hierarchy else DEFAULT_CONTENTS_COLUMNS)
+    await fill_columns(call, table, [obj], columns)
     data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
     return T.FindRowResponse(handle_index=req.input_handle_index, return_value=0,
                              row_no_longer_visible=int(gone), has_row_data=1, row_data=data)

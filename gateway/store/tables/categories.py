@@ -125,6 +125,10 @@ class CategorizedView:
                 out.append(self._header_item(thing, samples.get(thing.members[0])))
         return out
 
+    async def complete(self, items: list[Item], keys) -> int:
+        """The leaf rows' columns their summaries lack (header rows keep their category values)."""
+        return await self.view.complete(items, keys)
+
     def _header_item(self, head: _Header, sample: Item | None) -> Item:
         props = {P.PidTagRowType: P.TBL_EXPANDED_CATEGORY if head.expanded else P.TBL_COLLAPSED_CATEGORY,
                  P.PidTagDepth: head.depth, P.PidTagInstanceKey: head.key,

@@ -67,6 +67,8 @@ def forget_decoded(mbx: "Mailbox", globcnt: int) -> None:
     if cache:
         for key in [k for k in cache if k[0] == globcnt]:
             del cache[key]
+    from .fill import forget
+    forget(mbx, globcnt)             # and the columns read from the message for it
 
 
 def items_for(mbx: "Mailbox", rows: list[tuple]) -> list[Item]:

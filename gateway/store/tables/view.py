@@ -224,6 +224,26 @@ class ContentsView:
         self.position = start
         return list(reversed(got))
 
+    def keys_only_in_items(self) -> list:
+        """The restriction's and sort's properties that this view's rows hold only in their items (a body,
+        the transport headers ...: tables/fill.py). The view checks rows on their summaries, where such a
+        property is always missing: a table on them would be silently wrong, so the caller refuses it."""
+        from .fill import only_in_items
+        keys: list = []
+        R.map_keys(self.restriction, lambda k: keys.append(k) or k)
+        keys += [_mv_key(s.tag) if _is_mvi(s.tag) else R.lookup_key(s.tag) for s in self.sorts]
+        folders = self.scope or (self.folder.globcnt,)
+        kinds = {r[0] for r in self.mbx.db.all(
+            f"SELECT kind FROM folders WHERE mailbox_id = ? AND fid IN ({', '.join('?' * len(folders))})",
+            (self.mbx.mailbox_id, *folders))} | {"local"}
+        return [k for k in dict.fromkeys(keys) if any(only_in_items(kind, k) for kind in kinds)]
+
+    async def complete(self, items: list[Item], keys) -> int:
+        """Read from the items the ``keys`` (property keys) their rows' summaries lack, for these rows only
+        (tables/fill.py); -> how many items were read."""
+        from .fill import complete
+        return await complete(self.mbx, items, keys, getter)
+
     def find_row(self, restriction, start: int = 0, *, backward: bool = False) -> int | None:
         """The position of the first row from ``start`` that matches ``restriction`` (RopFindRow)."""
         keep = R.RowFilter(restriction)
