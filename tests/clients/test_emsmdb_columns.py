@@ -13,6 +13,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from gateway.store.searchfolders import RESTART_SEARCH, SHALLOW_SEARCH
 from protocols.mapi.props import core as P
 from protocols.mapi.props.named import PS_PUBLIC_STRINGS, PSETID
 from protocols.mapi.restrictions import (FL_IGNORECASE, FL_SUBSTRING, ORDER_DESCENDING, ContentRestriction, SortOrder,
@@ -172,6 +173,14 @@ async def test_outlook_view_columns_come_from_the_message(gw):
     assert row.values[0] == with_cats and row.values[1].startswith(f"body of {with_cats}") and row.values[2] == "Bob"
     assert restricted.return_value == sorted_.return_value == EC_TOO_COMPLEX
     assert after.return_value == 0 and len(after.rows(cols2)) == len(rows)
+
+    # a search folder on the body: refused the same way (its table would be checked on summaries)
+    got = await c.execute([
+        F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("finder"), 0),
+        F.CreateFolderRequest(LOGON_ID, 1, 2, 2, 1, 0, 0, f"Body {tag}", ""),
+        F.SetSearchCriteriaRequest(LOGON_ID, 2, body_is, (inbox,), RESTART_SEARCH | SHALLOW_SEARCH),
+    ], [logon_h, NO, NO])
+    assert got.rops[1].return_value == 0 and got.rops[2].return_value == EC_TOO_COMPLEX
 
     # a categorized view (grouped by subject, collapsed): the rows RopExpandRow answers have the body
     cols3 = (P.PidTagInstID, P.PidTagRowType, P.PidTagSubject, P.PidTagBody)

@@ -7,14 +7,15 @@ notification is ever owed. A restriction or scope left out of SetSearchCriteria 
 """
 from __future__ import annotations
 
-from gateway.store.errors import InvalidOperation
+from gateway.store.errors import InvalidOperation, StoreError
 from gateway.store.searchfolders import (RECURSIVE_SEARCH, RESTART_SEARCH, SHALLOW_SEARCH, STOP_SEARCH,
                                          SearchCriteria)
+from gateway.store.tables.view import keys_only_in_items
 from protocols.mapi.props.named import NamedProp
 from protocols.mapi.restrictions import map_keys
 from protocols.rops import folder as F
 
-from ..call import RopError
+from ..call import EC_TOO_COMPLEX, RopError
 from .table import _named
 
 EC_NOT_SEARCH_FOLDER = 0x00000461
@@ -39,6 +40,15 @@ async def set_search_criteria(call, req: F.SetSearchCriteriaRequest):
     flags = req.search_flags
     recursive = bool(flags & RECURSIVE_SEARCH) or (bool(before and before.recursive) and not flags & SHALLOW_SEARCH)
     stopped = bool(flags & STOP_SEARCH) or (bool(before and before.stopped) and not flags & RESTART_SEARCH)
+    kinds = set()
+    for fid in scope:
+        try:
+            kinds.add((await call.mbx.get_folder(fid)).kind)
+        except StoreError:
+            pass                                # refused below, as before
+    if restriction is not None and keys_only_in_items(restriction, (), kinds):
+        # checked on the rows' summaries, where such a property is always missing: silently empty
+        raise RopError(EC_TOO_COMPLEX, "the restriction names a property only the messages hold (the body ...)")
     try:
         await call.mbx.set_search_criteria(folder.fid, SearchCriteria(restriction, scope, recursive, stopped))
     except InvalidOperation as exc:

@@ -12,6 +12,7 @@ cut to what a table cell can show: the next page or the same page again reads no
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Iterable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHE_ROWS = 512      # rows whose extra columns are kept per mailbox (a few pages of a few views)
+PARALLEL = 4          # items read at once for one window (the IMAP client pools 3 connections)
 CELL_CHARS = 1024     # a table cell shows at most 255 characters / 510 bytes (MS-OXCTABL); more is not kept
 
 # Properties of the table itself, never of the message: reading the message cannot give them.
@@ -122,39 +124,56 @@ def _has(props: dict, key, get) -> bool:
     return get(props)(key) is not None
 
 
+async def _read(mbx: "Mailbox", item: "Item", gate: asyncio.Semaphore) -> dict | None:
+    async with gate:
+        try:
+            return (await mbx.get_item(item.mid)).props
+        except StoreError as exc:      # gone or the backend away: the cells stay not found
+            log.info("table row %d: extra columns not read: %s", item.globcnt, exc)
+            return None
+
+
 async def complete(mbx: "Mailbox", items: "list[Item]", keys: Iterable, get) -> int:
     """Put into each item's properties (in place) the ``keys`` its row lacks, read from the item; ``get``
     is the view's property getter (a string asked for with the other string type is the same property).
-    Header rows of a categorized view are left alone. Returns how many items were read from the backend."""
+    Header rows of a categorized view are left alone. The items to read are read a few at a time (the
+    backend clients pool their connections). Returns how many items were read from the backend."""
     wanted = [k for k in dict.fromkeys(keys) if k is not None and k not in TABLE_ONLY]
     if not wanted:
         return 0
     cache = _cache(mbx)
-    read = 0
+    todo: list[tuple] = []                  # (item, cache key, lacking keys, known or None)
     for item in items:
         if item.kind == "category" or not item.mid:
             continue
         lacking = [k for k in wanted if not _has(item.props, k, get) and not summary_complete_for(item.kind, k)]
-        if not lacking:
+        if lacking:
+            key = (item.globcnt, item.props.get(P.PidTagChangeNumber) or 0)
+            todo.append((item, key, lacking, cache.get(key)))
+    reads, seen = [], set()
+    for t in todo:                          # one read per row (an MVI view shows a row several times)
+        if (t[3] is None or any(k not in t[3] for k in t[2])) and t[1] not in seen:
+            seen.add(t[1])
+            reads.append(t)
+    gate = asyncio.Semaphore(PARALLEL)
+    got = await asyncio.gather(*(_read(mbx, t[0], gate) for t in reads))
+    fresh = {}
+    for (item, key, lacking, known), full in zip(reads, got):
+        if full is None:
             continue
-        key = (item.globcnt, item.props.get(P.PidTagChangeNumber) or 0)
-        known = cache.get(key)
-        if known is None or any(k not in known for k in lacking):
-            try:
-                full = (await mbx.get_item(item.mid)).props
-            except StoreError as exc:      # gone or the backend away: the cells stay not found
-                log.info("table row %d: extra columns not read: %s", item.globcnt, exc)
-                continue
-            read += 1
-            fetched = get(full)
-            known = dict(known or {})
-            known.update({k: _cell(fetched(k)) for k in lacking})
-            cache[key] = known
-            if len(cache) > CACHE_ROWS:
-                cache.popitem(last=False)
-        else:
+        fetched = get(full)
+        known = dict(cache.get(key) or {})
+        known.update({k: _cell(fetched(k)) for k in lacking})
+        cache[key] = fresh[key] = known
+        if len(cache) > CACHE_ROWS:
+            cache.popitem(last=False)
+    for item, key, lacking, known in todo:
+        known = fresh.get(key) or cache.get(key) or known
+        if known is None:
+            continue
+        if key in cache:
             cache.move_to_end(key)
         for k in lacking:
             if known.get(k) is not None:
                 item.props[k] = known[k]
-    return read
+    return len(reads)

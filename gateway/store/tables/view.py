@@ -95,6 +95,17 @@ def expand_instances(items: list[Item], mvi_key) -> list[Item]:
     return out
 
 
+def keys_only_in_items(restriction, sorts, kinds) -> list:
+    """The properties of a restriction and sort keys that rows of these folder kinds ("imap", "dav", ...;
+    the gateway's own items are always counted) hold only in their items, never in their summaries."""
+    from .fill import only_in_items
+    keys: list = []
+    R.map_keys(restriction, lambda k: keys.append(k) or k)
+    keys += [_mv_key(s.tag) if _is_mvi(s.tag) else R.lookup_key(s.tag) for s in sorts]
+    kinds = set(kinds) | {"local"}
+    return [k for k in dict.fromkeys(keys) if any(only_in_items(kind, k) for kind in kinds)]
+
+
 @dataclass
 class ContentsView:
     mbx: "Mailbox"
@@ -228,15 +239,11 @@ class ContentsView:
         """The restriction's and sort's properties that this view's rows hold only in their items (a body,
         the transport headers ...: tables/fill.py). The view checks rows on their summaries, where such a
         property is always missing: a table on them would be silently wrong, so the caller refuses it."""
-        from .fill import only_in_items
-        keys: list = []
-        R.map_keys(self.restriction, lambda k: keys.append(k) or k)
-        keys += [_mv_key(s.tag) if _is_mvi(s.tag) else R.lookup_key(s.tag) for s in self.sorts]
         folders = self.scope or (self.folder.globcnt,)
         kinds = {r[0] for r in self.mbx.db.all(
             f"SELECT kind FROM folders WHERE mailbox_id = ? AND fid IN ({', '.join('?' * len(folders))})",
-            (self.mbx.mailbox_id, *folders))} | {"local"}
-        return [k for k in dict.fromkeys(keys) if any(only_in_items(kind, k) for kind in kinds)]
+            (self.mbx.mailbox_id, *folders))}
+        return keys_only_in_items(self.restriction, self.sorts, kinds)
 
     async def complete(self, items: list[Item], keys) -> int:
         """Read from the items the ``keys`` (property keys) their rows' summaries lack, for these rows only
