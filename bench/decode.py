@@ -2,7 +2,7 @@
 
 The capture is made here: ruler's 46 MAPI/HTTP exchanges (tests/unit/capture_synth.py's connections,
 200-byte segments, chunked answers) repeated with new ports and times until it holds about
-``--exchanges`` exchanges, written as pcap to a temp file. Then, best of ``--rounds``:
+``--exchanges`` exchanges, written as pcap to a temp file. Then, the median of ``--rounds`` runs of each:
 
   read            protocols.capture.read: pcap records, TCP reassembly, HTTP/1.1 exchanges
   read+describe   the same and gateway.replay.summary.describe on every exchange (MAPI/HTTP bodies,
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -52,12 +53,13 @@ def build(n_exchanges: int) -> bytes:
 
 
 def best(fn, rounds: int) -> tuple[float, object]:
+    """The median time of ``rounds`` runs (a noisy machine's one lucky run is not the figure) and the result."""
     out, times = None, []
     for _ in range(rounds):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return min(times), out
+    return statistics.median(times), out
 
 
 def main() -> None:
@@ -92,7 +94,7 @@ def main() -> None:
                                stderr=subprocess.DEVNULL, check=False)
             t_ts, _ = best(lambda: run("-Y", "http.request", "-T", "fields", "-e", "http.request.method"),
                            args.rounds)
-            t_tv, _ = best(lambda: run("-V"), 1)
+            t_tv, _ = best(lambda: run("-V"), args.rounds)
             rows += [("tshark http", t_ts), ("tshark -V", t_tv)]
         for name, t in rows:
             print(f"{name:<16} {t:>8.3f} {n / t:>12,.0f} {mb / t:>8.1f}")

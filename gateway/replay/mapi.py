@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import struct
 import uuid
 
@@ -64,22 +65,46 @@ def _hex(b: bytes) -> str:
     return b[:MAX_HEX].hex() + (f"... ({len(b)} bytes)" if len(b) > MAX_HEX else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_tag_field(name: str) -> bool:
     n = name.lower()
     return "tag" in n or n in ("columns", "props", "proptags", "property_id_list")
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_id_field(name: str) -> bool:
+    return name.endswith(_ID_FIELDS)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(t: type) -> tuple[str, ...] | None:
+    """A dataclass type's field names (None for any other type), looked up once per type: a capture's
+    describe calls plain() on every field of every ROP."""
+    try:
+        return _FIELD_NAMES[t]
+    except KeyError:
+        names = _FIELD_NAMES[t] = (tuple(f.name for f in dataclasses.fields(t)) if dataclasses.is_dataclass(t)
+                                   else None)
+        return names
+
+
 def plain(v, key: str = ""):
     """A codec object as JSON-friendly values, with property tags by name."""
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+    t = type(v)
+    if t is str or t is float:
+        return v
+    names = _field_names(t)
+    if names is not None:
         out = {}
         tagged = hasattr(v, "tag") and isinstance(getattr(v, "tag"), int)
-        for f in dataclasses.fields(v):
-            val = getattr(v, f.name)
-            if f.name == "raw" and isinstance(v, UnknownRop):
+        for name in names:
+            val = getattr(v, name)
+            if name == "raw" and isinstance(v, UnknownRop):
                 out["raw"] = _hex(val)
                 continue
-            out[f.name] = plain(val, f.name if not (tagged and f.name == "tag") else "tag")
+            out[name] = plain(val, name if not (tagged and name == "tag") else "tag")
         return out
     if isinstance(v, bool) or v is None:
         return v
@@ -88,7 +113,7 @@ def plain(v, key: str = ""):
     if isinstance(v, int):
         if key and _is_tag_field(key) and 0 <= v <= 0xFFFFFFFF:
             return tag_name(v)
-        if key.endswith(_ID_FIELDS) and v > 0xFFFF:
+        if _is_id_field(key) and v > 0xFFFF:
             return f"0x{v:016X}"                  # FIDs and MIDs (MS-OXCDATA 2.2.1): replica id and counter
         return v
     if isinstance(v, (bytes, bytearray, memoryview)):

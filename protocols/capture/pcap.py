@@ -75,13 +75,15 @@ def _read_pcap(data: bytes) -> PacketFile:
     _major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack(order + "HHiIII", data[4:24])
     linktype = network & 0xFFFF
     off, n = 24, 0
-    while off < len(data):
+    record = struct.Struct(order + "IIII")
+    size = len(data)
+    while off < size:
         n += 1
-        if len(data) - off < 16:
+        if size - off < 16:
             out.problems.append(Problem(f"packet {n} (offset {off})",
-                                        f"truncated: the file ends inside the record header ({len(data) - off} of 16 bytes)"))
+                                        f"truncated: the file ends inside the record header ({size - off} of 16 bytes)"))
             break
-        sec, frac, caplen, length = struct.unpack(order + "IIII", data[off:off + 16])
+        sec, frac, caplen, length = record.unpack_from(data, off)
         if caplen > 0x4000000:
             out.problems.append(Problem(f"packet {n} (offset {off})", f"record length {caplen} is not plausible: "
                                                                       "the file is damaged here; stopped"))
