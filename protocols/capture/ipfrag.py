@@ -6,7 +6,8 @@ Offline, in file order. A datagram is complete when its last fragment (MF clear)
 every byte before its end is held; it is then handed on as if the packet that completed it had
 carried it whole (Wireshark shows it on the same frame). Overlapping fragments: the bytes that
 arrived first win (RFC 8200 says to drop such datagrams; a capture reader keeps what it can and says
-so, as a note). A datagram still missing fragments at the end of the file, or given up on by the
+so, as a note); a fragment that comes again once its datagram is complete is a duplicate, dropped
+(the last 1,024 datagrams are remembered for that). A datagram still missing fragments at the end of the file, or given up on by the
 bounds below, is reported: an error when it carried TCP (its segment is lost to the stream), a note
 otherwise (exgate reads nothing but TCP).
 
@@ -74,6 +75,11 @@ class Reassembler:
         self.pending: dict[tuple, _Pending] = {}        # insertion order: oldest first
         self.held = 0
         self.reassembled = 0
+        # datagrams put together lately (key -> time, bytes): a fragment that comes again after its
+        # datagram was complete (a duplicate on the wire) is recognised and dropped, not begun anew
+        self.done: dict[tuple, tuple[float | None, bytes]] = {}
+        self.done_bytes = 0
+        self.duplicates = 0
 
     def add(self, f: Fragment) -> Datagram | None:
         """Take a fragment; the whole datagram when this fragment completed it."""
@@ -84,6 +90,13 @@ class Reassembler:
         key = (f.version, f.src, f.dst, f.ident) if f.version == 6 else (4, f.src, f.dst, f.proto, f.ident)
         self._expire(f.time)
         p = self.pending.get(key)
+        if p is None and key in self.done:
+            when, whole = self.done[key]
+            fresh = when is None or f.time is None or f.time - when <= MAX_AGE
+            if fresh and whole[f.offset:f.offset + len(f.payload)] == f.payload:
+                self.duplicates += 1
+                return None
+            self._forget(key)                   # the identification used again: a new datagram
         if p is None:
             p = self.pending[key] = _Pending(f.packet, f.time)
         p.packets.append(f.packet)
@@ -99,6 +112,10 @@ class Reassembler:
             del self.pending[key]
             self.held -= p.held
             self.reassembled += 1
+            self.done[key] = (f.time, done)
+            self.done_bytes += len(done)
+            while len(self.done) > 1024 or self.done_bytes > MAX_HELD:
+                self._forget(next(iter(self.done)))
             self._say_overlaps(f, p)
             return Datagram(f.version, f.src, f.dst, p.proto, done, f.packet, f.time)
         while self.held > MAX_HELD and self.pending:
@@ -110,6 +127,12 @@ class Reassembler:
         """At the end of the file: what is still incomplete is reported."""
         for key in list(self.pending):
             self._give_up(key, "the capture ends")
+        if self.duplicates:
+            self.problems.append(note("file", f"{self.duplicates} IP fragment(s) came again after their datagram "
+                                              "was put together (duplicates): dropped"))
+
+    def _forget(self, key: tuple) -> None:
+        self.done_bytes -= len(self.done.pop(key)[1])
 
     # --
 

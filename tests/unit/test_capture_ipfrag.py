@@ -146,6 +146,14 @@ def test_overlapping_fragments_first_arrived_wins():
         assert len(segs) == n and all(d[3][80:120] == b"\xEE" * 40 for d in segs)
 
 
+def test_fragment_again_after_its_datagram_is_a_dropped_duplicate():
+    data, n = fragmented(False, overlap=lambda pieces, v6: pieces + pieces[1:2])
+    cap = read_network(data)
+    assert _bodies(cap) == _want(False) and not _errors(cap)
+    assert any(f"{n} IP fragment(s) came again after their datagram was put together" in p.what
+               for p in cap.problems)
+
+
 def test_missing_fragment_is_an_error_and_the_rest_decodes():
     data, n = fragmented(False, drop=5)
     cap = read_network(data)
@@ -188,3 +196,16 @@ def test_real_capture_router_and_stack_fragments():
     assert [e.request_body for e in cap.exchanges] == [base64.b64decode(x["request_b64"]) for x in FIXTURE]
     udp = [d for _p, d in datagrams(pf.packets, []) if d[2] == 17 and d[3][8:] == UDP_PAYLOAD]
     assert sorted(d[0] for d in udp) == ["127.0.0.1", "::1"]     # IPv4 and IPv6 (Fragment header)
+
+
+def test_identification_used_again_is_a_new_datagram():
+    r = ipfrag.Reassembler([])
+
+    def frag(off, more, data, t):
+        return ipfrag.Fragment(4, "10.0.0.1", "10.0.0.2", 7, 6, off, more, data, 1, t)
+
+    assert r.add(frag(0, True, b"a" * 8, 1.0)) is None
+    assert r.add(frag(8, False, b"b" * 8, 1.1)).payload == b"a" * 8 + b"b" * 8
+    assert r.add(frag(0, True, b"c" * 8, 2.0)) is None          # other bytes: not a duplicate
+    assert r.add(frag(8, False, b"d" * 8, 2.1)).payload == b"c" * 8 + b"d" * 8
+    assert r.duplicates == 0
