@@ -25,6 +25,7 @@ from .model import Problem, note
 MAX_AGE = 30.0
 MAX_HELD = 4 * 1024 * 1024
 MAX_DATAGRAM = 65535
+MAX_REPORTED = 20           # incomplete datagrams said one by one; the rest are counted in one problem
 TCP_PROTO = 6
 
 
@@ -80,6 +81,8 @@ class Reassembler:
         self.done: dict[tuple, tuple[float | None, bytes]] = {}
         self.done_bytes = 0
         self.duplicates = 0
+        self.given_up = 0
+        self.unreported = [0, 0]                       # incomplete datagrams beyond MAX_REPORTED: all, TCP
 
     def add(self, f: Fragment) -> Datagram | None:
         """Take a fragment; the whole datagram when this fragment completed it."""
@@ -127,6 +130,10 @@ class Reassembler:
         """At the end of the file: what is still incomplete is reported."""
         for key in list(self.pending):
             self._give_up(key, "the capture ends")
+        more, tcp = self.unreported
+        if more:
+            what = (f"{more} more incomplete IP datagram(s) left out ({tcp} carrying TCP: their segments are lost)")
+            self.problems.append(Problem("file", what) if tcp else note("file", what))
         if self.duplicates:
             self.problems.append(note("file", f"{self.duplicates} IP fragment(s) came again after their datagram "
                                               "was put together (duplicates): dropped"))
@@ -177,12 +184,23 @@ class Reassembler:
     def _expire(self, now: float | None) -> None:
         if now is None:
             return
-        for key in [k for k, p in self.pending.items() if p.first_time is not None and now - p.first_time > MAX_AGE]:
+        # oldest first, in the order they began: stop at the first one still young (a file's times
+        # mostly rise; walking every held datagram per fragment would be quadratic)
+        while self.pending:
+            key, p = next(iter(self.pending.items()))
+            if p.first_time is None or now - p.first_time <= MAX_AGE:
+                return
             self._give_up(key, f"its fragments did not all come within {MAX_AGE:.0f} s")
 
     def _give_up(self, key: tuple, why: str) -> None:
         p = self.pending.pop(key)
         self.held -= p.held
+        self.given_up += 1
+        if self.given_up > MAX_REPORTED:
+            proto = p.proto if p.proto is not None else (key[3] if key[0] == 4 else None)
+            self.unreported[0] += 1
+            self.unreported[1] += proto == TCP_PROTO
+            return
         version, src, dst, ident = key[0], key[1], key[2], key[-1]
         have = sum(len(b) for _o, b in p.pieces)
         missing = "its last fragment" if p.end is None else "fragments"

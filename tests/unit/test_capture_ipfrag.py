@@ -209,3 +209,13 @@ def test_identification_used_again_is_a_new_datagram():
     assert r.add(frag(0, True, b"c" * 8, 2.0)) is None          # other bytes: not a duplicate
     assert r.add(frag(8, False, b"d" * 8, 2.1)).payload == b"c" * 8 + b"d" * 8
     assert r.duplicates == 0
+
+
+def test_many_incomplete_datagrams_are_counted_not_listed():
+    problems: list = []
+    r = ipfrag.Reassembler(problems)
+    for i in range(ipfrag.MAX_REPORTED + 30):
+        r.add(ipfrag.Fragment(4, "10.0.0.1", "10.0.0.2", i, 6, 0, True, b"x" * 8, i + 1, 1.0))
+    r.finish()
+    assert len(problems) == ipfrag.MAX_REPORTED + 1 and all(p.is_error for p in problems)
+    assert problems[-1].what.startswith("30 more incomplete IP datagram(s) left out (30 carrying TCP")
