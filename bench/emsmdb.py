@@ -258,13 +258,15 @@ def print_queryrows(r: dict) -> None:
 EXTRA = (P.PidTagBody, P.PidTagInternetReferences, P.PidTagSenderEntryId)
 
 
-async def page_read(c: BenchClient, logon_h: int, inbox: int, cols: tuple) -> int:
-    """One page of the Inbox, newest first: OpenFolder .. SetColumns, SortTable, QueryRows(PAGE), Release."""
+async def page_read(c: BenchClient, logon_h: int, inbox: int, cols: tuple, skip: int = 0) -> int:
+    """One page of the Inbox, newest first, ``skip`` rows down: OpenFolder .. SetColumns, SortTable, SeekRow,
+    QueryRows(PAGE), Release."""
     got = await c.execute([
         F.OpenFolderRequest(LOGON_ID, 0, 1, inbox, 0),
         F.GetContentsTableRequest(LOGON_ID, 1, 2, UNICODE),
         T.SetColumnsRequest(LOGON_ID, 2, 0, cols),
         T.SortTableRequest(LOGON_ID, 2, 0, NEWEST_FIRST),
+        T.SeekRowRequest(LOGON_ID, 2, T.BOOKMARK_BEGINNING, skip, False),
         T.QueryRowsRequest(LOGON_ID, 2, 0, 1, PAGE),
     ], [logon_h, NO, NO], MAX_OUT)
     if any(r.return_value for r in got.rops):
@@ -285,9 +287,10 @@ def held_page_fetch(conn, whole: bool) -> int:
 
 
 async def extra_columns(base_url: str, imap_host: str, imap_port: int, rounds: int) -> dict:
-    """A 50-row page with the summary columns only, and with EXTRA as well: the first read of the page
-    with EXTRA (its messages read from IMAP), then warm (medians; the store keeps what it read by row and
-    change number); against direct IMAP of the same page on a selected connection."""
+    """A 50-row page with the summary columns only, and with EXTRA as well: first reads (the median over
+    pages 2, 3 ... each read once: their messages read from IMAP), then the first page warm (medians; the
+    store keeps what it read by row and change number); against direct IMAP of the same page on a selected
+    connection."""
     out: dict = {"page": PAGE, "rounds": rounds, "extra": len(EXTRA)}
     async with http_session() as http:
         c = BenchClient(base_url, http)
@@ -299,7 +302,12 @@ async def extra_columns(base_url: str, imap_host: str, imap_port: int, rounds: i
             inbox = lr.folder("inbox")
             await page_read(c, logon_h, inbox, COLUMNS)                  # the Inbox indexed, warm
             summary = [(await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS)))[0] for _ in range(rounds)]
-            out["extra_cold"], out["rows"] = await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS + EXTRA))
+            # first reads: a page never read with EXTRA each time (pages 2, 3 ...), then the first page warm
+            cold = []
+            for k in range(1, rounds + 1):
+                cold.append((await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS + EXTRA, k * PAGE)))[0])
+            out["extra_cold"] = statistics.median(cold)
+            out["rows"] = await page_read(c, logon_h, inbox, COLUMNS + EXTRA)
             extra = [(await _timed(lambda: page_read(c, logon_h, inbox, COLUMNS + EXTRA)))[0] for _ in range(rounds)]
             direct = [(await _timed(lambda: asyncio.to_thread(held_page_fetch, held, False)))[0]
                       for _ in range(rounds)]
@@ -322,7 +330,7 @@ def print_extra(r: dict) -> None:
     for label, t in (("direct IMAP UID FETCH of the page, summary fields", r["direct_summary"]),
                      ("direct IMAP UID FETCH of the page, summary fields + BODY.PEEK[]", d),
                      ("MAPI page, summary columns, warm", r["summary_warm"]),
-                     ("MAPI page, + extra columns, first read (messages read from IMAP)", r["extra_cold"]),
+                     ("MAPI page, + extra columns, first read (median over pages 2, 3 ...)", r["extra_cold"]),
                      ("MAPI page, + extra columns, warm (read before, same change numbers)", r["extra_warm"])):
         print(f"   {label:<70} {t * 1000:9.1f} ms  {t / d:6.2f}x")
 

@@ -187,6 +187,7 @@ def _origin(table) -> int:
 
 
 FIRST_WINDOW = 32        # rows read from the store first; later windows are sized by the room left
+FILL_BATCH = 16          # rows whose missing columns are read together (tables/fill.py reads 4 at a time)
 
 
 def _window(table, start: int, count: int, forward: bool) -> list:
@@ -210,8 +211,9 @@ async def query_rows(call, req: T.QueryRowsRequest):
     window = min(want, FIRST_WINDOW)
     while len(rows) < want and not full and window > 0:
         objs = _window(table, at, window, req.forward_read)
-        await fill_columns(call, table, objs, columns)
-        for obj in objs:
+        for n, obj in enumerate(objs):
+            if n % FILL_BATCH == 0:   # columns read from the messages: a few rows ahead, not past the room
+                await fill_columns(call, table, objs[n:n + FILL_BATCH], columns)
             data = property_row(row_props(table, obj, call.mbx), columns, codepage=call.codepage)
             if used + len(data) > room:
                 full = True
