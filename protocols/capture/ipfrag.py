@@ -44,6 +44,7 @@ class Fragment:
     payload: bytes
     packet: int
     time: float | None
+    cut: bool = False       # the capture kept less of the packet than was sent (snap length)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class _Pending:
     packets: list[int] = field(default_factory=list)
     overlaps: int = 0                   # bytes that came again (first copy kept)
     conflicting: int = 0                # of those, bytes that differ from the first copy
+    cut: list[int] = field(default_factory=list)                      # packets the snap length cut
 
 
 @dataclass
@@ -103,6 +105,8 @@ class Reassembler:
         if p is None:
             p = self.pending[key] = _Pending(f.packet, f.time)
         p.packets.append(f.packet)
+        if f.cut:
+            p.cut.append(f.packet)
         if f.offset == 0 and p.proto is None:
             p.proto = f.proto
         if not f.more and p.end is None:
@@ -209,6 +213,8 @@ class Reassembler:
         proto = p.proto if p.proto is not None else (key[3] if version == 4 else None)
         what = (f"IPv{version} datagram {src} -> {dst} id 0x{ident:x} (fragments in packets "
                 f"{_packets(p.packets)}, {have} byte(s)) is missing {missing} ({why}): left out")
+        if p.cut:
+            what += f"; the capture's snap length cut packet(s) {_packets(p.cut)}"
         if proto == TCP_PROTO:
             self.problems.append(Problem(f"packet {p.first_packet}", what + "; the TCP segment it carried is lost"))
         else:

@@ -122,7 +122,7 @@ def _ip_payload(pkt: Packet) -> tuple[str, str, int, bytes] | Fragment | None:
         body = ip[ihl:total] if total >= ihl else ip[ihl:]
         if frag & 0x3FFF:                         # more fragments, or an offset: a piece of a datagram
             return Fragment(4, _v4(ip[12:16]), _v4(ip[16:20]), _ident, ip[9], (frag & 0x1FFF) * 8,
-                            bool(frag & 0x2000), body, pkt.index, pkt.time)
+                            bool(frag & 0x2000), body, pkt.index, pkt.time, pkt.length > len(pkt.data))
         return _v4(ip[12:16]), _v4(ip[16:20]), ip[9], body
     if etype == 0x86DD and len(ip) >= 40 and ip[0] >> 4 == 6:
         plen = struct.unpack(">H", ip[4:6])[0]
@@ -140,7 +140,7 @@ def _ip_payload(pkt: Packet) -> tuple[str, str, int, bytes] | Fragment | None:
                 walked = _walk_v6(ip[off], ip, off + 8)
                 return None if walked is None else (src, dst, walked[0], ip[walked[1]:end])
             return Fragment(6, src, dst, ident, ip[off], offm & 0xFFF8, bool(offm & 1), ip[off + 8:end],
-                            pkt.index, pkt.time)
+                            pkt.index, pkt.time, pkt.length > len(pkt.data))
         return _v6(ip[8:24]), _v6(ip[24:40]), nxt, ip[off:end]
     return None
 

@@ -56,7 +56,7 @@ def _frag_v6(frame: bytes, size: int, ident: int) -> list[bytes]:
     return out
 
 
-def fragmented(v6: bool = False, *, reverse=False, overlap=None, drop=None) -> tuple[bytes, int]:
+def fragmented(v6: bool = False, *, reverse=False, overlap=None, drop=None, snap=None) -> tuple[bytes, int]:
     """The synthetic ruler capture with its larger segments fragmented (80-byte pieces); ``reverse``
     sends each datagram's fragments last first, ``overlap(pieces)`` adds fragments, ``drop`` is the
     number of the datagram whose middle fragment is left out. Returns the file and the datagram count."""
@@ -76,6 +76,9 @@ def fragmented(v6: bool = False, *, reverse=False, overlap=None, drop=None) -> t
             pieces = pieces[::-1]
         if drop == n:
             del pieces[1]
+        if snap == n:           # the first fragment kept to 60 bytes of its 114
+            out += [Packet(0, p.time, p.linktype, pieces[0][:60], len(pieces[0]))]
+            pieces = pieces[1:]
         out += [Packet(0, p.time, p.linktype, f, len(f)) for f in pieces]
     out = [Packet(i, p.time, p.linktype, p.data, p.length) for i, p in enumerate(out, 1)]
     return (write_pcapng(out) if v6 else write_pcap(out)), n
@@ -164,6 +167,12 @@ def test_missing_fragment_is_an_error_and_the_rest_decodes():
     # the other connections still decode (the cut one loses the exchanges after the hole: http1's doing)
     want = _want(False)
     assert sum(b in want for b in _bodies(cap)) >= 40
+
+
+def test_fragment_cut_by_the_snap_length_is_said():
+    cap = read_network(fragmented(False, snap=5)[0])
+    frag = [e for e in _errors(cap) if "is missing fragments" in e]
+    assert len(frag) == 1 and "the capture's snap length cut packet(s) " in frag[0]
 
 
 def test_bounds_give_up_old_and_too_many():
