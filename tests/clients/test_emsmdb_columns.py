@@ -8,7 +8,7 @@ import asyncio
 import imaplib
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 
 import pytest
@@ -216,9 +216,9 @@ async def test_calendar_location_and_reminder_in_the_table(gw):
                             end=start + timedelta(hours=1), location=f"Room {tag}", reminder_is_set=True,
                             reminder_minutes_before_start=25)
         item.save()
-        return start
+        return start, item
 
-    start = await asyncio.to_thread(make)
+    start, item = await asyncio.to_thread(make)
     c = MapiClient(gw, "bob", "bobpw")
     await c.connect()
     lr, logon_h = await logon(c)
@@ -233,7 +233,17 @@ async def test_calendar_location_and_reminder_in_the_table(gw):
     assert row[3] is True and row[4] == 25, row
     assert isinstance(row[1], datetime) and abs((row[1] - start).total_seconds()) < 1
     assert not_found(row[7])
+    assert not_found(row[6]) or row[6] == ""
     assert await gaps(c, logon_h, calendar, cols) == {}
+
+    # the body changed by another client: the next read shows it (what was read is kept by change number)
+    def edit():
+        item.body = f"agenda {tag}"
+        item.save(update_fields=["body"])
+
+    await asyncio.to_thread(edit)
+    rows = {values[0]: values for _, values in await table_rows(c, logon_h, calendar, cols)}
+    assert rows[f"where {tag}"][6].startswith(f"agenda {tag}"), rows[f"where {tag}"]
 
 
 async def test_contacts_table_columns(gw):
@@ -246,3 +256,35 @@ async def test_contacts_table_columns(gw):
     cols = (P.PidTagDisplayName, named["file_under"], named["email1"], P.PidTagCompanyName,
             P.PidTagBusinessTelephoneNumber, P.PidTagBody, named["keywords"])
     assert await gaps(c, logon_h, contacts, cols) == {}
+
+
+async def _put_described(gw, login: str, uid: str, summary: str, description: str) -> None:
+    """An event written straight to CalDAV by another client (not through the gateway)."""
+    from .test_ews_availability import dav_for
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=4)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//exgate tests//EN", "BEGIN:VEVENT", f"UID:{uid}",
+             f"DTSTAMP:{start:%Y%m%dT%H%M%SZ}", f"DTSTART:{start:%Y%m%dT%H%M%SZ}",
+             f"DTEND:{start + timedelta(hours=1):%Y%m%dT%H%M%SZ}", f"SUMMARY:{summary}",
+             f"DESCRIPTION:{description}", "END:VEVENT", "END:VCALENDAR", ""]
+    async with dav_for(gw, login) as dav:
+        calendars, _ = await dav.discover()
+        cal = next(c for c in calendars if not c.components or "VEVENT" in c.components)
+        await dav.put(cal.href + uid + ".ics", "\r\n".join(lines).encode(), "text/calendar; charset=utf-8")
+
+
+async def test_a_body_changed_over_caldav_is_read_again(gw):
+    """What was read from a message is kept by its change number: another client's change is seen."""
+    tag = uuid.uuid4().hex[:8]
+    uid, summary = uuid.uuid4().hex, f"described {tag}"
+    c = MapiClient(gw)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    got = await c.execute([F.OpenFolderRequest(LOGON_ID, 0, 1, lr.folder("inbox"), 0)], [logon_h, NO])
+    calendar = await special_folder(c, logon_h, got.handles[1], P.PidTagIpmAppointmentEntryId)
+    await _put_described(gw, "alice", uid, summary, f"first {tag}")
+    cols = (P.PidTagSubject, P.PidTagBody)
+    rows = {v[0]: v for _, v in await table_rows(c, logon_h, calendar, cols)}
+    assert rows[summary][1].startswith(f"first {tag}"), rows[summary]
+    await _put_described(gw, "alice", uid, summary, f"second {tag}")
+    rows = {v[0]: v for _, v in await table_rows(c, logon_h, calendar, cols)}
+    assert rows[summary][1].startswith(f"second {tag}"), rows[summary]
