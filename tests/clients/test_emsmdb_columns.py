@@ -288,3 +288,21 @@ async def test_a_body_changed_over_caldav_is_read_again(gw):
     await _put_described(gw, "alice", uid, summary, f"second {tag}")
     rows = {v[0]: v for _, v in await table_rows(c, logon_h, calendar, cols)}
     assert rows[summary][1].startswith(f"second {tag}"), rows[summary]
+
+
+async def test_a_message_that_does_not_convert_leaves_its_cells_not_found(demo_gateway, monkeypatch):
+    """Reading a row's message fails in a way the store does not expect: the page is answered, the cells
+    the message would have filled are ecNotFound."""
+    from gateway.store.mailbox import Mailbox
+
+    async def broken(self, mid):
+        raise ValueError("a message the converter chokes on")
+
+    tag = uuid.uuid4().hex[:8]
+    await asyncio.to_thread(append_mail, demo_gateway, "alice", f"broken {tag}", cc=None)
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    monkeypatch.setattr(Mailbox, "get_item", broken)
+    rows = {v[0]: v for _, v in await table_rows(c, logon_h, lr.folder("inbox"), (P.PidTagSubject, P.PidTagBody))}
+    assert not_found(rows[f"broken {tag}"][1])

@@ -131,6 +131,9 @@ async def _read(mbx: "Mailbox", item: "Item", gate: asyncio.Semaphore) -> dict |
         except StoreError as exc:      # gone or the backend away: the cells stay not found
             log.info("table row %d: extra columns not read: %s", item.globcnt, exc)
             return None
+        except Exception:   # noqa: BLE001 - one message that does not convert leaves its cells, not the page
+            log.warning("table row %d: extra columns not read", item.globcnt, exc_info=True)
+            return None
 
 
 async def complete(mbx: "Mailbox", items: "list[Item]", keys: Iterable, get) -> int:
