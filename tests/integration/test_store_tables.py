@@ -510,3 +510,40 @@ async def test_getitem_shows_the_delivery_time_its_table_row_shows(backend):
         await mbx.delete_folder(folder.fid)
     finally:
         await mbx.close()
+
+
+async def test_a_rows_paper_clip_is_the_messages(backend):
+    """The list's paper clip (PidTagHasAttachments, MSGFLAG_HASATTACH from BODYSTRUCTURE) is what opening the
+    message gives (from its MIME), for every message of the MIME corpus: Apple Mail's inline pictures too."""
+    from pathlib import Path
+    kind, cfg = backend
+    mbx = await open_for(cfg)
+    tag = uuid.uuid4().hex[:6]
+    corpus = sorted((Path(__file__).parents[2] / "fixtures" / "mime").glob("*.eml"))
+    try:
+        inbox = await mbx.folder_by_role("inbox")
+        folder = await mbx.create_folder(inbox.fid, f"clips {tag}")
+
+        def append() -> None:       # another client, in a thread (the embedded IMAP server runs in this loop)
+            conn = plain_imap(cfg)
+            try:
+                for path in corpus:
+                    assert conn.append(f'"{folder.ref}"', None, None, path.read_bytes())[0] == "OK"
+            finally:
+                conn.logout()
+        await asyncio.to_thread(append)
+        rows = (await mbx.contents_view(folder.fid, None, [])).rows(0, None)
+        assert len(rows) == len(corpus)
+        differ = []
+        for row in rows:
+            full = await mbx.get_item(row.mid)
+            clip = (bool(row.props.get(P.PidTagHasAttachments)),
+                    bool(row.props.get(P.PidTagMessageFlags, 0) & P.MSGFLAG_HASATTACH))
+            want = (bool(full.props.get(P.PidTagHasAttachments)),
+                    bool(full.props.get(P.PidTagMessageFlags, 0) & P.MSGFLAG_HASATTACH))
+            if clip != want:
+                differ.append((row.props.get(P.PidTagSubject), clip, want))
+        assert differ == [], "\n".join(map(repr, differ))
+        await mbx.delete_folder(folder.fid)
+    finally:
+        await mbx.close()

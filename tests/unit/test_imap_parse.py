@@ -386,3 +386,26 @@ def test_tokens_edges() -> None:
     for bad in (b"(a b", b"a) b", b"a ] b", b'"open'):
         with pytest.raises(parse.ParseError):
             parse.tokenize(bad)
+
+
+# The no-boundary fixture (fixtures/mime/broken_no_boundary.eml) as each server showed it, and a structure
+# no server should send: the summary says what the conversion does, or nothing, never an error.
+DOVECOT_NO_BOUNDARY = (b'* 1 FETCH (UID 1 RFC822.SIZE 90 INTERNALDATE "05-Dec-2026 08:40:00 +0000" BODYSTRUCTURE '
+                       b'(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) "mixed" NIL NIL '
+                       b'NIL NIL))\r\n')
+PYMAP_NO_BOUNDARY = (b'* 1 FETCH (UID 1 RFC822.SIZE 90 INTERNALDATE "05-Dec-2026 08:40:00 +0000" BODYSTRUCTURE '
+                     b'("mixed" NIL NIL NIL NIL))\r\n')
+NONSENSE_STRUCTURE = (b'* 1 FETCH (UID 1 RFC822.SIZE 90 INTERNALDATE "05-Dec-2026 08:40:00 +0000" BODYSTRUCTURE '
+                      b'("text" 7))\r\n')
+REPORT_STRUCTURE = (b'* 1 FETCH (UID 1 RFC822.SIZE 90 INTERNALDATE "05-Dec-2026 08:40:00 +0000" BODYSTRUCTURE '
+                    b'(("text" "plain" NIL NIL NIL "7bit" 10 1 NIL NIL NIL NIL)("message" "delivery-status" NIL NIL '
+                    b'NIL "7bit" 20 NIL NIL NIL NIL)("text" "rfc822-headers" NIL NIL NIL "7bit" 30 2 NIL NIL NIL NIL)'
+                    b' "report" ("report-type" "delivery-status") NIL NIL NIL))\r\n')
+
+
+def test_odd_structures_give_a_summary() -> None:
+    assert parse.summary_from_fetch(fetch(DOVECOT_NO_BOUNDARY)).has_attachments is True   # kept as an attachment
+    assert parse.summary_from_fetch(fetch(PYMAP_NO_BOUNDARY)).has_attachments is True
+    s = parse.summary_from_fetch(fetch(NONSENSE_STRUCTURE))
+    assert s.uid == 1 and s.has_attachments is None and s.content_type is None
+    assert parse.summary_from_fetch(fetch(REPORT_STRUCTURE)).has_attachments is True     # an NDR's parts

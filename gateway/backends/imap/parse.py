@@ -601,6 +601,10 @@ def parse_bodystructure(value: Token) -> BodyPart:
         return BodyPart("multipart", subtype, _params(ext[0]) if ext else {}, disp, dparams,
                         parts=tuple(children))
     if len(value) < 7:
+        if isinstance(value[0], bytes) and all(v is None or isinstance(v, list) for v in value[1:]):
+            # a subtype and extension data without parts: a multipart whose boundary is missing (pymap
+            # writes one); the conversion keeps such a body's bytes as an attachment
+            return BodyPart("multipart", (text(value[0]) or "mixed").lower(), {}, None, {}, parts=())
         raise ParseError(f"short body-type-1part: {value!r}")
     mtype = (text(value[0]) or "text").lower()
     subtype = (text(value[1]) or "plain").lower()
@@ -632,15 +636,18 @@ def has_attachments(part: BodyPart, parent_subtype: str | None = None) -> bool:
     attached message, or a named non-text leaf that is not an inline resource
     of multipart/related (an HTML body's images)."""
     if part.type == "multipart":
+        if not part.parts or (len(part.parts) == 1 and part.parts[0].type != "multipart" and not part.parts[0].size):
+            return True     # no boundary: the servers show no part (pymap) or one empty part (Dovecot)
         return any(has_attachments(p, part.subtype) for p in part.parts)
     if part.disposition == "attachment":
         return True
-    if part.type == "message" and part.subtype in ("rfc822", "global"):
-        return True
+    if part.type == "message":
+        return True     # an attached message, or a report's delivery-status/disposition-notification part
     if part.disposition == "inline" or parent_subtype == "related":
         return False
     if part.type == "text" and part.filename is None:
-        return False
+        # the bodies; any other text (a report's rfc822-headers, a vCard) is kept as an attachment
+        return part.subtype not in ("plain", "html", "enriched", "rtf", "calendar")
     return part.filename is not None or part.type in ("application", "audio", "video", "image", "model")
 
 
@@ -666,9 +673,13 @@ def summary_from_fetch(items: dict[str, Any]) -> ImapMessageSummary:
     attach: bool | None = None
     ctype: str | None = None
     if "BODYSTRUCTURE" in items:
-        body = parse_bodystructure(items["BODYSTRUCTURE"])
-        attach = has_attachments(body)
-        ctype = body.content_type
+        try:
+            body = parse_bodystructure(items["BODYSTRUCTURE"])
+        except ParseError:
+            body = None     # one message's odd structure must not stop the folder's listing
+        if body is not None:
+            attach = has_attachments(body)
+            ctype = body.content_type
     headers = section_value(items, f"HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})")
     if headers is None:   # a server that names the section its own way
         headers = next((v for k, v in items.items() if k.startswith("BODY[HEADER.FIELDS")
