@@ -142,8 +142,8 @@ async def test_outlook_view_columns_come_from_the_message(gw):
     named = await named_tags(c, logon_h)
     inbox = lr.folder("inbox")
     cols = (*MAIL_COLUMNS, named["keywords"], named["reminder_set"], named["task_due"])
-    rows = {values[0]: values for _, values in
-            await table_rows(c, logon_h, inbox, cols, sort=P.PidTagMessageDeliveryTime)}
+    listed = await table_rows(c, logon_h, inbox, cols, sort=P.PidTagMessageDeliveryTime)
+    rows = {values[0]: values for _, values in listed}      # by subject (other tests may repeat theirs)
     pos = {t: n for n, t in enumerate(cols)}
     got = rows[with_cats]
     assert got[pos[P.PidTagInternetMessageId]] == msgid
@@ -172,7 +172,7 @@ async def test_outlook_view_columns_come_from_the_message(gw):
     (row,) = decode_rows(found.row_data, 1, cols2)[0]
     assert row.values[0] == with_cats and row.values[1].startswith(f"body of {with_cats}") and row.values[2] == "Bob"
     assert restricted.return_value == sorted_.return_value == EC_TOO_COMPLEX
-    assert after.return_value == 0 and len(after.rows(cols2)) == len(rows)
+    assert after.return_value == 0 and len(after.rows(cols2)) == len(listed)
 
     # a search folder on the body: refused the same way (its table would be checked on summaries)
     got = await c.execute([
