@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -129,6 +130,16 @@ async def real_gateway_ntlm(dovecot, radicale_behind_gateway, postfix, slapd, ra
         yield gw
     finally:
         await gw.stop()
+
+
+def require_program(program: str, why: str) -> None:
+    """Inside a test: skip it when ``program`` is not on PATH, on a developer's machine only; under CI
+    (CI=true) `.ci/install.sh` installs it, so its absence fails the test instead of skipping."""
+    if shutil.which(program):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{program} is not installed ({why}); .ci/install.sh must install it", pytrace=False)
+    pytest.skip(f"{program} is not installed ({why})")
 
 
 def needs_installed(missing: str | None, what: str) -> pytest.MarkDecorator:

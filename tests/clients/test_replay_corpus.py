@@ -23,7 +23,6 @@ from __future__ import annotations
 import builtins
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -35,6 +34,7 @@ from gateway.replay.files import apply_keylog, load
 from gateway.replay.mapi import rpch_connections, tcp_connections
 from protocols.rpch.unseal import password_lookup
 from tests.corpus import CAPTURE_PASSWORDS, KEYLOGS, NOT_CAPTURES, ROOT, UNITS, VECTOR_LISTS
+from tests.stacks import require_program
 
 from .test_record_replay import USER, demo
 from .test_replay_rpc import OUTLOOK_MAP, RULER_MAP
@@ -122,8 +122,8 @@ def test_the_lists_name_units():
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("unit", [u for u in UNITS if u not in NOT_REPLAYABLE])
 def test_unit_replays_to_the_end_and_reports_every_request(gw, tmp_path, unit):
-    if unit in KEYLOGS and not shutil.which("tshark"):
-        pytest.skip("tshark is not installed (it decrypts the TLS capture)")
+    if unit in KEYLOGS:
+        require_program("tshark", "it decrypts the TLS capture")
     report_file = tmp_path / "report.json"
     rc, out, err = replay(ROOT / unit, gw, report_file, *options(unit))
     said = f"{unit}: exit {rc}\n{out[-3000:]}\n{err[-3000:]}"

@@ -43,6 +43,7 @@ from protocols.rpch import nspicalls
 from protocols.rpch.unseal import password_lookup
 from tests.corpus import (CAPTURE_PASSWORDS, FIXTURES_NOT_RECORDINGS, KEYLOGS, NOT_CAPTURES, RECORDING_FOLDERS,
                           UNITS, VECTOR_LISTS)
+from tests.stacks import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,8 +233,8 @@ def round_trips(dec) -> Checks:
 @pytest.mark.parametrize("unit", list(UNITS))
 def test_unit_decodes_and_round_trips(unit, capsys):
     opts = OPTIONS.get(unit, {})
-    if "keylog" in opts and not shutil.which("tshark"):
-        pytest.skip("tshark is not installed (it decrypts the TLS capture)")
+    if "keylog" in opts:
+        require_program("tshark", "it decrypts the TLS capture")
     dec = decode_file(ROOT / unit, **opts)
     assert dec.items, f"{unit}: nothing decoded"
     faults = [f for f in dec.faults if not _known(unit, f)]
