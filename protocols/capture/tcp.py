@@ -16,6 +16,7 @@ right length so what follows still lines up, and reported. Nothing here raises o
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -54,27 +55,10 @@ class Segment:
         return bool(self.flags & 0x04)
 
 
-_V4_NAMES: dict[bytes, str] = {}
-_V6_NAMES: dict[bytes, str] = {}
-
-
-def _v4(b: bytes) -> str:
-    # a capture holds few addresses and many packets: each address is formatted once
-    s = _V4_NAMES.get(b)
-    if s is None:
-        if len(_V4_NAMES) > 65536:
-            _V4_NAMES.clear()
-        s = _V4_NAMES[b] = str(ipaddress.IPv4Address(b))
-    return s
-
-
-def _v6(b: bytes) -> str:
-    s = _V6_NAMES.get(b)
-    if s is None:
-        if len(_V6_NAMES) > 65536:
-            _V6_NAMES.clear()
-        s = _V6_NAMES[b] = str(ipaddress.IPv6Address(b))
-    return s
+@functools.lru_cache(maxsize=65536)
+def _addr(b: bytes) -> str:
+    # a capture holds few addresses and many packets: each address (4 or 16 bytes) is formatted once
+    return str(ipaddress.ip_address(b))
 
 
 def _walk_v6(nxt: int, buf: bytes, off: int) -> tuple[int, int] | None:
@@ -121,9 +105,9 @@ def _ip_payload(pkt: Packet) -> tuple[str, str, int, bytes] | Fragment | None:
         total, _ident, frag = struct.unpack(">HHH", ip[2:8])
         body = ip[ihl:total] if total >= ihl else ip[ihl:]
         if frag & 0x3FFF:                         # more fragments, or an offset: a piece of a datagram
-            return Fragment(4, _v4(ip[12:16]), _v4(ip[16:20]), _ident, ip[9], (frag & 0x1FFF) * 8,
+            return Fragment(4, _addr(ip[12:16]), _addr(ip[16:20]), _ident, ip[9], (frag & 0x1FFF) * 8,
                             bool(frag & 0x2000), body, pkt.index, pkt.time, pkt.length > len(pkt.data))
-        return _v4(ip[12:16]), _v4(ip[16:20]), ip[9], body
+        return _addr(ip[12:16]), _addr(ip[16:20]), ip[9], body
     if etype == 0x86DD and len(ip) >= 40 and ip[0] >> 4 == 6:
         plen = struct.unpack(">H", ip[4:6])[0]
         end = 40 + plen if plen else len(ip)
@@ -135,13 +119,13 @@ def _ip_payload(pkt: Packet) -> tuple[str, str, int, bytes] | Fragment | None:
             if len(ip) < off + 8:
                 return None
             offm, ident = struct.unpack(">HI", ip[off + 2:off + 8])
-            src, dst = _v6(ip[8:24]), _v6(ip[24:40])
+            src, dst = _addr(ip[8:24]), _addr(ip[24:40])
             if offm & 0xFFF9 == 0:                # an atomic fragment (offset 0, no M): the datagram whole
                 walked = _walk_v6(ip[off], ip, off + 8)
                 return None if walked is None else (src, dst, walked[0], ip[walked[1]:end])
             return Fragment(6, src, dst, ident, ip[off], offm & 0xFFF8, bool(offm & 1), ip[off + 8:end],
                             pkt.index, pkt.time, pkt.length > len(pkt.data))
-        return _v6(ip[8:24]), _v6(ip[24:40]), nxt, ip[off:end]
+        return _addr(ip[8:24]), _addr(ip[24:40]), nxt, ip[off:end]
     return None
 
 
