@@ -21,6 +21,7 @@ from protocols.mapi.props import core as P
 from protocols.mapi.props.named import NamedProp, PidNameKeywords
 
 from ..errors import StoreError
+from .rowcache import drop_row, mailbox_lru
 
 if TYPE_CHECKING:
     from ..mailbox import Mailbox
@@ -98,18 +99,12 @@ def only_in_items(kind: str, key) -> bool:
 
 
 def _cache(mbx: "Mailbox") -> "OrderedDict[tuple[int, int], dict]":
-    cache = getattr(mbx, "_table_extra", None)
-    if cache is None:
-        cache = mbx._table_extra = OrderedDict()
-    return cache
+    return mailbox_lru(mbx, "_table_extra")
 
 
 def forget(mbx: "Mailbox", globcnt: int) -> None:
     """A row changed without a new change number (its overlay): what was read of it is stale."""
-    cache = getattr(mbx, "_table_extra", None)
-    if cache:
-        for key in [k for k in cache if k[0] == globcnt]:
-            del cache[key]
+    drop_row(mbx, "_table_extra", globcnt)
 
 
 def _cell(value):

@@ -17,6 +17,7 @@ from ..contentcodec import from_tagged
 from ..convert.mail import apply_flags
 from ..objects import Item
 from .columns import index_fields
+from .rowcache import drop_row, mailbox_lru
 
 if TYPE_CHECKING:
     from ..mailbox import Mailbox
@@ -55,18 +56,12 @@ CACHE_ROWS = 256     # decoded rows kept per mailbox: the pages a client is read
 
 
 def _cache(mbx: "Mailbox") -> "OrderedDict[tuple[int, int, int], dict]":
-    cache = getattr(mbx, "_table_rows", None)
-    if cache is None:
-        cache = mbx._table_rows = OrderedDict()
-    return cache
+    return mailbox_lru(mbx, "_table_rows")
 
 
 def forget_decoded(mbx: "Mailbox", globcnt: int) -> None:
     """A row's overlay changed without a new change number: its decoded form is stale."""
-    cache = getattr(mbx, "_table_rows", None)
-    if cache:
-        for key in [k for k in cache if k[0] == globcnt]:
-            del cache[key]
+    drop_row(mbx, "_table_rows", globcnt)
     from .fill import forget
     forget(mbx, globcnt)             # and the columns read from the message for it
 
