@@ -254,13 +254,11 @@ class ImapAdapter:
         apply_flags(content.props, flags)  # IMAP flags are the truth for read state, follow-up and verbs
         if PidNameKeywords in overlay:  # categories the server could not keep live in the overlay
             content.props[PidNameKeywords] = overlay[PidNameKeywords]
-        # the paper clip counts what a reader sees: not a meeting's own iCalendar part, not an HTML body's
-        # pictures (hidden by the conversion), as the row's summary does from BODYSTRUCTURE
-        shown = any(not a.props.get(P.PidTagAttachmentHidden) for a in content.attachments)
-        if shown:
+        # the conversion's paper clip (what a reader sees: not a meeting's own iCalendar part, not an HTML
+        # body's pictures), kept should an overlay have brought flags without it
+        if content.props.get(P.PidTagHasAttachments):
             content.props[P.PidTagMessageFlags] |= P.MSGFLAG_HASATTACH
         content.props[P.PidTagMessageSize] = len(raw)
-        content.props[P.PidTagHasAttachments] = shown
         if P.PidTagMessageDeliveryTime not in content.props:
             # no Received header: the time the server took the message (INTERNALDATE), as its table row shows
             summary = self._summary(row["mid"])
