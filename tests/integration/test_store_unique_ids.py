@@ -41,6 +41,13 @@ def _rows(mbx: Mailbox, fid: int, key: str) -> list[tuple]:
                       f"ORDER BY {key}, mid", (mbx.mailbox_id, mbx.ident.globcnt_of(fid)))
 
 
+async def _own_folder(mbx: Mailbox):
+    """A new mail folder under the inbox for one test: the session-wide demo stack's INBOX also gets the
+    other tests' deliveries, and one landing mid-test counted as a 21st change (CI, 2026-12-05)."""
+    inbox = await mbx.folder_by_role("inbox")
+    return await mbx.create_folder(inbox.fid, f"uniq-{uuid.uuid4().hex[:8]}")
+
+
 def _assert_one_mid_each(rows: list[tuple]) -> None:
     idents = [r[0] for r in rows]
     dupes = sorted({i for i in idents if idents.count(i) > 1})
@@ -54,30 +61,31 @@ async def test_parallel_listings_give_one_mid_per_uid(backend, mailboxes):
     kind, cfg = backend
     mbx = await open_for(cfg)
     others = [await open_for(cfg, db=mbx.db) for _ in range(mailboxes - 1)]
+    folder = await _own_folder(mbx)
     try:
-        inbox = await mbx.folder_by_role("inbox")
-        await mbx.list_items(inbox.fid)
-        base = mbx.changes_since(inbox.fid, 0)
+        await mbx.list_items(folder.fid)
+        base = mbx.changes_since(folder.fid, 0)
         tag = uuid.uuid4().hex[:6]
         for i in range(N):
-            await asyncio.to_thread(imap_append, cfg, "INBOX", f"uniq {tag} {i}")
+            await asyncio.to_thread(imap_append, cfg, folder.ref, f"uniq {tag} {i}")
 
         workers = ([mbx] + others) * (4 // mailboxes)
-        answers = await asyncio.gather(*(w.list_items(inbox.fid) for w in workers))
+        answers = await asyncio.gather(*(w.list_items(folder.fid) for w in workers))
         sets = [sorted(it.mid for it in items) for items in answers]
         assert all(s == sets[0] for s in sets), "the four listings disagree on the MIDs"
-        rows = _rows(mbx, inbox.fid, "uid")
+        rows = _rows(mbx, folder.fid, "uid")
         _assert_one_mid_each(rows)
         assert len(rows) == len(sets[0])
-        new = mbx.changes_since(inbox.fid, base.last_cn)
+        new = mbx.changes_since(folder.fid, base.last_cn)
         assert len(new.changed) == N and not new.deleted
-        assert len(mbx.changes_since(inbox.fid, 0).changed) == len(rows)
+        assert len(mbx.changes_since(folder.fid, 0).changed) == len(rows)
         # Four Mailbox objects in one process no longer meet each other's rows: a sync reads the rows it
         # compares after the IMAP answer, in one transaction with no await inside. The race between
         # processes, where only the UNIQUE index helps, is the PostgreSQL test below.
     finally:
         for m in others:
             await m.close()
+        await mbx.delete_folder(folder.fid)
         await mbx.close()
 
 
@@ -135,12 +143,12 @@ async def test_two_gateways_on_one_postgresql_give_one_mid_per_uid(backend, fres
     kind, cfg = backend
     cfg = replace(cfg, state=StateConfig(dsn=fresh_pg))
     first = await open_for(cfg)
-    inbox = await first.folder_by_role("inbox")
-    await first.list_items(inbox.fid)
-    base = first.changes_since(inbox.fid, 0)
+    folder = await _own_folder(first)
+    await first.list_items(folder.fid)
+    base = first.changes_since(folder.fid, 0)
     tag = uuid.uuid4().hex[:6]
     for i in range(N):
-        await asyncio.to_thread(imap_append, cfg, "INBOX", f"uniq pg {tag} {i}")
+        await asyncio.to_thread(imap_append, cfg, folder.ref, f"uniq pg {tag} {i}")
 
     met = _count_live_mid(monkeypatch)
     barrier = threading.Barrier(2, timeout=60)
@@ -164,7 +172,7 @@ async def test_two_gateways_on_one_postgresql_give_one_mid_per_uid(backend, fres
             imap.fetch_summaries = then_wait(imap.fetch_summaries)
             imap.changes_since = then_wait(imap.changes_since)
             try:
-                answers = await asyncio.gather(*(mbx.list_items(inbox.fid) for _ in range(2)))
+                answers = await asyncio.gather(*(mbx.list_items(folder.fid) for _ in range(2)))
                 return [sorted(it.mid for it in items) for items in answers]
             finally:
                 await mbx.close()
@@ -175,12 +183,13 @@ async def test_two_gateways_on_one_postgresql_give_one_mid_per_uid(backend, fres
         results = await asyncio.gather(asyncio.to_thread(gateway), asyncio.to_thread(gateway))
         sets = [s for r in results for s in r]
         assert all(s == sets[0] for s in sets), "the two gateways disagree on the MIDs"
-        rows = _rows(first, inbox.fid, "uid")
+        rows = _rows(first, folder.fid, "uid")
         _assert_one_mid_each(rows)
-        new = first.changes_since(inbox.fid, base.last_cn)
+        new = first.changes_since(folder.fid, base.last_cn)
         assert len(new.changed) == N and not new.deleted
         assert met, "the second gateway never met the first one's rows: the test did not race"
     finally:
+        await first.delete_folder(folder.fid)
         await first.close()
         first.db.close()
 
