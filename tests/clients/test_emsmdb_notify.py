@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from gateway.emsmdb.endpoint import NOTIFICATION_WAIT
+from gateway.emsmdb import endpoint
 from protocols import mapihttp as M
 from protocols.mapi.props import core as P
 from protocols.rops import folder as F, message as MSG, notify as N, property as PR, table as T
@@ -36,7 +36,7 @@ async def notification_wait(c: MapiClient) -> tuple[bool, float]:
     return resp.event_pending, time.monotonic() - t0
 
 
-async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw):
+async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw, monkeypatch):
     c = MapiClient(gw)
     await c.connect()
     lr, logon_h = await logon(c)
@@ -54,8 +54,7 @@ async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw
     sub_h, folder_h, table_h = got.handles[1], got.handles[2], got.handles[3]
 
     subject = f"notify {uuid.uuid4().hex[:10]}"
-    app = gw.runner.app
-    app[NOTIFICATION_WAIT] = 5.0
+    monkeypatch.setattr(endpoint, "NOTIFICATION_WAIT_SECONDS", 5.0)
     try:
         waiting = asyncio.create_task(notification_wait(c))
         await asyncio.sleep(0.3)
@@ -70,9 +69,8 @@ async def test_new_mail_wakes_notification_wait_and_execute_carries_ropnotify(gw
                 got = await c.execute([T.GetStatusRequest(LOGON_ID, 0)], [table_h])
                 notes += got.notes
             waiting = asyncio.create_task(notification_wait(c))
-        waiting.cancel()
     finally:
-        del app[NOTIFICATION_WAIT]
+        waiting.cancel()
     assert mid is not None, notes
     nm = next(n for n in _of(notes, N.NEW_MAIL) if n.data.message_id == mid)
     assert nm.notification_handle == sub_h and nm.logon_id == LOGON_ID
@@ -99,17 +97,13 @@ async def _named(c, inbox, folder_h, notes, subject) -> int | None:
     return None
 
 
-async def test_notification_wait_with_nothing_to_say_ends_with_no_event(demo_gateway):
-    app = demo_gateway.runner.app
-    app[NOTIFICATION_WAIT] = 1.0
-    try:
-        c = MapiClient(demo_gateway)
-        await c.connect()
-        lr, logon_h = await logon(c)
-        got = await c.execute([RegisterNotificationRequest(LOGON_ID, 0, 1, N.OBJECT_DELETED, None, 0,
-                                                           lr.folder("deleted_items"), 0)], [logon_h, NO])
-        assert got.rops[0].return_value == 0
-        pending, waited = await notification_wait(c)
-        assert pending is False and 0.9 <= waited < 10
-    finally:
-        del app[NOTIFICATION_WAIT]
+async def test_notification_wait_with_nothing_to_say_ends_with_no_event(demo_gateway, monkeypatch):
+    monkeypatch.setattr(endpoint, "NOTIFICATION_WAIT_SECONDS", 1.0)
+    c = MapiClient(demo_gateway)
+    await c.connect()
+    lr, logon_h = await logon(c)
+    got = await c.execute([RegisterNotificationRequest(LOGON_ID, 0, 1, N.OBJECT_DELETED, None, 0,
+                                                       lr.folder("deleted_items"), 0)], [logon_h, NO])
+    assert got.rops[0].return_value == 0
+    pending, waited = await notification_wait(c)
+    assert pending is False and 0.9 <= waited < 10
