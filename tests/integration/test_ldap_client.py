@@ -133,6 +133,26 @@ async def test_list_all_paged(slapd):
         await d.close()
 
 
+async def test_parallel_searches_each_get_a_connection_of_their_own(slapd):
+    """Searches from several threads at once (asyncio.to_thread) each run on a SYNC connection no other thread
+    uses, all answer right, and at most IDLE_CONNECTIONS stay open afterwards, reused by the next searches."""
+    import asyncio
+    d = service_directory(slapd, page_size=1)
+    try:
+        names = ["Ar", "Bo", "Ca", "tea"] * 3
+        got = await asyncio.gather(*(d.search(n) for n in names), *(d.list_all() for _ in range(4)))
+        assert [[e.uid or e.kind for e in g] for g in got[:4]] == [["alice"], ["bob"], ["carol"], ["group"]]
+        assert all(len(g) == 4 for g in got[len(names):])
+        idle = list(d._idle)
+        assert 1 <= len(idle) <= d.IDLE_CONNECTIONS and len({id(c) for c in idle}) == len(idle)
+        assert not any(c.strategy.thread_safe for c in idle)        # no deep copy of every answer
+        await d.search("Ar")
+        assert any(c is idle_c for c in d._idle for idle_c in idle)   # a kept connection served it
+    finally:
+        await d.close()
+    assert d._idle == []
+
+
 async def test_expand_group(directory, nested_group):
     assert [e.uid for e in await directory.expand_group(TEAM)] == ["alice", "bob"]
     assert [e.uid for e in await directory.expand_group("team")] == ["alice", "bob"]
